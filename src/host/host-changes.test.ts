@@ -1,0 +1,121 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { HostChanges, type HostSystem } from './host-changes.js';
+
+/** A tiny simulated host: sysctls in a map, addresses/routes/links as sets of strings. */
+function simHost(): HostSystem & { sysctls: Map<string, string>; addrs: Set<string>; routes: Set<string>; links: Set<string>; up: Set<string>; log: string[] } {
+  const sysctls = new Map([
+    ['net/ipv4/ip_forward', '0'],
+    ['net/ipv4/conf/all/rp_filter', '1'],
+  ]);
+  const addrs = new Set<string>();
+  const routes = new Set<string>();
+  const links = new Set<string>(['lo']);
+  const up = new Set<string>();
+  const log: string[] = [];
+  return {
+    sysctls, addrs, routes, links, up, log,
+    readSysctl: (p) => {
+      const v = sysctls.get(p);
+      if (v === undefined) throw new Error('ENOENT');
+      return v;
+    },
+    writeSysctl: (p, v) => {
+      if (!sysctls.has(p)) throw new Error('ENOENT');
+      sysctls.set(p, v);
+    },
+    ip: (args) => {
+      log.push(args.join(' '));
+      const a = args.filter((x) => x !== '-4' && x !== '-6' && x !== '-o');
+      if (a[0] === 'addr' && a[1] === 'show') {
+        return [...addrs].filter((x) => x.endsWith(`@${a[3]}`)).map((x) => `1: ${a[3]} inet ${x.split('@')[0]} scope host`).join('\n');
+      }
+      if (a[0] === 'addr' && a[1] === 'add') return void addrs.add(`${a[2]}@${a[4]}`) ?? '';
+      if (a[0] === 'addr' && a[1] === 'del') return void addrs.delete(`${a[2]}@${a[4]}`) ?? '';
+      if (a[0] === 'route' && a[1] === 'add') {
+        if (routes.has(a.slice(2).join(' '))) throw new Error('RTNETLINK answers: File exists');
+        return void routes.add(a.slice(2).join(' ')) ?? '';
+      }
+      if (a[0] === 'route' && a[1] === 'del') {
+        if (!routes.delete(a.slice(2).join(' '))) throw new Error('RTNETLINK answers: No such process');
+        return '';
+      }
+      if (a[0] === 'link' && a[1] === 'add') return void links.add(a[2]) ?? '';
+      if (a[0] === 'link' && a[1] === 'del') {
+        if (!links.delete(a[2])) throw new Error(`Cannot find device "${a[2]}"`);
+        return '';
+      }
+      if (a[0] === 'link' && a[1] === 'show') return `1: ${a[3]}: <${up.has(a[3]) ? 'UP,' : ''}LOOPBACK>`;
+      if (a[0] === 'link' && a[1] === 'set') return void (a[3] === 'up' ? up.add(a[2]) : up.delete(a[2])) ?? '';
+      throw new Error(`unexpected ip ${args.join(' ')}`);
+    },
+  };
+}
+
+const stateDir = () => mkdtempSync(path.join(tmpdir(), 'vstun-host-'));
+
+describe('HostChanges', () => {
+  it('applies and then undoes every change in reverse order, restoring previous values', () => {
+    const sys = simHost();
+    const hc = new HostChanges(null, sys);
+    hc.setSysctl('net.ipv4.ip_forward', 1);
+    hc.setSysctl('net.ipv4.conf.all.rp_filter', 1); // already 1: not recorded
+    hc.addAddress('lo', '10.9.9.9/32');
+    hc.addAddress('lo', '10.9.9.9/32'); // idempotent
+    hc.addLink('vt0', ['type', 'dummy']);
+    hc.setLinkUp('vt0');
+    hc.addRoute(['10.9.9.0/24', 'dev', 'vt0']);
+    expect(hc.applied.map((c) => c.kind)).toEqual(['sysctl', 'address', 'link', 'link-up', 'route']);
+    expect(sys.sysctls.get('net/ipv4/ip_forward')).toBe('1');
+    const report = hc.undoAll();
+    expect(report).toEqual({ undone: 5, failed: [] });
+    expect(sys.sysctls.get('net/ipv4/ip_forward')).toBe('0');
+    expect(sys.addrs.size).toBe(0);
+    expect(sys.routes.size).toBe(0);
+    expect([...sys.links]).toEqual(['lo']);
+    expect(hc.undoAll()).toEqual({ undone: 0, failed: [] });
+  });
+
+  it('treats a route or link that vanished with its device as already undone', () => {
+    const sys = simHost();
+    const hc = new HostChanges(null, sys);
+    hc.adoptLink('vstun0');
+    hc.addRoute(['10.1.0.0/16', 'dev', 'vstun0']);
+    sys.routes.clear(); // the kernel dropped the route when the TAP closed
+    expect(hc.undoAll()).toEqual({ undone: 2, failed: [] });
+  });
+
+  it('does not record a change whose command failed, and reports the error', () => {
+    const sys = simHost();
+    const hc = new HostChanges(null, sys);
+    hc.addRoute(['10.2.0.0/16', 'dev', 'x']);
+    expect(() => hc.addRoute(['10.2.0.0/16', 'dev', 'x'])).toThrow(/File exists/);
+    expect(hc.applied.length).toBe(1);
+    expect(() => hc.setSysctl('net.ipv4.nonexistent', 1)).toThrow(/cannot read sysctl net.ipv4.nonexistent/);
+  });
+
+  it('recovers after a crash: the next run undoes what the state file records', () => {
+    const sys = simHost();
+    const file = path.join(stateDir(), 'state.json');
+    const crashed = new HostChanges(file, sys);
+    crashed.setSysctl('net.ipv4.ip_forward', 1);
+    crashed.addAddress('lo', '10.7.7.7/32');
+    expect(existsSync(file)).toBe(true);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toHaveLength(2);
+    // no undoAll(): the process was killed
+    const next = new HostChanges(file, sys);
+    expect(next.recover()).toEqual({ undone: 2, failed: [] });
+    expect(sys.sysctls.get('net/ipv4/ip_forward')).toBe('0');
+    expect(sys.addrs.size).toBe(0);
+    expect(existsSync(file)).toBe(false);
+    expect(next.recover()).toEqual({ undone: 0, failed: [] });
+  });
+
+  it('refuses a corrupt state file with a message that says what to do', () => {
+    const file = path.join(stateDir(), 'state.json');
+    writeFileSync(file, '{not json');
+    expect(() => new HostChanges(file, simHost()).recover()).toThrow(/undo its changes by hand and delete it/);
+  });
+});

@@ -1,0 +1,263 @@
+// Every change vstun makes to the host (sysctls, addresses, routes, links) goes through
+// HostChanges. Each change records how to undo itself, and the record is written to a
+// state file before the change is made, so that the next start can undo what a crashed
+// (kill -9) run left behind. Undo runs in reverse order and never throws.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+export type HostChange =
+  | { kind: 'sysctl'; path: string; previous: string; value: string }
+  | { kind: 'address'; dev: string; cidr: string }
+  | { kind: 'route'; spec: string[]; family: 4 | 6 }
+  | { kind: 'link'; name: string }
+  | { kind: 'link-up'; name: string };
+
+/** The side-effecting primitives, injectable so that unit tests can record instead of act. */
+export interface HostSystem {
+  /** Runs `ip ARGS...`; throws an Error carrying ip's stderr on failure. */
+  ip(args: string[]): string;
+  readSysctl(path: string): string;
+  writeSysctl(path: string, value: string): void;
+}
+
+export const realHostSystem: HostSystem = {
+  ip(args) {
+    try {
+      return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      throw new HostChangeError('HOST_COMMAND_FAILED', `ip ${args.join(' ')}: ${(e.stderr ?? e.message).trim()}`);
+    }
+  },
+  readSysctl(p) {
+    return readFileSync(path.join('/proc/sys', p), 'utf8').trim();
+  },
+  writeSysctl(p, value) {
+    writeFileSync(path.join('/proc/sys', p), value);
+  },
+};
+
+export class HostChangeError extends Error {
+  constructor(
+    readonly code: 'HOST_COMMAND_FAILED' | 'HOST_SYSCTL_FAILED' | 'HOST_STATE_CORRUPT',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'HostChangeError';
+  }
+}
+
+/** `net.ipv4.conf.eth0.rp_filter` or `net/ipv4/conf/eth0/rp_filter` → the /proc/sys path. */
+export function sysctlPath(key: string): string {
+  return key.includes('/') ? key : key.replace(/\./g, '/');
+}
+
+/** For device-specific sysctls, safe with dotted device names like `eth0.100`. */
+export function confSysctl(family: 4 | 6, dev: string, name: string): string {
+  return `net/ipv${family}/conf/${dev}/${name}`;
+}
+
+export interface UndoReport {
+  undone: number;
+  failed: string[];
+}
+
+export class HostChanges {
+  private readonly changes: HostChange[] = [];
+
+  /**
+   * @param stateFile where pending undo records live (null: keep them in memory only).
+   * @param system    the host primitives (the real host by default).
+   */
+  constructor(
+    private readonly stateFile: string | null,
+    private readonly system: HostSystem = realHostSystem,
+  ) {}
+
+  /** Changes applied so far, oldest first. */
+  get applied(): readonly HostChange[] {
+    return this.changes;
+  }
+
+  /**
+   * Undoes what a previous run recorded in the state file and did not undo (it crashed).
+   * Returns what was done; a missing file means a clean previous exit.
+   */
+  recover(): UndoReport {
+    if (!this.stateFile || !existsSync(this.stateFile)) return { undone: 0, failed: [] };
+    let stale: HostChange[];
+    try {
+      stale = JSON.parse(readFileSync(this.stateFile, 'utf8')) as HostChange[];
+      if (!Array.isArray(stale)) throw new Error('not an array');
+    } catch (err) {
+      throw new HostChangeError(
+        'HOST_STATE_CORRUPT',
+        `state file ${this.stateFile} is unreadable (${(err as Error).message}); inspect it, undo its changes by hand and delete it`,
+      );
+    }
+    const report = this.undoList(stale);
+    unlinkSync(this.stateFile);
+    return report;
+  }
+
+  /** Sets a sysctl if it differs, remembering the previous value. */
+  setSysctl(key: string, value: string | number): void {
+    const p = sysctlPath(key);
+    const want = String(value);
+    let previous: string;
+    try {
+      previous = this.system.readSysctl(p);
+    } catch (err) {
+      throw new HostChangeError('HOST_SYSCTL_FAILED', `cannot read sysctl ${p.replace(/\//g, '.')}: ${(err as Error).message}`);
+    }
+    if (previous === want) return;
+    this.record({ kind: 'sysctl', path: p, previous, value: want });
+    try {
+      this.system.writeSysctl(p, want);
+    } catch (err) {
+      this.changes.pop();
+      this.persist();
+      throw new HostChangeError('HOST_SYSCTL_FAILED', `cannot set sysctl ${p.replace(/\//g, '.')}=${want}: ${(err as Error).message}`);
+    }
+  }
+
+  /** Adds `cidr` (e.g. 10.0.0.1/32, 2001:db8::1/128) to `dev` unless it is already there. */
+  addAddress(dev: string, cidr: string): void {
+    if (this.hasAddress(dev, cidr)) return;
+    this.apply({ kind: 'address', dev, cidr }, ['addr', 'add', cidr, 'dev', dev]);
+  }
+
+  /** True when `dev` carries exactly `cidr`. */
+  hasAddress(dev: string, cidr: string): boolean {
+    const family = cidr.includes(':') ? '-6' : '-4';
+    let out: string;
+    try {
+      out = this.system.ip([family, '-o', 'addr', 'show', 'dev', dev]);
+    } catch {
+      return false;
+    }
+    const [addr, len] = cidr.split('/');
+    return out.split('\n').some((line) => {
+      const m = /\binet6?\s+(\S+)/.exec(line);
+      if (!m) return false;
+      const [a, l] = m[1].split('/');
+      return a === addr && (len === undefined || l === len);
+    });
+  }
+
+  /** Adds a route, e.g. `['10.0.0.1/32', 'via', '169.254.1.1', 'dev', 'vstun0']`. */
+  addRoute(spec: string[]): void {
+    const family: 4 | 6 = spec[0].includes(':') ? 6 : 4;
+    this.apply({ kind: 'route', spec, family }, [`-${family}`, 'route', 'add', ...spec]);
+  }
+
+  /** Creates a link (`ip link add NAME ...rest`); undone by deleting it. */
+  addLink(name: string, rest: string[]): void {
+    this.apply({ kind: 'link', name }, ['link', 'add', name, ...rest]);
+  }
+
+  /** Records that a link we own (e.g. a TAP opened through the addon) is deleted on undo. */
+  adoptLink(name: string): void {
+    this.record({ kind: 'link', name });
+  }
+
+  /** Brings a link up; undone by setting it down again (only if it was down). */
+  setLinkUp(name: string): void {
+    const out = this.system.ip(['-o', 'link', 'show', 'dev', name]);
+    if (/[<,]UP[,>]/.test(out)) return;
+    this.apply({ kind: 'link-up', name }, ['link', 'set', name, 'up']);
+  }
+
+  /** Undoes every change in reverse order. Never throws; failures are reported. Idempotent. */
+  undoAll(): UndoReport {
+    const report = this.undoList(this.changes.splice(0, this.changes.length));
+    if (this.stateFile && existsSync(this.stateFile)) unlinkSync(this.stateFile);
+    return report;
+  }
+
+  private apply(change: HostChange, ipArgs: string[]): void {
+    // Record first: a crash between recording and acting leaves an undo that fails
+    // harmlessly; the other order would leave a change nobody undoes.
+    this.record(change);
+    try {
+      this.system.ip(ipArgs);
+    } catch (err) {
+      this.changes.pop();
+      this.persist();
+      throw err;
+    }
+  }
+
+  private record(change: HostChange): void {
+    this.changes.push(change);
+    this.persist();
+  }
+
+  private persist(): void {
+    if (!this.stateFile) return;
+    mkdirSync(path.dirname(this.stateFile), { recursive: true });
+    const tmp = `${this.stateFile}.tmp`;
+    writeFileSync(tmp, JSON.stringify(this.changes, null, 1), { mode: 0o600 });
+    renameSync(tmp, this.stateFile);
+  }
+
+  private undoList(list: HostChange[]): UndoReport {
+    const report: UndoReport = { undone: 0, failed: [] };
+    for (let i = list.length - 1; i >= 0; i--) {
+      const c = list[i];
+      try {
+        this.undoOne(c);
+        report.undone++;
+      } catch (err) {
+        report.failed.push(`${describeChange(c)}: ${(err as Error).message}`);
+      }
+    }
+    return report;
+  }
+
+  private undoOne(c: HostChange): void {
+    switch (c.kind) {
+      case 'sysctl':
+        this.system.writeSysctl(c.path, c.previous);
+        return;
+      case 'address':
+        if (this.hasAddress(c.dev, c.cidr)) this.system.ip(['addr', 'del', c.cidr, 'dev', c.dev]);
+        return;
+      case 'route':
+        this.ignoreMissing(() => this.system.ip([`-${c.family}`, 'route', 'del', ...c.spec]));
+        return;
+      case 'link':
+        this.ignoreMissing(() => this.system.ip(['link', 'del', c.name]));
+        return;
+      case 'link-up':
+        this.ignoreMissing(() => this.system.ip(['link', 'set', c.name, 'down']));
+        return;
+    }
+  }
+
+  /** A link or route that is already gone (its owner closed the device) needs no undo. */
+  private ignoreMissing(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      if (!/Cannot find device|does not exist|No such process|No such device/i.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+/** One line describing a change, for logs and reports. */
+export function describeChange(c: HostChange): string {
+  switch (c.kind) {
+    case 'sysctl':
+      return `sysctl ${c.path.replace(/\//g, '.')}=${c.value} (was ${c.previous})`;
+    case 'address':
+      return `address ${c.cidr} on ${c.dev}`;
+    case 'route':
+      return `route ${c.spec.join(' ')}`;
+    case 'link':
+      return `link ${c.name}`;
+    case 'link-up':
+      return `link ${c.name} up`;
+  }
+}
