@@ -32,23 +32,23 @@ function simHost(): HostSystem & { sysctls: Map<string, string>; addrs: Set<stri
       if (a[0] === 'addr' && a[1] === 'show') {
         return [...addrs].filter((x) => x.endsWith(`@${a[3]}`)).map((x) => `1: ${a[3]} inet ${x.split('@')[0]} scope host`).join('\n');
       }
-      if (a[0] === 'addr' && a[1] === 'add') return void addrs.add(`${a[2]}@${a[4]}`) ?? '';
-      if (a[0] === 'addr' && a[1] === 'del') return void addrs.delete(`${a[2]}@${a[4]}`) ?? '';
+      if (a[0] === 'addr' && a[1] === 'add') return (addrs.add(`${a[2]}@${a[4]}`), '');
+      if (a[0] === 'addr' && a[1] === 'del') return (addrs.delete(`${a[2]}@${a[4]}`), '');
       if (a[0] === 'route' && a[1] === 'add') {
         if (routes.has(a.slice(2).join(' '))) throw new Error('RTNETLINK answers: File exists');
-        return void routes.add(a.slice(2).join(' ')) ?? '';
+        return (routes.add(a.slice(2).join(' ')), '');
       }
       if (a[0] === 'route' && a[1] === 'del') {
         if (!routes.delete(a.slice(2).join(' '))) throw new Error('RTNETLINK answers: No such process');
         return '';
       }
-      if (a[0] === 'link' && a[1] === 'add') return void links.add(a[2]) ?? '';
+      if (a[0] === 'link' && a[1] === 'add') return (links.add(a[2]), '');
       if (a[0] === 'link' && a[1] === 'del') {
         if (!links.delete(a[2])) throw new Error(`Cannot find device "${a[2]}"`);
         return '';
       }
       if (a[0] === 'link' && a[1] === 'show') return `1: ${a[3]}: <${up.has(a[3]) ? 'UP,' : ''}LOOPBACK>`;
-      if (a[0] === 'link' && a[1] === 'set') return void (a[3] === 'up' ? up.add(a[2]) : up.delete(a[2])) ?? '';
+      if (a[0] === 'link' && a[1] === 'set') return ((a[3] === 'up' ? up.add(a[2]) : up.delete(a[2])), '');
       throw new Error(`unexpected ip ${args.join(' ')}`);
     },
   };
