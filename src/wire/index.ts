@@ -1,0 +1,4 @@
+// Packet codecs: one protocol per file, each with a re-bindable view for the data path and
+// a plain header object (parse/emit/byteLength) for control code, tests and logs.
+export * from './checksum.js';
+export * from './errors.js';
