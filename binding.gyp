@@ -2,8 +2,19 @@
   "targets": [
     {
       "target_name": "vstun_native",
-      "sources": [],
+      "sources": [
+        "native/module.c",
+        "native/errors.c",
+        "native/args.c",
+        "native/tun.c",
+        "native/link.c",
+        "native/socket.c",
+        "native/ring.c",
+        "native/reader.c",
+        "native/writer.c"
+      ],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_c": ["-std=gnu11"],
       "defines": ["NAPI_VERSION=8"]
     }
   ]

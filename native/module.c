@@ -1,0 +1,32 @@
+/* Module entry: registers every part of the addon on `exports` (see src/native/addon.ts). */
+#include "vstun.h"
+
+#include <stdlib.h>
+
+static void instance_free(napi_env env, void *data, void *hint) {
+  vstun_instance *inst = data;
+  if (inst->reader_ctor) napi_delete_reference(env, inst->reader_ctor);
+  if (inst->writer_ctor) napi_delete_reference(env, inst->writer_ctor);
+  free(inst);
+}
+
+vstun_instance *vstun_instance_get(napi_env env) {
+  void *p = NULL;
+  napi_get_instance_data(env, &p);
+  return p;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  vstun_instance *inst = calloc(1, sizeof *inst);
+  if (!inst || napi_set_instance_data(env, inst, instance_free, NULL) != napi_ok) {
+    free(inst);
+    napi_throw_error(env, "ENOMEM", "vstun native addon: out of memory at load");
+    return NULL;
+  }
+  if (!vstun_init_tun(env, exports) || !vstun_init_link(env, exports) || !vstun_init_socket(env, exports) ||
+      !vstun_init_reader(env, exports) || !vstun_init_writer(env, exports))
+    return vstun_rethrow_napi(env);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,92 @@
+/* tunOpen: opens a TUN or TAP device through /dev/net/tun, one non-blocking fd per queue. */
+#define _GNU_SOURCE
+#include "vstun.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#define MAX_QUEUES 256
+
+static const char *tun_hint(int err, bool opening) {
+  switch (err) {
+    case EPERM:
+    case EACCES:
+      return "run as root or grant CAP_NET_ADMIN";
+    case ENOENT:
+    case ENODEV:
+    case ENXIO:
+      return opening ? "/dev/net/tun is missing: load the tun module (modprobe tun) or create the node "
+                       "(mkdir -p /dev/net && mknod /dev/net/tun c 10 200)"
+                     : NULL;
+    case EBUSY:
+      return "the device is already open by another process (or all its queues are taken)";
+    case EINVAL:
+      return "an interface with this name may already exist as another kind (tun/tap) or with a different "
+             "queue setting, or the name is not valid";
+    case EEXIST:
+      return "an interface with this name exists and is not a tun/tap device";
+    default:
+      return NULL;
+  }
+}
+
+/* tunOpen(name, kind, queues) -> { name, fds } */
+static napi_value tun_open(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  NAPI_OK_OR_NULL(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) return vstun_throw_type(env, "tunOpen", "tunOpen(name, kind, queues) takes 3 arguments");
+  char name[IFNAMSIZ];
+  char kind[8];
+  int64_t queues;
+  if (!vstun_arg_ifname(env, argv[0], name)) return NULL;
+  if (!vstun_arg_string(env, argv[1], "kind", kind, sizeof kind)) return NULL;
+  bool tap = strcmp(kind, "tap") == 0;
+  if (!tap && strcmp(kind, "tun") != 0) return vstun_throw_range(env, name, "kind must be 'tun' or 'tap', got '%s'", kind);
+  if (!vstun_arg_int(env, argv[2], "queues", 1, MAX_QUEUES, &queues)) return NULL;
+
+  int fds[MAX_QUEUES];
+  int opened = 0;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  memcpy(ifr.ifr_name, name, strnlen(name, IFNAMSIZ - 1));
+  ifr.ifr_flags = (tap ? IFF_TAP : IFF_TUN) | IFF_NO_PI | (queues > 1 ? IFF_MULTI_QUEUE : 0);
+  for (; opened < queues; opened++) {
+    int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+      int err = errno;
+      for (int i = 0; i < opened; i++) close(fds[i]);
+      return vstun_throw_errno(env, err, "open /dev/net/tun for", name, tun_hint(err, true));
+    }
+    /* After the first queue the kernel has resolved any %d template; reuse its name. */
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+      int err = errno;
+      close(fd);
+      for (int i = 0; i < opened; i++) close(fds[i]);
+      return vstun_throw_errno(env, err, "TUNSETIFF", name, tun_hint(err, false));
+    }
+    fds[opened] = fd;
+  }
+
+  napi_value result, jsname, jsfds;
+  NAPI_OK_OR_NULL(napi_create_object(env, &result));
+  NAPI_OK_OR_NULL(napi_create_string_utf8(env, ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ), &jsname));
+  NAPI_OK_OR_NULL(napi_create_array_with_length(env, (size_t)opened, &jsfds));
+  for (int i = 0; i < opened; i++) {
+    napi_value v;
+    NAPI_OK_OR_NULL(napi_create_int32(env, fds[i], &v));
+    NAPI_OK_OR_NULL(napi_set_element(env, jsfds, (uint32_t)i, v));
+  }
+  NAPI_OK_OR_NULL(napi_set_named_property(env, result, "name", jsname));
+  NAPI_OK_OR_NULL(napi_set_named_property(env, result, "fds", jsfds));
+  return result;
+}
+
+bool vstun_init_tun(napi_env env, napi_value exports) {
+  return vstun_export_fn(env, exports, "tunOpen", tun_open);
+}
