@@ -2,3 +2,6 @@
 // a plain header object (parse/emit/byteLength) for control code, tests and logs.
 export * from './checksum.js';
 export * from './errors.js';
+export * from './ethernet.js';
+export * from './arp.js';
+export * from './ipv4-address.js';
