@@ -1,0 +1,233 @@
+// User-space VS/TUN decapsulation. Each batch read from a decap socket is walked in place:
+// every packet gets a verdict (accept, or drop with a counted reason), and the accepted
+// inner packets, which already sit in the reader's ring, are written to the injection TUN
+// in one batch by pointing a second meta array at them. Nothing is copied or allocated
+// per packet, and nothing throws.
+//
+// Accept only when all hold: the outer source is a --director prefix; the encapsulation
+// header is sane; the inner header is sane and its length is exactly what the outer
+// carried; the inner destination is a configured VIP. A packet from any other source
+// never reaches the TUN, so it never reaches an application (open decapsulators are a
+// spoofing vector).
+import { verifyChecksum } from '../wire/checksum.js';
+import { ADDR_STRIDE, META_FAMILY, META_LENGTH, META_OFFSET, META_PORT, META_STRIDE, type PacketBatch, type PacketDevice } from '../device/packet-device.js';
+import type { SourcePrefixSet, VipTable } from './address-match.js';
+import {
+  DECAP_SOURCES,
+  D_GUE_BAD_HEADER,
+  D_GUE_UNSUPPORTED_PROTOCOL,
+  D_INNER_BAD_CHECKSUM,
+  D_INNER_BAD_HEADER_LENGTH,
+  D_INNER_BAD_VERSION,
+  D_INNER_LENGTH_MISMATCH,
+  D_INNER_TRUNCATED,
+  D_NON_DIRECTOR_SOURCE,
+  D_NON_VIP_DESTINATION,
+  D_OUTER_BAD_HEADER,
+  D_OUTER_TRUNCATED,
+  D_OUTER_UNEXPECTED_PROTOCOL,
+  D_RX_TRUNCATED,
+  D_TUN_WRITE_DROPPED,
+  D_TUN_WRITE_ERROR,
+  D_UNKNOWN_SOURCE_FAMILY,
+  type DecapCounters,
+  type DecapSource,
+} from './decap-counters.js';
+
+/** IP protocol numbers of the two encapsulations (outer protocol / GUE proto field). */
+export const IPPROTO_IPIP = 4;
+export const IPPROTO_IPV6 = 41;
+
+/** The verdict of classify(): ACCEPT, or a D_* drop reason index (>= 0). */
+export const ACCEPT = -1;
+
+const IPV4_MIN_HEADER = 20;
+const IPV6_HEADER = 40;
+const GUE_HEADER = 4;
+
+export interface DecapOptions {
+  directors: SourcePrefixSet;
+  vips: VipTable;
+  counters: DecapCounters;
+  /** The injection TUN: accepted inner packets are written to it. */
+  tun: PacketDevice;
+}
+
+export class Decapsulator {
+  private readonly directors: SourcePrefixSet;
+  private readonly vips: VipTable;
+  readonly counters: DecapCounters;
+  private readonly tun: PacketDevice;
+  private outMeta = new Int32Array(256 * META_STRIDE);
+  private readonly sources: { device: PacketDevice; kind: number; truncatedBase: number }[] = [];
+  private readonly tunBase: { dropped: number; errors: number };
+  // Results of the last classify() call that returned ACCEPT.
+  innerOffset = 0;
+  innerLength = 0;
+  vipIndex = -1;
+
+  constructor(opts: DecapOptions) {
+    this.directors = opts.directors;
+    this.vips = opts.vips;
+    this.counters = opts.counters;
+    this.tun = opts.tun;
+    const s = this.tun.stats();
+    this.tunBase = { dropped: s.txDropped, errors: s.txErrors };
+  }
+
+  /** Starts decapsulating whatever `device` delivers, interpreted as `source`. */
+  attach(device: PacketDevice, source: DecapSource): void {
+    const kind = DECAP_SOURCES.indexOf(source);
+    this.sources.push({ device, kind, truncatedBase: device.stats().rxTruncated });
+    device.onBatch((batch) => this.handleBatch(batch, kind));
+  }
+
+  /**
+   * Classifies every packet of `batch` (from a source of DECAP_SOURCES index `kind`),
+   * writes the accepted inner packets to the TUN in one call and returns how many were
+   * accepted.
+   */
+  handleBatch(batch: PacketBatch, kind: number): number {
+    const { data, meta, addr, count } = batch;
+    const c = this.counters;
+    if (this.outMeta.length < count * META_STRIDE) this.outMeta = new Int32Array(count * META_STRIDE);
+    const out = this.outMeta;
+    let accepted = 0;
+    for (let i = 0; i < count; i++) {
+      const m = i * META_STRIDE;
+      const off = meta[m + META_OFFSET];
+      const len = meta[m + META_LENGTH];
+      c.rxPackets[kind]++;
+      c.rxBytes[kind] += len;
+      const verdict = this.classify(data, off, len, kind, meta[m + META_FAMILY], addr, i * ADDR_STRIDE);
+      if (verdict !== ACCEPT) {
+        c.drops[verdict]++;
+        continue;
+      }
+      const o = accepted * META_STRIDE;
+      out[o + META_OFFSET] = this.innerOffset;
+      out[o + META_LENGTH] = this.innerLength;
+      out[o + META_FAMILY] = 0;
+      out[o + META_PORT] = 0;
+      c.vipPackets[this.vipIndex]++;
+      c.vipBytes[this.vipIndex] += this.innerLength;
+      c.acceptedBytes += this.innerLength;
+      accepted++;
+    }
+    if (accepted > 0) {
+      c.accepted += accepted;
+      c.lastAcceptMs = Date.now();
+      this.tun.writeBatch(data, out, accepted);
+    }
+    return accepted;
+  }
+
+  /**
+   * The verdict for one received packet at data[off..off+len). `kind` is the
+   * DECAP_SOURCES index; `family`/`addr[addrOff..]` the peer address from recvmmsg (the
+   * outer source where the socket does not deliver the outer header: IPv6 raw, GUE).
+   * On ACCEPT, innerOffset/innerLength/vipIndex describe the inner packet.
+   */
+  classify(data: Uint8Array, off: number, len: number, kind: number, family: number, addr: Uint8Array, addrOff: number): number {
+    switch (kind) {
+      case 0: // ipv4-ipip: the raw IPv4 socket delivers the outer header
+        return this.classifyOuterV4(data, off, len, IPPROTO_IPIP);
+      case 1: // ipv4-6in4
+        return this.classifyOuterV4(data, off, len, IPPROTO_IPV6);
+      case 2: // ipv6-ipip: IPv6 raw sockets deliver only the payload; source from recvmmsg
+        if (family !== 6) return D_UNKNOWN_SOURCE_FAMILY;
+        if (!this.directors.has6(addr, addrOff)) return D_NON_DIRECTOR_SOURCE;
+        return this.classifyInnerV4(data, off, len);
+      case 3: // ipv6-ip6ip6
+        if (family !== 6) return D_UNKNOWN_SOURCE_FAMILY;
+        if (!this.directors.has6(addr, addrOff)) return D_NON_DIRECTOR_SOURCE;
+        return this.classifyInnerV6(data, off, len);
+      default: // gue
+        if (family === 4) {
+          if (!this.directors.has4(addr, addrOff)) return D_NON_DIRECTOR_SOURCE;
+        } else if (family === 6) {
+          if (!this.directors.has6(addr, addrOff)) return D_NON_DIRECTOR_SOURCE;
+        } else {
+          return D_UNKNOWN_SOURCE_FAMILY;
+        }
+        return this.classifyGue(data, off, len);
+    }
+  }
+
+  private classifyOuterV4(data: Uint8Array, off: number, len: number, protocol: number): number {
+    if (len < IPV4_MIN_HEADER) return D_OUTER_TRUNCATED;
+    const vihl = data[off];
+    const ihl = (vihl & 0x0f) * 4;
+    if (vihl >> 4 !== 4 || ihl < IPV4_MIN_HEADER || ihl > len) return D_OUTER_BAD_HEADER;
+    if (((data[off + 2] << 8) | data[off + 3]) !== len) return D_OUTER_BAD_HEADER;
+    if (data[off + 9] !== protocol) return D_OUTER_UNEXPECTED_PROTOCOL;
+    if (!this.directors.has4(data, off + 12)) return D_NON_DIRECTOR_SOURCE;
+    return protocol === IPPROTO_IPIP ? this.classifyInnerV4(data, off + ihl, len - ihl) : this.classifyInnerV6(data, off + ihl, len - ihl);
+  }
+
+  // GUE (draft-ietf-intarea-gue): variant 0 has a 4-byte header (ver:2 C:1 hlen:5
+  // proto:8 flags:16) plus hlen words of optional fields; variant 1 is the IP packet itself,
+  // recognised by its version nibble (0100 or 0110 begin with the bits 01).
+  private classifyGue(data: Uint8Array, off: number, len: number): number {
+    if (len < 1) return D_OUTER_TRUNCATED;
+    const first = data[off];
+    const variant = first >> 6;
+    if (variant === 1) {
+      const version = first >> 4;
+      if (version === 4) return this.classifyInnerV4(data, off, len);
+      if (version === 6) return this.classifyInnerV6(data, off, len);
+      return D_GUE_UNSUPPORTED_PROTOCOL;
+    }
+    if (variant !== 0) return D_GUE_BAD_HEADER;
+    if (len < GUE_HEADER) return D_OUTER_TRUNCATED;
+    if (first & 0x20) return D_GUE_BAD_HEADER; // control message: nothing to inject
+    const headerLength = GUE_HEADER + (first & 0x1f) * 4;
+    if (headerLength > len) return D_GUE_BAD_HEADER;
+    const proto = data[off + 1];
+    if (proto === IPPROTO_IPIP) return this.classifyInnerV4(data, off + headerLength, len - headerLength);
+    if (proto === IPPROTO_IPV6) return this.classifyInnerV6(data, off + headerLength, len - headerLength);
+    return D_GUE_UNSUPPORTED_PROTOCOL;
+  }
+
+  private classifyInnerV4(data: Uint8Array, off: number, avail: number): number {
+    if (avail < IPV4_MIN_HEADER) return D_INNER_TRUNCATED;
+    const vihl = data[off];
+    if (vihl >> 4 !== 4) return D_INNER_BAD_VERSION;
+    const ihl = (vihl & 0x0f) * 4;
+    if (ihl < IPV4_MIN_HEADER || ihl > avail) return D_INNER_BAD_HEADER_LENGTH;
+    if (((data[off + 2] << 8) | data[off + 3]) !== avail) return D_INNER_LENGTH_MISMATCH;
+    if (!verifyChecksum(data, off, ihl)) return D_INNER_BAD_CHECKSUM;
+    const vip = this.vips.index4(data, off + 16);
+    if (vip < 0) return D_NON_VIP_DESTINATION;
+    this.innerOffset = off;
+    this.innerLength = avail;
+    this.vipIndex = vip;
+    return ACCEPT;
+  }
+
+  private classifyInnerV6(data: Uint8Array, off: number, avail: number): number {
+    if (avail < IPV6_HEADER) return D_INNER_TRUNCATED;
+    if (data[off] >> 4 !== 6) return D_INNER_BAD_VERSION;
+    if (((data[off + 4] << 8) | data[off + 5]) + IPV6_HEADER !== avail) return D_INNER_LENGTH_MISMATCH;
+    const vip = this.vips.index6(data, off + 24);
+    if (vip < 0) return D_NON_VIP_DESTINATION;
+    this.innerOffset = off;
+    this.innerLength = avail;
+    this.vipIndex = vip;
+    return ACCEPT;
+  }
+
+  /**
+   * Folds the devices' own drop counts (reader truncation, TUN writer backlog overflow and
+   * kernel refusals) into the counters. Called by readers of the counters, not per batch.
+   */
+  syncDeviceCounters(): void {
+    let truncated = 0;
+    for (const s of this.sources) truncated += s.device.stats().rxTruncated - s.truncatedBase;
+    this.counters.drops[D_RX_TRUNCATED] = truncated;
+    const t = this.tun.stats();
+    const base = this.tunBase;
+    this.counters.drops[D_TUN_WRITE_DROPPED] = t.txDropped - base.dropped;
+    this.counters.drops[D_TUN_WRITE_ERROR] = t.txErrors - base.errors;
+  }
+}
