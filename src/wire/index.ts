@@ -5,3 +5,5 @@ export * from './errors.js';
 export * from './ethernet.js';
 export * from './arp.js';
 export * from './ipv4-address.js';
+export * from './ip-protocol.js';
+export * from './ipv4.js';
