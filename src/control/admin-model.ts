@@ -1,0 +1,253 @@
+// The typed data vstunadm and the control socket exchange: service and real-server specs
+// (what -A/-a carry and -S prints), snapshots with counters (what -L prints), connection
+// entries (-L -c) and timeouts (--timeout / --set). Addresses are always held in one
+// canonical text form (see canonicalAddress) so that equal addresses compare equal as strings.
+
+import { Address4, Address6 } from 'ip-address';
+import { BadAddressError } from './errors.js';
+
+/** Schedulers vstun accepts, by ipvsadm's names. */
+export const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'sed', 'nq', 'sh', 'dh', 'lblc', 'lblcr', 'fo', 'ovf', 'mh', 'twos'] as const;
+export type SchedulerName = (typeof SCHEDULERS)[number];
+/** ipvsadm's default when -s is not given. */
+export const DEFAULT_SCHEDULER: SchedulerName = 'wlc';
+
+/**
+ * Scheduler flags in ipvsadm's canonical order. sh and mh give flag-1/flag-2 their own names
+ * (fallback to the next server when the hashed one is unavailable; include the port in the
+ * hash); flag-3 and the generic names apply to the other schedulers.
+ */
+export const SCHED_FLAGS = ['sh-fallback', 'sh-port', 'mh-fallback', 'mh-port', 'flag-1', 'flag-2', 'flag-3'] as const;
+export type SchedFlag = (typeof SCHED_FLAGS)[number];
+
+/** `-p` without a value, as ipvsadm. */
+export const DEFAULT_PERSISTENCE_SECONDS = 300;
+/** Largest timeout ipvsadm accepts for -p and --set: 31 days, in seconds. */
+export const MAX_TIMEOUT_SECONDS = 86_400 * 31;
+/** The IPVS version ipvsadm prints in its first line; vstun reports the one scripts expect. */
+export const IPVS_VERSION = '1.2.1';
+
+export type Protocol = 'tcp' | 'udp';
+export type AddressFamily = 4 | 6;
+
+/** A virtual service: protocol, VIP (canonical IPv4 or IPv6 text) and port 0..65535. fwmark is not supported. */
+export interface ServiceKey {
+  protocol: Protocol;
+  vip: string;
+  port: number;
+}
+
+/** A real server's identity within a service. */
+export interface ServerAddress {
+  address: string;
+  port: number;
+}
+
+export interface ServiceSpec {
+  key: ServiceKey;
+  scheduler: SchedulerName;
+  /** Canonical order (SCHED_FLAGS order), no duplicates. */
+  flags: SchedFlag[];
+  /** Persistence timeout in seconds (1..MAX_TIMEOUT_SECONDS); absent when not persistent. */
+  persistence?: number;
+  /**
+   * Persistence granularity: dotted mask for an IPv4 VIP, prefix length 1..128 for IPv6.
+   * Absent means the full address (/32 or /128). Only meaningful with persistence.
+   */
+  netmask?: string | number;
+  /** One-packet scheduling (-o), UDP only. */
+  onePacket: boolean;
+}
+
+/** Tunnelling is the only forwarding method vstun implements. */
+export type ForwardMethod = 'tunnel';
+
+export interface RealServerSpec extends ServerAddress {
+  /** 0..65535; 0 quiesces the server (no new connections). */
+  weight: number;
+  forward: ForwardMethod;
+}
+
+/** Cumulative counters since the service or server was added (or last zeroed). */
+export interface TrafficCounters {
+  conns: number;
+  inpkts: number;
+  /** Always 0 for VS/TUN: replies go from the real server straight to the client. */
+  outpkts: number;
+  inbytes: number;
+  outbytes: number;
+}
+
+/** Per-second rates, estimated by the director. */
+export interface TrafficRates {
+  cps: number;
+  inpps: number;
+  outpps: number;
+  inbps: number;
+  outbps: number;
+}
+
+export interface RealServerSnapshot extends RealServerSpec {
+  /** What the scheduler uses now: the configured weight, lowered by health checks. */
+  effectiveWeight: number;
+  activeConns: number;
+  inactConns: number;
+  persistConns: number;
+  stats: TrafficCounters;
+  rates: TrafficRates;
+}
+
+export interface ServiceSnapshot extends ServiceSpec {
+  stats: TrafficCounters;
+  rates: TrafficRates;
+  servers: RealServerSnapshot[];
+}
+
+/** A service with its real servers, as -S prints and -R rebuilds. Snapshots fit this shape. */
+export interface ServiceRules extends ServiceSpec {
+  servers: RealServerSpec[];
+}
+
+/** One entry of the connection table, for `-L -c`. */
+export interface ConnectionSnapshot {
+  protocol: Protocol;
+  /** Seconds until the entry expires. */
+  expires: number;
+  /** IPVS state name: ESTABLISHED, SYN_RECV, FIN_WAIT, TIME_WAIT, CLOSE, NONE (templates), UDP... */
+  state: string;
+  client: ServerAddress;
+  virtual: ServerAddress;
+  server: ServerAddress;
+}
+
+/** Connection timeouts in seconds. In --set, 0 means "leave unchanged", as in IPVS. */
+export interface Timeouts {
+  tcp: number;
+  tcpfin: number;
+  udp: number;
+}
+
+export function isScheduler(name: string): name is SchedulerName {
+  return (SCHEDULERS as readonly string[]).includes(name);
+}
+
+export function zeroCounters(): TrafficCounters {
+  return { conns: 0, inpkts: 0, outpkts: 0, inbytes: 0, outbytes: 0 };
+}
+
+export function zeroRates(): TrafficRates {
+  return { cps: 0, inpps: 0, outpps: 0, inbps: 0, outbps: 0 };
+}
+
+// ---- Addresses -------------------------------------------------------------------------
+
+/** A parsed numeric address: its family and its value as an unsigned integer. */
+export interface ParsedAddress {
+  family: AddressFamily;
+  value: bigint;
+}
+
+/**
+ * Parses a numeric IPv4 (dotted quad) or IPv6 address. Host names are not resolved, and
+ * prefixes or zone ids are not addresses: all of those throw BadAddressError (ERR_BAD_ADDRESS).
+ */
+export function parseAddress(text: string): ParsedAddress {
+  if (text.includes('/') || text.includes('%') || text.trim() !== text || text === '') {
+    throw new BadAddressError(`'${text}' is not a numeric IPv4 or IPv6 address`);
+  }
+  if (Address4.isValid(text)) return { family: 4, value: new Address4(text).bigInt() };
+  if (text.includes(':') && Address6.isValid(text)) return { family: 6, value: new Address6(text).bigInt() };
+  const hint = /^[a-z0-9.-]+$/i.test(text) && /[a-z]/i.test(text) ? ' (host names are not resolved; give the address in numbers)' : '';
+  throw new BadAddressError(`'${text}' is not a numeric IPv4 or IPv6 address${hint}`);
+}
+
+/**
+ * The canonical text of an address, byte-for-byte what glibc's inet_ntop prints (and so
+ * what ipvsadm -n prints): IPv6 lower-case, the longest run of two or more zero groups
+ * folded to '::', v4-mapped and v4-compatible addresses with a dotted tail.
+ */
+export function formatAddress(address: ParsedAddress): string {
+  if (address.family === 4) {
+    const v = Number(address.value);
+    return `${(v >>> 24) & 255}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+  }
+  const words: number[] = [];
+  for (let i = 7; i >= 0; i--) words.push(Number((address.value >> BigInt(i * 16)) & 0xffffn));
+  let bestBase = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (words[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && words[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestBase = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (bestLen < 2) bestBase = -1;
+  let out = '';
+  for (let i = 0; i < 8; i++) {
+    if (bestBase !== -1 && i >= bestBase && i < bestBase + bestLen) {
+      if (i === bestBase) out += ':';
+      continue;
+    }
+    if (i !== 0) out += ':';
+    // glibc prints an embedded IPv4 tail for ::a.b.c.d and ::ffff:a.b.c.d.
+    if (i === 6 && bestBase === 0 && (bestLen === 6 || (bestLen === 5 && words[5] === 0xffff))) {
+      const v4 = Number(address.value & 0xffffffffn);
+      out += formatAddress({ family: 4, value: BigInt(v4) });
+      return out;
+    }
+    out += words[i].toString(16);
+  }
+  if (bestBase !== -1 && bestBase + bestLen === 8) out += ':';
+  return out;
+}
+
+/** Parses and re-prints an address in canonical form; throws BadAddressError on bad input. */
+export function canonicalAddress(text: string): string {
+  return formatAddress(parseAddress(text));
+}
+
+export function addressFamily(canonical: string): AddressFamily {
+  return canonical.includes(':') ? 6 : 4;
+}
+
+/** `a.b.c.d:port` or `[v6]:port`, as ipvsadm prints an address with its port. */
+export function formatAddressPort(address: string, port: number): string {
+  return addressFamily(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/** Orders addresses as ipvsadm sorts: IPv4 before IPv6, then numerically. */
+export function compareAddresses(a: string, b: string): number {
+  const pa = parseAddress(a);
+  const pb = parseAddress(b);
+  if (pa.family !== pb.family) return pa.family - pb.family;
+  return pa.value < pb.value ? -1 : pa.value > pb.value ? 1 : 0;
+}
+
+/** Orders services as ipvsadm's default sort: family, protocol (TCP before UDP), address, port. */
+export function compareServiceKeys(a: ServiceKey, b: ServiceKey): number {
+  const fa = addressFamily(a.vip);
+  const fb = addressFamily(b.vip);
+  if (fa !== fb) return fa - fb;
+  if (a.protocol !== b.protocol) return a.protocol === 'tcp' ? -1 : 1;
+  return compareAddresses(a.vip, b.vip) || a.port - b.port;
+}
+
+/** Orders real servers as ipvsadm's default sort: address, then port. */
+export function compareServers(a: ServerAddress, b: ServerAddress): number {
+  return compareAddresses(a.address, b.address) || a.port - b.port;
+}
+
+export function sameServiceKey(a: ServiceKey, b: ServiceKey): boolean {
+  return a.protocol === b.protocol && a.vip === b.vip && a.port === b.port;
+}
+
+export function sameServer(a: ServerAddress, b: ServerAddress): boolean {
+  return a.address === b.address && a.port === b.port;
+}
