@@ -28,6 +28,8 @@ typedef struct reader {
   napi_async_context async_ctx;
   bool started, paused, closing, in_callback, handle_closed, finalized, env_gone;
   uint64_t batches, packets, bytes, truncated, errors;
+  int last_errno;
+  bool stalled; /* polling stopped after a hard error; resume() retries */
 } reader_t;
 
 static void reader_free(reader_t *r) {
@@ -107,6 +109,7 @@ static uint32_t drain_read(reader_t *r) {
         continue;
       }
       r->errors++;
+      r->last_errno = errno;
       break;
     }
     if (k == 0) break;
@@ -127,7 +130,10 @@ static uint32_t drain_recvmmsg(reader_t *r) {
     k = recvmmsg(r->fd, r->msgs, r->slots, MSG_DONTWAIT, NULL);
   } while (k < 0 && errno == EINTR);
   if (k < 0) {
-    if (errno != EAGAIN && errno != EWOULDBLOCK) r->errors++;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      r->errors++;
+      r->last_errno = errno;
+    }
     return 0;
   }
   uint32_t n = 0;
@@ -185,10 +191,21 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   if (status < 0) {
     /* libuv already stopped the handle (POLLERR, e.g. the device went away); resume() retries. */
     r->errors++;
+    r->last_errno = -status;
+    r->stalled = true;
     return;
   }
+  uint64_t errors_before = r->errors;
   uint32_t n = r->use_recvmmsg ? drain_recvmmsg(r) : drain_read(r);
-  if (n == 0) return;
+  if (n == 0) {
+    /* A readable fd that only yields hard errors (ENOTSOCK, EBADFD, EIO…) would spin the
+     * loop; stop polling and let resume() retry. Transient shortages are not hard errors. */
+    if (r->errors != errors_before && r->last_errno != ENOBUFS && r->last_errno != ENOMEM) {
+      uv_poll_stop(&r->poll);
+      r->stalled = true;
+    }
+    return;
+  }
   r->batches++;
   r->packets += n;
   deliver(r, n);
@@ -257,6 +274,7 @@ static napi_value reader_resume(napi_env env, napi_callback_info info) {
   if (r->started && !r->closing) {
     uv_poll_start(&r->poll, UV_READABLE, on_poll);
     r->paused = false;
+    r->stalled = false;
   }
   return NULL;
 }
@@ -280,6 +298,13 @@ static napi_value reader_stats(napi_env env, napi_callback_info info) {
   vstun_set_num(env, o, "bytes", (double)r->bytes);
   vstun_set_num(env, o, "truncated", (double)r->truncated);
   vstun_set_num(env, o, "errors", (double)r->errors);
+  char buf[16];
+  napi_value s;
+  NAPI_OK_OR_NULL(napi_create_string_utf8(env, r->last_errno ? vstun_errno_name(r->last_errno, buf, sizeof buf) : "",
+                                          NAPI_AUTO_LENGTH, &s));
+  NAPI_OK_OR_NULL(napi_set_named_property(env, o, "lastErrno", s));
+  NAPI_OK_OR_NULL(napi_get_boolean(env, r->stalled, &s));
+  NAPI_OK_OR_NULL(napi_set_named_property(env, o, "stalled", s));
   return o;
 }
 
@@ -322,7 +347,7 @@ static napi_value create_reader(napi_env env, napi_callback_info info) {
   if (!r) return vstun_throw_errno(env, ENOMEM, "createReader", "ring", NULL);
   r->env = env;
   r->fd = (int)fd;
-  r->use_recvmmsg = mode[0] == 'r' && mode[1] == 'e';
+  r->use_recvmmsg = strcmp(mode, "recvmmsg") == 0;
   r->slots = (uint32_t)slots;
   r->slot_size = (uint32_t)slot_size;
   r->headroom = (uint32_t)headroom;

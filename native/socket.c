@@ -172,8 +172,47 @@ static napi_value close_fd(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* socketAddress(fd) -> {family, address, port} via getsockname (learn the port bound for 0). */
+static napi_value socket_address(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int64_t fd;
+  NAPI_OK_OR_NULL(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) return vstun_throw_type(env, "socketAddress", "socketAddress(fd) takes 1 argument");
+  if (!vstun_arg_int(env, argv[0], "fd", 0, INT32_MAX, &fd)) return NULL;
+  char target[24];
+  snprintf(target, sizeof target, "fd %d", (int)fd);
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  memset(&ss, 0, sizeof ss);
+  if (getsockname((int)fd, (struct sockaddr *)&ss, &len) < 0) return vstun_throw_errno(env, errno, "getsockname", target, NULL);
+  char text[INET6_ADDRSTRLEN] = "";
+  int family, port;
+  if (ss.ss_family == AF_INET) {
+    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+    inet_ntop(AF_INET, &sin->sin_addr, text, sizeof text);
+    family = 4;
+    port = ntohs(sin->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+    inet_ntop(AF_INET6, &sin6->sin6_addr, text, sizeof text);
+    family = 6;
+    port = ntohs(sin6->sin6_port);
+  } else {
+    return vstun_throw_errno(env, EAFNOSUPPORT, "getsockname", target, "not an IPv4 or IPv6 socket");
+  }
+  napi_value o, a;
+  NAPI_OK_OR_NULL(napi_create_object(env, &o));
+  vstun_set_num(env, o, "family", family);
+  NAPI_OK_OR_NULL(napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &a));
+  NAPI_OK_OR_NULL(napi_set_named_property(env, o, "address", a));
+  vstun_set_num(env, o, "port", port);
+  return o;
+}
+
 bool vstun_init_socket(napi_env env, napi_value exports) {
   return vstun_export_fn(env, exports, "rawSocketOpen", raw_socket_open) &&
          vstun_export_fn(env, exports, "udpSocketOpen", udp_socket_open) &&
+         vstun_export_fn(env, exports, "socketAddress", socket_address) &&
          vstun_export_fn(env, exports, "closeFd", close_fd);
 }

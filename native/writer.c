@@ -436,7 +436,7 @@ static napi_value create_writer(napi_env env, napi_callback_info info) {
   }
   w->env = env;
   w->fd = dupfd;
-  w->use_sendmmsg = mode[0] == 's';
+  w->use_sendmmsg = strcmp(mode, "sendmmsg") == 0;
   w->bl_cap = (uint32_t)backlog;
   uv_loop_t *loop;
   int rc = napi_get_uv_event_loop(env, &loop) == napi_ok ? uv_poll_init(loop, &w->poll, dupfd) : UV_EINVAL;

@@ -42,7 +42,12 @@ export interface ReaderStats {
   bytes: number;
   /** Packets longer than slotSize - headroom (dropped; MSG_TRUNC or short read). */
   truncated: number;
+  /** Read errors other than EAGAIN (see lastErrno). */
   errors: number;
+  /** errno name of the last read error, '' when none. */
+  lastErrno: string;
+  /** True when polling stopped after a hard read error (the fd went bad); resume() retries. */
+  stalled: boolean;
 }
 
 /** Reads packets from an fd in batches into a shared ring; one JS callback per batch. */
@@ -145,6 +150,8 @@ export interface NativeAddon {
   rawSocketOpen(family: 4 | 6, protocol: number, options?: RawSocketOptions): number;
   /** UDP socket bound to address:port; returns the fd. */
   udpSocketOpen(family: 4 | 6, address: string, port: number, options?: UdpSocketOptions): number;
+  /** Local address of a socket (getsockname), e.g. to learn the port picked for port 0. */
+  socketAddress(fd: number): { family: 4 | 6; address: string; port: number };
   /** close(2), ignoring EBADF on an already-closed fd. */
   closeFd(fd: number): void;
   createReader(options: ReaderOptions): NativeReader;
