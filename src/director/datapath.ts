@@ -1,0 +1,300 @@
+// The director's per-batch data path. Each frame from the TAP gets exactly one verdict
+// (forward, reply, or drop with a reason) and one count; forwarded and reply frames are
+// described in an output meta array and written with one writeBatch per batch. Nothing is
+// allocated per packet and nothing throws per packet: all parsing is offset arithmetic
+// over the ring, with the wire views re-bound rather than created.
+import { META_LENGTH, META_OFFSET, META_STRIDE, type PacketBatch, type PacketDevice } from '../device/packet-device.js';
+import { E_BAD_HEADER_LENGTH, E_BAD_OPTION, E_BAD_TOTAL_LENGTH, E_BAD_VERSION, WIRE_OK } from '../wire/errors.js';
+import { ETHERNET_HEADER_LENGTH, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from '../wire/ethernet.js';
+import { IPPROTO_ICMP, IPPROTO_IPIP, IPPROTO_TCP, IPPROTO_UDP } from '../wire/ip-protocol.js';
+import { Ipv4View } from '../wire/ipv4.js';
+import { readIpv4 } from '../wire/ipv4-address.js';
+import { ConnTable, KIND_TCP, KIND_TCP_TEMPLATE, KIND_UDP, KIND_UDP_TEMPLATE } from './conn-table.js';
+import { ENCAP_HEADROOM, encapIpip } from './encap-ipip.js';
+import { ICMP_ECHO_REQUEST, makeEchoReplyInPlace } from './icmp-echo.js';
+import type { RealServer } from './real-server.js';
+import { newFlowKey } from './schedulers/scheduler.js';
+import type { ServiceRegistry } from './service-registry.js';
+import { nextTcpState, TCP_ACK, TCP_RST, TCP_SYN, TcpState, UDP_STATE } from './tcp-state.js';
+import type { Timeouts } from './timeouts.js';
+import { TX_FAILED_INDEX, Verdict, VERDICT_COUNT } from './verdicts.js';
+import type { VirtualHost } from './virtual-host.js';
+import type { VirtualService } from './virtual-service.js';
+
+export interface DatapathOptions {
+  /** Answer ICMP echo to VIPs and the link address (default true). */
+  icmpEcho: boolean;
+  /** Create entries for TCP packets that are not SYNs (IPVS sloppy_tcp). */
+  sloppyTcp: boolean;
+  /** Slots checked for expiry per batch. */
+  sweepPerBatch: number;
+}
+
+const ICMP_DEST_UNREACH = 3;
+const ICMP_TIME_EXCEEDED = 11;
+const ICMP_PARAMETER_PROBLEM = 12;
+
+export class Datapath {
+  /** Count per verdict (index = Verdict). */
+  readonly verdicts = new Float64Array(VERDICT_COUNT);
+  framesIn = 0;
+  /** Outer IP identification (wraps at 16 bits). */
+  private ipId = 0;
+  private txMeta = new Int32Array(256 * META_STRIDE);
+  private readonly ip = new Ipv4View();
+  private readonly flow = newFlowKey();
+  /** Set when a frame was dropped for lack of the kernel's MAC: the owner sends an ARP probe. */
+  needKernelMac = false;
+  // Per-packet outputs of handle(), fields rather than an allocated result.
+  private outOff = 0;
+  private outLen = 0;
+  private headroomOk = true;
+
+  constructor(
+    private readonly registry: ServiceRegistry,
+    private readonly table: ConnTable,
+    private readonly timeouts: Timeouts,
+    private readonly host: VirtualHost,
+    readonly options: DatapathOptions,
+  ) {}
+
+  /** Processes one batch at time `now` (ms, monotonic) and writes the output in one call. */
+  processBatch(batch: PacketBatch, device: PacketDevice, now: number): void {
+    const count = batch.count;
+    if (this.txMeta.length < count * META_STRIDE) this.txMeta = new Int32Array(count * META_STRIDE);
+    this.headroomOk = batch.headroom >= ENCAP_HEADROOM;
+    const meta = batch.meta;
+    const data = batch.data;
+    const tx = this.txMeta;
+    let out = 0;
+    for (let i = 0; i < count; i++) {
+      const m = i * META_STRIDE;
+      const v = this.handle(data, meta[m + META_OFFSET], meta[m + META_LENGTH], now);
+      this.verdicts[v]++;
+      if (v <= Verdict.ReplyIcmpEcho) {
+        const t = out * META_STRIDE;
+        tx[t + META_OFFSET] = this.outOff;
+        tx[t + META_LENGTH] = this.outLen;
+        out++;
+      }
+    }
+    this.framesIn += count;
+    if (out > 0) {
+      const sent = device.writeBatch(data, tx, out);
+      if (sent < out) this.verdicts[TX_FAILED_INDEX] += out - sent;
+    }
+    if (this.options.sweepPerBatch > 0) this.table.sweep(now, this.options.sweepPerBatch);
+  }
+
+  /** One frame → one verdict; sets outOff/outLen for forward and reply verdicts. */
+  private handle(data: Uint8Array, off: number, len: number, now: number): Verdict {
+    if (len < ETHERNET_HEADER_LENGTH) return Verdict.DropTruncated;
+    const host = this.host;
+    const mac = host.mac;
+    // Unicast frames must be for us; group frames (broadcast ARP) pass.
+    if ((data[off] & 1) === 0) {
+      for (let k = 0; k < 6; k++) if (data[off + k] !== mac[k]) return Verdict.DropForeignMac;
+    }
+    const etherType = (data[off + 12] << 8) | data[off + 13];
+    if (etherType === ETHERTYPE_ARP) {
+      const v = host.handleArp(data, off, len);
+      this.outOff = off;
+      this.outLen = ETHERNET_HEADER_LENGTH + 28;
+      return v;
+    }
+    if (etherType !== ETHERTYPE_IPV4) return Verdict.DropEthertype;
+
+    const ipOff = off + ETHERNET_HEADER_LENGTH;
+    const ip = this.ip;
+    const code = ip.bind(data, ipOff, len - ETHERNET_HEADER_LENGTH);
+    if (code !== WIRE_OK) {
+      if (code === E_BAD_VERSION) return Verdict.DropBadVersion;
+      if (code === E_BAD_HEADER_LENGTH || code === E_BAD_OPTION) return Verdict.DropBadHeaderLength;
+      if (code === E_BAD_TOTAL_LENGTH) return Verdict.DropBadTotalLength;
+      return Verdict.DropTruncated;
+    }
+    const protocol = data[ipOff + 9];
+    // Loop guard: never tunnel a tunnel packet again (e.g. a route pointing back at us).
+    if (protocol === IPPROTO_IPIP) return Verdict.DropIpipLoop;
+    const hlen = (data[ipOff] & 0x0f) << 2;
+    const total = (data[ipOff + 2] << 8) | data[ipOff + 3];
+    const dst = readIpv4(data, ipOff + 16);
+    const l4 = ipOff + hlen;
+    const l4len = total - hlen;
+    const laterFragment = ((data[ipOff + 6] & 0x1f) | data[ipOff + 7]) !== 0;
+
+    if (dst === host.linkAddress) {
+      if (protocol === IPPROTO_ICMP && !laterFragment) return this.echo(data, off, ipOff, hlen, l4, l4len, total);
+      return Verdict.DropToDirector;
+    }
+    if (!this.registry.isVip(dst)) return Verdict.DropNotVip;
+    if (laterFragment) return Verdict.DropFragment;
+
+    if (protocol === IPPROTO_ICMP) {
+      if (l4len < 8) return Verdict.DropBadL4Header;
+      const type = data[l4];
+      if (type === ICMP_ECHO_REQUEST) return this.echo(data, off, ipOff, hlen, l4, l4len, total);
+      if (type === ICMP_DEST_UNREACH || type === ICMP_TIME_EXCEEDED || type === ICMP_PARAMETER_PROBLEM) {
+        return this.icmpError(data, ipOff, l4, l4len, total, now);
+      }
+      return Verdict.DropIcmpUnsupported;
+    }
+    if (protocol !== IPPROTO_TCP && protocol !== IPPROTO_UDP) return Verdict.DropProtocol;
+
+    const isTcp = protocol === IPPROTO_TCP;
+    if (isTcp) {
+      if (l4len < 20) return Verdict.DropBadL4Header;
+      const doff = (data[l4 + 12] >>> 4) << 2;
+      if (doff < 20 || doff > l4len) return Verdict.DropBadL4Header;
+    } else {
+      if (l4len < 8) return Verdict.DropBadL4Header;
+      const ulen = (data[l4 + 4] << 8) | data[l4 + 5];
+      if (ulen < 8 || ulen > l4len) return Verdict.DropBadL4Header;
+    }
+    const cport = (data[l4] << 8) | data[l4 + 1];
+    const vport = (data[l4 + 2] << 8) | data[l4 + 3];
+    const svc = this.registry.lookup(protocol, dst, vport);
+    if (svc === undefined) return Verdict.DropNoService;
+    const caddr = readIpv4(data, ipOff + 12);
+    const table = this.table;
+    const kind = isTcp ? KIND_TCP : KIND_UDP;
+    const flags = isTcp ? data[l4 + 13] : 0;
+
+    let slot = table.lookup(kind, caddr, cport, dst, vport, now);
+    let rs: RealServer | undefined;
+    if (slot >= 0 && isTcp && (flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN) {
+      // A fresh SYN on a closing entry starts a new connection (IPVS conn_reuse_mode).
+      const st = table.stateAt(slot);
+      if (st === TcpState.TimeWait || st === TcpState.Close || st === TcpState.FinWait) {
+        table.remove(slot);
+        slot = -1;
+      }
+    }
+    if (slot >= 0) {
+      rs = this.registry.servers[table.rsAt(slot)];
+      if (rs === undefined) {
+        table.remove(slot);
+        return Verdict.DropNoRealServer;
+      }
+      if (isTcp) {
+        const from = table.stateAt(slot);
+        const to = nextTcpState(from, flags);
+        if (to !== from) {
+          table.setState(slot, to);
+          this.registry.transition(rs, from, to);
+        }
+        table.setExpires(slot, now + this.timeouts.forState(to));
+      } else {
+        table.setExpires(slot, now + this.timeouts.forState(UDP_STATE));
+      }
+    } else {
+      if (isTcp && (flags & (TCP_SYN | TCP_ACK | TCP_RST)) !== TCP_SYN) {
+        // Mid-flow packet with no entry: only mh can place it where another director
+        // (or our previous incarnation) did; sloppy_tcp takes it anyway.
+        if (!(svc.schedulerName === 'mh' || this.options.sloppyTcp) || (flags & TCP_RST) !== 0) return Verdict.DropTcpNotSyn;
+      }
+      const flow = this.flow;
+      flow.protocol = protocol;
+      flow.caddr = caddr;
+      flow.cport = cport;
+      flow.vaddr = dst;
+      flow.vport = vport;
+      const picked = svc.persistenceMs > 0 ? this.schedulePersistent(svc, now) : svc.scheduler.schedule(flow);
+      if (picked === null) return Verdict.DropNoRealServer;
+      rs = picked;
+      svc.stats.conns++;
+      rs.stats.conns++;
+      if (!(svc.onePacket && !isTcp)) {
+        const state = isTcp ? nextTcpState(TcpState.None, flags) : UDP_STATE;
+        slot = table.insert(kind, caddr, cport, dst, vport, svc.id, rs.id, isTcp ? TcpState.None : UDP_STATE, now + this.timeouts.forState(state), now);
+        if (slot < 0) return Verdict.DropTableFull;
+        this.registry.bound(rs, kind);
+        if (isTcp && state !== TcpState.None) {
+          table.setState(slot, state);
+          this.registry.transition(rs, TcpState.None, state);
+        }
+      }
+    }
+    return this.forward(data, off, ipOff, total, svc, rs);
+  }
+
+  /** IPVS ip_vs_sched_persist: reuse the client network's template, or schedule and create one. */
+  private schedulePersistent(svc: VirtualService, now: number): RealServer | null {
+    const flow = this.flow;
+    const table = this.table;
+    const tkind = svc.protocol === IPPROTO_TCP ? KIND_TCP_TEMPLATE : KIND_UDP_TEMPLATE;
+    const cnet = (flow.caddr & svc.netmask) >>> 0;
+    const t = table.lookup(tkind, cnet, 0, flow.vaddr, svc.port, now);
+    if (t >= 0) {
+      const rs = this.registry.servers[table.rsAt(t)];
+      // A template to a quiescent or deleted server expires (expire_quiescent_template).
+      if (rs !== undefined && rs.available) {
+        table.setExpires(t, now + svc.persistenceMs);
+        return rs;
+      }
+      table.remove(t);
+    }
+    const rs = svc.scheduler.schedule(flow);
+    if (rs === null) return null;
+    const slot = table.insert(tkind, cnet, 0, flow.vaddr, svc.port, svc.id, rs.id, 0, now + svc.persistenceMs, now);
+    if (slot >= 0) this.registry.bound(rs, tkind);
+    return rs;
+  }
+
+  private forward(data: Uint8Array, off: number, ipOff: number, total: number, svc: VirtualService, rs: RealServer): Verdict {
+    if (!this.headroomOk) return Verdict.DropNoHeadroom;
+    const host = this.host;
+    if (!host.kernelMacKnown) {
+      this.needKernelMac = true;
+      return Verdict.DropNoKernelMac;
+    }
+    svc.stats.inPkts++;
+    svc.stats.inBytes += total;
+    rs.stats.inPkts++;
+    rs.stats.inBytes += total;
+    const id = this.ipId;
+    this.ipId = (id + 1) & 0xffff;
+    this.outOff = encapIpip(data, ipOff, total, rs.dip, rs.address, id, host.mac, host.kernelMac);
+    this.outLen = total + ENCAP_HEADROOM;
+    return Verdict.Forward;
+  }
+
+  private echo(data: Uint8Array, off: number, ipOff: number, hlen: number, icmp: number, icmpLen: number, total: number): Verdict {
+    if (icmpLen < 8) return Verdict.DropBadL4Header;
+    if (data[icmp] !== ICMP_ECHO_REQUEST) return Verdict.DropIcmpUnsupported;
+    if (!this.options.icmpEcho) return Verdict.DropIcmpEchoDisabled;
+    if (!this.host.kernelMacKnown) {
+      this.needKernelMac = true;
+      return Verdict.DropNoKernelMac;
+    }
+    makeEchoReplyInPlace(data, off, ipOff, hlen, icmp, this.host.mac, this.host.kernelMac);
+    this.outOff = off;
+    this.outLen = ETHERNET_HEADER_LENGTH + total;
+    return Verdict.ReplyIcmpEcho;
+  }
+
+  /**
+   * An ICMP error from a client about a flow (e.g. fragmentation needed for the server's
+   * reply) goes to the server that owns the flow. The quoted packet is server → client,
+   * so the lookup swaps its addresses and ports.
+   */
+  private icmpError(data: Uint8Array, ipOff: number, icmp: number, icmpLen: number, total: number, now: number): Verdict {
+    const inner = icmp + 8;
+    if (icmpLen < 8 + 20 + 8) return Verdict.DropBadL4Header;
+    const ihl = (data[inner] & 0x0f) << 2;
+    if (data[inner] >> 4 !== 4 || ihl < 20 || icmpLen < 8 + ihl + 8) return Verdict.DropBadL4Header;
+    const proto = data[inner + 9];
+    if (proto !== IPPROTO_TCP && proto !== IPPROTO_UDP) return Verdict.DropIcmpNoFlow;
+    const vaddr = readIpv4(data, inner + 12);
+    const caddr = readIpv4(data, inner + 16);
+    const p = inner + ihl;
+    const vport = (data[p] << 8) | data[p + 1];
+    const cport = (data[p + 2] << 8) | data[p + 3];
+    const slot = this.table.lookup(proto === IPPROTO_TCP ? KIND_TCP : KIND_UDP, caddr, cport, vaddr, vport, now);
+    if (slot < 0) return Verdict.DropIcmpNoFlow;
+    const rs = this.registry.servers[this.table.rsAt(slot)];
+    const svc = this.registry.services[this.table.serviceAt(slot)];
+    if (rs === undefined || svc === undefined) return Verdict.DropIcmpNoFlow;
+    return this.forward(data, ipOff - ETHERNET_HEADER_LENGTH, ipOff, total, svc, rs);
+  }
+}

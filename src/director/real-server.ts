@@ -1,0 +1,54 @@
+// A real server (IPVS "destination") as one service sees it: address, weight, its share of
+// connections, and traffic counters. The data path reads and bumps the numeric fields in
+// place; the control plane changes weight and flags.
+import { formatIpv4 } from './ipv4-text.js';
+import { TrafficStats } from './rate-estimator.js';
+
+export class RealServer {
+  /** Connections whose TCP state is ESTABLISHED (ipvsadm ActiveConn). */
+  activeConns = 0;
+  /** All other connections, UDP included (ipvsadm InActConn). */
+  inactConns = 0;
+  /** Persistence templates pointing here. */
+  persistConns = 0;
+  /** Set by overload thresholds or health checks: no new connections, like weight 0. */
+  overloaded = false;
+  /** Deleted from its service; its connections drain, and the id is reused once they are gone. */
+  removed = false;
+  readonly stats = new TrafficStats();
+
+  /**
+   * @param id      index in the director's real-server registry (what the connection table stores)
+   * @param address IPv4 as an unsigned 32-bit number
+   * @param port    0 in VS/TUN (the port is never rewritten); kept for listings and hashing
+   * @param weight  0..65535; 0 is quiescent
+   * @param dip     outer source address for packets to this server (uint32)
+   */
+  constructor(
+    readonly id: number,
+    readonly serviceId: number,
+    readonly address: number,
+    readonly port: number,
+    public weight: number,
+    public dip: number,
+  ) {}
+
+  /** May take new connections. */
+  get available(): boolean {
+    return this.weight > 0 && !this.overloaded && !this.removed;
+  }
+
+  /** IPVS's ip_vs_dest_conn_overhead: active connections weigh 256 inactive ones. */
+  get overhead(): number {
+    return this.activeConns * 256 + this.inactConns;
+  }
+
+  get addressText(): string {
+    return formatIpv4(this.address);
+  }
+
+  /** True when no connection or template refers to it any more. */
+  get idle(): boolean {
+    return this.activeConns === 0 && this.inactConns === 0 && this.persistConns === 0;
+  }
+}

@@ -1,0 +1,123 @@
+// mh: Maglev consistent hashing (Eisenbud et al., NSDI 2016; IPVS ip_vs_mh.c). Each server
+// gets a permutation of the M table slots from two hashes of its address and port
+// (offset, skip); servers take turns claiming their next free slot, `weight/gcd` slots per
+// turn, until the table is full. Every server ends up with floor or ceil of its weighted
+// share, and removing one server remaps little more than its own slots. The lookup key is
+// the client address (and port with mh-port). Hashes are seedless: any director with the
+// same server set builds the same table, which is what makes stateless failover work.
+import type { RealServer } from '../real-server.js';
+import { hash2 } from '../flow-hash.js';
+import { gcd, type FlowKey, type Scheduler, type SchedulerFlag } from './scheduler.js';
+
+const SEED_OFFSET = 0x6d616731;
+const SEED_SKIP = 0x6d616732;
+const SEED_LOOKUP = 0x6d616733;
+/** Rehash attempts with mh-fallback before giving up. */
+const FALLBACK_TRIES = 64;
+/** Largest per-turn slot count after dividing by the gcd (keeps turns fair for big weights). */
+const MAX_TURNS = 256;
+
+export const DEFAULT_MH_TABLE_SIZE = 65537;
+
+export function isPrime(n: number): boolean {
+  if (!Number.isInteger(n) || n < 2) return false;
+  for (let d = 2; d * d <= n; d++) if (n % d === 0) return false;
+  return true;
+}
+
+export class MaglevScheduler implements Scheduler {
+  readonly name = 'mh';
+  readonly consistent = true;
+  /** Slot → index into `members`, -1 when the table is empty. */
+  readonly lookup: Int32Array;
+  private members: RealServer[] = [];
+  private readonly fallback: boolean;
+  private readonly usePort: boolean;
+
+  /** @param tableSize M, a prime (RangeError otherwise). */
+  constructor(
+    flags: ReadonlySet<SchedulerFlag>,
+    readonly tableSize: number = DEFAULT_MH_TABLE_SIZE,
+  ) {
+    if (!isPrime(tableSize)) throw new RangeError(`Maglev table size must be a prime, got ${tableSize}`);
+    this.lookup = new Int32Array(tableSize).fill(-1);
+    this.fallback = flags.has('mh-fallback');
+    this.usePort = flags.has('mh-port');
+  }
+
+  update(servers: readonly RealServer[]): void {
+    // Weight-0 and removed servers take no slots (as in IPVS); overloaded ones keep theirs
+    // and are skipped at lookup, so a transient overload does not reshuffle the table.
+    const members = servers.filter((rs) => rs.weight > 0 && !rs.removed);
+    this.members = members;
+    this.populate();
+  }
+
+  private populate(): void {
+    const m = this.tableSize;
+    const n = this.members.length;
+    this.lookup.fill(-1);
+    if (n === 0) return;
+    const offset = new Uint32Array(n);
+    const skip = new Uint32Array(n);
+    const next = new Uint32Array(n);
+    const turns = new Uint32Array(n);
+    let g = 0;
+    let maxW = 0;
+    for (const rs of this.members) {
+      g = gcd(g, rs.weight);
+      maxW = Math.max(maxW, rs.weight);
+    }
+    let shift = 0;
+    while (maxW / g >> shift > MAX_TURNS) shift++;
+    for (let i = 0; i < n; i++) {
+      const rs = this.members[i];
+      offset[i] = hash2(SEED_OFFSET, rs.address, rs.port) % m;
+      skip[i] = (hash2(SEED_SKIP, rs.address, rs.port) % (m - 1)) + 1;
+      turns[i] = Math.max(1, (rs.weight / g) >> shift);
+    }
+    let filled = 0;
+    for (;;) {
+      for (let i = 0; i < n; i++) {
+        for (let t = 0; t < turns[i]; t++) {
+          let c = (offset[i] + next[i] * skip[i]) % m;
+          while (this.lookup[c] >= 0) {
+            next[i]++;
+            c = (offset[i] + next[i] * skip[i]) % m;
+          }
+          this.lookup[c] = i;
+          next[i]++;
+          if (++filled === m) return;
+        }
+      }
+    }
+  }
+
+  /** How many slots each member owns (for tests and listings), keyed by server id. */
+  slotCounts(): Map<number, number> {
+    const counts = new Map<number, number>();
+    for (const rs of this.members) counts.set(rs.id, 0);
+    for (let i = 0; i < this.tableSize; i++) {
+      const idx = this.lookup[i];
+      if (idx >= 0) {
+        const id = this.members[idx].id;
+        counts.set(id, (counts.get(id) ?? 0) + 1);
+      }
+    }
+    return counts;
+  }
+
+  schedule(flow: FlowKey): RealServer | null {
+    const port = this.usePort ? flow.cport : 0;
+    const idx = this.lookup[hash2(SEED_LOOKUP, flow.caddr, port) % this.tableSize];
+    if (idx < 0) return null;
+    const rs = this.members[idx];
+    if (rs.available) return rs;
+    if (!this.fallback) return null;
+    for (let k = 1; k <= FALLBACK_TRIES; k++) {
+      const alt = this.lookup[hash2(SEED_LOOKUP + k, flow.caddr, port) % this.tableSize];
+      if (alt >= 0 && this.members[alt].available) return this.members[alt];
+    }
+    return null;
+  }
+}

@@ -1,0 +1,223 @@
+// Services and real servers, the control plane's view of the director: add/edit/delete in
+// ipvsadm's terms, numeric ids for the connection table, per-server connection counts
+// kept in step with the table (ConnAccounting), and the per-packet service lookup.
+import { KIND_TCP, KIND_TCP_TEMPLATE, KIND_UDP_TEMPLATE, type ConnAccounting } from './conn-table.js';
+import { DirectorError } from './errors.js';
+import { formatIpv4, parseIpv4, parseNetmask } from './ipv4-text.js';
+import { RealServer } from './real-server.js';
+import { DEFAULT_MH_TABLE_SIZE } from './schedulers/maglev.js';
+import { createScheduler, SCHEDULER_NAMES, type SchedulerFlag, type SchedulerName, type SchedulerOptions } from './schedulers/index.js';
+import { TcpState } from './tcp-state.js';
+import { PROTO_TCP, PROTO_UDP, serviceKey, VirtualService, type ServiceSpec } from './virtual-service.js';
+
+/** Ids fit the table's 16-bit fields. */
+const MAX_SERVICES = 65535;
+const MAX_REAL_SERVERS = 65535;
+const SCHEDULER_FLAGS: readonly SchedulerFlag[] = ['sh-fallback', 'sh-port', 'mh-fallback', 'mh-port'];
+
+export interface RealServerSpec {
+  address: string;
+  /** 0..65535, default 1. */
+  weight?: number;
+}
+
+export interface RegistryOptions {
+  /** Outer source address for a real server (uint32 → uint32). */
+  dipFor: (rip: number) => number;
+  mhTableSize?: number;
+  random?: (n: number) => number;
+  now: () => number;
+}
+
+export class ServiceRegistry implements ConnAccounting {
+  /** Index = service id; holes after deletion. */
+  readonly services: (VirtualService | undefined)[] = [];
+  /** Index = real-server id (what the connection table stores). */
+  readonly servers: (RealServer | undefined)[] = [];
+  private readonly byKey = new Map<number, VirtualService>();
+  /** VIP → number of services on it (non-VIP traffic is dropped, not relayed). */
+  private readonly vips = new Map<number, number>();
+  private readonly schedOpts: SchedulerOptions;
+
+  constructor(private readonly opts: RegistryOptions) {
+    this.schedOpts = {
+      flags: new Set(),
+      mhTableSize: opts.mhTableSize ?? DEFAULT_MH_TABLE_SIZE,
+      random: opts.random ?? ((n) => Math.floor(Math.random() * n)),
+      now: opts.now,
+    };
+  }
+
+  // ---- data path ----
+
+  /** The service for a packet: exact port first, then the VIP's port-0 service; undefined if none. */
+  lookup(protocol: number, vip: number, port: number): VirtualService | undefined {
+    return this.byKey.get(serviceKey(protocol, vip, port)) ?? this.byKey.get(serviceKey(protocol, vip, 0));
+  }
+
+  isVip(addr: number): boolean {
+    return this.vips.has(addr);
+  }
+
+  released(rsId: number, kind: number, state: number): void {
+    const rs = this.servers[rsId];
+    if (rs === undefined) return;
+    if (kind === KIND_TCP_TEMPLATE || kind === KIND_UDP_TEMPLATE) rs.persistConns--;
+    else if (kind === KIND_TCP && state === TcpState.Established) rs.activeConns--;
+    else rs.inactConns--;
+    if (rs.removed && rs.idle) this.servers[rsId] = undefined;
+  }
+
+  /** A new entry bound to `rs` (IPVS ip_vs_bind_dest): everything starts inactive. */
+  bound(rs: RealServer, kind: number): void {
+    if (kind === KIND_TCP_TEMPLATE || kind === KIND_UDP_TEMPLATE) rs.persistConns++;
+    else rs.inactConns++;
+  }
+
+  /** A TCP entry changed state: move it between ActiveConn and InActConn. */
+  transition(rs: RealServer, from: number, to: number): void {
+    if (from === to) return;
+    if (to === TcpState.Established) {
+      rs.activeConns++;
+      rs.inactConns--;
+    } else if (from === TcpState.Established) {
+      rs.activeConns--;
+      rs.inactConns++;
+    }
+  }
+
+  // ---- control plane ----
+
+  /** Adds a service (ipvsadm -A). Throws DirectorError on a bad spec or a duplicate. */
+  addService(spec: ServiceSpec): VirtualService {
+    const protocol = spec.protocol === 'tcp' ? PROTO_TCP : spec.protocol === 'udp' ? PROTO_UDP : -1;
+    if (protocol < 0) throw new DirectorError('BAD_ARGUMENT', `protocol must be tcp or udp, got "${spec.protocol}"`);
+    const vip = parseIpv4(spec.vip);
+    if (vip === null) throw new DirectorError('BAD_ARGUMENT', `vip "${spec.vip}" is not an IPv4 address`);
+    if (!Number.isInteger(spec.port) || spec.port < 0 || spec.port > 65535) throw new DirectorError('BAD_ARGUMENT', `port must be 0..65535, got ${spec.port}`);
+    const key = serviceKey(protocol, vip, spec.port);
+    if (this.byKey.has(key)) throw new DirectorError('SERVICE_EXISTS', `service ${spec.protocol}:${spec.vip}:${spec.port} already exists; use edit to change it`);
+    let id = this.services.findIndex((s) => s === undefined);
+    if (id < 0) id = this.services.length;
+    if (id >= MAX_SERVICES) throw new DirectorError('TOO_MANY', `at most ${MAX_SERVICES} services`);
+    const p = this.checkServiceParams(spec);
+    const svc = new VirtualService(id, protocol, vip, spec.port, p.scheduler, spec.scheduler, p.flags, p.persistenceMs, p.netmask, p.onePacket);
+    this.services[id] = svc;
+    this.byKey.set(key, svc);
+    this.vips.set(vip, (this.vips.get(vip) ?? 0) + 1);
+    svc.refresh();
+    return svc;
+  }
+
+  /** Changes scheduler, flags, persistence or one-packet of an existing service (ipvsadm -E). */
+  editService(spec: ServiceSpec): VirtualService {
+    const svc = this.findService(spec.protocol, spec.vip, spec.port);
+    const p = this.checkServiceParams(spec);
+    svc.scheduler = p.scheduler;
+    svc.schedulerName = spec.scheduler;
+    svc.flags = p.flags;
+    svc.persistenceMs = p.persistenceMs;
+    svc.netmask = p.netmask;
+    svc.onePacket = p.onePacket;
+    svc.refresh();
+    return svc;
+  }
+
+  /** Deletes a service (ipvsadm -D); its servers drain like deleted servers. */
+  deleteService(protocol: string, vip: string, port: number): void {
+    const svc = this.findService(protocol, vip, port);
+    for (const rs of svc.servers) this.retire(rs);
+    this.byKey.delete(serviceKey(svc.protocol, svc.vip, svc.port));
+    const n = (this.vips.get(svc.vip) ?? 1) - 1;
+    if (n === 0) this.vips.delete(svc.vip);
+    else this.vips.set(svc.vip, n);
+    this.services[svc.id] = undefined;
+  }
+
+  /** Adds a real server to a service (ipvsadm -a). */
+  addRealServer(svc: VirtualService, spec: RealServerSpec): RealServer {
+    const address = parseIpv4(spec.address);
+    if (address === null) throw new DirectorError('BAD_ARGUMENT', `real server "${spec.address}" is not an IPv4 address`);
+    const weight = this.checkWeight(spec.weight ?? 1);
+    if (svc.servers.some((rs) => rs.address === address && !rs.removed)) {
+      throw new DirectorError('REAL_SERVER_EXISTS', `real server ${spec.address} already in ${svc.label}; use edit to change its weight`);
+    }
+    let id = this.servers.findIndex((s) => s === undefined);
+    if (id < 0) id = this.servers.length;
+    if (id >= MAX_REAL_SERVERS) throw new DirectorError('TOO_MANY', `at most ${MAX_REAL_SERVERS} real servers in all`);
+    const rs = new RealServer(id, svc.id, address, 0, weight, this.opts.dipFor(address));
+    this.servers[id] = rs;
+    svc.servers = svc.servers.filter((s) => !s.removed).concat(rs);
+    svc.refresh();
+    return rs;
+  }
+
+  /** Changes a real server's weight (ipvsadm -e); 0 quiesces it. */
+  editRealServer(svc: VirtualService, address: string, weight: number): RealServer {
+    const rs = this.findRealServer(svc, address);
+    rs.weight = this.checkWeight(weight);
+    svc.refresh();
+    return rs;
+  }
+
+  /** Removes a real server (ipvsadm -d): no new connections, existing ones drain. */
+  deleteRealServer(svc: VirtualService, address: string): void {
+    const rs = this.findRealServer(svc, address);
+    this.retire(rs);
+    svc.servers = svc.servers.filter((s) => s !== rs);
+    svc.refresh();
+  }
+
+  findService(protocol: string, vip: string, port: number): VirtualService {
+    const proto = protocol === 'tcp' ? PROTO_TCP : protocol === 'udp' ? PROTO_UDP : -1;
+    const addr = parseIpv4(vip);
+    const svc = proto < 0 || addr === null ? undefined : this.byKey.get(serviceKey(proto, addr, port));
+    if (!svc) throw new DirectorError('SERVICE_NOT_FOUND', `no service ${protocol}:${vip}:${port}`);
+    return svc;
+  }
+
+  findRealServer(svc: VirtualService, address: string): RealServer {
+    const addr = parseIpv4(address);
+    const rs = svc.servers.find((s) => s.address === addr && !s.removed);
+    if (!rs) throw new DirectorError('REAL_SERVER_NOT_FOUND', `no real server ${address} in ${svc.label}`);
+    return rs;
+  }
+
+  /** Live services in id order. */
+  list(): VirtualService[] {
+    return this.services.filter((s): s is VirtualService => s !== undefined);
+  }
+
+  private retire(rs: RealServer): void {
+    rs.removed = true;
+    if (rs.idle) this.servers[rs.id] = undefined;
+  }
+
+  private checkWeight(w: number): number {
+    if (!Number.isInteger(w) || w < 0 || w > 65535) throw new DirectorError('BAD_ARGUMENT', `weight must be an integer 0..65535, got ${w}`);
+    return w;
+  }
+
+  private checkServiceParams(spec: ServiceSpec) {
+    if (!SCHEDULER_NAMES.includes(spec.scheduler)) {
+      throw new DirectorError('BAD_SCHEDULER', `unknown scheduler "${spec.scheduler}"; use one of ${SCHEDULER_NAMES.join(', ')}`);
+    }
+    const flags = spec.flags ?? [];
+    for (const f of flags) if (!SCHEDULER_FLAGS.includes(f)) throw new DirectorError('BAD_ARGUMENT', `unknown scheduler flag "${f}"; use ${SCHEDULER_FLAGS.join(', ')}`);
+    const persistence = spec.persistence ?? 0;
+    if (!Number.isInteger(persistence) || persistence < 0 || persistence > 31_536_000) throw new DirectorError('BAD_ARGUMENT', `persistence must be whole seconds 0..31536000, got ${persistence}`);
+    const netmask = parseNetmask(spec.netmask ?? '255.255.255.255');
+    if (netmask === null) throw new DirectorError('BAD_ARGUMENT', `netmask "${spec.netmask}" is not a contiguous IPv4 netmask`);
+    const onePacket = spec.onePacket ?? false;
+    if (onePacket && spec.protocol !== 'udp') throw new DirectorError('BAD_ARGUMENT', 'onePacket (-o) applies to UDP services only');
+    let scheduler;
+    try {
+      scheduler = createScheduler(spec.scheduler, { ...this.schedOpts, flags: new Set(flags) });
+    } catch (err) {
+      throw new DirectorError('BAD_ARGUMENT', (err as Error).message);
+    }
+    return { scheduler, flags: [...flags], persistenceMs: persistence * 1000, netmask, onePacket };
+  }
+}
+
+export { formatIpv4 };

@@ -1,0 +1,68 @@
+// A virtual service (IPVS "service"): protocol + VIP + port (0 = every port), a scheduler,
+// persistence, and the real servers behind it, in the order they were added.
+import { formatIpv4 } from './ipv4-text.js';
+import { TrafficStats } from './rate-estimator.js';
+import type { RealServer } from './real-server.js';
+import type { Scheduler, SchedulerFlag, SchedulerName } from './schedulers/index.js';
+
+export const PROTO_TCP = 6;
+export const PROTO_UDP = 17;
+
+export type ServiceProtocol = 'tcp' | 'udp';
+
+/** What the control plane says about a service (addresses as dotted quads). */
+export interface ServiceSpec {
+  protocol: ServiceProtocol;
+  vip: string;
+  /** 0..65535; 0 = every port of the VIP. */
+  port: number;
+  scheduler: SchedulerName;
+  flags?: SchedulerFlag[];
+  /** Persistence timeout in seconds; 0 = none (ipvsadm -p). */
+  persistence?: number;
+  /** Persistence granularity (ipvsadm -M), dotted or prefix length; default 255.255.255.255. */
+  netmask?: string;
+  /** One-packet scheduling for UDP (ipvsadm -o): no connection entry. */
+  onePacket?: boolean;
+}
+
+export class VirtualService {
+  servers: RealServer[] = [];
+  readonly stats = new TrafficStats();
+
+  constructor(
+    readonly id: number,
+    /** PROTO_TCP or PROTO_UDP. */
+    readonly protocol: number,
+    /** uint32 */
+    readonly vip: number,
+    readonly port: number,
+    public scheduler: Scheduler,
+    public schedulerName: SchedulerName,
+    public flags: SchedulerFlag[],
+    /** Milliseconds; 0 = no persistence. */
+    public persistenceMs: number,
+    /** uint32 mask applied to the client address for templates. */
+    public netmask: number,
+    public onePacket: boolean,
+  ) {}
+
+  get protocolName(): ServiceProtocol {
+    return this.protocol === PROTO_TCP ? 'tcp' : 'udp';
+  }
+
+  /** "TCP  10.0.0.1:80" style key used in errors and listings. */
+  get label(): string {
+    return `${this.protocolName}:${formatIpv4(this.vip)}:${this.port}`;
+  }
+
+  /** Tells the scheduler the current server list (after any add/edit/delete). */
+  refresh(): void {
+    this.scheduler.update(this.servers.filter((rs) => !rs.removed));
+  }
+}
+
+/** Key of a service in the lookup map (fits in 53 bits). */
+export function serviceKey(protocol: number, vip: number, port: number): number {
+  return (protocol === PROTO_TCP ? 1 : 2) * 2 ** 48 + vip * 65536 + port;
+}
