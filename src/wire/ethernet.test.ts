@@ -11,7 +11,7 @@ describe('Ethernet golden frames (captured)', () => {
     // tshark: Dst 02:00:00:77:00:01, Src 02:00:00:77:00:02, Type IPv4 (0x0800)
     { name: 'icmpEchoReply' as const, destination: '02:00:00:77:00:01', source: '02:00:00:77:00:02', etherType: ETHERTYPE_IPV4, multicast: false },
     // tshark: Dst 33:33:00:00:00:16 (IPv6 multicast), Type IPv6 (0x86dd)
-    { name: 'mldv2ReportHopByHop' as const, destination: '33:33:00:00:00:16', source: '02:00:00:77:00:02', etherType: ETHERTYPE_IPV6, multicast: true },
+    { name: 'mldv2ReportHopByHop' as const, destination: '33:33:00:00:00:16', source: '02:00:00:77:00:01', etherType: ETHERTYPE_IPV6, multicast: true },
   ])('$name decodes as tshark shows and re-encodes byte for byte', ({ name, destination, source, etherType, multicast }) => {
     const frame = capturedFrame(name);
     const v = EthernetView.checked(frame);

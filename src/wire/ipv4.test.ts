@@ -12,11 +12,11 @@ const ETH = 14;
 
 // Expected values transcribed from `tshark -r wirecap.pcap -V -O ip` for each frame.
 const golden: { name: CapturedName; headerLength: number; totalLength: number; identification: number; df: boolean; mf: boolean; fragmentOffset: number; ttl: number; protocol: number; checksum: number; source: string; destination: string }[] = [
-  { name: 'icmpEchoRequest', headerLength: 20, totalLength: 84, identification: 0xb1ac, df: true, mf: false, fragmentOffset: 0, ttl: 64, protocol: IPPROTO_ICMP, checksum: 0x7460, source: '10.77.0.1', destination: '10.77.0.2' },
-  { name: 'ipv4RecordRoute', headerLength: 60, totalLength: 124, identification: 0xb1ad, df: true, mf: false, fragmentOffset: 0, ttl: 64, protocol: IPPROTO_ICMP, checksum: 0x37da, source: '10.77.0.1', destination: '10.77.0.2' },
-  { name: 'ipv4FragmentFirst', headerLength: 20, totalLength: 1500, identification: 0xb1ae, df: false, mf: true, fragmentOffset: 0, ttl: 64, protocol: IPPROTO_ICMP, checksum: 0x8ed6, source: '10.77.0.1', destination: '10.77.0.2' },
-  { name: 'ipv4FragmentLast', headerLength: 20, totalLength: 68, identification: 0xb1ae, df: false, mf: false, fragmentOffset: 2960, ttl: 64, protocol: IPPROTO_ICMP, checksum: 0xb2fc, source: '10.77.0.1', destination: '10.77.0.2' },
-  { name: 'udp4', headerLength: 20, totalLength: 37, identification: 0x7461, df: true, mf: false, fragmentOffset: 0, ttl: 64, protocol: IPPROTO_UDP, checksum: 0xb1c9, source: '10.77.0.1', destination: '10.78.0.2' },
+  { name: 'icmpEchoRequest', headerLength: 20, totalLength: 84, identification: 0x2ee6, df: true, mf: false, fragmentOffset: 0, ttl: 64, protocol: IPPROTO_ICMP, checksum: 0xf726, source: '10.77.0.1', destination: '10.77.0.2' },
+  { name: 'ipv4RecordRoute', headerLength: 60, totalLength: 124, identification: 0x2ee7, df: true, mf: false, fragmentOffset: 0, ttl: 64, protocol: IPPROTO_ICMP, checksum: 0xbaa0, source: '10.77.0.1', destination: '10.77.0.2' },
+  { name: 'ipv4FragmentFirst', headerLength: 20, totalLength: 1500, identification: 0x2ee8, df: false, mf: true, fragmentOffset: 0, ttl: 64, protocol: IPPROTO_ICMP, checksum: 0x119d, source: '10.77.0.1', destination: '10.77.0.2' },
+  { name: 'ipv4FragmentLast', headerLength: 20, totalLength: 68, identification: 0x2ee8, df: false, mf: false, fragmentOffset: 2960, ttl: 64, protocol: IPPROTO_ICMP, checksum: 0x35c3, source: '10.77.0.1', destination: '10.77.0.2' },
+  { name: 'udp4', headerLength: 20, totalLength: 37, identification: 0x1c9f, df: true, mf: false, fragmentOffset: 0, ttl: 64, protocol: IPPROTO_UDP, checksum: 0x098c, source: '10.77.0.1', destination: '10.78.0.2' },
 ];
 
 describe('IPv4 golden packets (captured)', () => {
