@@ -66,6 +66,8 @@ const golden: Golden[] = [
   // The spoofing vector: well-formed IPIP for the VIP, but from a host that is not a director.
   { description: 'IPIP from a non-director source', source: 'ipv4-ipip', input: { bytes: ipip('192.0.2.66', RS, inner4) }, expected: { drop: 'non-director-source' } },
   { description: 'IPv6 outer from a non-director source', source: 'ipv6-ipip', input: { bytes: inner4, ...from6('2001:db8:e::1') }, expected: { drop: 'non-director-source' } },
+  { description: 'GUE from an IPv4 director on a dual-stack socket (::ffff:a.b.c.d)', source: 'gue', input: { bytes: gue0(4, inner4), family: 6, addr: Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...ipv4Bytes(DIRECTOR)]) }, expected: { out: inner4 } },
+  { description: 'GUE from a non-director IPv4 peer on a dual-stack socket', source: 'gue', input: { bytes: gue0(4, inner4), family: 6, addr: Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...ipv4Bytes('192.0.2.66')]) }, expected: { drop: 'non-director-source' } },
   { description: 'GUE from a non-director source', source: 'gue', input: { bytes: gue0(4, inner4), ...from4('192.0.2.66') }, expected: { drop: 'non-director-source' } },
   { description: 'IPv6 raw packet without a peer address', source: 'ipv6-ip6ip6', input: { bytes: inner6 }, expected: { drop: 'unknown-source-family' } },
   { description: 'inner destination is not a VIP', source: 'ipv4-ipip', input: { bytes: ipip(DIRECTOR, RS, ipv4({ src: CLIENT, dst: '198.51.100.11', protocol: 17, payload: udp(1, 2, body) })) }, expected: { drop: 'non-vip-destination' } },

@@ -38,6 +38,12 @@ import {
 export const IPPROTO_IPIP = 4;
 export const IPPROTO_IPV6 = 41;
 
+/** True for ::ffff:0:0/96 at addr[off..off+16). */
+function isV4Mapped(addr: Uint8Array, off: number): boolean {
+  for (let i = 0; i < 10; i++) if (addr[off + i] !== 0) return false;
+  return addr[off + 10] === 0xff && addr[off + 11] === 0xff;
+}
+
 /** The verdict of classify(): ACCEPT, or a D_* drop reason index (>= 0). */
 export const ACCEPT = -1;
 
@@ -146,7 +152,9 @@ export class Decapsulator {
         if (family === 4) {
           if (!this.directors.has4(addr, addrOff)) return D_NON_DIRECTOR_SOURCE;
         } else if (family === 6) {
-          if (!this.directors.has6(addr, addrOff)) return D_NON_DIRECTOR_SOURCE;
+          // A dual-stack UDP socket reports IPv4 peers as ::ffff:a.b.c.d.
+          const ok = isV4Mapped(addr, addrOff) ? this.directors.has4(addr, addrOff + 12) : this.directors.has6(addr, addrOff);
+          if (!ok) return D_NON_DIRECTOR_SOURCE;
         } else {
           return D_UNKNOWN_SOURCE_FAMILY;
         }
