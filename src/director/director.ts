@@ -34,6 +34,8 @@ export interface DirectorOptions {
   random?: (n: number) => number;
   /** Seed for the connection-table hash (random by default). */
   hashSeed?: number;
+  /** Run the sweep and estimator timers (default true; tests drive them by hand). */
+  timers?: boolean;
 }
 
 export interface RealServerSnapshot {
@@ -97,9 +99,11 @@ export class Director {
   private timers: NodeJS.Timeout[] = [];
   private readonly probe = new Uint8Array(64);
   private readonly probeMeta = new Int32Array(4);
+  private readonly useTimers: boolean;
 
   constructor(opts: DirectorOptions) {
     this.device = opts.device;
+    this.useTimers = opts.timers ?? true;
     this.clock = opts.clock ?? (() => performance.now());
     this.registry = new ServiceRegistry({ dipFor: opts.dipFor, mhTableSize: opts.mhTableSize, random: opts.random, now: this.clock });
     this.table = new ConnTable(opts.connTableCapacity ?? DEFAULT_CONN_TABLE_CAPACITY, this.registry, opts.hashSeed);
@@ -117,12 +121,13 @@ export class Director {
       this.datapath.processBatch(batch, this.device, this.clock());
       if (this.datapath.needKernelMac) this.probeKernel();
     });
+    if (!this.host.kernelMacKnown) this.probeKernel();
+    if (!this.useTimers) return;
     const sweep = setInterval(() => this.table.sweep(this.clock(), SWEEP_PER_TICK), SWEEP_TICK_MS);
     const est = setInterval(() => this.estimate(ESTIMATOR_INTERVAL_S), ESTIMATOR_INTERVAL_S * 1000);
     sweep.unref();
     est.unref();
     this.timers.push(sweep, est);
-    if (!this.host.kernelMacKnown) this.probeKernel();
   }
 
   /** Stops timers and closes the device. Idempotent. */

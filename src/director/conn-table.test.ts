@@ -1,0 +1,107 @@
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import { ConnTable, KIND_TCP, KIND_UDP } from './conn-table.js';
+import { TcpState } from './tcp-state.js';
+
+function recorder() {
+  const released: Array<[number, number, number]> = [];
+  return { released, accounting: { released: (rs: number, kind: number, state: number) => void released.push([rs, kind, state]) } };
+}
+
+describe('ConnTable', () => {
+  test('insert, lookup, remove; keys differ by every field', () => {
+    const t = new ConnTable(16, undefined, 7);
+    const s = t.insert(KIND_TCP, 0x0a000001, 1234, 0x0a000064, 80, 3, 9, TcpState.SynRecv, 5000, 0);
+    expect(s).toBeGreaterThanOrEqual(0);
+    expect(t.lookup(KIND_TCP, 0x0a000001, 1234, 0x0a000064, 80, 1)).toBe(s);
+    expect(t.rsAt(s)).toBe(9);
+    expect(t.serviceAt(s)).toBe(3);
+    expect(t.stateAt(s)).toBe(TcpState.SynRecv);
+    expect(t.lookup(KIND_UDP, 0x0a000001, 1234, 0x0a000064, 80, 1)).toBe(-1);
+    expect(t.lookup(KIND_TCP, 0x0a000002, 1234, 0x0a000064, 80, 1)).toBe(-1);
+    expect(t.lookup(KIND_TCP, 0x0a000001, 1235, 0x0a000064, 80, 1)).toBe(-1);
+    expect(t.lookup(KIND_TCP, 0x0a000001, 1234, 0x0a000065, 80, 1)).toBe(-1);
+    expect(t.lookup(KIND_TCP, 0x0a000001, 1234, 0x0a000064, 81, 1)).toBe(-1);
+    t.remove(s);
+    expect(t.lookup(KIND_TCP, 0x0a000001, 1234, 0x0a000064, 80, 1)).toBe(-1);
+    expect(t.size).toBe(0);
+  });
+
+  test('an expired entry is a miss on lookup and is reported once', () => {
+    const r = recorder();
+    const t = new ConnTable(16, r.accounting, 1);
+    t.insert(KIND_UDP, 1, 2, 3, 4, 0, 5, 12, 100, 0);
+    expect(t.lookup(KIND_UDP, 1, 2, 3, 4, 99)).toBeGreaterThanOrEqual(0);
+    expect(t.lookup(KIND_UDP, 1, 2, 3, 4, 100)).toBe(-1);
+    expect(r.released).toEqual([[5, KIND_UDP, 12]]);
+    expect(t.size).toBe(0);
+  });
+
+  test('sweep is bounded per call and eventually expires everything', () => {
+    const t = new ConnTable(1000, undefined, 3);
+    for (let i = 0; i < 1000; i++) t.insert(KIND_TCP, i, 1, 2, 3, 0, 0, 1, 10, 0);
+    const removed = t.sweep(20, 100);
+    expect(removed).toBeLessThanOrEqual(100);
+    let calls = 0;
+    while (t.size > 0 && calls < 1000) {
+      t.sweep(20, 100);
+      calls++;
+    }
+    expect(t.size).toBe(0);
+  });
+
+  test('when full, evicts an expired entry, then non-established before established, and never grows', () => {
+    const r = recorder();
+    const t = new ConnTable(4, r.accounting, 11);
+    t.insert(KIND_TCP, 1, 1, 9, 80, 0, 1, TcpState.Established, 1000, 0);
+    t.insert(KIND_TCP, 2, 1, 9, 80, 0, 2, TcpState.Established, 1000, 0);
+    t.insert(KIND_TCP, 3, 1, 9, 80, 0, 3, TcpState.SynRecv, 2000, 0);
+    t.insert(KIND_TCP, 4, 1, 9, 80, 0, 4, TcpState.Established, 1000, 0);
+    expect(t.insert(KIND_TCP, 5, 1, 9, 80, 0, 5, TcpState.SynRecv, 1000, 10)).toBeGreaterThanOrEqual(0);
+    expect(r.released).toEqual([[3, KIND_TCP, TcpState.SynRecv]]);
+    expect(t.size).toBe(4);
+    // Now only established + one SYN_RECV: the SYN_RECV goes first again.
+    t.insert(KIND_TCP, 6, 1, 9, 80, 0, 6, TcpState.Established, 1000, 10);
+    expect(r.released[1]).toEqual([5, KIND_TCP, TcpState.SynRecv]);
+    // All established: the soonest to expire goes.
+    t.insert(KIND_TCP, 7, 1, 9, 80, 0, 7, TcpState.Established, 1000, 10);
+    expect(r.released[2][2]).toBe(TcpState.Established);
+    expect(t.stats().evictedEstablished).toBe(1);
+    expect(t.stats().evictedOther).toBe(2);
+    expect(t.size).toBe(4);
+  });
+
+  test('property: behaves like a Map under random insert/lookup/remove (backward-shift deletion keeps chains intact)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom('ins', 'del', 'get'), fc.integer({ min: 0, max: 40 })), { maxLength: 300 }),
+        fc.integer(),
+        (ops, seed) => {
+          const t = new ConnTable(48, undefined, seed >>> 0);
+          const model = new Map<number, number>();
+          for (const [op, k] of ops) {
+            const slot = t.lookup(KIND_TCP, k, k & 7, 100, 80, 0);
+            expect(slot >= 0).toBe(model.has(k));
+            if (slot >= 0) expect(t.rsAt(slot)).toBe(model.get(k));
+            if (op === 'ins' && slot < 0) {
+              t.insert(KIND_TCP, k, k & 7, 100, 80, 0, k * 3, 1, 1e12, 0);
+              model.set(k, k * 3);
+            } else if (op === 'del' && slot >= 0) {
+              t.remove(slot);
+              model.delete(k);
+            }
+          }
+          expect(t.size).toBe(model.size);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  test('memory: bytes per entry at 1 M entries is at most 64', () => {
+    const t = new ConnTable(1 << 20);
+    const perEntry = t.byteLength / t.capacity;
+    console.log(`conn table: ${t.capacity} entries, ${t.slots} slots, ${t.byteLength} bytes, ${perEntry.toFixed(2)} bytes/entry`);
+    expect(perEntry).toBeLessThanOrEqual(64);
+  });
+});
