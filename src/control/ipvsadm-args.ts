@@ -539,7 +539,7 @@ function parseWeight(text: string): number {
 
 // ---- Assembly -------------------------------------------------------------------------
 
-function checkLegality(scan: Scan, kind: CommandKind, spelling: Spelling): void {
+function checkLegality(scan: Scan, kind: CommandKind): void {
   const table = LEGAL[kind];
   let exclusive: SeenOption | undefined;
   for (const seen of scan.options.values()) {
@@ -561,7 +561,7 @@ function checkLegality(scan: Scan, kind: CommandKind, spelling: Spelling): void 
   }
   for (const [id, legality] of Object.entries(table) as Array<[OptionId, Legality]>) {
     if (legality === '+' && !scan.options.has(id)) {
-      throw new VstunadmError('ERR_MISSING_OPTION', `${spelling} needs the ${OPTION_NAMES[id]} option`);
+      throw new VstunadmError('ERR_MISSING_OPTION', `${COMMAND_NAMES[kind]} needs the ${OPTION_NAMES[id]} option`);
     }
   }
 }
@@ -650,8 +650,8 @@ function build(scan: Scan): AdminCommand {
   if (command === undefined) {
     throw new UsageError('no command given; start with a command such as -A, -a, -L, -S or -R (see vstunadm -h)');
   }
-  const { kind, spelling } = command;
-  checkLegality(scan, kind, spelling);
+  const { kind } = command;
+  checkLegality(scan, kind);
   if (kind === 'set-timeouts') {
     if (scan.positionals.length < 3) {
       throw new UsageError('--set needs three timeout values: --set TCP TCPFIN UDP (seconds, 0 leaves one unchanged)');
