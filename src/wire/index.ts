@@ -7,3 +7,4 @@ export * from './arp.js';
 export * from './ipv4-address.js';
 export * from './ip-protocol.js';
 export * from './ipv4.js';
+export * from './tcp.js';
