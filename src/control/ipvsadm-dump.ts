@@ -184,9 +184,11 @@ export function applyRuleCommands(
           rules[rules.indexOf(service)] = { ...copySpec(command.service), servers: service.servers };
           break;
         }
-        case 'delete-service':
-          rules = rules.filter((s) => s !== findService(rules, command.service));
+        case 'delete-service': {
+          const service = findService(rules, command.service);
+          rules = rules.filter((s) => s !== service);
           break;
+        }
         case 'add-server': {
           const service = findService(rules, command.service);
           if (service.servers.some((r) => sameServer(r, command.server))) {
