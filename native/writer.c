@@ -52,7 +52,6 @@ static void writer_free(writer_t *w) {
 
 static void on_handle_closed(uv_handle_t *h) {
   writer_t *w = h->data;
-  close(w->fd);
   w->handle_closed = true;
   if (w->finalized) writer_free(w);
 }
@@ -66,6 +65,10 @@ static void writer_begin_close(writer_t *w) {
   w->bl_count = 0;
   uv_poll_stop(&w->poll);
   uv_close((uv_handle_t *)&w->poll, on_handle_closed);
+  /* uv_close already removed the fd from epoll; closing our dup now (not in the callback)
+   * means a TUN/TAP disappears as soon as its owner closes the last queue. */
+  close(w->fd);
+  w->fd = -1;
   if (!w->env_gone) napi_remove_env_cleanup_hook(w->env, on_env_cleanup, w);
 }
 
