@@ -8,3 +8,4 @@ export * from './ipv4-address.js';
 export * from './ip-protocol.js';
 export * from './ipv4.js';
 export * from './tcp.js';
+export * from './udp.js';
