@@ -96,7 +96,7 @@ export function fetchAgentFeedback(url: string, signal: AbortSignal): Promise<Ag
         }
         const sample = parseAgentFeedback(json);
         if (sample) resolve(sample);
-        else reject(new Error(`${url}: feedback lacks a load average or CPU idle figure`));
+        else reject(new Error(`${url}: feedback lacks a 1-minute load average`));
       });
       res.on('error', reject);
     });

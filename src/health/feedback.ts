@@ -60,25 +60,28 @@ export function feedbackWeight(configured: number, smoothed: number, options: Fe
 }
 
 /**
- * Reads an agent's /feedback JSON. Accepts the field spellings an agent may use:
- * load1 | loadavg[0] | loadAverage[0] | load.one; cpuIdlePercent | cpuIdle | idle;
- * cpus | cpuCount | ncpu; established | connections | establishedConnections.
- * Returns null when the load or the idle figure is missing or not a finite number.
+ * Reads an agent's /feedback JSON. The vstun-agent sends
+ *   { loadAverage: { "1m", "5m", "15m" }, cpuIdlePercent: number | null, cpus,
+ *     establishedConnections: { [vip]: n }, establishedTotal }
+ * and these spellings are accepted too: load1 | loadavg[0] | load.one; cpuIdle | idle;
+ * cpuCount | ncpu; established. A null or missing idle figure (the agent's first reading
+ * has no window yet) counts as 100 %, so only the load average judges that sample.
+ * Returns null when there is no usable 1-minute load average.
  */
 export function parseAgentFeedback(json: unknown): AgentFeedback | null {
   if (typeof json !== 'object' || json === null) return null;
   const o = json as Record<string, unknown>;
-  const first = (v: unknown): unknown => (Array.isArray(v) ? v[0] : v);
+  const field = (v: unknown, key: string): unknown => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>)[key] : undefined);
+  const first = (v: unknown): unknown => (Array.isArray(v) ? v[0] : undefined);
   const pick = (...values: unknown[]): number | undefined => {
     for (const v of values) if (typeof v === 'number' && Number.isFinite(v)) return v;
     return undefined;
   };
-  const loadObj = typeof o.load === 'object' && o.load !== null ? (o.load as Record<string, unknown>) : {};
-  const load1 = pick(o.load1, first(o.loadavg), first(o.loadAverage), first(o.load), loadObj.one, loadObj['1m']);
-  const idle = pick(o.cpuIdlePercent, o.cpuIdle, o.idle);
-  if (load1 === undefined || idle === undefined || load1 < 0) return null;
+  const load1 = pick(field(o.loadAverage, '1m'), o.load1, first(o.loadavg), first(o.loadAverage), field(o.load, 'one'), field(o.load, '1m'));
+  if (load1 === undefined || load1 < 0) return null;
+  const idle = pick(o.cpuIdlePercent, o.cpuIdle, o.idle) ?? 100;
   const cpus = pick(o.cpus, o.cpuCount, o.ncpu);
-  const established = pick(o.established, o.connections, o.establishedConnections);
+  const established = pick(o.establishedTotal, o.established);
   return {
     load1,
     cpuIdlePercent: clamp(idle, 0, 100),
