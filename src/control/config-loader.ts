@@ -1,0 +1,51 @@
+// Reads and validates the director's YAML config. Nothing is applied here: a config that
+// fails any check is rejected whole, with one line per problem (path: what is wrong).
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import { DirectorConfig, formatConfigPath } from './config-schema.js';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly code: 'CONFIG_UNREADABLE' | 'CONFIG_YAML' | 'CONFIG_INVALID',
+    message: string,
+    /** One entry per problem, "path: message". */
+    readonly problems: string[] = [],
+  ) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates an already-parsed value (e.g. from YAML or JSON). Throws ConfigError. */
+export function validateDirectorConfig(value: unknown, source = 'config'): DirectorConfig {
+  const res = DirectorConfig.safeParse(value ?? {});
+  if (res.success) return res.data;
+  const problems = res.error.issues.map((iss) => {
+    let msg = iss.message;
+    if (iss.code === 'unrecognized_keys') msg = `unknown key(s) ${iss.keys.map((k) => `"${k}"`).join(', ')}; check the spelling`;
+    else if (iss.code === 'invalid_type' && msg.startsWith('Invalid input')) msg = `expected ${iss.expected}`;
+    return `${formatConfigPath(iss.path)}: ${msg}`;
+  });
+  throw new ConfigError('CONFIG_INVALID', `${source} is invalid:\n  ${problems.join('\n  ')}`, problems);
+}
+
+/** Parses YAML text and validates it. Throws ConfigError with the YAML line on syntax errors. */
+export function parseDirectorConfig(text: string, source = 'config'): DirectorConfig {
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const where = e.linePos ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '';
+    throw new ConfigError('CONFIG_YAML', `${source}: YAML syntax error${where}: ${e.message.split('\n')[0]}`);
+  }
+  return validateDirectorConfig(doc.toJS(), source);
+}
+
+export function loadDirectorConfig(path: string): DirectorConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError('CONFIG_UNREADABLE', `cannot read config ${path}: ${(err as Error).message}`);
+  }
+  return parseDirectorConfig(text, path);
+}
