@@ -77,6 +77,8 @@ async function runCheck(opts: { vip?: string[]; tun?: string; mode?: string; upl
 }
 
 const program = new Command('vstun-agent')
+  // `check` has its own --vip/--tun/--mode: options after it belong to it.
+  .enablePositionalOptions()
   .description('VS/TUN real-server agent: VIPs on lo, ARP/rp_filter sysctls, user-space IPIP/GUE decapsulation into a TUN, health and feedback over HTTP')
   .option('--vip <addr>', 'virtual IP served here (repeatable); put on lo as /32 or /128', collect)
   .option('--director <addr|cidr>', 'director source address or CIDR allowed to send encapsulated packets (repeatable)', collect)

@@ -52,6 +52,10 @@ describe.skipIf(!canRunNetnsTests())('vstun-agent in namespaces', () => {
     topo.exec(lab.router, 'ip', ['addr', 'add', '10.70.9.1/24', 'dev', 'spf0']);
     topo.exec(spoofer, 'ip', ['route', 'add', 'default', 'via', '10.70.9.1']);
 
+    // Strict reverse-path filtering, as distributions ship it: the agent must relax it, or
+    // every decapsulated packet (arriving on vstun-in, answered via eth0) is dropped.
+    topo.sysctl(rs, 'net.ipv4.conf.all.rp_filter', 1);
+    topo.sysctl(rs, 'net.ipv4.conf.default.rp_filter', 1);
     // The agent in the real server (it puts the VIP on lo and creates vstun-in).
     const agent = topo.spawn(rs, process.execPath, [
       'dist/cli/vstun-agent.js', '--vip', lab.vip, '--director', lab.dip,
