@@ -9,3 +9,4 @@ export * from './ip-protocol.js';
 export * from './ipv4.js';
 export * from './tcp.js';
 export * from './udp.js';
+export * from './icmpv4.js';

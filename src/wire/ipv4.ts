@@ -124,6 +124,33 @@ export class Ipv4View {
     return WIRE_OK;
   }
 
+  /**
+   * Binds to the packet quoted inside an ICMP error: the fixed header must be complete and
+   * sane, but the total length may exceed the bytes present (errors quote only a prefix).
+   * Use quotedPayloadLength, not payloadLength, for what is actually there.
+   */
+  bindQuoted(buf: Uint8Array, off: number, len: number): WireErrorCode {
+    if (off < 0 || len < IPV4_HEADER_LENGTH || off + len > buf.length) return E_TRUNCATED;
+    const vi = buf[off + VER_IHL];
+    if (vi >> 4 !== 4) return E_BAD_VERSION;
+    const hlen = (vi & 0x0f) << 2;
+    if (hlen < IPV4_HEADER_LENGTH) return E_BAD_HEADER_LENGTH;
+    if (hlen > len) return E_TRUNCATED;
+    const total = (buf[off + TOTAL_LENGTH] << 8) | buf[off + TOTAL_LENGTH + 1];
+    if (total < hlen) return E_BAD_TOTAL_LENGTH;
+    // Options are not checked: a parameter-problem error quotes exactly the packet whose
+    // options were bad, and we only need addresses, protocol and the header length.
+    this.buf = buf;
+    this.off = off;
+    this.len = len;
+    return WIRE_OK;
+  }
+
+  /** Payload bytes actually present: payloadLength, capped by the bound length. */
+  get quotedPayloadLength(): number {
+    return Math.min(this.totalLength, this.len) - this.headerLength;
+  }
+
   get version(): number {
     return this.buf[this.off + VER_IHL] >> 4;
   }
