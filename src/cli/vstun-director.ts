@@ -1,3 +1,140 @@
-// Placeholder until its issue lands: prints usage and exits non-zero.
-console.error('vstun-director: not implemented yet in this build');
-process.exit(2);
+#!/usr/bin/env node
+// vstun-director: the VS/TUN director daemon. Opens the TAP, sets up the host (unless
+// --no-setup), loads the services from the YAML config, and forwards client packets to the
+// real servers in IPIP until SIGINT/SIGTERM, when it undoes every host change.
+import { Command } from 'commander';
+import { pino } from 'pino';
+import { ControlServer } from '../control/control-server.js';
+import { ConfigError, loadDirectorConfig, validateDirectorConfig } from '../control/config-loader.js';
+import type { DirectorConfig } from '../control/config-schema.js';
+import { TunTapDevice } from '../device/native-tap-device.js';
+import { registerDirectorOps } from '../director/control-ops.js';
+import { Director } from '../director/director.js';
+import { hostSourceToward, setupDirectorHost } from '../director/host-setup.js';
+import { describeChange, HostChanges } from '../host/host-changes.js';
+import { loadAddon } from '../native/addon.js';
+import { parseMac } from '../wire/ethernet.js';
+import { ipv4ToString, parseIpv4 } from '../wire/ipv4-address.js';
+
+interface Flags {
+  config?: string;
+  tap?: string;
+  dip?: string;
+  control?: string;
+  metrics?: string;
+  setup: boolean;
+}
+
+const program = new Command()
+  .name('vstun-director')
+  .description('User-space LVS VS/TUN director: client packets in on a TAP, IPIP out to the real servers')
+  .option('-c, --config <file>', 'YAML config with director settings and services')
+  .option('--tap <name>', 'TAP device to create and read (default vstun0)')
+  .option('--dip <addr>', "outer source address of tunnels (default: the host's address toward each real server)")
+  .option('--control <path>', 'control socket path (default /run/vstun/director.sock)')
+  .option('--metrics <host:port>', 'metrics listen address (default 127.0.0.1:9469)')
+  .option('--no-setup', 'do not change the host (TAP address, VIP routes, sysctls); you do it')
+  .showHelpAfterError();
+
+async function main(): Promise<void> {
+  program.parse();
+  const flags = program.opts<Flags>();
+  const log = pino({ name: 'vstun-director' });
+
+  let config: DirectorConfig;
+  try {
+    config = flags.config ? loadDirectorConfig(flags.config) : validateDirectorConfig({});
+    if (flags.dip !== undefined && parseIpv4(flags.dip) === null) throw new ConfigError('CONFIG_INVALID', `--dip: "${flags.dip}" is not an IPv4 address`);
+    if (flags.metrics !== undefined && !/^.+:\d{1,5}$/.test(flags.metrics)) throw new ConfigError('CONFIG_INVALID', `--metrics: "${flags.metrics}" is not HOST:PORT`);
+  } catch (err) {
+    process.stderr.write(`vstun-director: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  const d = config.director;
+  const tap = flags.tap ?? d.tap ?? 'vstun0';
+  const dip = flags.dip ?? d.dip;
+  const controlPath = flags.control ?? d.control ?? '/run/vstun/director.sock';
+  const metrics = flags.metrics ?? d.metrics ?? '127.0.0.1:9469';
+
+  const changes = flags.setup ? new HostChanges(`/run/vstun/director-${tap}.state.json`) : null;
+  let device: TunTapDevice | undefined;
+  let director: Director | undefined;
+  let control: ControlServer | undefined;
+  let stopping = false;
+
+  const undo = () => {
+    if (!changes) return;
+    const r = changes.undoAll();
+    if (r.failed.length) log.error({ failed: r.failed }, 'some host changes could not be undone; fix them by hand');
+    else log.info({ undone: r.undone }, 'host changes undone');
+  };
+  const shutdown = async (signal: string, code = 0) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    try {
+      await control?.close();
+    } catch {
+      /* best effort */
+    }
+    director?.stop();
+    device?.close();
+    undo();
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+  try {
+    if (changes) {
+      const r = changes.recover();
+      if (r.undone || r.failed.length) log.warn({ undone: r.undone, failed: r.failed }, 'undid host changes left by a crashed run');
+    }
+    const addon = loadAddon();
+    [device] = TunTapDevice.open({ name: tap, kind: 'tap', up: true });
+    const vips = [...new Set(config.services.map((s) => s.vip))];
+    if (changes) {
+      setupDirectorHost(changes, { tap, kernelAddress: d.kernelAddress, linkAddress: d.linkAddress, prefixLength: d.linkPrefixLength, vips });
+      log.info({ changes: changes.applied.map(describeChange) }, 'host set up');
+    }
+    const dipCache = new Map<number, number>();
+    const dipFor = (rip: number): number => {
+      if (dip) return parseIpv4(dip)!;
+      let v = dipCache.get(rip);
+      if (v === undefined) {
+        v = parseIpv4(hostSourceToward(ipv4ToString(rip)))!;
+        dipCache.set(rip, v);
+      }
+      return v;
+    };
+    director = new Director({
+      device,
+      mac: parseMac(d.mac)!,
+      linkAddress: parseIpv4(d.linkAddress)!,
+      kernelAddress: parseIpv4(d.kernelAddress)!,
+      kernelMac: addon.linkGetMac(tap),
+      dipFor,
+      connTableCapacity: d.connTableSize,
+      mhTableSize: d.mhTableSize,
+      icmpEcho: d.icmpEcho,
+      sloppyTcp: d.sloppyTcp,
+    });
+    director.setTimeouts(d.timeouts);
+    for (const s of config.services) {
+      const svc = director.registry.addService({ ...s, flags: s.flags });
+      for (const rs of s.realServers) director.registry.addRealServer(svc, rs);
+    }
+    director.start();
+    control = new ControlServer(controlPath);
+    registerDirectorOps(control, director, { tap, startedAt: new Date().toISOString(), metrics, pid: process.pid });
+    await control.listen();
+    log.info({ tap, control: controlPath, metrics, services: config.services.length, connTable: director.table.stats() }, 'director running');
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    log.error({ code: e.code, err: e.message }, 'cannot start');
+    process.stderr.write(`vstun-director: ${e.message}\n`);
+    await shutdown('startup-failure', 1);
+  }
+}
+
+void main();
