@@ -23,6 +23,7 @@ export const CONTROL_ERROR_CODES = {
   ERR_NO_SUCH_SERVICE: 'the virtual service does not exist',
   ERR_SERVER_EXISTS: 'the real server already exists in that service',
   ERR_NO_SUCH_SERVER: 'the real server does not exist in that service',
+  ERR_REMOTE: 'the director reported an error whose code this vstunadm does not know (the message keeps it)',
 } as const;
 
 export type ControlErrorCode = keyof typeof CONTROL_ERROR_CODES;
@@ -65,13 +66,15 @@ export function isVstunadmError(value: unknown): value is VstunadmError {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kVstunadmError] === true;
 }
 
-/** Rebuilds an error received over the control socket; unknown codes become ERR_USAGE. */
+/**
+ * Rebuilds an error received over the control socket. A code this module does not know
+ * becomes ERR_REMOTE, with the original code kept at the front of the message.
+ */
 export function vstunadmErrorFromJSON(wire: { code?: unknown; message?: unknown; line?: unknown }): VstunadmError {
-  const code =
-    typeof wire.code === 'string' && Object.hasOwn(CONTROL_ERROR_CODES, wire.code)
-      ? (wire.code as ControlErrorCode)
-      : 'ERR_USAGE';
-  const message = typeof wire.message === 'string' ? wire.message : CONTROL_ERROR_CODES[code];
+  const known = typeof wire.code === 'string' && Object.hasOwn(CONTROL_ERROR_CODES, wire.code);
+  const code: ControlErrorCode = known ? (wire.code as ControlErrorCode) : 'ERR_REMOTE';
+  const text = typeof wire.message === 'string' ? wire.message : CONTROL_ERROR_CODES[code];
+  const message = known || typeof wire.code !== 'string' ? text : `${wire.code}: ${text}`;
   const line = typeof wire.line === 'number' ? wire.line : undefined;
   return new VstunadmError(code, message, { line });
 }

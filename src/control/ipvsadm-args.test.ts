@@ -282,6 +282,8 @@ describe('errors', () => {
     expect(back.line).toBe(3);
     expect(isVstunadmError(back)).toBe(true);
     expect(isVstunadmError(new Error('x'))).toBe(false);
-    expect(vstunadmErrorFromJSON({ code: 'ERR_NOPE', message: 'm' }).code).toBe('ERR_USAGE');
+    const remote = vstunadmErrorFromJSON({ code: 'CONTROL_SOCKET_IN_USE', message: 'in use' });
+    expect(remote.code).toBe('ERR_REMOTE');
+    expect(remote.message).toBe('CONTROL_SOCKET_IN_USE: in use');
   });
 });
