@@ -23,6 +23,8 @@ export class FeedbackPoller {
   private timer: TimerHandle | undefined;
   private running = false;
   private inFlight: AbortController | undefined;
+  /** Bumped by stop(), so a poll in flight from before cannot start a second loop. */
+  private generation = 0;
   /** The last poll error, for listings; cleared by a good poll. */
   lastError: string | undefined;
 
@@ -44,6 +46,7 @@ export class FeedbackPoller {
 
   stop(): void {
     this.running = false;
+    this.generation++;
     if (this.timer) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     this.inFlight?.abort('stopped');
@@ -51,12 +54,13 @@ export class FeedbackPoller {
 
   private async poll(): Promise<void> {
     if (!this.running) return;
+    const generation = this.generation;
     const controller = new AbortController();
     this.inFlight = controller;
     const timeout = this.clock.setTimeout(() => controller.abort('timeout'), this.options.timeoutMs);
     try {
       const sample = await this.fetcher(this.options.url, controller.signal);
-      if (!this.running) return;
+      if (generation !== this.generation) return;
       this.tracker.record(sample, this.clock.now());
       this.lastError = undefined;
       this.onSample();
@@ -64,8 +68,8 @@ export class FeedbackPoller {
       this.lastError = controller.signal.aborted ? `timeout after ${this.options.timeoutMs} ms` : describeError(err);
     } finally {
       this.clock.clearTimeout(timeout);
-      this.inFlight = undefined;
-      if (this.running) this.timer = this.clock.setTimeout(() => void this.poll(), this.options.intervalMs);
+      if (this.inFlight === controller) this.inFlight = undefined;
+      if (this.running && generation === this.generation) this.timer = this.clock.setTimeout(() => void this.poll(), this.options.intervalMs);
     }
   }
 }

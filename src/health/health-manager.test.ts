@@ -258,6 +258,23 @@ describe('HealthManager (fake clock)', () => {
     m.stop();
   });
 
+  it('runs one check loop per server across stop() and start() with a check in flight', async () => {
+    const m = manager();
+    m.addService('web', { vip: '10.0.0.1', port: 80, healthCheck: { interval: 1, timeout: 100, startUp: true } });
+    m.addServer('web', 'rs1', { address: '10.1.0.2', weight: 1 });
+    const c = checkers.get('rs1')!;
+    c.verdict = 'hang';
+    m.start();
+    await clock.advance(0); // check 1 in flight
+    m.stop(); // aborts it
+    c.verdict = true;
+    m.start();
+    await clock.advance(5500);
+    expect(c.calls).toEqual([0, 0, 1000, 2000, 3000, 4000, 5000]);
+    m.stop();
+    expect(clock.pendingCount).toBe(0);
+  });
+
   it('needs a tunnel prober for tunnel checks', () => {
     const m = new HealthManager({ consumer, clock });
     m.addService('web', { vip: '10.0.0.1', port: 80, healthCheck: { kind: 'tunnel' } });

@@ -135,6 +135,8 @@ interface ServerEntry {
   lastCheck?: CheckResult & { at: number };
   pushed?: ServerState;
   removed: boolean;
+  /** Bumped by every stop, so a check still in flight from before cannot start a second loop. */
+  generation: number;
 }
 
 interface ServiceEntry {
@@ -208,6 +210,7 @@ export class HealthManager {
       dampener: new Dampener(rsId, { rise: spec.rise, fall: spec.fall, startUp: spec.startUp }, () => this.clock.now()),
       feedback: undefined,
       removed: false,
+      generation: 0,
     };
     if (feedbackSpec) {
       const poller = new FeedbackPoller(
@@ -305,6 +308,7 @@ export class HealthManager {
 
   private stopServer(s: ServerEntry, forever = true): void {
     if (forever) s.removed = true;
+    s.generation++;
     if (s.timer) this.clock.clearTimeout(s.timer);
     if (s.rampTimer) this.clock.clearTimeout(s.rampTimer);
     s.timer = s.rampTimer = undefined;
@@ -318,6 +322,7 @@ export class HealthManager {
 
   private async runCheck(s: ServerEntry, svc: ServiceEntry): Promise<void> {
     s.timer = undefined;
+    const generation = s.generation;
     const controller = new AbortController();
     s.inFlight = controller;
     const timeout = this.clock.setTimeout(() => controller.abort('timeout'), s.spec.timeoutMs);
@@ -329,9 +334,9 @@ export class HealthManager {
       result = { ok: false, detail: `checker threw: ${err instanceof Error ? err.message : String(err)}`, latencyMs: 0 };
     } finally {
       this.clock.clearTimeout(timeout);
-      s.inFlight = undefined;
+      if (s.inFlight === controller) s.inFlight = undefined;
     }
-    if (s.removed || !this.running) return;
+    if (s.removed || !this.running || generation !== s.generation) return;
     if (controller.signal.aborted && result.ok) result = { ...result, ok: false, detail: `timeout after ${s.spec.timeoutMs} ms` };
     s.lastCheck = { ...result, at: this.clock.now() };
     this.emit({ type: 'check', serviceId: svc.id, rsId: s.id, result });
