@@ -10,3 +10,5 @@ export * from './ipv4.js';
 export * from './tcp.js';
 export * from './udp.js';
 export * from './icmpv4.js';
+export * from './ipv6-address.js';
+export * from './ipv6.js';
