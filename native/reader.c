@@ -1,10 +1,13 @@
 /* Batched reader: a uv_poll on a non-blocking fd; each wake-up drains up to `slots` packets
  * into a preallocated ring (read(2) per packet for TUN/TAP, one recvmmsg(2) for sockets) and
- * makes ONE JS call with the count. No allocation and no JS call per packet. */
+ * makes ONE JS call with the count. No allocation and no JS call per packet.
+ * The reader polls and reads its own dup() of the caller's fd, so closing the caller's fd
+ * (or its number being reused) can never make libuv touch somebody else's descriptor. */
 #define _GNU_SOURCE
 #include "ring.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +57,8 @@ static void reader_begin_close(reader_t *r) {
   r->closing = true;
   uv_poll_stop(&r->poll);
   uv_close((uv_handle_t *)&r->poll, on_handle_closed);
+  close(r->fd); /* uv_close already removed it from epoll */
+  r->fd = -1;
   if (r->env_gone) return;
   napi_remove_env_cleanup_hook(r->env, on_env_cleanup, r);
   if (r->callback) {
@@ -249,6 +254,10 @@ static napi_value reader_start(napi_env env, napi_callback_info info) {
   if (rc < 0) {
     char target[24];
     snprintf(target, sizeof target, "fd %d", r->fd);
+    napi_delete_reference(env, r->callback);
+    r->callback = NULL;
+    napi_async_destroy(env, r->async_ctx);
+    r->async_ctx = NULL;
     return vstun_throw_errno(env, -rc, "uv_poll_start", target, NULL);
   }
   r->started = true;
@@ -343,16 +352,24 @@ static napi_value create_reader(napi_env env, napi_callback_info info) {
     return vstun_throw_range(env, "slotSize", "slotSize (%lld) must leave at least 64 bytes after headroom (%lld)", (long long)slot_size, (long long)headroom);
   if (slots * slot_size > (1LL << 30)) return vstun_throw_range(env, "slots", "slots * slotSize must be at most 1 GiB");
 
+  char target[24];
+  snprintf(target, sizeof target, "fd %d", (int)fd);
+  int dupfd = fcntl((int)fd, F_DUPFD_CLOEXEC, 0);
+  if (dupfd < 0) return vstun_throw_errno(env, errno, "createReader", target, errno == EBADF ? "the fd is not open" : NULL);
   reader_t *r = calloc(1, sizeof *r);
-  if (!r) return vstun_throw_errno(env, ENOMEM, "createReader", "ring", NULL);
+  if (!r) {
+    close(dupfd);
+    return vstun_throw_errno(env, ENOMEM, "createReader", "ring", NULL);
+  }
   r->env = env;
-  r->fd = (int)fd;
+  r->fd = dupfd;
   r->use_recvmmsg = strcmp(mode, "recvmmsg") == 0;
   r->slots = (uint32_t)slots;
   r->slot_size = (uint32_t)slot_size;
   r->headroom = (uint32_t)headroom;
   r->ring = ring_block_new(r->slots, r->slot_size);
   if (!r->ring) {
+    close(dupfd);
     reader_free(r);
     return vstun_throw_errno(env, ENOMEM, "createReader", "ring", "lower slots or slotSize");
   }
@@ -361,6 +378,7 @@ static napi_value create_reader(napi_env env, napi_callback_info info) {
     r->iovs = calloc(r->slots, sizeof *r->iovs);
     r->names = calloc(r->slots, sizeof *r->names);
     if (!r->msgs || !r->iovs || !r->names) {
+      close(dupfd);
       reader_free(r);
       return vstun_throw_errno(env, ENOMEM, "createReader", "ring", NULL);
     }
@@ -374,16 +392,16 @@ static napi_value create_reader(napi_env env, napi_callback_info info) {
   }
   uv_loop_t *loop;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+    close(dupfd);
     reader_free(r);
     return vstun_rethrow_napi(env);
   }
   int rc = uv_poll_init(loop, &r->poll, r->fd);
   if (rc < 0) {
+    close(dupfd);
     reader_free(r);
-    char target[24];
-    snprintf(target, sizeof target, "fd %d", (int)fd);
     return vstun_throw_errno(env, -rc, "createReader", target,
-                             rc == UV_EBADF ? "the fd is not open" : rc == UV_EEXIST ? "another reader already polls this fd" : NULL);
+                             rc == UV_EPERM ? "this kind of fd cannot be polled (e.g. a regular file)" : NULL);
   }
   r->poll.data = r;
 
@@ -412,7 +430,7 @@ static napi_value create_reader(napi_env env, napi_callback_info info) {
       !define_ro(env, obj, "slots", vstun_make_int(env, r->slots)) ||
       !define_ro(env, obj, "slotSize", vstun_make_int(env, r->slot_size)) ||
       !define_ro(env, obj, "headroom", vstun_make_int(env, r->headroom)) ||
-      !define_ro(env, obj, "fd", vstun_make_int(env, r->fd)))
+      !define_ro(env, obj, "fd", vstun_make_int(env, (double)fd)))
     return vstun_rethrow_napi(env);
   return obj;
 }

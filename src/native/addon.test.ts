@@ -288,6 +288,24 @@ describe('reader and writer over loopback UDP', () => {
     expect(reader.stats().packets).toBe(1);
   });
 
+  it('the reader keeps its own dup: the caller may close its fd first, and close() releases the socket', async () => {
+    const rx = addon.udpSocketOpen(4, '127.0.0.1', 0);
+    const port = addon.socketAddress(rx).port;
+    const tx = udp();
+    const reader = addon.createReader({ fd: rx, mode: 'recvmmsg' });
+    expect(reader.fd).toBe(rx);
+    addon.closeFd(rx);
+    const writer = track(addon.createWriter({ fd: tx.fd, mode: 'sendmmsg' }));
+    let n = 0;
+    reader.start((count) => (n += count));
+    writer.writeBatch(new Uint8Array(10), new Int32Array([0, 10, 4, port]), 1, new Uint8Array([127, 0, 0, 1, ...new Array(12).fill(0)]));
+    await until(() => n === 1, 'delivery through the dup');
+    expect(caught(() => addon.udpSocketOpen(4, '127.0.0.1', port)).code).toBe('EADDRINUSE');
+    reader.close();
+    const again = addon.udpSocketOpen(4, '127.0.0.1', port); // the port is free at once
+    openFds.push(again);
+  });
+
   it('pause() holds packets in the socket and resume() delivers them', async () => {
     const rx = udp();
     const tx = udp();

@@ -52,6 +52,8 @@ export interface ReaderStats {
 
 /** Reads packets from an fd in batches into a shared ring; one JS callback per batch. */
 export interface NativeReader {
+  /** The fd given to createReader (the reader polls its own dup of it, closed by close()). */
+  readonly fd: number;
   readonly data: ArrayBuffer;
   readonly meta: Int32Array;
   readonly addr: Uint8Array;
@@ -66,7 +68,7 @@ export interface NativeReader {
   start(onBatch: (count: number) => void): void;
   pause(): void;
   resume(): void;
-  /** Stops polling and releases the poll handle. Never blocks. Does not close the fd. */
+  /** Stops polling and releases the poll handle. Never blocks. Does not close the caller's fd. */
   close(): void;
   stats(): ReaderStats;
 }
