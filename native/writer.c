@@ -192,7 +192,8 @@ static int send_one(writer_t *w, const uint8_t *p, size_t len, int family, int p
     w->bytes += len;
     return 0;
   }
-  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) return EAGAIN;
+  /* ENOBUFS: the qdisc already dropped this packet; counting it beats retrying into a full queue. */
+  if (errno == EAGAIN || errno == EWOULDBLOCK) return EAGAIN;
   count_error(w, errno);
   return errno;
 }
@@ -317,7 +318,7 @@ static uint32_t send_batched(writer_t *w, const batch *b, uint32_t count) {
         continue;
       }
       if (r < 0 && errno == EINTR) continue;
-      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
+      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         queue_rest(w, b, w->pkt[k], count);
         return sent;
       }
