@@ -12,3 +12,4 @@ export * from './udp.js';
 export * from './icmpv4.js';
 export * from './ipv6-address.js';
 export * from './ipv6.js';
+export * from './ipip.js';
