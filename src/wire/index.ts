@@ -13,3 +13,4 @@ export * from './icmpv4.js';
 export * from './ipv6-address.js';
 export * from './ipv6.js';
 export * from './ipip.js';
+export * from './icmpv6.js';
