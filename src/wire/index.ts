@@ -14,3 +14,4 @@ export * from './ipv6-address.js';
 export * from './ipv6.js';
 export * from './ipip.js';
 export * from './icmpv6.js';
+export * from './gue.js';

@@ -43,23 +43,39 @@ export interface OuterIpv4Params {
  * 65535 bytes.
  */
 export function writeOuterIpv4(buf: Uint8Array, innerOff: number, p: OuterIpv4Params): number {
+  return writeOuterIpv4Fields(buf, innerOff, p.src, p.dst, p.protocol, p.innerLength, p.ttl, p.dontFragment, p.id, p.tos ?? 0);
+}
+
+/** writeOuterIpv4 with positional arguments, for callers that hold no params object. */
+export function writeOuterIpv4Fields(
+  buf: Uint8Array,
+  innerOff: number,
+  src: number,
+  dst: number,
+  protocol: number,
+  innerLength: number,
+  ttl: number,
+  dontFragment: boolean,
+  id: number,
+  tos: number,
+): number {
   const o = innerOff - IPV4_HEADER_LENGTH;
-  const total = IPV4_HEADER_LENGTH + p.innerLength;
-  if (o < 0 || total > 0xffff || innerOff + p.innerLength > buf.length) return 0;
+  const total = IPV4_HEADER_LENGTH + innerLength;
+  if (o < 0 || total > 0xffff || innerOff + innerLength > buf.length) return 0;
   buf[o] = 0x45;
-  buf[o + 1] = p.tos ?? 0;
+  buf[o + 1] = tos;
   buf[o + 2] = total >>> 8;
   buf[o + 3] = total;
-  buf[o + 4] = p.id >>> 8;
-  buf[o + 5] = p.id;
-  buf[o + 6] = p.dontFragment ? 0x40 : 0;
+  buf[o + 4] = id >>> 8;
+  buf[o + 5] = id;
+  buf[o + 6] = dontFragment ? 0x40 : 0;
   buf[o + 7] = 0;
-  buf[o + 8] = p.ttl;
-  buf[o + 9] = p.protocol;
+  buf[o + 8] = ttl;
+  buf[o + 9] = protocol;
   buf[o + 10] = 0;
   buf[o + 11] = 0;
-  writeIpv4(buf, o + 12, p.src);
-  writeIpv4(buf, o + 16, p.dst);
+  writeIpv4(buf, o + 12, src);
+  writeIpv4(buf, o + 16, dst);
   const c = finalizeChecksum(sumBytes(buf, o, IPV4_HEADER_LENGTH));
   buf[o + 10] = c >>> 8;
   buf[o + 11] = c;
