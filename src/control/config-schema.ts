@@ -2,24 +2,47 @@
 // bad file is rejected as a whole before anything changes; messages name the path and the
 // offending value, e.g. `services[1].realServers[0].address: "10.0.0.300" is not an IPv4 address`.
 import { z } from 'zod';
+import { feedbackOverrideSchema, ON_FAILURE_POLICIES, serverHealthCheckSchema, serviceHealthCheckSchema, sorryServerSchema } from '../health/health-config.js';
 import { isPrime } from '../director/schedulers/maglev.js';
 import { SCHEDULER_NAMES } from '../director/schedulers/scheduler.js';
 import { parseMac } from '../wire/ethernet.js';
 import { parseIpv4 } from '../wire/ipv4-address.js';
+import { canonicalAddress } from './admin-model.js';
 
 const ipv4 = z.string().superRefine((v, ctx) => {
   if (parseIpv4(v) === null) ctx.addIssue({ code: 'custom', message: `"${v}" is not an IPv4 address` });
 });
 
+/** VIPs and real servers: IPv4 or IPv6 text (whether the data path serves IPv6 is checked when applied). */
+const ipAddress = z.unknown().superRefine((v, ctx) => {
+  let ok = false;
+  if (typeof v === 'string') {
+    try {
+      canonicalAddress(v);
+      ok = true;
+    } catch {
+      ok = false;
+    }
+  }
+  if (!ok) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not an IPv4 or IPv6 address` });
+}) as unknown as z.ZodType<string>;
+
+/** What happens to a removed (or failed) server's connections; the same three values as the health checks' onFailure. */
+const nodestPolicy = z.enum(ON_FAILURE_POLICIES, {
+  error: (iss) => `${JSON.stringify(iss.input)} is not an expire_nodest_conn policy (keep: existing connections drain to the server; expire: drop their entries; reschedule: move them to another server)`,
+});
+
+const tunnelMtu = () => intIn(576, 65535, 'a tunnel MTU in bytes');
+
 const netmask = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const text = String(v);
-  const ok = /^\d{1,2}$/.test(text) ? Number(text) <= 32 : (() => {
+  const ok = /^\d{1,3}$/.test(text) ? Number(text) <= 128 : (() => {
     const m = parseIpv4(text);
     if (m === null) return false;
     const inv = ~m >>> 0;
     return (inv & (inv + 1)) === 0;
   })();
-  if (!ok) ctx.addIssue({ code: 'custom', message: `"${text}" is not a netmask (dotted like 255.255.255.0, or a prefix length 0..32)` });
+  if (!ok) ctx.addIssue({ code: 'custom', message: `"${text}" is not a netmask (dotted like 255.255.255.0, or a prefix length: 0..32 for IPv4, 0..128 for IPv6)` });
   return text;
 });
 
@@ -38,30 +61,83 @@ const mac = z.string().superRefine((v, ctx) => {
   if (parseMac(v) === null) ctx.addIssue({ code: 'custom', message: `"${v}" is not a MAC address like 02:00:00:77:00:02` });
 });
 
-export const RealServerConfig = z.strictObject({
-  address: ipv4,
-  weight: intIn(0, 65535, 'a weight').default(1),
-});
+export const TUNNEL_TYPES = ['ipip', 'gue'] as const;
+export type TunnelType = (typeof TUNNEL_TYPES)[number];
+
+export const RealServerConfig = z
+  .strictObject({
+    address: ipAddress,
+    weight: intIn(0, 65535, 'a weight').default(1),
+    /** Encapsulation toward this server: IP-in-IP (default) or GUE over UDP. */
+    tunnel: z.enum(TUNNEL_TYPES, { error: (iss) => `${JSON.stringify(iss.input)} is not a tunnel type (ipip or gue)` }).default('ipip'),
+    /** GUE destination UDP port (only with tunnel: gue); the data path's default when absent. */
+    guePort: intIn(1, 65535, 'a UDP port').optional(),
+    /** MTU of the path to this server, overriding the service's; the outer header is taken off it. */
+    tunnelMtu: tunnelMtu().optional(),
+    /** Overrides of the service's health check for this server. */
+    healthCheck: serverHealthCheckSchema.optional(),
+    /** Agent feedback (vstun-agent /feedback) for this server; same fields as healthCheck.feedback. */
+    feedback: feedbackOverrideSchema.optional(),
+  })
+  .superRefine((rs, ctx) => {
+    if (rs.guePort !== undefined && rs.tunnel !== 'gue') ctx.addIssue({ code: 'custom', path: ['guePort'], message: `${rs.guePort} is only allowed with tunnel: gue` });
+    if (rs.feedback !== undefined && rs.healthCheck?.feedback !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['feedback'], message: 'is also given as healthCheck.feedback; keep one' });
+    }
+  })
+  .transform((rs) => (rs.feedback !== undefined && rs.healthCheck !== undefined ? { ...rs, healthCheck: { ...rs.healthCheck, feedback: rs.feedback } } : rs));
 
 export const ServiceConfig = z
   .strictObject({
     protocol: z.enum(['tcp', 'udp'], { error: (iss) => `${JSON.stringify(iss.input)} is not a protocol (tcp or udp)` }),
-    vip: ipv4,
+    vip: ipAddress,
     port: intIn(0, 65535, 'a port'),
     scheduler: z.enum(SCHEDULER_NAMES, { error: (iss) => `${JSON.stringify(iss.input)} is not a scheduler (${SCHEDULER_NAMES.join(', ')})` }).default('wlc'),
     flags: z.array(z.enum(['sh-fallback', 'sh-port', 'mh-fallback', 'mh-port'], { error: (iss) => `${JSON.stringify(iss.input)} is not a scheduler flag (sh-fallback, sh-port, mh-fallback, mh-port)` })).default([]),
     persistence: intIn(0, 31_536_000, 'a persistence timeout in seconds').default(0),
     netmask: netmask.default('255.255.255.255'),
     onePacket: z.boolean().default(false),
+    /** Clamp the TCP MSS of SYNs so client segments fit the tunnel without fragmenting. */
+    mssClamp: z.boolean().default(true),
+    /** MTU of the tunnel path to this service's servers (default: the director's). */
+    tunnelMtu: tunnelMtu().optional(),
+    /** Take mid-flow TCP packets without an entry (IPVS sloppy_tcp), for this service. */
+    sloppy: z.boolean().default(false),
+    /** What a removed server's connections do (IPVS expire_nodest_conn); default: director.expireNodestConn. */
+    expireNodestConn: nodestPolicy.optional(),
+    /** Health checks for this service's servers (see src/health). */
+    healthCheck: serviceHealthCheckSchema.optional(),
+    /** Shorthands for healthCheck.sorryServer / quorum / hysteresis (give each in one place only). */
+    sorryServer: sorryServerSchema.optional(),
+    quorum: z.number().int().min(1).optional(),
+    hysteresis: z.number().int().min(0).optional(),
     realServers: z.array(RealServerConfig).default([]),
   })
   .superRefine((s, ctx) => {
+    const hc = s.healthCheck as Record<string, unknown> | undefined;
+    for (const k of ['sorryServer', 'quorum', 'hysteresis'] as const) {
+      // healthCheck fills defaults for quorum/hysteresis, so only a non-default value there conflicts.
+      const inner = hc?.[k];
+      const innerSet = k === 'sorryServer' ? inner !== undefined : k === 'quorum' ? inner !== undefined && inner !== 1 : inner !== undefined && inner !== 0;
+      if (s[k] !== undefined && innerSet) ctx.addIssue({ code: 'custom', path: [k], message: `is also given as healthCheck.${k}; keep one` });
+    }
+    const v6 = s.vip.includes(':');
+    if (/^\d+$/.test(s.netmask) && Number(s.netmask) > 32 && !v6) ctx.addIssue({ code: 'custom', path: ['netmask'], message: `"${s.netmask}" is not a netmask for an IPv4 VIP (prefix length 0..32)` });
+    if (v6 && !/^\d+$/.test(s.netmask) && s.netmask !== '255.255.255.255') ctx.addIssue({ code: 'custom', path: ['netmask'], message: `"${s.netmask}" is dotted; an IPv6 VIP takes a prefix length 1..128` });
     if (s.onePacket && s.protocol !== 'udp') ctx.addIssue({ code: 'custom', path: ['onePacket'], message: 'true is only allowed for udp services (one-packet scheduling)' });
     const seen = new Set<string>();
     s.realServers.forEach((rs, i) => {
       if (seen.has(rs.address)) ctx.addIssue({ code: 'custom', path: ['realServers', i, 'address'], message: `"${rs.address}" is listed twice in this service` });
       seen.add(rs.address);
     });
+  })
+  .transform((s) => {
+    if (s.healthCheck === undefined) return s;
+    const hc = { ...s.healthCheck };
+    if (s.sorryServer !== undefined) hc.sorryServer = s.sorryServer;
+    if (s.quorum !== undefined) hc.quorum = s.quorum;
+    if (s.hysteresis !== undefined) hc.hysteresis = s.hysteresis;
+    return { ...s, healthCheck: hc, sorryServer: hc.sorryServer, quorum: hc.quorum, hysteresis: hc.hysteresis };
   });
 
 export const DirectorSection = z.strictObject({
@@ -83,6 +159,11 @@ export const DirectorSection = z.strictObject({
     .default(65537),
   icmpEcho: z.boolean().default(true),
   sloppyTcp: z.boolean().default(false),
+  /** Default expire_nodest_conn policy for services that do not set one. */
+  expireNodestConn: nodestPolicy.default('keep'),
+  /** Default tunnel MTU toward real servers (the uplink's MTU). */
+  tunnelMtu: tunnelMtu().default(1500),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: (iss) => `${JSON.stringify(iss.input)} is not a log level (fatal, error, warn, info, debug, trace, silent)` }).default('info'),
   timeouts: z
     .strictObject({
       tcp: intIn(0, 31_536_000, 'a timeout in seconds').optional(),
@@ -108,6 +189,8 @@ export const DirectorConfig = z
 
 export type DirectorConfig = z.output<typeof DirectorConfig>;
 export type ServiceConfig = z.output<typeof ServiceConfig>;
+export type RealServerConfig = z.output<typeof RealServerConfig>;
+export type ExpireNodestConnPolicy = z.output<typeof nodestPolicy>;
 
 /** `services[1].realServers[0].address` from a zod issue path. */
 export function formatConfigPath(path: readonly PropertyKey[]): string {
