@@ -31,6 +31,14 @@ export const enum Verdict {
   DropIcmpUnsupported,
   DropProtocol,
   DropTxFailed,
+  /** A packet from the tunnel-check probe source with no pin (never scheduled). */
+  DropProbeUnpinned,
+  // Network correctness (PMTU, ICMP errors, fragments).
+  ReplyIcmpTooBig,
+  DropTooBigRateLimited,
+  ForwardIcmpError,
+  ForwardFragment,
+  DropFragmentNoFlow,
 }
 
 /** Stable names, index = Verdict. */
@@ -63,6 +71,12 @@ export const VERDICT_NAMES = [
   'drop-icmp-unsupported',
   'drop-protocol',
   'drop-tx-failed',
+  'drop-probe-unpinned',
+  'reply-icmp-too-big',
+  'drop-too-big-rate-limited',
+  'forward-icmp-error',
+  'forward-fragment',
+  'drop-fragment-no-flow',
 ] as const;
 
 export type VerdictName = (typeof VERDICT_NAMES)[number];
@@ -71,6 +85,14 @@ export const VERDICT_COUNT = VERDICT_NAMES.length;
 
 /**
  * drop-tx-failed is counted after the fact (the device refused a packet already counted
- * as forwarded), so it is excluded from the "one verdict per frame" sum.
+ * as forwarded), so it is excluded from the "one verdict per frame" sum. Verdicts added after
+ * it are per-frame again.
  */
-export const TX_FAILED_INDEX = VERDICT_COUNT - 1;
+export const TX_FAILED_INDEX = Verdict.DropTxFailed;
+
+/** 1 for the verdicts whose frame is written out (forwards and replies), index = Verdict. */
+export const VERDICT_SENDS: Uint8Array = (() => {
+  const s = new Uint8Array(VERDICT_COUNT);
+  for (const v of [Verdict.Forward, Verdict.ReplyArp, Verdict.ReplyIcmpEcho, Verdict.ReplyIcmpTooBig, Verdict.ForwardIcmpError, Verdict.ForwardFragment]) s[v] = 1;
+  return s;
+})();
