@@ -12,6 +12,7 @@ import { readIpv4 } from '../wire/ipv4-address.js';
 import { ConnTable, KIND_TCP, KIND_TCP_TEMPLATE, KIND_UDP, KIND_UDP_TEMPLATE } from './conn-table.js';
 import { ENCAP_HEADROOM, encapIpip } from './encap-ipip.js';
 import { ICMP_ECHO_REQUEST, makeEchoReplyInPlace } from './icmp-echo.js';
+import type { ProbePinTable } from './probe-pins.js';
 import type { RealServer } from './real-server.js';
 import { newFlowKey } from './schedulers/scheduler.js';
 import type { ServiceRegistry } from './service-registry.js';
@@ -45,6 +46,8 @@ export class Datapath {
   private readonly flow = newFlowKey();
   /** Set when a frame was dropped for lack of the kernel's MAC: the owner sends an ARP probe. */
   needKernelMac = false;
+  /** Tunnel health-check pins (set by health-binding.ts when a probe source is configured). */
+  probePins: ProbePinTable | null = null;
   // Per-packet outputs of handle(), fields rather than an allocated result.
   private outOff = 0;
   private outLen = 0;
@@ -153,6 +156,12 @@ export class Datapath {
     }
     const cport = (data[l4] << 8) | data[l4 + 1];
     const vport = (data[l4 + 2] << 8) | data[l4 + 3];
+    // Tunnel health probes go to their pinned RS, never through the table or the scheduler.
+    const pins = this.probePins;
+    if (pins !== null && readIpv4(data, ipOff + 12) === pins.source) {
+      const pinned = pins.target(protocol, cport, dst, vport);
+      return pinned === undefined ? Verdict.DropProbeUnpinned : this.forward(data, off, ipOff, total, null, pinned);
+    }
     const svc = this.registry.lookup(protocol, dst, vport);
     if (svc === undefined) return Verdict.DropNoService;
     const caddr = readIpv4(data, ipOff + 12);
@@ -241,17 +250,20 @@ export class Datapath {
     return rs;
   }
 
-  private forward(data: Uint8Array, off: number, ipOff: number, total: number, svc: VirtualService, rs: RealServer): Verdict {
+  /** `svc` null: a health probe, not counted as service or server traffic. */
+  private forward(data: Uint8Array, off: number, ipOff: number, total: number, svc: VirtualService | null, rs: RealServer): Verdict {
     if (!this.headroomOk) return Verdict.DropNoHeadroom;
     const host = this.host;
     if (!host.kernelMacKnown) {
       this.needKernelMac = true;
       return Verdict.DropNoKernelMac;
     }
-    svc.stats.inPkts++;
-    svc.stats.inBytes += total;
-    rs.stats.inPkts++;
-    rs.stats.inBytes += total;
+    if (svc !== null) {
+      svc.stats.inPkts++;
+      svc.stats.inBytes += total;
+      rs.stats.inPkts++;
+      rs.stats.inBytes += total;
+    }
     const id = this.ipId;
     this.ipId = (id + 1) & 0xffff;
     this.outOff = encapIpip(data, ipOff, total, rs.dip, rs.address, id, host.mac, host.kernelMac);

@@ -1,0 +1,104 @@
+// Pinned flows for the tunnel health check (see src/health/checkers/tunnel.ts for the
+// contract). A probe from the director host's probe source P to VIP:port must reach the one
+// real server being checked — even a down or weight-0 one — so the data path looks these
+// packets up here instead of in the connection table, and never schedules them.
+//
+// The prober never reuses a (protocol, source port) that is still pinned, so a pin is keyed
+// by those two alone: one slot per (TCP|UDP, port) in typed arrays, O(1) and allocation-free
+// for the data path. The VIP, VIP port and RS address are checked too, so a stray packet of
+// another flow, or of a server whose id was reused, is never sent anywhere.
+import type { RealServer } from './real-server.js';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../wire/ip-protocol.js';
+
+const SLOTS = 2 * 65536;
+const EMPTY = -1;
+
+/** The flow of one probe as the binding hands it over (addresses as uint32). */
+export interface PinnedProbeFlow {
+  /** 6 (TCP) or 17 (UDP). */
+  protocol: number;
+  srcPort: number;
+  vip: number;
+  vipPort: number;
+}
+
+/** Finds a real server by registry id (the director's ServiceRegistry.servers). */
+export type RealServerById = (id: number) => RealServer | undefined;
+
+export class ProbePinTable {
+  /** Probe packets forwarded to their pinned server (they are not client traffic). */
+  forwarded = 0;
+  private readonly rsId = new Int32Array(SLOTS).fill(EMPTY);
+  private readonly rip = new Uint32Array(SLOTS);
+  private readonly vip = new Uint32Array(SLOTS);
+  private readonly vipPort = new Uint16Array(SLOTS);
+  /** Bumped by every pin, so a late unpin of an older pin of the same slot does nothing. */
+  private readonly generation = new Uint32Array(SLOTS);
+  private live = 0;
+
+  /**
+   * @param source   the probe source address P (uint32, non-zero)
+   * @param serverById the registry lookup the data path uses for pinned servers
+   */
+  constructor(
+    readonly source: number,
+    private readonly serverById: RealServerById,
+  ) {
+    if (!Number.isInteger(source) || source <= 0 || source > 0xffffffff) throw new RangeError(`probe source must be a non-zero IPv4 address as uint32, got ${source}`);
+  }
+
+  /** Pins currently in effect. */
+  get size(): number {
+    return this.live;
+  }
+
+  /**
+   * Pins a flow to `rs` until the returned function is called (idempotent). Throws
+   * RangeError for a protocol other than TCP/UDP or a port outside 1..65535.
+   */
+  pin(flow: PinnedProbeFlow, rs: RealServer): () => void {
+    const slot = slotOf(flow.protocol, flow.srcPort);
+    if (slot < 0) throw new RangeError(`cannot pin protocol ${flow.protocol} source port ${flow.srcPort}: TCP/UDP and ports 1..65535 only`);
+    if (!Number.isInteger(flow.vipPort) || flow.vipPort < 1 || flow.vipPort > 65535) throw new RangeError(`cannot pin VIP port ${flow.vipPort}: 1..65535 only`);
+    if (this.rsId[slot] === EMPTY) this.live++;
+    this.rsId[slot] = rs.id;
+    this.rip[slot] = rs.address;
+    this.vip[slot] = flow.vip >>> 0;
+    this.vipPort[slot] = flow.vipPort;
+    const generation = ++this.generation[slot];
+    return () => {
+      if (this.generation[slot] !== generation || this.rsId[slot] === EMPTY) return;
+      this.rsId[slot] = EMPTY;
+      this.live--;
+    };
+  }
+
+  /** Drops every pin (the director is reconfiguring or stopping). */
+  clear(): void {
+    this.rsId.fill(EMPTY);
+    for (let i = 0; i < SLOTS; i++) this.generation[i]++;
+    this.live = 0;
+  }
+
+  /**
+   * Data path: the server a probe packet is pinned to, or undefined (the caller drops it as
+   * probe-unpinned). Never throws, never allocates.
+   */
+  target(protocol: number, srcPort: number, vip: number, vipPort: number): RealServer | undefined {
+    const slot = protocol === IPPROTO_TCP ? srcPort : protocol === IPPROTO_UDP ? 65536 + srcPort : -1;
+    if (slot < 0) return undefined;
+    const id = this.rsId[slot];
+    if (id === EMPTY || this.vip[slot] !== vip >>> 0 || this.vipPort[slot] !== vipPort) return undefined;
+    const rs = this.serverById(id);
+    if (rs === undefined || rs.address !== this.rip[slot]) return undefined;
+    this.forwarded++;
+    return rs;
+  }
+}
+
+function slotOf(protocol: number, port: number): number {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return -1;
+  if (protocol === IPPROTO_TCP) return port;
+  if (protocol === IPPROTO_UDP) return 65536 + port;
+  return -1;
+}
