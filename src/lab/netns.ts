@@ -104,6 +104,16 @@ export class Topology {
     return child;
   }
 
+  /** Namespaces created so far, in creation order. */
+  get namespaceNames(): readonly string[] {
+    return this.namespaces;
+  }
+
+  /** Hands everything over to the caller: cleanup() (and the exit hook) then do nothing. For the demo's --keep. */
+  release(): void {
+    this.cleaned = true;
+  }
+
   /** Kills every spawned process and deletes every namespace and root-namespace link. Idempotent. */
   cleanup(): void {
     if (this.cleaned) return;
