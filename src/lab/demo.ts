@@ -10,10 +10,10 @@
 // Everything is torn down at the end, on Ctrl-C and on failure (see demo-state.ts, and
 // scripts/demo.sh's trap for the case where this process itself dies).
 import { Command, Option } from 'commander';
-import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { SCHEDULER_NAMES } from '../director/schedulers/scheduler.js';
+import { curlMany } from './curl-many.js';
 import { formatBarChart, type BarRow } from './bar-chart.js';
 import { KEPT_DEMOS_DIR, teardownDemo, teardownKeptDemos, writeDemoState, type DemoState } from './demo-state.js';
 import { REPO_ROOT, serviceYaml, startAgent, startDirector, type Daemon, type DirectorHandle } from './lab-daemons.js';
@@ -116,7 +116,7 @@ async function main(): Promise<void> {
 
     say(`\nsending ${requests} requests from the client: curl ${url} (a new TCP connection each)`);
     const t0 = Date.now();
-    const answers = curlMany(lab, url, requests);
+    const answers = curlMany(lab.client, url, requests);
     const seconds = (Date.now() - t0) / 1000;
     const counts = lab.realServers.map((rs) => answers.filter((a) => a === `rs${rs.index}`).length);
     const failed = requests - counts.reduce((a, b) => a + b, 0);
@@ -150,18 +150,6 @@ async function main(): Promise<void> {
 function fail(message: string): never {
   process.stderr.write(`vstun demo: ${message}\n`);
   process.exit(2);
-}
-
-/** Sends `n` GETs from the client, each on its own connection, with one curl process; returns the bodies. */
-function curlMany(lab: Lab, url: string, n: number): string[] {
-  const config = Array.from({ length: n }, () => `url = "${url}"\n`).join('');
-  const out = execFileSync('ip', ['netns', 'exec', lab.client, 'curl', '-s', '--max-time', '3', '-H', 'Connection: close', '-K', '-'], {
-    input: config,
-    encoding: 'utf8',
-    timeout: 120_000,
-    maxBuffer: 16 << 20,
-  });
-  return out.split('\n').filter(Boolean);
 }
 
 function printExploreHelp(lab: Lab, director: DirectorHandle, url: string): void {

@@ -130,3 +130,24 @@ export function serviceYaml(svc: { protocol: 'tcp' | 'udp'; vip: string; port: n
   const servers = svc.realServers.map((r) => `{ address: "${r.address}"${r.weight !== undefined ? `, weight: ${r.weight}` : ''} }`).join(', ');
   return `  - { protocol: ${svc.protocol}, vip: "${svc.vip}", port: ${svc.port}, scheduler: ${svc.scheduler}${svc.extra ? `, ${svc.extra}` : ''}, realServers: [${servers}] }`;
 }
+
+/** HTTP port of the lab app (src/lab/lab-app.ts) on the VIP; its UDP echo port is LAB_APP_UDP_PORT. */
+export const LAB_APP_HTTP_PORT = 8080;
+export const LAB_APP_UDP_PORT = 7;
+
+/** Starts the lab app on a real server's VIP(s) (the agent must have put them on lo); resolves once it answers. */
+export async function startLabApp(lab: Lab, rs: LabRealServer, opts: SpawnDaemonOptions = {}): Promise<Daemon> {
+  const args = [path.join(REPO_ROOT, 'dist/lab/lab-app.js'), '--name', `rs${rs.index}`, '--host', lab.vip, ...(lab.vip6 ? ['--host', lab.vip6] : [])];
+  args.push('--http-port', String(LAB_APP_HTTP_PORT), '--udp-port', String(LAB_APP_UDP_PORT));
+  const app = spawnDaemon(lab, rs.ns, args, opts);
+  await waitFor(
+    () => {
+      if (app.child.exitCode !== null) throw new Error(`lab app on rs${rs.index} exited (${app.child.exitCode}): ${app.output().trim()}`);
+      return lab.topo.tryExec(rs.ns, 'curl', ['-s', '-o', '/dev/null', '--max-time', '1', `http://${lab.vip}:${LAB_APP_HTTP_PORT}/`], 3000).status === 0;
+    },
+    10_000,
+    `the lab app on rs${rs.index}`,
+    100,
+  );
+  return app;
+}

@@ -1,0 +1,82 @@
+// The application the integration suite and the benchmark run on each real server's VIP:
+//
+//   node dist/lab/lab-app.js --name rs1 --host VIP [--host VIP6] [--http-port 8080] [--udp-port 7]
+//
+// HTTP:  GET /bytes/N   → N bytes (a fixed pattern), to download
+//        POST|PUT any   → "NAME LENGTH SHA256" of the body it received, to upload
+//        GET anything   → "NAME"
+// UDP:   every datagram is answered with "NAME " + the datagram (an echo that says who answered).
+// Every reply names the real server, so a test can tell which one the director picked.
+import { createHash } from 'node:crypto';
+import dgram from 'node:dgram';
+import http from 'node:http';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: {
+    name: { type: 'string' },
+    host: { type: 'string', multiple: true },
+    'http-port': { type: 'string', default: '8080' },
+    'udp-port': { type: 'string', default: '7' },
+  },
+});
+const name = values.name ?? 'app';
+const hosts = values.host ?? ['0.0.0.0'];
+const httpPort = Number(values['http-port']);
+const udpPort = Number(values['udp-port']);
+const MAX_DOWNLOAD = 1 << 30;
+
+const pattern = Buffer.alloc(64 * 1024, 'vstun lab payload ');
+
+function download(res: http.ServerResponse, total: number): void {
+  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': total, 'x-served-by': name });
+  let left = total;
+  const pump = () => {
+    while (left > 0) {
+      const chunk = pattern.subarray(0, Math.min(left, pattern.length));
+      left -= chunk.length;
+      if (!res.write(chunk)) return void res.once('drain', pump);
+    }
+    res.end();
+  };
+  pump();
+}
+
+const server = (host: string) =>
+  http
+    .createServer((req, res) => {
+      const m = /^\/bytes\/(\d+)$/.exec(req.url ?? '');
+      if (req.method === 'POST' || req.method === 'PUT') {
+        const hash = createHash('sha256');
+        let length = 0;
+        req.on('data', (d: Buffer) => {
+          hash.update(d);
+          length += d.length;
+        });
+        req.on('end', () => res.end(`${name} ${length} ${hash.digest('hex')}\n`));
+      } else if (m && Number(m[1]) <= MAX_DOWNLOAD) {
+        req.resume();
+        download(res, Number(m[1]));
+      } else {
+        req.resume();
+        res.end(`${name}\n`);
+      }
+    })
+    .listen(httpPort, host);
+
+for (const host of hosts) {
+  server(host).on('error', (err) => {
+    process.stderr.write(`lab-app: http on ${host}:${httpPort}: ${err.message}\n`);
+    process.exit(1);
+  });
+  const udp = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+  const prefix = Buffer.from(`${name} `);
+  udp.on('message', (msg, from) => udp.send(Buffer.concat([prefix, msg]), from.port, from.address));
+  udp.on('error', (err) => {
+    process.stderr.write(`lab-app: udp on ${host}:${udpPort}: ${err.message}\n`);
+    process.exit(1);
+  });
+  udp.bind(udpPort, host);
+}
+process.stdout.write('ready\n');
+process.on('SIGTERM', () => process.exit(0));
