@@ -23,6 +23,8 @@ export interface Daemon {
 export interface SpawnDaemonOptions {
   /** Write output to this file instead of keeping it in memory (and detach: for --keep). */
   logFile?: string;
+  /** Options for node itself, before the script (e.g. --cpu-prof for the benchmark). */
+  nodeArgs?: string[];
 }
 
 function spawnDaemon(lab: Lab, ns: string, args: string[], opts: SpawnDaemonOptions): Daemon {
@@ -33,7 +35,7 @@ function spawnDaemon(lab: Lab, ns: string, args: string[], opts: SpawnDaemonOpti
     spawnOpts.stdio = ['ignore', fd, fd];
     spawnOpts.detached = true;
   }
-  const child = lab.topo.spawn(ns, process.execPath, args, spawnOpts);
+  const child = lab.topo.spawn(ns, process.execPath, [...(opts.nodeArgs ?? []), ...args], spawnOpts);
   if (opts.logFile) child.unref();
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
