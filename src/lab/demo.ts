@@ -125,6 +125,9 @@ async function main(): Promise<void> {
     const expected = (i: number) => (flags.scheduler === 'wrr' && total > 0 ? weights[i] / total : flags.scheduler === 'rr' ? 1 / 3 : undefined);
     const rows: BarRow[] = lab.realServers.map((rs, i) => ({ label: `rs${rs.index} ${vip.includes(':') ? rs.rip6 : rs.rip}`, count: counts[i], expectedShare: expected(i) }));
     process.stdout.write(formatBarChart(rows));
+    if (['sh', 'mh', 'dh', 'lblc', 'lblcr'].includes(flags.scheduler)) {
+      say(`  (${flags.scheduler} hashes addresses, and all requests come from one client address, so one real server gets them all: that is the point of it)`);
+    }
 
     say('\nthe director\'s table (vstunadm -L -n --stats):\n');
     process.stdout.write(await directorListing(lab, director));
