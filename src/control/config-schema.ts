@@ -161,6 +161,8 @@ export const DirectorSection = z.strictObject({
   sloppyTcp: z.boolean().default(false),
   /** Default expire_nodest_conn policy for services that do not set one. */
   expireNodestConn: nodestPolicy.default('keep'),
+  /** Source address of tunnel health probes: a /32 put on the TAP, routed back to this host, never a VIP. */
+  probeSource: ipv4.optional(),
   /** Default tunnel MTU toward real servers (the uplink's MTU). */
   tunnelMtu: tunnelMtu().default(1500),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: (iss) => `${JSON.stringify(iss.input)} is not a log level (fatal, error, warn, info, debug, trace, silent)` }).default('info'),

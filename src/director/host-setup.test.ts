@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { HostChanges, type HostSystem } from '../host/host-changes.js';
+import { describeChange, HostChanges, type HostSystem } from '../host/host-changes.js';
 import { setupDirectorHost } from './host-setup.js';
 
 function fakeHost() {
@@ -41,5 +41,15 @@ describe('director host setup', () => {
     expect(h.sysctls.get('net/ipv4/conf/all/rp_filter')).toBe('1');
     expect(h.ipCalls).toContain('-4 route del 10.77.0.100/32 via 169.254.77.2 dev vstun0');
     expect(h.ipCalls).toContain('link del vstun0');
+  });
+});
+
+describe('director host setup: tunnel probe source', () => {
+  test('puts the probe source on the TAP as a /32 and takes it off again', () => {
+    const h = fakeHost();
+    const changes = new HostChanges(null, h.sys);
+    setupDirectorHost(changes, { tap: 'vstun0', kernelAddress: '169.254.77.1', linkAddress: '169.254.77.2', prefixLength: 30, vips: ['10.77.0.100'], probeSource: '10.77.9.1' }, (p) => h.sysctls.get(p)!);
+    expect(h.ipCalls).toContain('addr add 10.77.9.1/32 dev vstun0');
+    expect(changes.applied.map(describeChange)).toContain('address 10.77.9.1/32 on vstun0'); // recorded, so undone on exit
   });
 });

@@ -6,6 +6,9 @@
 //     and rp_filter=0, and all.rp_filter lowered from strict (1) because the kernel uses
 //     max(all, dev)
 //   - IPv6 off on the TAP (the director speaks IPv4 only; avoids RS/MLD noise)
+//   - the tunnel-check probe source P as a /32 on the TAP, when configured: a connect() from
+//     P to a VIP then leaves through the TAP into the director, and replies to P (routed to
+//     this host by the network) are local
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { confSysctl, type HostChanges } from '../host/host-changes.js';
@@ -16,6 +19,8 @@ export interface DirectorHostSetup {
   linkAddress: string;
   prefixLength: number;
   vips: string[];
+  /** Tunnel health-check probe source address (health-binding.ts). */
+  probeSource?: string;
 }
 
 export function setupDirectorHost(changes: HostChanges, s: DirectorHostSetup, readSysctl: (p: string) => string = defaultReadSysctl): void {
@@ -32,6 +37,7 @@ export function setupDirectorHost(changes: HostChanges, s: DirectorHostSetup, re
     /* IPv6 disabled host-wide: nothing to do */
   }
   for (const vip of new Set(s.vips)) addVipRoute(changes, s, vip);
+  if (s.probeSource !== undefined) changes.addAddress(s.tap, `${s.probeSource}/32`);
 }
 
 /** Routes one more VIP to the director (control plane adds services at run time). */
