@@ -6,19 +6,25 @@
 import { META_LENGTH, META_OFFSET, META_STRIDE, type PacketBatch, type PacketDevice } from '../device/packet-device.js';
 import { E_BAD_HEADER_LENGTH, E_BAD_OPTION, E_BAD_TOTAL_LENGTH, E_BAD_VERSION, WIRE_OK } from '../wire/errors.js';
 import { ETHERNET_HEADER_LENGTH, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from '../wire/ethernet.js';
-import { IPPROTO_ICMP, IPPROTO_IPIP, IPPROTO_TCP, IPPROTO_UDP } from '../wire/ip-protocol.js';
+import { IPPROTO_ICMP, IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_TCP, IPPROTO_UDP } from '../wire/ip-protocol.js';
 import { Ipv4View } from '../wire/ipv4.js';
 import { readIpv4 } from '../wire/ipv4-address.js';
 import { ConnTable, KIND_TCP, KIND_TCP_TEMPLATE, KIND_UDP, KIND_UDP_TEMPLATE } from './conn-table.js';
 import { ENCAP_HEADROOM, encapIpip } from './encap-ipip.js';
+import { FragmentCache } from './fragment-cache.js';
 import { ICMP_ECHO_REQUEST, makeEchoReplyInPlace } from './icmp-echo.js';
+import { IcmpRateLimiter } from './icmp-rate-limit.js';
+import { FRAG_NEEDED_HEADROOM, fragNeededFrameLength, writeFragNeededV4 } from './icmp-too-big.js';
+import { IPV4_TCP_HEADERS, MssClamper } from './mss-clamp.js';
 import type { ProbePinTable } from './probe-pins.js';
 import type { RealServer } from './real-server.js';
 import { newFlowKey } from './schedulers/scheduler.js';
 import type { ServiceRegistry } from './service-registry.js';
 import { nextTcpState, TCP_ACK, TCP_RST, TCP_SYN, TcpState, UDP_STATE } from './tcp-state.js';
 import type { Timeouts } from './timeouts.js';
-import { TX_FAILED_INDEX, Verdict, VERDICT_COUNT } from './verdicts.js';
+import { hash2 } from './flow-hash.js';
+import { usableInnerMtu } from './tunnel-mtu.js';
+import { TX_FAILED_INDEX, Verdict, VERDICT_COUNT, VERDICT_SENDS } from './verdicts.js';
 import type { VirtualHost } from './virtual-host.js';
 import type { VirtualService } from './virtual-service.js';
 
@@ -48,10 +54,16 @@ export class Datapath {
   needKernelMac = false;
   /** Tunnel health-check pins (set by health-binding.ts when a probe source is configured). */
   probePins: ProbePinTable | null = null;
+  /** Default tunnel MTU (bytes) for servers and services that set none: the TAP's MTU. */
+  defaultTunnelMtu = 1500;
+  /** Per-client budget for the "too big" errors the director sends. */
+  readonly icmpLimiter = new IcmpRateLimiter();
+  readonly mss = new MssClamper();
+  readonly fragments = new FragmentCache();
   // Per-packet outputs of handle(), fields rather than an allocated result.
   private outOff = 0;
   private outLen = 0;
-  private headroomOk = true;
+  private headroom = 0;
 
   constructor(
     private readonly registry: ServiceRegistry,
@@ -65,7 +77,7 @@ export class Datapath {
   processBatch(batch: PacketBatch, device: PacketDevice, now: number): void {
     const count = batch.count;
     if (this.txMeta.length < count * META_STRIDE) this.txMeta = new Int32Array(count * META_STRIDE);
-    this.headroomOk = batch.headroom >= ENCAP_HEADROOM;
+    this.headroom = batch.headroom;
     const meta = batch.meta;
     const data = batch.data;
     const tx = this.txMeta;
@@ -74,7 +86,7 @@ export class Datapath {
       const m = i * META_STRIDE;
       const v = this.handle(data, meta[m + META_OFFSET], meta[m + META_LENGTH], now);
       this.verdicts[v]++;
-      if (v <= Verdict.ReplyIcmpEcho) {
+      if (VERDICT_SENDS[v] === 1) {
         const t = out * META_STRIDE;
         tx[t + META_OFFSET] = this.outOff;
         tx[t + META_LENGTH] = this.outLen;
@@ -118,7 +130,7 @@ export class Datapath {
     }
     const protocol = data[ipOff + 9];
     // Loop guard: never tunnel a tunnel packet again (e.g. a route pointing back at us).
-    if (protocol === IPPROTO_IPIP) return Verdict.DropIpipLoop;
+    if (protocol === IPPROTO_IPIP || protocol === IPPROTO_IPV6) return Verdict.DropIpipLoop;
     const hlen = (data[ipOff] & 0x0f) << 2;
     const total = (data[ipOff + 2] << 8) | data[ipOff + 3];
     const dst = readIpv4(data, ipOff + 16);
@@ -131,14 +143,14 @@ export class Datapath {
       return Verdict.DropToDirector;
     }
     if (!this.registry.isVip(dst)) return Verdict.DropNotVip;
-    if (laterFragment) return Verdict.DropFragment;
+    if (laterFragment) return this.laterFragment(data, off, ipOff, total, protocol, dst, now);
 
     if (protocol === IPPROTO_ICMP) {
       if (l4len < 8) return Verdict.DropBadL4Header;
       const type = data[l4];
       if (type === ICMP_ECHO_REQUEST) return this.echo(data, off, ipOff, hlen, l4, l4len, total);
       if (type === ICMP_DEST_UNREACH || type === ICMP_TIME_EXCEEDED || type === ICMP_PARAMETER_PROBLEM) {
-        return this.icmpError(data, ipOff, l4, l4len, total, now);
+        return this.icmpError(data, off, ipOff, l4, l4len, total, now);
       }
       return Verdict.DropIcmpUnsupported;
     }
@@ -152,7 +164,8 @@ export class Datapath {
     } else {
       if (l4len < 8) return Verdict.DropBadL4Header;
       const ulen = (data[l4 + 4] << 8) | data[l4 + 5];
-      if (ulen < 8 || ulen > l4len) return Verdict.DropBadL4Header;
+      // A first fragment carries only part of the datagram the UDP length describes.
+      if (ulen < 8 || (ulen > l4len && (data[ipOff + 6] & 0x20) === 0)) return Verdict.DropBadL4Header;
     }
     const cport = (data[l4] << 8) | data[l4 + 1];
     const vport = (data[l4 + 2] << 8) | data[l4 + 3];
@@ -160,7 +173,7 @@ export class Datapath {
     const pins = this.probePins;
     if (pins !== null && readIpv4(data, ipOff + 12) === pins.source) {
       const pinned = pins.target(protocol, cport, dst, vport);
-      return pinned === undefined ? Verdict.DropProbeUnpinned : this.forward(data, off, ipOff, total, null, pinned);
+      return pinned === undefined ? Verdict.DropProbeUnpinned : this.forward(data, off, ipOff, total, null, pinned, Verdict.Forward, now);
     }
     const svc = this.registry.lookup(protocol, dst, vport);
     if (svc === undefined) return Verdict.DropNoService;
@@ -224,7 +237,60 @@ export class Datapath {
         }
       }
     }
-    return this.forward(data, off, ipOff, total, svc, rs);
+    if (isTcp && (flags & TCP_SYN) !== 0 && svc.mssClamp) {
+      this.mss.clamp(data, l4, l4len, usableInnerMtu(rs, svc, this.defaultTunnelMtu, false) - IPV4_TCP_HEADERS);
+    }
+    // A first fragment: its later fragments (no ports) follow it to the same server.
+    if ((data[ipOff + 6] & 0x20) !== 0) this.fragments.store(caddr, dst, (data[ipOff + 4] << 8) | data[ipOff + 5], protocol, svc.id, rs.id, now);
+    return this.forward(data, off, ipOff, total, svc, rs, Verdict.Forward, now);
+  }
+
+  /**
+   * A fragment after the first: to the server its first fragment went to; without a cache
+   * entry (lost, reordered, evicted), by a hash of (client, VIP, protocol) over the VIP's
+   * service for the protocol, so all such fragments of a datagram meet at one server.
+   */
+  private laterFragment(data: Uint8Array, off: number, ipOff: number, total: number, protocol: number, dst: number, now: number): Verdict {
+    const src = readIpv4(data, ipOff + 12);
+    const id = (data[ipOff + 4] << 8) | data[ipOff + 5];
+    const slot = this.fragments.lookup(src, dst, id, protocol, now);
+    if (slot >= 0) {
+      const svc = this.registry.services[this.fragments.serviceAt(slot)];
+      const rs = this.registry.servers[this.fragments.realServerAt(slot)];
+      if (svc !== undefined && rs !== undefined) return this.forward(data, off, ipOff, total, svc, rs, Verdict.ForwardFragment, now);
+    }
+    const svc = this.serviceForFragment(protocol, dst);
+    if (svc === undefined) return Verdict.DropFragmentNoFlow;
+    const rs = this.pickByHash(svc, hash2(0x3e77, src ^ protocol, dst));
+    if (rs === null) return Verdict.DropFragmentNoFlow;
+    return this.forward(data, off, ipOff, total, svc, rs, Verdict.ForwardFragment, now);
+  }
+
+  /** The VIP's service for a portless fragment: the all-ports service, else the first one. */
+  private serviceForFragment(protocol: number, vip: number): VirtualService | undefined {
+    const any = this.registry.lookup(protocol, vip, 0);
+    if (any !== undefined) return any;
+    const list = this.registry.services;
+    for (let i = 0; i < list.length; i++) {
+      const s = list[i];
+      if (s !== undefined && s.vip === vip && s.protocol === protocol) return s;
+    }
+    return undefined;
+  }
+
+  /** The available server at position hash mod (available count); null when none is. */
+  private pickByHash(svc: VirtualService, hash: number): RealServer | null {
+    const servers = svc.servers;
+    let n = 0;
+    for (let i = 0; i < servers.length; i++) if (servers[i].available) n++;
+    if (n === 0) return null;
+    let k = hash % n;
+    for (let i = 0; i < servers.length; i++) {
+      if (!servers[i].available) continue;
+      if (k === 0) return servers[i];
+      k--;
+    }
+    return null;
   }
 
   /** IPVS ip_vs_sched_persist: reuse the client network's template, or schedule and create one. */
@@ -250,14 +316,32 @@ export class Datapath {
     return rs;
   }
 
-  /** `svc` null: a health probe, not counted as service or server traffic. */
-  private forward(data: Uint8Array, off: number, ipOff: number, total: number, svc: VirtualService | null, rs: RealServer): Verdict {
-    if (!this.headroomOk) return Verdict.DropNoHeadroom;
+  /**
+   * Tunnels the packet to `rs` and returns `verdict`, unless it is too big for the tunnel:
+   * then a DF packet gets "fragmentation needed" back (rate-limited per client; never for
+   * ICMP errors or later fragments), and a packet without DF goes out with the outer DF
+   * clear so the path may fragment it. `svc` null: a health probe, not counted as service
+   * or server traffic.
+   */
+  private forward(data: Uint8Array, off: number, ipOff: number, total: number, svc: VirtualService | null, rs: RealServer, verdict: Verdict, now: number): Verdict {
+    if (this.headroom < ENCAP_HEADROOM) return Verdict.DropNoHeadroom;
     const host = this.host;
     if (!host.kernelMacKnown) {
       this.needKernelMac = true;
       return Verdict.DropNoKernelMac;
     }
+    const innerDf = (data[ipOff + 6] & 0x40) !== 0;
+    const usable = usableInnerMtu(rs, svc, this.defaultTunnelMtu, false);
+    if (total > usable && innerDf) {
+      if (verdict === Verdict.Forward) return this.tooBig(data, ipOff, total, usable, now);
+      // An ICMP error or a later fragment with DF: never answered with an error; let the path fragment it.
+      return this.encapsulate(data, ipOff, total, svc, rs, verdict, false);
+    }
+    return this.encapsulate(data, ipOff, total, svc, rs, verdict, innerDf);
+  }
+
+  private encapsulate(data: Uint8Array, ipOff: number, total: number, svc: VirtualService | null, rs: RealServer, verdict: Verdict, df: boolean): Verdict {
+    const host = this.host;
     if (svc !== null) {
       svc.stats.inPkts++;
       svc.stats.inBytes += total;
@@ -266,9 +350,21 @@ export class Datapath {
     }
     const id = this.ipId;
     this.ipId = (id + 1) & 0xffff;
-    this.outOff = encapIpip(data, ipOff, total, rs.dip, rs.address, id, host.mac, host.kernelMac);
+    this.outOff = encapIpip(data, ipOff, total, rs.dip, rs.address, id, df, host.mac, host.kernelMac);
     this.outLen = total + ENCAP_HEADROOM;
-    return Verdict.Forward;
+    return verdict;
+  }
+
+  /** ICMP frag-needed to the client, from the VIP, reporting `usable` as the next-hop MTU. */
+  private tooBig(data: Uint8Array, ipOff: number, total: number, usable: number, now: number): Verdict {
+    if (this.headroom < FRAG_NEEDED_HEADROOM) return Verdict.DropNoHeadroom;
+    if (!this.icmpLimiter.allow(IcmpRateLimiter.keyV4(readIpv4(data, ipOff + 12)), now)) return Verdict.DropTooBigRateLimited;
+    const hlen = (data[ipOff] & 0x0f) << 2;
+    const id = this.ipId;
+    this.ipId = (id + 1) & 0xffff;
+    this.outOff = writeFragNeededV4(data, ipOff, hlen, total, usable, id, this.host.mac, this.host.kernelMac);
+    this.outLen = fragNeededFrameLength(hlen, total);
+    return Verdict.ReplyIcmpTooBig;
   }
 
   private echo(data: Uint8Array, off: number, ipOff: number, hlen: number, icmp: number, icmpLen: number, total: number): Verdict {
@@ -290,7 +386,7 @@ export class Datapath {
    * reply) goes to the server that owns the flow. The quoted packet is server → client,
    * so the lookup swaps its addresses and ports.
    */
-  private icmpError(data: Uint8Array, ipOff: number, icmp: number, icmpLen: number, total: number, now: number): Verdict {
+  private icmpError(data: Uint8Array, off: number, ipOff: number, icmp: number, icmpLen: number, total: number, now: number): Verdict {
     const inner = icmp + 8;
     if (icmpLen < 8 + 20 + 8) return Verdict.DropBadL4Header;
     const ihl = (data[inner] & 0x0f) << 2;
@@ -307,6 +403,6 @@ export class Datapath {
     const rs = this.registry.servers[this.table.rsAt(slot)];
     const svc = this.registry.services[this.table.serviceAt(slot)];
     if (rs === undefined || svc === undefined) return Verdict.DropIcmpNoFlow;
-    return this.forward(data, ipOff - ETHERNET_HEADER_LENGTH, ipOff, total, svc, rs);
+    return this.forward(data, off, ipOff, total, svc, rs, Verdict.ForwardIcmpError, now);
   }
 }

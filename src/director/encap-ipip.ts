@@ -1,6 +1,8 @@
 // IPIP encapsulation (RFC 2003) into the headroom in front of a received frame, as IPVS's
-// ip_vs_tunnel_xmit builds it: outer source DIP, destination RIP, TTL 64, TOS and DF
-// copied from the inner header, protocol 4, a fresh identification and header checksum.
+// ip_vs_tunnel_xmit builds it: outer source DIP, destination RIP, TTL 64, TOS copied from
+// the inner header, protocol 4, a fresh identification and header checksum. DF is the
+// caller's choice: copied from the inner header, and cleared when an inner packet without
+// DF is too big for the tunnel, so that the path may fragment the outer packet.
 // A new Ethernet header (to the kernel's MAC, from ours) goes in front. The inner IP
 // packet is not touched.
 //
@@ -19,7 +21,8 @@ export const ENCAP_HEADROOM = 14 + OUTER_IPV4_LENGTH;
 /**
  * Encapsulates the inner IPv4 packet at data[ip .. ip+innerLength) in place and returns
  * the offset of the new frame (ip - 34); its length is innerLength + 34. The caller
- * guarantees ip - 34 is inside the packet's slot. `id` is the outer identification.
+ * guarantees ip - 34 is inside the packet's slot. `id` is the outer identification,
+ * `df` the outer DF bit.
  */
 export function encapIpip(
   data: Uint8Array,
@@ -28,6 +31,7 @@ export function encapIpip(
   dip: number,
   rip: number,
   id: number,
+  df: boolean,
   srcMac: Uint8Array,
   dstMac: Uint8Array,
 ): number {
@@ -39,7 +43,7 @@ export function encapIpip(
   data[o + 3] = total;
   data[o + 4] = id >>> 8;
   data[o + 5] = id;
-  data[o + 6] = data[ip + 6] & 0x40; // DF only
+  data[o + 6] = df ? 0x40 : 0;
   data[o + 7] = 0;
   data[o + 8] = ENCAP_TTL;
   data[o + 9] = IPPROTO_IPIP;

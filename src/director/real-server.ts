@@ -16,6 +16,14 @@ export class RealServer {
   /** Deleted from its service; its connections drain, and the id is reused once they are gone. */
   removed = false;
   readonly stats = new TrafficStats();
+  /** Encapsulation toward this server (tunnel-mtu.ts: TUNNEL_IPIP or TUNNEL_GUE). */
+  tunnel = 0;
+  /** GUE destination UDP port (used when tunnel is GUE). */
+  guePort = 6080;
+  /** Configured tunnel MTU in bytes; 0 inherits the service's, then the director's. */
+  tunnelMtu = 0;
+  /** Path MTU learned by discovery (pmtu-discovery.ts) in bytes; 0 = nothing learned. */
+  pathMtu = 0;
 
   /**
    * @param id      index in the director's real-server registry (what the connection table stores)

@@ -29,6 +29,10 @@ export interface ServiceSpec {
 export class VirtualService {
   servers: RealServer[] = [];
   readonly stats = new TrafficStats();
+  /** Clamp the MSS option of SYNs so client segments fit the tunnel (on by default). */
+  mssClamp = true;
+  /** Tunnel MTU for this service's servers in bytes; 0 inherits the director's. */
+  tunnelMtu = 0;
 
   constructor(
     readonly id: number,
