@@ -24,6 +24,12 @@ export const CONTROL_ERROR_CODES = {
   ERR_SERVER_EXISTS: 'the real server already exists in that service',
   ERR_NO_SUCH_SERVER: 'the real server does not exist in that service',
   ERR_REMOTE: 'the director reported an error whose code this vstunadm does not know (the message keeps it)',
+  ERR_UNREACHABLE: 'the control socket cannot be reached (director not running, wrong --control path, no permission)',
+  ERR_PROTOCOL: 'the control socket answered something that is not a vstun v1 response',
+  ERR_CONFIG: 'the config file is unreadable or invalid; nothing was applied',
+  ERR_NO_CONFIG: 'reload was asked of a director started without --config',
+  ERR_REJECTED: 'the director cannot apply the rules as a whole (e.g. a limit or an unsupported address family); nothing was applied',
+  ERR_INTERNAL: 'an unexpected failure inside the director; please report it',
 } as const;
 
 export type ControlErrorCode = keyof typeof CONTROL_ERROR_CODES;

@@ -3,12 +3,16 @@
 // and the plain snapshot API that the control plane publishes.
 import { performance } from 'node:perf_hooks';
 import type { PacketDevice } from '../device/packet-device.js';
+import type { ServiceConfig } from '../control/config-schema.js';
+import type { OnFailurePolicy } from '../health/health-config.js';
 import { ConnTable, DEFAULT_CONN_TABLE_CAPACITY, KIND_TCP, KIND_TCP_TEMPLATE, KIND_UDP, KIND_UDP_TEMPLATE } from './conn-table.js';
 import { Datapath } from './datapath.js';
 import { formatIpv4 } from './ipv4-text.js';
 import type { TrafficSnapshot } from './rate-estimator.js';
 import { ServiceRegistry } from './service-registry.js';
-import { connStateName } from './tcp-state.js';
+import type { RealServer } from './real-server.js';
+import { newFlowKey } from './schedulers/scheduler.js';
+import { connStateName, TcpState } from './tcp-state.js';
 import { Timeouts, type TimeoutSettings } from './timeouts.js';
 import { TX_FAILED_INDEX, VERDICT_NAMES, type VerdictName } from './verdicts.js';
 import { VirtualHost } from './virtual-host.js';
@@ -84,6 +88,17 @@ export interface ConnectionSnapshot {
   expiresIn: number;
 }
 
+/** Upper bounds of the packets-per-batch histogram buckets (the last bucket is +Inf). */
+export const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024] as const;
+
+/** What a removed or failed server's connections do; one type with the health checks' onFailure. */
+export type NodestPolicy = OnFailurePolicy;
+
+export interface NodestResult {
+  expired: number;
+  rescheduled: number;
+}
+
 const SWEEP_TICK_MS = 250;
 const SWEEP_PER_TICK = 65536;
 const ESTIMATOR_INTERVAL_S = 2;
@@ -100,9 +115,24 @@ export class Director {
   private readonly probe = new Uint8Array(64);
   private readonly probeMeta = new Int32Array(4);
   private readonly useTimers: boolean;
+  /** Outer source address for a real server (uint32 → uint32). */
+  readonly dipFor: (rip: number) => number;
+  readonly mhTableSize: number | undefined;
+  /**
+   * The desired service table (config-shaped) that the registry was last reconciled to;
+   * the control plane owns it (see src/control/service-reconciler.ts).
+   */
+  definitions: ServiceConfig[] = [];
+  /** Count of batches per BATCH_SIZE_BUCKETS bucket (last = larger), plus totals. */
+  readonly batchSizeCounts = new Float64Array(BATCH_SIZE_BUCKETS.length + 1);
+  batchCount = 0;
+  batchPacketSum = 0;
+  private readonly changeListeners: Array<() => void> = [];
 
   constructor(opts: DirectorOptions) {
     this.device = opts.device;
+    this.dipFor = opts.dipFor;
+    this.mhTableSize = opts.mhTableSize;
     this.useTimers = opts.timers ?? true;
     this.clock = opts.clock ?? (() => performance.now());
     this.registry = new ServiceRegistry({ dipFor: opts.dipFor, mhTableSize: opts.mhTableSize, random: opts.random, now: this.clock });
@@ -118,6 +148,7 @@ export class Director {
   /** Starts taking batches from the device, the expiry sweep and the rate estimator. */
   start(): void {
     this.device.onBatch((batch) => {
+      this.recordBatchSize(batch.count);
       this.datapath.processBatch(batch, this.device, this.clock());
       if (this.datapath.needKernelMac) this.probeKernel();
     });
@@ -146,6 +177,76 @@ export class Director {
     this.device.writeBatch(this.probe, this.probeMeta, 1);
   }
 
+  /** One histogram bump per batch (never per packet). */
+  recordBatchSize(count: number): void {
+    const b = BATCH_SIZE_BUCKETS;
+    let i = 0;
+    while (i < b.length && count > b[i]) i++;
+    this.batchSizeCounts[i]++;
+    this.batchCount++;
+    this.batchPacketSum += count;
+  }
+
+  /** Calls `fn` after every change of services or real servers (add, edit, delete, reload). */
+  onServicesChanged(fn: () => void): void {
+    this.changeListeners.push(fn);
+  }
+
+  /** Tells the listeners that the service table changed (the reconciler calls it). */
+  servicesChanged(): void {
+    for (const fn of this.changeListeners) fn();
+  }
+
+  /**
+   * Applies an expire_nodest_conn policy to the connections bound to `rs` (a server just
+   * removed, quiesced or failed): `keep` leaves them draining to it; `expire` deletes their
+   * entries; `reschedule` moves each connection to the server its service's scheduler picks
+   * now (mh picks what any director would), and deletes persistence templates. A flow with
+   * nowhere to go is expired. Control plane only: walks the whole table.
+   */
+  applyNodestPolicy(rs: RealServer, policy: NodestPolicy): NodestResult {
+    const result = { expired: 0, rescheduled: 0 };
+    if (policy === 'keep') return result;
+    const t = this.table;
+    const entries: number[][] = [];
+    t.forEach((slot) => {
+      if (t.rsAt(slot) !== rs.id) return;
+      entries.push([t.kindAt(slot), t.clientAt(slot), t.clientPortAt(slot), t.virtualAt(slot), t.virtualPortAt(slot), t.serviceAt(slot), t.stateAt(slot), t.expiresAt(slot)]);
+    });
+    const now = this.clock();
+    const flow = newFlowKey();
+    for (const [kind, caddr, cport, vaddr, vport, svcId, state, expires] of entries) {
+      const slot = t.lookup(kind, caddr, cport, vaddr, vport, now);
+      if (slot < 0 || t.rsAt(slot) !== rs.id) continue;
+      t.remove(slot);
+      const svc = this.registry.services[svcId];
+      const template = kind === KIND_TCP_TEMPLATE || kind === KIND_UDP_TEMPLATE;
+      if (policy === 'expire' || template || svc === undefined) {
+        result.expired++;
+        continue;
+      }
+      flow.protocol = svc.protocol;
+      flow.caddr = caddr;
+      flow.cport = cport;
+      flow.vaddr = vaddr;
+      flow.vport = vport;
+      const next = svc.scheduler.schedule(flow);
+      if (next === null || next === rs) {
+        result.expired++;
+        continue;
+      }
+      const ns = t.insert(kind, caddr, cport, vaddr, vport, svc.id, next.id, state, expires, now);
+      if (ns < 0) {
+        result.expired++;
+        continue;
+      }
+      this.registry.bound(next, kind);
+      if (kind === KIND_TCP && state === TcpState.Established) this.registry.transition(next, TcpState.None, TcpState.Established);
+      result.rescheduled++;
+    }
+    return result;
+  }
+
   /** Folds the last interval into every service's and server's rates. */
   estimate(intervalS: number): void {
     for (const svc of this.registry.list()) {
@@ -159,9 +260,10 @@ export class Director {
     return this.timeouts.get();
   }
 
-  /** Zeroes traffic counters of every service and server (ipvsadm -Z). */
-  zeroCounters(): void {
-    for (const svc of this.registry.list()) {
+  /** Zeroes traffic counters of every service and server, or of one service (ipvsadm -Z [-t|-u]). */
+  zeroCounters(only?: { protocol: string; vip: string; port: number }): void {
+    const list = only ? [this.registry.findService(only.protocol, only.vip, only.port)] : this.registry.list();
+    for (const svc of list) {
       svc.stats.reset();
       for (const rs of svc.servers) rs.stats.reset();
     }

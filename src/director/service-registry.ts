@@ -93,7 +93,7 @@ export class ServiceRegistry implements ConnAccounting {
     const protocol = spec.protocol === 'tcp' ? PROTO_TCP : spec.protocol === 'udp' ? PROTO_UDP : -1;
     if (protocol < 0) throw new DirectorError('BAD_ARGUMENT', `protocol must be tcp or udp, got "${spec.protocol}"`);
     const vip = parseIpv4(spec.vip);
-    if (vip === null) throw new DirectorError('BAD_ARGUMENT', `vip "${spec.vip}" is not an IPv4 address`);
+    if (vip === null) throw new DirectorError(spec.vip.includes(':') ? 'UNSUPPORTED' : 'BAD_ARGUMENT', spec.vip.includes(':') ? `vip ${spec.vip}: IPv6 services are not supported by this director yet; use an IPv4 VIP` : `vip "${spec.vip}" is not an IPv4 address`);
     if (!Number.isInteger(spec.port) || spec.port < 0 || spec.port > 65535) throw new DirectorError('BAD_ARGUMENT', `port must be 0..65535, got ${spec.port}`);
     const key = serviceKey(protocol, vip, spec.port);
     if (this.byKey.has(key)) throw new DirectorError('SERVICE_EXISTS', `service ${spec.protocol}:${spec.vip}:${spec.port} already exists; use edit to change it`);
@@ -137,7 +137,7 @@ export class ServiceRegistry implements ConnAccounting {
   /** Adds a real server to a service (ipvsadm -a). */
   addRealServer(svc: VirtualService, spec: RealServerSpec): RealServer {
     const address = parseIpv4(spec.address);
-    if (address === null) throw new DirectorError('BAD_ARGUMENT', `real server "${spec.address}" is not an IPv4 address`);
+    if (address === null) throw new DirectorError(spec.address.includes(':') ? 'UNSUPPORTED' : 'BAD_ARGUMENT', spec.address.includes(':') ? `real server ${spec.address}: IPv6 real servers are not supported by this director yet` : `real server "${spec.address}" is not an IPv4 address`);
     const weight = this.checkWeight(spec.weight ?? 1);
     if (svc.servers.some((rs) => rs.address === address && !rs.removed)) {
       throw new DirectorError('REAL_SERVER_EXISTS', `real server ${spec.address} already in ${svc.label}; use edit to change its weight`);

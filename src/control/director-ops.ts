@@ -1,0 +1,195 @@
+// The director's control-socket ops. Rule changes travel as ipvsadm words (`args` for one
+// command, `text` for -R input) and are parsed here by the same parser vstunadm uses, so
+// there is one grammar and one validator. Every change goes through the same path:
+// parse all → apply to a copy of the definitions → reconcile (validate all, then apply
+// all) — so a request either changes everything it asks for or nothing.
+//
+// Ops: status, list, connections, timeouts, set-timeouts, add-service, edit-service,
+// delete-service, add-server, edit-server, delete-server, clear, zero, apply, save,
+// restore, explain, counters, reload.
+import type { ControlRequest, ControlServer } from './control-server.js';
+import type { Director } from '../director/director.js';
+import { BATCH_SIZE_BUCKETS } from '../director/director.js';
+import { formatIpv4 } from '../director/ipv4-text.js';
+import { VERDICT_NAMES } from '../director/verdicts.js';
+import { canonicalAddress, IPVS_VERSION, type ConnectionSnapshot, type ServiceRules, type ServiceSnapshot } from './admin-model.js';
+import { applyConfig, reloadConfig, type ControlState } from './config-reload.js';
+import { VstunadmError } from './errors.js';
+import { explainFlow } from './flow-explainer.js';
+import { parseVstunadmArgs, type AdminCommand, type RuleCommand } from './ipvsadm-args.js';
+import { parseRestore, type RestoreLine } from './ipvsadm-dump.js';
+import { applyCommandsToDefinitions, definitionToRules } from './service-definitions.js';
+import { reconcile } from './service-reconciler.js';
+
+export interface DirectorInfo {
+  tap: string;
+  startedAt: string;
+  metrics?: string;
+  pid: number;
+}
+
+export type { ControlState };
+
+const RULE_OPS = ['add-service', 'edit-service', 'delete-service', 'add-server', 'edit-server', 'delete-server', 'clear', 'zero', 'set-timeouts'] as const;
+
+/** The services as ipvsadm sees them, with counters and rates (vstunadm -L). */
+export function adminSnapshot(director: Director): ServiceSnapshot[] {
+  return director.registry.list().map((svc) => {
+    const s = svc.stats.snapshot();
+    const spec: ServiceSnapshot = {
+      key: { protocol: svc.protocolName, vip: formatIpv4(svc.vip), port: svc.port },
+      scheduler: svc.schedulerName,
+      flags: [...svc.flags],
+      onePacket: svc.onePacket,
+      stats: { conns: s.conns, inpkts: s.inPkts, outpkts: s.outPkts, inbytes: s.inBytes, outbytes: s.outBytes },
+      rates: { cps: s.cps, inpps: s.inPps, outpps: s.outPps, inbps: s.inBps, outbps: s.outBps },
+      servers: svc.servers
+        .filter((rs) => !rs.removed)
+        .map((rs) => {
+          const r = rs.stats.snapshot();
+          return {
+            address: rs.addressText,
+            port: svc.port,
+            weight: rs.weight,
+            forward: 'tunnel' as const,
+            effectiveWeight: rs.available ? rs.weight : 0,
+            activeConns: rs.activeConns,
+            inactConns: rs.inactConns,
+            persistConns: rs.persistConns,
+            stats: { conns: r.conns, inpkts: r.inPkts, outpkts: r.outPkts, inbytes: r.inBytes, outbytes: r.outBytes },
+            rates: { cps: r.cps, inpps: r.inPps, outpps: r.outPps, inbps: r.inBps, outbps: r.outBps },
+          };
+        }),
+    };
+    if (svc.persistenceMs > 0) {
+      spec.persistence = svc.persistenceMs / 1000;
+      if (svc.netmask !== 0xffffffff) spec.netmask = formatIpv4(svc.netmask);
+    }
+    return spec;
+  });
+}
+
+/** The connection table as -L -c lists it. */
+export function adminConnections(director: Director, limit: number): ConnectionSnapshot[] {
+  return director.connections(limit).map((c) => ({
+    protocol: c.protocol === 'TCP' ? 'tcp' : 'udp',
+    expires: c.expiresIn,
+    state: c.state,
+    client: { address: c.client, port: c.clientPort },
+    virtual: { address: c.virtual, port: c.virtualPort },
+    server: { address: c.realServer, port: c.virtualPort },
+  }));
+}
+
+/** The rules (-S): the definitions as ipvsadm rules, configured weights. */
+export function adminRules(director: Director): ServiceRules[] {
+  return director.definitions.map(definitionToRules);
+}
+
+/** Drop reasons and other per-frame verdicts, plus table and batch figures (vstunadm counters). */
+export function directorCounters(director: Director) {
+  const verdicts: Record<string, number> = {};
+  VERDICT_NAMES.forEach((name, i) => (verdicts[name] = director.datapath.verdicts[i] ?? 0));
+  const buckets: Record<string, number> = {};
+  BATCH_SIZE_BUCKETS.forEach((b, i) => (buckets[`le${b}`] = director.batchSizeCounts[i]));
+  buckets.larger = director.batchSizeCounts[BATCH_SIZE_BUCKETS.length];
+  return {
+    framesIn: director.datapath.framesIn,
+    verdicts,
+    connTable: director.table.stats(),
+    batches: { count: director.batchCount, packets: director.batchPacketSum, sizes: buckets },
+  };
+}
+
+function argsOf(req: ControlRequest): string[] {
+  const a = req.args;
+  if (!Array.isArray(a) || !a.every((x) => typeof x === 'string')) {
+    throw new VstunadmError('ERR_USAGE', `op ${req.op} needs "args": the ipvsadm words of the command, e.g. ["-A","-t","10.0.0.1:80","-s","rr"]`);
+  }
+  return a as string[];
+}
+
+/** Parses args and checks the command is the one the op names. */
+function commandOf(req: ControlRequest, kinds: readonly string[]): AdminCommand {
+  const cmd = parseVstunadmArgs(argsOf(req));
+  if (!kinds.includes(cmd.kind)) throw new VstunadmError('ERR_USAGE', `op ${req.op} got a ${cmd.kind} command; send it as op ${cmd.kind}`);
+  return cmd;
+}
+
+/**
+ * Applies rule commands as one change: rules first (validated whole), then -Z and --set in
+ * order. Returns what changed.
+ */
+export function applyRuleCommandsToDirector(director: Director, state: ControlState, commands: ReadonlyArray<RuleCommand | RestoreLine>) {
+  const desired = applyCommandsToDefinitions(director.definitions, commands);
+  // Check -Z targets and timeouts before anything is applied.
+  const after = new Set(desired.map((d) => `${d.protocol}:${canonicalAddress(d.vip)}:${d.port}`));
+  for (const e of commands) {
+    const c = 'command' in e ? e.command : e;
+    if (c.kind === 'zero' && c.service && !after.has(`${c.service.protocol}:${c.service.vip}:${c.service.port}`)) {
+      throw new VstunadmError('ERR_NO_SUCH_SERVICE', `-Z: service ${c.service.protocol}:${c.service.vip}:${c.service.port} does not exist`);
+    }
+  }
+  const summary = reconcile(director, desired, state.config.director.expireNodestConn);
+  for (const e of commands) {
+    const c = 'command' in e ? e.command : e;
+    if (c.kind === 'zero') director.zeroCounters(c.service);
+    else if (c.kind === 'set-timeouts') director.setTimeouts(c.timeouts);
+  }
+  return { summary, timeouts: director.timeouts.get() };
+}
+
+/** Registers every op on `server`. */
+export function registerDirectorOps(server: ControlServer, director: Director, info: DirectorInfo, state: ControlState): void {
+  server
+    .register('status', () => {
+      const s = director.snapshot();
+      return {
+        daemon: 'vstun-director',
+        ...info,
+        uptimeS: Math.round(process.uptime()),
+        config: state.configPath ?? null,
+        framesIn: s.framesIn,
+        verdicts: s.verdicts,
+        connTable: s.connTable,
+        kernelMacKnown: s.kernelMacKnown,
+        services: s.services.length,
+        timeouts: s.timeouts,
+      };
+    })
+    .register('list', () => ({ version: IPVS_VERSION, connTableSize: director.table.capacity, services: adminSnapshot(director), timeouts: director.timeouts.get() }))
+    .register('connections', (req) => ({ connections: adminConnections(director, typeof req.limit === 'number' ? req.limit : 100_000) }))
+    .register('timeouts', () => ({ timeouts: director.timeouts.get() }))
+    .register('save', () => ({ services: adminRules(director) }))
+    .register('counters', () => directorCounters(director))
+    .register('explain', (req) => {
+      const cmd = commandOf(req, ['explain']) as Extract<AdminCommand, { kind: 'explain' }>;
+      return { explanation: explainFlow(director, cmd.service, cmd.client) };
+    })
+    .register('restore', (req) => {
+      if (typeof req.text !== 'string') throw new VstunadmError('ERR_USAGE', 'op restore needs "text": the -R input, one ipvsadm command per line');
+      return applyRuleCommandsToDirector(director, state, parseRestore(req.text));
+    })
+    .register('apply', (req) => {
+      const lines = req.commands;
+      if (!Array.isArray(lines) || !lines.every((l) => typeof l === 'string')) throw new VstunadmError('ERR_USAGE', 'op apply needs "commands": a list of ipvsadm rule lines');
+      return applyRuleCommandsToDirector(director, state, parseRestore((lines as string[]).join('\n')));
+    })
+    .register('reload', () => ({ reload: reloadConfig(director, state) }));
+  for (const op of RULE_OPS) {
+    server.register(op, (req) => {
+      if (op === 'set-timeouts' && req.args === undefined) {
+        // Structured form: {"tcp":900,"tcpfin":120,"udp":300}; 0 or absent leaves one unchanged.
+        const pick = (k: string): number => {
+          const v = req[k] ?? 0;
+          if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 86_400 * 31) throw new VstunadmError('ERR_BAD_TIMEOUT', `${k} must be whole seconds 0..${86_400 * 31}`);
+          return v;
+        };
+        return applyRuleCommandsToDirector(director, state, [{ kind: 'set-timeouts', timeouts: { tcp: pick('tcp'), tcpfin: pick('tcpfin'), udp: pick('udp') } }]);
+      }
+      return applyRuleCommandsToDirector(director, state, [commandOf(req, [op]) as RuleCommand]);
+    });
+  }
+}
+
+export { applyConfig };

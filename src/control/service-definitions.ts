@@ -1,0 +1,115 @@
+// The director's desired service table, held as config-shaped definitions (ServiceConfig),
+// and its two views: ipvsadm rules (what -S prints and -A/-a/-R edit) and the YAML file.
+// ipvsadm commands edit only ipvsadm's fields; everything else a definition carries
+// (tunnel type, MTU, MSS clamp, health checks, …) is kept across those edits.
+import { canonicalAddress, type SchedFlag, type ServiceKey, type ServiceRules } from './admin-model.js';
+import { ServiceConfig, type RealServerConfig } from './config-schema.js';
+import { VstunadmError } from './errors.js';
+import { applyRuleCommands, serviceOption, type RestoreLine } from './ipvsadm-dump.js';
+import type { RuleCommand } from './ipvsadm-args.js';
+
+/** The flags the director implements (sh/mh's two named bits). */
+const DIRECTOR_FLAGS = new Set<string>(['sh-fallback', 'sh-port', 'mh-fallback', 'mh-port']);
+const FULL_MASK_V4 = '255.255.255.255';
+
+/** The identity of a definition, in canonical address form. */
+export function definitionKey(def: Pick<ServiceConfig, 'protocol' | 'vip' | 'port'>): ServiceKey {
+  return { protocol: def.protocol, vip: canonicalAddress(def.vip), port: def.port };
+}
+
+export function keyText(key: ServiceKey): string {
+  return `${key.protocol}:${key.vip}:${key.port}`;
+}
+
+function maskFromPrefix(bits: number): string {
+  const m = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+  return `${m >>> 24}.${(m >>> 16) & 255}.${(m >>> 8) & 255}.${m & 255}`;
+}
+
+/** A definition as ipvsadm rules: persistence 0 is "absent", a full netmask is "absent". */
+export function definitionToRules(def: ServiceConfig): ServiceRules {
+  const key = definitionKey(def);
+  const rules: ServiceRules = { key, scheduler: def.scheduler, flags: [...def.flags] as SchedFlag[], onePacket: def.onePacket, servers: [] };
+  if (def.persistence > 0) {
+    rules.persistence = def.persistence;
+    const v6 = key.vip.includes(':');
+    const text = String(def.netmask);
+    if (v6) {
+      if (/^\d+$/.test(text) && Number(text) < 128) rules.netmask = Number(text);
+    } else {
+      const dotted = /^\d+$/.test(text) ? maskFromPrefix(Number(text)) : text;
+      if (dotted !== FULL_MASK_V4) rules.netmask = dotted;
+    }
+  }
+  rules.servers = def.realServers.map((rs) => ({ address: canonicalAddress(rs.address), port: def.port, weight: rs.weight, forward: 'tunnel' as const }));
+  return rules;
+}
+
+/** A fresh definition with the config's defaults, for a service first made by ipvsadm -A. */
+function defaultDefinition(key: ServiceKey): ServiceConfig {
+  return ServiceConfig.parse({ protocol: key.protocol, vip: key.vip, port: key.port });
+}
+
+function directorFlags(rules: ServiceRules): ServiceConfig['flags'] {
+  for (const f of rules.flags) {
+    if (!DIRECTOR_FLAGS.has(f)) {
+      throw new VstunadmError('ERR_BAD_SCHED_FLAG', `scheduler flag '${f}' is not implemented by vstun's ${rules.scheduler}; only sh-fallback, sh-port (sh) and mh-fallback, mh-port (mh) are`);
+    }
+  }
+  return rules.flags as ServiceConfig['flags'];
+}
+
+/** Rules back to a definition, keeping every non-ipvsadm field of `previous` (same key). */
+export function rulesToDefinition(rules: ServiceRules, previous: ServiceConfig | undefined): ServiceConfig {
+  const base = previous ?? defaultDefinition(rules.key);
+  const oldServers = new Map<string, RealServerConfig>();
+  for (const rs of base.realServers) oldServers.set(canonicalAddress(rs.address), rs);
+  const netmask = rules.netmask === undefined ? FULL_MASK_V4 : String(rules.netmask);
+  return {
+    ...base,
+    protocol: rules.key.protocol,
+    vip: rules.key.vip,
+    port: rules.key.port,
+    scheduler: rules.scheduler,
+    flags: directorFlags(rules),
+    persistence: rules.persistence ?? 0,
+    netmask: rules.key.vip.includes(':') && rules.netmask === undefined ? '128' : netmask,
+    onePacket: rules.onePacket,
+    realServers: rules.servers.map((s) => {
+      const old = oldServers.get(s.address);
+      return old ? { ...old, address: s.address, weight: s.weight } : { address: s.address, weight: s.weight, tunnel: 'ipip' as const };
+    }),
+  };
+}
+
+/**
+ * Applies ipvsadm rule commands to `current` and returns the new definitions, or throws
+ * VstunadmError (nothing changes: `current` is not modified). IPVS's semantics: adding
+ * what exists or changing what does not is an error.
+ */
+export function applyCommandsToDefinitions(current: readonly ServiceConfig[], commands: ReadonlyArray<RuleCommand | RestoreLine>): ServiceConfig[] {
+  const before = new Map<string, ServiceConfig>();
+  for (const d of current) before.set(keyText(definitionKey(d)), d);
+  const rules = applyRuleCommands(current.map(definitionToRules), commands);
+  // A service deleted and re-added in one batch starts fresh, as in IPVS.
+  const recreated = new Set<string>();
+  for (const entry of commands) {
+    const c = 'command' in entry ? entry.command : entry;
+    if (c.kind === 'delete-service') recreated.add(keyText(c.service));
+    if (c.kind === 'clear') for (const k of before.keys()) recreated.add(k);
+  }
+  return rules.map((r) => {
+    const k = keyText(r.key);
+    return rulesToDefinition(r, recreated.has(k) ? undefined : before.get(k));
+  });
+}
+
+/** Finds a definition by key or throws ERR_NO_SUCH_SERVICE. */
+export function findDefinition(defs: readonly ServiceConfig[], key: ServiceKey): ServiceConfig {
+  const d = defs.find((x) => {
+    const k = definitionKey(x);
+    return k.protocol === key.protocol && k.vip === key.vip && k.port === key.port;
+  });
+  if (!d) throw new VstunadmError('ERR_NO_SUCH_SERVICE', `service ${serviceOption(key)} does not exist; add it first with -A`);
+  return d;
+}

@@ -1,0 +1,164 @@
+// vstunadm's logic, callable in-process (tests) and from the binary: ipvsadm's syntax and
+// output against vstun-director's control socket. commander is the outer shell (--control, VSTUN_CONTROL); the ipvsadm words themselves go to the
+// ipvsadm parser (src/control/ipvsadm-args.ts), whose grammar commander cannot express
+// (bundled -Lnt, optional -p values, --set's positional values).
+import { Command, CommanderError } from 'commander';
+import { IPVS_VERSION, sameServiceKey, type ConnectionSnapshot, type ServiceRules, type ServiceSnapshot, type Timeouts } from './admin-model.js';
+import { controlRequest, DEFAULT_CONTROL_PATH } from './control-client.js';
+import { isVstunadmError, VstunadmError } from './errors.js';
+import { formatExplanation, type Explanation } from './flow-explainer.js';
+import { parseVstunadmArgs, type AdminCommand } from './ipvsadm-args.js';
+import { formatRules, formatRulesJson, serviceOption } from './ipvsadm-dump.js';
+import {
+  formatConnections,
+  formatConnectionsJson,
+  formatDaemons,
+  formatServiceList,
+  formatServiceListJson,
+  formatSingleService,
+  formatTimeouts,
+  formatTimeoutsJson,
+} from './ipvsadm-format.js';
+
+export interface VstunadmIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** All of standard input (for -R). */
+  readStdin: () => Promise<string>;
+  env: Record<string, string | undefined>;
+}
+
+const HELP = `vstunadm — ipvsadm's commands against vstun-director (VS/TUN only: -i)
+
+  vstunadm -A|E -t|u VIP:PORT [-s SCHED] [-b FLAGS] [-p [SECS]] [-M MASK] [-o]
+  vstunadm -D -t|u VIP:PORT
+  vstunadm -a|e -t|u VIP:PORT -r RIP[:PORT] [-i] [-w WEIGHT]
+  vstunadm -d -t|u VIP:PORT -r RIP[:PORT]
+  vstunadm -L|l [-t|u VIP:PORT] [-n] [--stats|--rate|--exact|--persistent-conn|--tun-info] [-c] [--timeout] [--sort|--nosort] [--json]
+  vstunadm -C | -Z [-t|u VIP:PORT] | -S [-n] [--json] | -R < rules
+  vstunadm --set TCP TCPFIN UDP
+  vstunadm explain -t|u VIP:PORT --client IP:PORT [--json]
+  vstunadm counters [--json]
+  vstunadm reload            re-read the director's config file (same as SIGHUP)
+
+  --control PATH   the director's control socket (default ${DEFAULT_CONTROL_PATH}, or $VSTUN_CONTROL)
+  Schedulers: rr wrr lc wlc sed nq sh dh lblc lblcr fo ovf mh twos
+`;
+
+function listServices(cmd: Extract<AdminCommand, { kind: 'list' }>, res: Record<string, unknown>): string {
+  const all = res.services as ServiceSnapshot[];
+  const connTableSize = res.connTableSize as number;
+  const version = (res.version as string | undefined) ?? IPVS_VERSION;
+  if (cmd.service !== undefined) {
+    const one = all.find((s) => sameServiceKey(s.key, cmd.service!));
+    if (one === undefined) throw new VstunadmError('ERR_NO_SUCH_SERVICE', `no such service ${serviceOption(cmd.service)}`);
+    return cmd.format.json ? formatServiceListJson({ connTableSize, services: [one], version }, cmd.format) : formatSingleService(one, cmd.format);
+  }
+  return cmd.format.json ? formatServiceListJson({ connTableSize, services: all, version }, cmd.format) : formatServiceList({ connTableSize, services: all, version }, cmd.format);
+}
+
+function formatCounters(res: Record<string, unknown>): string {
+  const verdicts = res.verdicts as Record<string, number>;
+  const table = res.connTable as Record<string, number>;
+  const batches = res.batches as { count: number; packets: number; sizes: Record<string, number> };
+  const names = Object.keys(verdicts);
+  const width = Math.max(...names.map((n) => n.length), 20);
+  let out = `frames in: ${res.framesIn}\n\nVerdict${' '.repeat(width - 7)}  Count\n`;
+  for (const n of names) out += `${n.padEnd(width)}  ${verdicts[n]}\n`;
+  out += `\nconnection table: ${table.entries}/${table.capacity} entries, ${table.expired} expired, ${table.evictedEstablished + table.evictedOther} evicted\n`;
+  const avg = batches.count > 0 ? (batches.packets / batches.count).toFixed(1) : '0';
+  out += `batches: ${batches.count}, ${batches.packets} packets, ${avg} per batch\n`;
+  return out;
+}
+
+/** Runs one vstunadm invocation; returns the exit code (0 ok, 1 refused or failed, 2 bad usage). */
+export async function runVstunadm(argv: readonly string[], io: VstunadmIo): Promise<number> {
+  const program = new Command()
+    .name('vstunadm')
+    .option('--control <path>', 'control socket of vstun-director')
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .helpOption(false)
+    .exitOverride();
+  let words: string[];
+  let control: string;
+  try {
+    const parsed = program.parseOptions([...argv]);
+    words = [...parsed.operands, ...parsed.unknown];
+    control = program.opts<{ control?: string }>().control ?? io.env.VSTUN_CONTROL ?? DEFAULT_CONTROL_PATH;
+  } catch (err) {
+    io.stderr(`vstunadm: ${err instanceof CommanderError ? err.message.replace(/^error: /, '') : String(err)}\n`);
+    return 2;
+  }
+  let cmd: AdminCommand;
+  try {
+    cmd = words[0] === 'reload' && words.length === 1 ? ({ kind: 'reload' } as unknown as AdminCommand) : parseVstunadmArgs(words);
+  } catch (err) {
+    io.stderr(`vstunadm: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const ask = (op: string, fields: Record<string, unknown> = {}) => controlRequest(control, op, fields);
+  try {
+    switch ((cmd as { kind: string }).kind) {
+      case 'help':
+        io.stdout(HELP);
+        return 0;
+      case 'version':
+        io.stdout(`vstunadm (vstun) — ipvsadm syntax, IPVS ${IPVS_VERSION} formats\n`);
+        return 0;
+      case 'reload': {
+        const res = await ask('reload');
+        const r = res.reload as Record<string, string[]>;
+        const parts = ['servicesAdded', 'servicesRemoved', 'servicesChanged', 'serversAdded', 'serversRemoved', 'serversChanged'].map((k) => `${k} ${r[k].length}`);
+        io.stdout(`reloaded: ${parts.join(', ')}\n`);
+        if (r.needsRestart.length) io.stdout(`restart needed for: ${r.needsRestart.join(', ')}\n`);
+        return 0;
+      }
+    }
+    switch (cmd.kind) {
+      case 'list': {
+        if (cmd.view === 'services') io.stdout(listServices(cmd, await ask('list')));
+        else if (cmd.view === 'connections') {
+          const c = (await ask('connections')).connections as ConnectionSnapshot[];
+          const only = cmd.service === undefined ? c : c.filter((x) => x.virtual.address === cmd.service!.vip && x.virtual.port === cmd.service!.port && x.protocol === cmd.service!.protocol);
+          io.stdout(cmd.format.json ? formatConnectionsJson(only) : formatConnections(only, cmd.format));
+        } else if (cmd.view === 'timeout') {
+          const t = (await ask('timeouts')).timeouts as Timeouts;
+          io.stdout(cmd.format.json ? formatTimeoutsJson(t) : formatTimeouts(t));
+        } else io.stdout(formatDaemons());
+        return 0;
+      }
+      case 'save': {
+        const rules = (await ask('save')).services as ServiceRules[];
+        io.stdout(cmd.json ? formatRulesJson(rules) : formatRules(rules));
+        return 0;
+      }
+      case 'restore':
+        await ask('restore', { text: await io.readStdin() });
+        return 0;
+      case 'explain': {
+        const e = (await ask('explain', { args: words })).explanation as Explanation;
+        io.stdout(cmd.json ? `${JSON.stringify({ schema: 'vstun.explain/1', ...e }, null, 2)}\n` : formatExplanation(e));
+        return 0;
+      }
+      case 'counters': {
+        const res = await ask('counters');
+        const { v: _v, ok: _ok, ...body } = res;
+        io.stdout(cmd.json ? `${JSON.stringify({ schema: 'vstun.counters/1', ...body }, null, 2)}\n` : formatCounters(res));
+        return 0;
+      }
+      default:
+        // Rule changes: the director parses the same words and applies them atomically.
+        await ask(cmd.kind, { args: words });
+        return 0;
+    }
+  } catch (err) {
+    if (isVstunadmError(err)) {
+      io.stderr(`vstunadm: ${err.message}\n`);
+      return err.code === 'ERR_USAGE' ? 2 : 1;
+    }
+    io.stderr(`vstunadm: ${(err as Error).message ?? String(err)}\n`);
+    return 1;
+  }
+}
+
