@@ -10,6 +10,7 @@ import type { DirectorConfig } from '../control/config-schema.js';
 import { TunTapDevice } from '../device/native-tap-device.js';
 import { registerDirectorOps } from '../director/control-ops.js';
 import { Director } from '../director/director.js';
+import { registerHealthOp, startDirectorHealth, type HealthBinding } from '../director/health-binding.js';
 import { hostSourceToward, setupDirectorHost } from '../director/host-setup.js';
 import { describeChange, HostChanges } from '../host/host-changes.js';
 import { loadAddon } from '../native/addon.js';
@@ -60,6 +61,7 @@ async function main(): Promise<void> {
   let device: TunTapDevice | undefined;
   let director: Director | undefined;
   let control: ControlServer | undefined;
+  let health: HealthBinding | undefined;
   let stopping = false;
 
   const undo = () => {
@@ -77,6 +79,7 @@ async function main(): Promise<void> {
     } catch {
       /* best effort */
     }
+    health?.stop();
     director?.stop();
     device?.close();
     undo();
@@ -94,7 +97,7 @@ async function main(): Promise<void> {
     [device] = TunTapDevice.open({ name: tap, kind: 'tap', up: true });
     const vips = [...new Set(config.services.map((s) => s.vip))];
     if (changes) {
-      setupDirectorHost(changes, { tap, kernelAddress: d.kernelAddress, linkAddress: d.linkAddress, prefixLength: d.linkPrefixLength, vips });
+      setupDirectorHost(changes, { tap, kernelAddress: d.kernelAddress, linkAddress: d.linkAddress, prefixLength: d.linkPrefixLength, vips, probeSource: d.probeSource });
       log.info({ changes: changes.applied.map(describeChange) }, 'host set up');
     }
     const dipCache = new Map<number, number>();
@@ -125,8 +128,10 @@ async function main(): Promise<void> {
       for (const rs of s.realServers) director.registry.addRealServer(svc, rs);
     }
     director.start();
+    health = startDirectorHealth(director, config.services, { probeSource: d.probeSource, defaultPolicy: d.expireNodestConn, log });
     control = new ControlServer(controlPath);
     registerDirectorOps(control, director, { tap, startedAt: new Date().toISOString(), metrics, pid: process.pid });
+    registerHealthOp(control, health);
     await control.listen();
     log.info({ tap, control: controlPath, metrics, services: config.services.length, connTable: director.table.stats() }, 'director running');
   } catch (err) {

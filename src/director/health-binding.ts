@@ -66,6 +66,13 @@ export interface HealthServiceConfig {
   realServers?: ReadonlyArray<{ address: string; healthCheck?: unknown; feedback?: unknown }>;
 }
 
+/** A service definition as the config and the control plane keep it (config-schema ServiceConfig). */
+export interface HealthServiceDefinition extends HealthServiceConfig {
+  protocol: 'tcp' | 'udp';
+  vip: string;
+  port: number;
+}
+
 export interface HealthBindingOptions {
   director: Director;
   /** The director host's probe source address P for tunnel checks (a /32 routed back to this host). */
@@ -127,7 +134,11 @@ interface BoundService {
   config: HealthServiceConfig;
   servers: Map<string, BoundServer>;
   sorry: RealServer | undefined;
+  /** The last sorry-server state pushed (to put it back if a reload deleted it). */
+  sorryState: SorryServerState | undefined;
   sorryWarned: boolean;
+  /** The definition's health parts as JSON, to notice a reload that changed them. */
+  signature: string;
 }
 
 const silentLog: HealthLog = { info() {}, warn() {}, error() {} };
@@ -136,7 +147,7 @@ export class HealthBinding implements HealthConsumer {
   readonly manager: HealthManager;
   /** The tunnel check's pinned flows (null without a probe source). */
   readonly pins: ProbePinTable | null;
-  private readonly director: Director;
+  readonly director: Director;
   private readonly log: HealthLog;
   private readonly clock: Clock;
   private readonly defaultPolicy: OnFailurePolicy;
@@ -191,7 +202,7 @@ export class HealthBinding implements HealthConsumer {
     const explicit = hc.onFailure as OnFailurePolicy | undefined;
     // healthCheck.onFailure (when not the default keep) wins over expireNodestConn: both name the same policy.
     const policy = explicit !== undefined && explicit !== 'keep' ? explicit : (config.expireNodestConn ?? explicit ?? this.defaultPolicy);
-    const b: BoundService = { id, svc, policy, config, servers: new Map(), sorry: undefined, sorryWarned: false };
+    const b: BoundService = { id, svc, policy, config, servers: new Map(), sorry: undefined, sorryState: undefined, sorryWarned: false, signature: signatureOf(config) };
     this.bound.set(id, b);
     // Taken first: adding the service may already add its sorry server to svc.servers.
     const servers = svc.servers.filter((rs) => !rs.removed);
@@ -233,7 +244,8 @@ export class HealthBinding implements HealthConsumer {
    * added (they start down, as configured), deleted or re-weighted by the operator, services
    * deleted. Call it after every mutating control op; a timer also runs it.
    */
-  reconcile(): void {
+  reconcile(definitions?: readonly HealthServiceDefinition[]): void {
+    if (definitions !== undefined) this.bindDefinitions(definitions);
     for (const b of [...this.bound.values()]) {
       if (this.director.registry.services[b.svc.id] !== b.svc) {
         this.unbind(b);
@@ -257,6 +269,32 @@ export class HealthBinding implements HealthConsumer {
         }
       }
       for (const rsId of [...b.servers.keys()]) if (!live.has(rsId)) this.removeServer(b, rsId);
+      // A control-plane reconcile deletes servers it does not know, the sorry server too.
+      if (b.sorryState?.active && b.sorry?.removed) {
+        b.sorry = undefined;
+        this.setSorryServer(b.id, b.sorryState);
+      }
+    }
+  }
+
+  /** Binds services whose definitions carry health config, rebinding those whose health config changed. */
+  private bindDefinitions(definitions: readonly HealthServiceDefinition[]): void {
+    const registry = this.director.registry;
+    for (const def of definitions) {
+      let svc: VirtualService;
+      try {
+        svc = registry.findService(def.protocol, def.vip, def.port);
+      } catch {
+        continue;
+      }
+      const b = this.bound.get(svc.label);
+      if (b !== undefined && b.svc === svc && b.signature === signatureOf(def)) continue;
+      if (b !== undefined) this.unbind(b);
+      try {
+        this.bindService(svc, def);
+      } catch (err) {
+        this.log.error({ service: svc.label, err: (err as Error).message }, 'cannot health-check the service');
+      }
     }
   }
 
@@ -299,6 +337,7 @@ export class HealthBinding implements HealthConsumer {
     const b = this.bound.get(serviceId);
     if (b === undefined) return;
     const registry = this.director.registry;
+    b.sorryState = state;
     if (state.active) {
       if (b.sorry !== undefined && !b.sorry.removed) return;
       if (b.svc.port !== 0 && state.port !== b.svc.port && !b.sorryWarned) {
@@ -531,4 +570,38 @@ export class HealthBinding implements HealthConsumer {
     else if (e.type === 'quorum') this.log.warn({ service: e.serviceId, quorum: e.up, upWeight: e.upWeight, sorryActive: e.sorryActive }, 'service quorum changed');
     else if (e.type === 'consumer-error') this.log.error({ service: e.serviceId, server: e.rsId, err: e.error instanceof Error ? e.error.message : String(e.error) }, 'applying a health state failed');
   }
+}
+
+function signatureOf(c: HealthServiceConfig): string {
+  return JSON.stringify([c.healthCheck ?? null, c.expireNodestConn ?? null, (c.realServers ?? []).map((r) => [r.address, r.healthCheck ?? null, r.feedback ?? null])]);
+}
+
+/**
+ * Director startup: binds every configured service that has health config, follows later
+ * control-plane changes (`onServicesChanged`, with the definitions when the director keeps
+ * them) and starts the checks. The caller stops it on exit.
+ */
+export function startDirectorHealth(director: Director, services: readonly HealthServiceDefinition[], options: Omit<HealthBindingOptions, 'director'>): HealthBinding {
+  const binding = new HealthBinding({ director, ...options });
+  // At startup a bad health config stops the director (later reloads only log it).
+  for (const def of services) binding.bindService(director.registry.findService(def.protocol, def.vip, def.port), def);
+  const withEvents = director as Director & { onServicesChanged?: (fn: () => void) => void; definitions?: readonly HealthServiceDefinition[] };
+  withEvents.onServicesChanged?.(() => binding.reconcile(withEvents.definitions));
+  binding.start();
+  return binding;
+}
+
+/** The `health` control op: every health-checked service with its servers' dampened state and weights. */
+export function registerHealthOp(server: { register(op: string, handler: () => Record<string, unknown>): unknown }, binding: HealthBinding): void {
+  server.register('health', () => ({
+    services: binding.snapshot().map((svc) => ({
+      ...svc,
+      servers: svc.servers.map((s) => {
+        const rs = binding.director.registry.list().find((v) => v.label === svc.serviceId)?.servers.find((r) => !r.removed && r.addressText === s.rsId);
+        return { ...s, effectiveWeight: rs?.weight ?? 0 };
+      }),
+    })),
+    probePins: binding.pins?.size ?? 0,
+    probePacketsForwarded: binding.pins?.forwarded ?? 0,
+  }));
 }
