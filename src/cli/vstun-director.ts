@@ -12,6 +12,8 @@ import { registerDirectorOps } from '../director/control-ops.js';
 import { Director } from '../director/director.js';
 import { registerHealthOp, startDirectorHealth, type HealthBinding } from '../director/health-binding.js';
 import { hostSourceToward, setupDirectorHost } from '../director/host-setup.js';
+import { registerPmtuOp, startPathMtuDiscovery } from '../director/pmtu-binding.js';
+import type { PathMtuDiscovery } from '../director/pmtu-discovery.js';
 import { describeChange, HostChanges } from '../host/host-changes.js';
 import { loadAddon } from '../native/addon.js';
 import { parseMac } from '../wire/ethernet.js';
@@ -61,6 +63,7 @@ async function main(): Promise<void> {
   let device: TunTapDevice | undefined;
   let director: Director | undefined;
   let control: ControlServer | undefined;
+  let pmtu: PathMtuDiscovery | undefined;
   let health: HealthBinding | undefined;
   let stopping = false;
 
@@ -80,6 +83,7 @@ async function main(): Promise<void> {
       /* best effort */
     }
     health?.stop();
+    pmtu?.stop();
     director?.stop();
     device?.close();
     undo();
@@ -128,10 +132,12 @@ async function main(): Promise<void> {
       for (const rs of s.realServers) director.registry.addRealServer(svc, rs);
     }
     director.start();
+    pmtu = startPathMtuDiscovery(director, device, { defaultTunnelMtu: d.tunnelMtu, log });
     health = startDirectorHealth(director, config.services, { probeSource: d.probeSource, defaultPolicy: d.expireNodestConn, log });
     control = new ControlServer(controlPath);
     registerDirectorOps(control, director, { tap, startedAt: new Date().toISOString(), metrics, pid: process.pid });
     registerHealthOp(control, health);
+    registerPmtuOp(control, pmtu);
     await control.listen();
     log.info({ tap, control: controlPath, metrics, services: config.services.length, connTable: director.table.stats() }, 'director running');
   } catch (err) {

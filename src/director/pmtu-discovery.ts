@@ -1,0 +1,302 @@
+// Active path-MTU discovery toward each real server (RFC 1191 over the tunnel).
+//
+// The outer packets carry DF whenever the inner one does, so a hop with a smaller MTU
+// drops them and sends ICMP "fragmentation needed" to the outer source: the DIP, which is
+// the director host's own address. The director process never sees that ICMP on its TAP
+// (it goes to the host, not to a VIP), and the host kernel has no ipip module to act on
+// it. So the director opens a raw ICMP socket on the host, which gets a copy of every ICMP
+// message the host receives, and adopts the MTU of any frag-needed that quotes one of its
+// own tunnel packets (outer source a DIP, protocol 4, 41 or UDP, destination a RIP). The
+// data path then answers clients with the smaller usable MTU (icmp-too-big.ts) and clamps
+// MSS to it (mss-clamp.ts).
+//
+// To learn the MTU before any client pays for it, and to notice when a path grows back,
+// it also sends a probe through each tunnel: an outer packet of the configured tunnel MTU
+// with DF, carrying an ICMP echo request from the DIP to a VIP of the server. A smaller
+// hop answers the probe with frag-needed; a server whose agent decapsulates it answers
+// the echo, which confirms the full size and raises a lowered path MTU again. Learned
+// values also expire after PATH_MTU_EXPIRE_MS (as Linux's mtu_expires), and are re-probed.
+// Where ICMP is filtered on the path, neither comes back: set `tunnelMtu` in the config.
+import { finalizeChecksum, sumBytes } from '../wire/checksum.js';
+import { copyMac, ETHERTYPE_IPV4 } from '../wire/ethernet.js';
+import { IPPROTO_ICMP, IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_UDP } from '../wire/ip-protocol.js';
+import { writeOuterIpv4Fields } from '../wire/ipip.js';
+import { ipv4ToString, readIpv4, writeIpv4 } from '../wire/ipv4-address.js';
+import type { PacketBatch, PacketDevice } from '../device/packet-device.js';
+import { META_LENGTH, META_OFFSET, META_STRIDE } from '../device/packet-device.js';
+import type { RealServer } from './real-server.js';
+import type { ServiceRegistry } from './service-registry.js';
+import { configuredTunnelMtu, effectiveTunnelMtu, MIN_TUNNEL_MTU_V4 } from './tunnel-mtu.js';
+import type { VirtualHost } from './virtual-host.js';
+
+export const PATH_MTU_EXPIRE_MS = 10 * 60_000;
+export const DEFAULT_PROBE_INTERVAL_MS = 60_000;
+/** Echo identifier and payload tag of probes ("vs" / "vsPM"). */
+export const PROBE_ECHO_ID = 0x7673;
+const PROBE_TAG = [0x76, 0x73, 0x50, 0x4d];
+const PROBE_TTL = 64;
+/** RFC 1191 plateaus, for frag-needed from routers that report no MTU. */
+const PLATEAUS = [65535, 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68];
+
+export interface PathMtuOptions {
+  registry: ServiceRegistry;
+  host: VirtualHost;
+  /** The TAP device probes are written to. */
+  tap: PacketDevice;
+  /** The director's default tunnel MTU (the data path's). */
+  defaultTunnelMtu: () => number;
+  /** Monotonic ms. */
+  clock: () => number;
+  probeIntervalMs?: number;
+  /** Told about every change of a server's path MTU (for logs). */
+  onChange?: (rip: string, from: number, to: number, why: 'frag-needed' | 'probe-confirmed' | 'expired') => void;
+}
+
+interface PathState {
+  rip: number;
+  /** Last frag-needed that lowered it (ms), or -Infinity. */
+  loweredAt: number;
+  reports: number;
+  probesSent: number;
+  /** Largest probe size the server echoed back; 0 = none yet. */
+  confirmedMtu: number;
+}
+
+export interface PathMtuSnapshot {
+  address: string;
+  configuredMtu: number;
+  pathMtu: number;
+  effectiveMtu: number;
+  fragNeededReports: number;
+  probesSent: number;
+  confirmedMtu: number;
+}
+
+export class PathMtuDiscovery {
+  private readonly paths = new Map<number, PathState>();
+  private readonly frame = new Uint8Array(14 + 65535);
+  private readonly meta = new Int32Array(META_STRIDE);
+  private timer: NodeJS.Timeout | null = null;
+  private icmp: PacketDevice | null = null;
+  /** ICMP messages seen, and how many were frag-needed about our tunnels. */
+  icmpSeen = 0;
+  fragNeededAccepted = 0;
+  fragNeededIgnored = 0;
+
+  constructor(private readonly opts: PathMtuOptions) {}
+
+  /**
+   * Starts listening on `icmpSocket` (a raw IPv4 ICMP socket, packets with their IP
+   * header) and probing every interval. Idempotent.
+   */
+  start(icmpSocket: PacketDevice | null): void {
+    if (this.timer) return;
+    this.icmp = icmpSocket;
+    icmpSocket?.onBatch((b) => this.handleBatch(b));
+    // First probes soon after start (the kernel may need a moment for neighbours), then periodically.
+    const early = [300, 1500, 4000].map((ms) => setTimeout(() => this.probeAll(), ms).unref());
+    this.timer = setInterval(() => this.probeAll(), this.opts.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS);
+    this.timer.unref();
+    this.early = early;
+  }
+  private early: NodeJS.Timeout[] = [];
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    for (const t of this.early) clearTimeout(t);
+    this.timer = null;
+    this.icmp?.close();
+    this.icmp = null;
+  }
+
+  handleBatch(batch: PacketBatch): void {
+    const now = this.opts.clock();
+    for (let i = 0; i < batch.count; i++) {
+      const m = i * META_STRIDE;
+      this.handleIcmp(batch.data, batch.meta[m + META_OFFSET], batch.meta[m + META_LENGTH], now);
+    }
+  }
+
+  /**
+   * One IPv4 packet from the raw ICMP socket at data[off .. off+len). Frag-needed about one
+   * of our tunnel packets lowers that server's path MTU; an echo reply to a probe confirms
+   * its size. Everything else is ignored. Returns true when it changed a path MTU.
+   */
+  handleIcmp(data: Uint8Array, off: number, len: number, now: number): boolean {
+    this.icmpSeen++;
+    if (len < 28 || data[off] >> 4 !== 4) return false;
+    const hlen = (data[off] & 0x0f) << 2;
+    if (data[off + 9] !== IPPROTO_ICMP || len < hlen + 8) return false;
+    const icmp = off + hlen;
+    const type = data[icmp];
+    if (type === 0) return this.handleEchoReply(data, icmp, off + len - icmp, now);
+    if (type !== 3 || data[icmp + 1] !== 4) return false;
+    const q = icmp + 8;
+    if (len < hlen + 8 + 20 || data[q] >> 4 !== 4) return this.ignore();
+    const proto = data[q + 9];
+    if (proto !== IPPROTO_IPIP && proto !== IPPROTO_IPV6 && proto !== IPPROTO_UDP) return this.ignore();
+    const src = readIpv4(data, q + 12);
+    const rip = readIpv4(data, q + 16);
+    const servers = this.serversAt(rip, src);
+    if (servers.length === 0) return this.ignore();
+    let mtu = (data[icmp + 6] << 8) | data[icmp + 7];
+    const quotedTotal = (data[q + 2] << 8) | data[q + 3];
+    if (mtu === 0 || mtu >= quotedTotal) mtu = plateauBelow(quotedTotal);
+    if (mtu < MIN_TUNNEL_MTU_V4) mtu = MIN_TUNNEL_MTU_V4;
+    this.fragNeededAccepted++;
+    const path = this.path(rip);
+    path.reports++;
+    path.loweredAt = now;
+    let changed = false;
+    for (const rs of servers) {
+      const before = this.effective(rs);
+      if (mtu < before) {
+        rs.pathMtu = mtu;
+        changed = true;
+        this.opts.onChange?.(ipv4ToString(rip), before, mtu, 'frag-needed');
+      }
+    }
+    return changed;
+  }
+
+  /** Sends one probe per real-server address now, and expires old learned values. */
+  probeAll(): number {
+    const now = this.opts.clock();
+    const host = this.opts.host;
+    if (!host.kernelMacKnown) return 0;
+    let sent = 0;
+    const done = new Set<number>();
+    for (const rs of this.opts.registry.servers) {
+      if (rs === undefined || rs.removed || done.has(rs.address)) continue;
+      done.add(rs.address);
+      const path = this.path(rs.address);
+      if (rs.pathMtu > 0 && now - path.loweredAt > PATH_MTU_EXPIRE_MS) this.raise(rs.address, 'expired');
+      const svc = this.opts.registry.services[rs.serviceId];
+      if (svc === undefined) continue;
+      const size = configuredTunnelMtu(rs, svc, this.opts.defaultTunnelMtu());
+      const len = this.writeProbe(rs.dip, rs.address, svc.vip, size);
+      this.meta[META_OFFSET] = 0;
+      this.meta[META_LENGTH] = len;
+      if (this.opts.tap.writeBatch(this.frame, this.meta, 1) === 1) {
+        path.probesSent++;
+        sent++;
+      }
+    }
+    return sent;
+  }
+
+  /** Per-address state for the control plane. */
+  snapshot(): PathMtuSnapshot[] {
+    const out: PathMtuSnapshot[] = [];
+    const seen = new Set<number>();
+    for (const rs of this.opts.registry.servers) {
+      if (rs === undefined || rs.removed || seen.has(rs.address)) continue;
+      seen.add(rs.address);
+      const svc = this.opts.registry.services[rs.serviceId] ?? null;
+      const p = this.paths.get(rs.address);
+      out.push({
+        address: ipv4ToString(rs.address),
+        configuredMtu: configuredTunnelMtu(rs, svc, this.opts.defaultTunnelMtu()),
+        pathMtu: rs.pathMtu,
+        effectiveMtu: effectiveTunnelMtu(rs, svc, this.opts.defaultTunnelMtu()),
+        fragNeededReports: p?.reports ?? 0,
+        probesSent: p?.probesSent ?? 0,
+        confirmedMtu: p?.confirmedMtu ?? 0,
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Writes the probe frame into this.frame and returns its length: Ethernet to the kernel,
+   * outer IPv4 DIP → RIP (DF, protocol 4) of `size` bytes, inner IPv4 DIP → VIP with an
+   * ICMP echo request whose data is the tag, the RIP and the size, zero-padded.
+   */
+  writeProbe(dip: number, rip: number, vip: number, size: number): number {
+    const f = this.frame;
+    const inner = 14 + 20;
+    const innerLen = size - 20;
+    const icmp = inner + 20;
+    const icmpLen = innerLen - 20;
+    f.fill(0, icmp, icmp + icmpLen);
+    f[icmp] = 8; // echo request
+    f[icmp + 4] = PROBE_ECHO_ID >>> 8;
+    f[icmp + 5] = PROBE_ECHO_ID & 0xff;
+    f[icmp + 6] = size >>> 8;
+    f[icmp + 7] = size;
+    for (let k = 0; k < 4; k++) f[icmp + 8 + k] = PROBE_TAG[k];
+    writeIpv4(f, icmp + 12, rip);
+    const c = finalizeChecksum(sumBytes(f, icmp, icmpLen));
+    f[icmp + 2] = c >>> 8;
+    f[icmp + 3] = c;
+    writeOuterIpv4Fields(f, icmp, dip, vip, IPPROTO_ICMP, icmpLen, PROBE_TTL, true, 0, 0);
+    writeOuterIpv4Fields(f, inner, dip, rip, IPPROTO_IPIP, innerLen, PROBE_TTL, true, 0, 0);
+    copyMac(this.opts.host.kernelMac, 0, f, 0);
+    copyMac(this.opts.host.mac, 0, f, 6);
+    f[12] = ETHERTYPE_IPV4 >>> 8;
+    f[13] = ETHERTYPE_IPV4 & 0xff;
+    return 14 + size;
+  }
+
+  private handleEchoReply(data: Uint8Array, icmp: number, icmpLen: number, now: number): boolean {
+    void now;
+    if (icmpLen < 16 || ((data[icmp + 4] << 8) | data[icmp + 5]) !== PROBE_ECHO_ID) return false;
+    for (let k = 0; k < 4; k++) if (data[icmp + 8 + k] !== PROBE_TAG[k]) return false;
+    const size = (data[icmp + 6] << 8) | data[icmp + 7];
+    const rip = readIpv4(data, icmp + 12);
+    const path = this.paths.get(rip);
+    if (path === undefined) return false;
+    if (size > path.confirmedMtu) path.confirmedMtu = size;
+    // The full configured size made it: whatever was learned before no longer holds.
+    let raised = false;
+    for (const rs of this.serversAt(rip, -1)) {
+      if (rs.pathMtu > 0 && size > rs.pathMtu) {
+        const from = rs.pathMtu;
+        rs.pathMtu = size >= configuredTunnelMtu(rs, this.opts.registry.services[rs.serviceId] ?? null, this.opts.defaultTunnelMtu()) ? 0 : size;
+        this.opts.onChange?.(ipv4ToString(rip), from, rs.pathMtu || size, 'probe-confirmed');
+        raised = true;
+      }
+    }
+    return raised;
+  }
+
+  private raise(rip: number, why: 'expired'): void {
+    for (const rs of this.serversAt(rip, -1)) {
+      if (rs.pathMtu === 0) continue;
+      const from = rs.pathMtu;
+      rs.pathMtu = 0;
+      this.opts.onChange?.(ipv4ToString(rip), from, this.effective(rs), why);
+    }
+  }
+
+  private effective(rs: RealServer): number {
+    return effectiveTunnelMtu(rs, this.opts.registry.services[rs.serviceId] ?? null, this.opts.defaultTunnelMtu());
+  }
+
+  /** Live servers with address `rip` (and outer source `dip`, unless -1). */
+  private serversAt(rip: number, dip: number): RealServer[] {
+    const out: RealServer[] = [];
+    for (const rs of this.opts.registry.servers) if (rs !== undefined && !rs.removed && rs.address === rip && (dip === -1 || rs.dip === dip)) out.push(rs);
+    return out;
+  }
+
+  private path(rip: number): PathState {
+    let p = this.paths.get(rip);
+    if (p === undefined) {
+      p = { rip, loweredAt: -Infinity, reports: 0, probesSent: 0, confirmedMtu: 0 };
+      this.paths.set(rip, p);
+    }
+    return p;
+  }
+
+  private ignore(): false {
+    this.fragNeededIgnored++;
+    return false;
+  }
+}
+
+/** The largest RFC 1191 plateau below `size` bytes. */
+export function plateauBelow(size: number): number {
+  for (const p of PLATEAUS) if (p < size) return p;
+  return 68;
+}
