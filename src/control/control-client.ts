@@ -56,7 +56,10 @@ export function controlRequest(path: string, op: string, fields: Record<string, 
         else reject(vstunadmErrorFromJSON((res.error ?? {}) as { code?: unknown; message?: unknown }));
       });
     });
-    sock.on('error', (err: NodeJS.ErrnoException) => done(() => reject(settled ? err : unreachable(path, err))));
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      const e = unreachable(path, err);
+      done(() => reject(e));
+    });
     sock.on('close', () => done(() => reject(new VstunadmError('ERR_PROTOCOL', `${path} closed the connection without an answer`))));
   });
 }
