@@ -133,7 +133,8 @@ async function main(): Promise<void> {
     }
     director.start();
     pmtu = startPathMtuDiscovery(director, device, { defaultTunnelMtu: d.tunnelMtu, log });
-    health = startDirectorHealth(director, config.services, { probeSource: d.probeSource, defaultPolicy: d.expireNodestConn, log });
+    // Tunnel probes come from director.probeSource, else from the DIP (already routed back here).
+    health = startDirectorHealth(director, config.services, { probeSource: d.probeSource ?? dip, defaultPolicy: d.expireNodestConn, log });
     control = new ControlServer(controlPath);
     registerDirectorOps(control, director, { tap, startedAt: new Date().toISOString(), metrics, pid: process.pid });
     registerHealthOp(control, health);

@@ -171,7 +171,7 @@ export class Datapath {
     const vport = (data[l4 + 2] << 8) | data[l4 + 3];
     // Tunnel health probes go to their pinned RS, never through the table or the scheduler.
     const pins = this.probePins;
-    if (pins !== null && readIpv4(data, ipOff + 12) === pins.source) {
+    if (pins !== null && readIpv4(data, ipOff + 12) === pins.source && pins.isProbePort(cport)) {
       const pinned = pins.target(protocol, cport, dst, vport);
       return pinned === undefined ? Verdict.DropProbeUnpinned : this.forward(data, off, ipOff, total, null, pinned, Verdict.Forward, now);
     }

@@ -84,10 +84,19 @@ describe('probe pins in the data path', () => {
 
   test('client traffic is untouched by pins (the scheduler still skips the weight-0 server)', () => {
     const { d, dev, pins, rs2 } = build();
-    pins.pin({ protocol: 6, srcPort: 40000, vip: ip(VIP), vipPort: 80 }, rs2);
-    const f = tcpFrame({ sport: 40000, flags: SYN });
+    pins.pin({ protocol: 6, srcPort: 61000, vip: ip(VIP), vipPort: 80 }, rs2);
+    const f = tcpFrame({ sport: 61000, flags: SYN });
     dev.inject([f]);
     expect(dev.takeWritten().map((o) => hex(o.bytes))).toEqual([hex(expectedIpip(f, RS1, 0))]);
+    expect(d.table.stats().entries).toBe(1);
+  });
+
+  test('packets from the probe source outside the probe port range are ordinary clients (so P may be the DIP)', () => {
+    const { d, dev } = build();
+    const f = tcpFrame({ src: P, sport: 40000, flags: SYN });
+    dev.inject([f]);
+    expect(dev.takeWritten().map((o) => hex(o.bytes))).toEqual([hex(expectedIpip(f, RS1, 0))]);
+    expect(d.snapshot().verdicts['drop-probe-unpinned']).toBe(0);
     expect(d.table.stats().entries).toBe(1);
   });
 
@@ -111,7 +120,9 @@ describe('probe pins in the data path', () => {
     expect(pins.target(6, 61000, ip(VIP), 80)).toBe(rs2);
     expect(() => pins.pin({ protocol: 1, srcPort: 1, vip: ip(VIP), vipPort: 80 }, rs1)).toThrow(RangeError);
     expect(() => pins.pin({ protocol: 6, srcPort: 0, vip: ip(VIP), vipPort: 80 }, rs1)).toThrow(RangeError);
-    expect(() => pins.pin({ protocol: 6, srcPort: 1, vip: ip(VIP), vipPort: 0 }, rs1)).toThrow(RangeError);
+    expect(() => pins.pin({ protocol: 6, srcPort: 40000, vip: ip(VIP), vipPort: 80 }, rs1)).toThrow(/61000\.\.64999/);
+    expect(() => pins.pin({ protocol: 6, srcPort: 61000, vip: ip(VIP), vipPort: 0 }, rs1)).toThrow(RangeError);
+    expect(() => new ProbePinTable(1, () => undefined, [5, 4])).toThrow(RangeError);
     expect(() => new ProbePinTable(0, () => undefined)).toThrow(RangeError);
   });
 });

@@ -3,6 +3,10 @@
 // real server being checked — even a down or weight-0 one — so the data path looks these
 // packets up here instead of in the connection table, and never schedules them.
 //
+// Only source ports in the prober's range (default 61000..64999, above Linux's ephemeral
+// range) mark a probe, so the probe source may be the DIP itself — already routed back to
+// this director — without capturing anything else the host sends from it.
+//
 // The prober never reuses a (protocol, source port) that is still pinned, so a pin is keyed
 // by those two alone: one slot per (TCP|UDP, port) in typed arrays, O(1) and allocation-free
 // for the data path. The VIP, VIP port and RS address are checked too, so a stray packet of
@@ -37,14 +41,24 @@ export class ProbePinTable {
   private live = 0;
 
   /**
-   * @param source   the probe source address P (uint32, non-zero)
+   * @param source     the probe source address P (uint32, non-zero)
    * @param serverById the registry lookup the data path uses for pinned servers
+   * @param portRange  the prober's source ports, inclusive (default 61000..64999)
+   * Throws RangeError for a zero source or a bad range.
    */
   constructor(
     readonly source: number,
     private readonly serverById: RealServerById,
+    readonly portRange: readonly [number, number] = [61000, 64999],
   ) {
     if (!Number.isInteger(source) || source <= 0 || source > 0xffffffff) throw new RangeError(`probe source must be a non-zero IPv4 address as uint32, got ${source}`);
+    const [low, high] = portRange;
+    if (!Number.isInteger(low) || !Number.isInteger(high) || low < 1 || high > 65535 || low > high) throw new RangeError(`probe port range ${low}..${high} must be within 1..65535, low <= high`);
+  }
+
+  /** Data path: true when a packet from the probe source with this source port is a probe. */
+  isProbePort(port: number): boolean {
+    return port >= this.portRange[0] && port <= this.portRange[1];
   }
 
   /** Pins currently in effect. */
@@ -58,7 +72,9 @@ export class ProbePinTable {
    */
   pin(flow: PinnedProbeFlow, rs: RealServer): () => void {
     const slot = slotOf(flow.protocol, flow.srcPort);
-    if (slot < 0) throw new RangeError(`cannot pin protocol ${flow.protocol} source port ${flow.srcPort}: TCP/UDP and ports 1..65535 only`);
+    if (slot < 0 || !this.isProbePort(flow.srcPort)) {
+      throw new RangeError(`cannot pin protocol ${flow.protocol} source port ${flow.srcPort}: TCP/UDP and ports ${this.portRange[0]}..${this.portRange[1]} only`);
+    }
     if (!Number.isInteger(flow.vipPort) || flow.vipPort < 1 || flow.vipPort > 65535) throw new RangeError(`cannot pin VIP port ${flow.vipPort}: 1..65535 only`);
     if (this.rsId[slot] === EMPTY) this.live++;
     this.rsId[slot] = rs.id;

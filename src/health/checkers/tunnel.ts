@@ -69,7 +69,8 @@ export type Unpin = () => void;
  *   datagram) leaves the prober, and must be in effect when it returns (or when its
  *   promise resolves).
  * - Every packet the director reads from the TAP whose source address is a configured probe
- *   source bypasses the connection table and the scheduler: if its 5-tuple (proto, src,
+ *   source, and whose source port is in the prober's range (61000..64999 by default, so the
+ *   probe source may be the DIP), bypasses the connection table and the scheduler: if its 5-tuple (proto, src,
  *   srcPort, dst=vip, dstPort=vipPort) is pinned, it is encapsulated to rsId — even when that
  *   RS is down, has weight 0 or has been replaced by the sorry server (probing a down RS is
  *   how it recovers). If it is not pinned, it is dropped with its own drop reason
