@@ -54,6 +54,8 @@ export interface Lab {
 
 export const LAB_VIP = '10.70.100.10';
 export const LAB_VIP6 = 'fd70:100::10';
+/** The director's tunnel health-check probe source (director.probeSource): routed by the router to the director host. */
+export const LAB_PROBE_SOURCE = '10.70.2.1';
 
 /** Builds the topology; on any failure everything created so far is removed before rethrowing. */
 export function buildLab(opts: LabOptions): Lab {
@@ -86,6 +88,8 @@ export function buildLab(opts: LabOptions): Lab {
     addr(topo, router, 'dir0', '10.70.1.1/24');
     topo.exec(director, 'ip', ['route', 'add', 'default', 'via', '10.70.1.1']);
     topo.exec(router, 'ip', ['route', 'add', `${LAB_VIP}/32`, 'via', '10.70.1.2']);
+    // Real servers answer health probes to the probe source directly, so it must route back.
+    topo.exec(router, 'ip', ['route', 'add', `${LAB_PROBE_SOURCE}/32`, 'via', '10.70.1.2']);
 
     const lab: Lab = {
       topo,

@@ -8,13 +8,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { curlMany } from '../../src/lab/curl-many.js';
-import { LAB_APP_HTTP_PORT, REPO_ROOT, serviceYaml, startAgent, startDirector, startLabApp, type Daemon, type DirectorHandle } from '../../src/lab/lab-daemons.js';
-import { buildLab, type Lab } from '../../src/lab/vs-lab.js';
+import { LAB_APP_HTTP_PORT, serviceYaml, startAgent, startDirector, startLabApp, type Daemon, type DirectorHandle } from '../../src/lab/lab-daemons.js';
+import { buildLab, LAB_PROBE_SOURCE, type Lab } from '../../src/lab/vs-lab.js';
 import { canRunNetnsTests, waitFor } from '../support/netns.js';
-
-// The director runs health checks once issue 7's binding is called from vstun-director's
-// startup; until then the failover test is skipped (and says so in the test name).
-const HEALTH_WIRED = readFileSync(path.join(REPO_ROOT, 'src/cli/vstun-director.ts'), 'utf8').includes('health');
 
 describe.skipIf(!canRunNetnsTests())('integration: failures under traffic', () => {
   let lab: Lab;
@@ -37,13 +33,13 @@ describe.skipIf(!canRunNetnsTests())('integration: failures under traffic', () =
 
   async function runDirector(name: string, scheduler: string, extra?: string): Promise<DirectorHandle> {
     const servers = lab.realServers.map((rs) => ({ address: rs.rip }));
-    const config = ['director:', '  connTableSize: 65536', 'services:', serviceYaml({ protocol: 'tcp', vip: lab.vip, port: LAB_APP_HTTP_PORT, scheduler, realServers: servers, extra }), ''].join('\n');
+    const config = ['director:', '  connTableSize: 65536', `  probeSource: ${LAB_PROBE_SOURCE}`, 'services:', serviceYaml({ protocol: 'tcp', vip: lab.vip, port: LAB_APP_HTTP_PORT, scheduler, realServers: servers, extra }), ''].join('\n');
     const d = await startDirector(lab, { config, name });
     await waitFor(() => lab.topo.tryExec(lab.client, 'curl', ['-s', '-o', '/dev/null', '--max-time', '2', url()], 5000).status === 0, 20_000, 'a first answer through the VIP', 200);
     return d;
   }
 
-  it.skipIf(!HEALTH_WIRED)(`takes a failed real server out and puts it back when it recovers${HEALTH_WIRED ? '' : ' [skipped: health checks not wired into vstun-director yet, issue 7]'}`, async () => {
+  it('takes a failed real server out (tunnel health check) and puts it back when it recovers', async () => {
     director = await runDirector('health', 'rr', 'healthCheck: { kind: tunnel, interval: 0.5, timeout: 0.5, rise: 2, fall: 2 }');
     const answersBy = (n: number) => curlMany(lab.client, url(), n, 2);
     await waitFor(() => new Set(answersBy(30)).size === 3, 15_000, 'all three real servers up and answering');
