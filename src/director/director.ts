@@ -127,6 +127,8 @@ export class Director {
   readonly batchSizeCounts = new Float64Array(BATCH_SIZE_BUCKETS.length + 1);
   batchCount = 0;
   batchPacketSum = 0;
+  /** Told each batch's size (metrics); once per batch. */
+  batchObserver: ((packets: number) => void) | null = null;
   private readonly changeListeners: Array<() => void> = [];
 
   constructor(opts: DirectorOptions) {
@@ -185,6 +187,7 @@ export class Director {
     this.batchSizeCounts[i]++;
     this.batchCount++;
     this.batchPacketSum += count;
+    if (this.batchObserver !== null) this.batchObserver(count);
   }
 
   /** Calls `fn` after every change of services or real servers (add, edit, delete, reload). */

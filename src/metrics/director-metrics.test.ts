@@ -1,0 +1,92 @@
+// /metrics scraped over HTTP from a director that forwarded real frames, and checked line
+// by line with a strict exposition reader (which is itself shown to reject bad input).
+import { afterEach, describe, expect, test } from 'vitest';
+import { ACK, SYN, tcpFrame } from '../../test/fixtures/director/frames.js';
+import { startTestDirector, type TestDirector } from '../control/test-director.js';
+import { createDirectorMetrics } from './director-metrics.js';
+import { parseExposition, type Sample } from './exposition-check.js';
+import { resetServerHealth, setServerHealth } from './health-gauge.js';
+import { startMetricsServer, type MetricsServer } from './metrics-server.js';
+
+let t: TestDirector | undefined;
+let m: MetricsServer | undefined;
+afterEach(async () => {
+  await m?.close();
+  await t?.close();
+  resetServerHealth();
+  m = t = undefined;
+});
+
+const VIP = '10.77.0.100';
+const one = (samples: Sample[], name: string, labels: Record<string, string> = {}) => {
+  const found = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  expect(found, `${name} ${JSON.stringify(labels)}`).toHaveLength(1);
+  return found[0].value;
+};
+
+describe('director /metrics', () => {
+  test('is valid exposition and carries per-service/per-RS traffic, drops by reason, table occupancy, batch sizes and health', async () => {
+    t = await startTestDirector({ services: [{ protocol: 'tcp', vip: VIP, port: 80, scheduler: 'rr', realServers: [{ address: '10.77.3.2' }, { address: '10.77.4.2' }] }] });
+    const registry = createDirectorMetrics(t.director);
+    t.device.inject([tcpFrame({ sport: 40000, flags: SYN }), tcpFrame({ sport: 40000, flags: ACK }), tcpFrame({ sport: 40001, flags: ACK })]);
+    t.device.inject([tcpFrame({ sport: 40002, flags: SYN, dst: '10.77.0.222' })]);
+    // A label value that needs every escape the format has.
+    setServerHealth('tcp:10.77.0.100:80', 'odd "name" \\ with\nnewline', false);
+    setServerHealth('tcp:10.77.0.100:80', '10.77.3.2', true);
+    m = await startMetricsServer(registry, '127.0.0.1:0');
+    const res = await fetch(`http://${m.address}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/plain; version=0.0.4');
+    const text = await res.text();
+    const s = parseExposition(text);
+    const svc = { protocol: 'tcp', vip: VIP, port: '80' };
+    expect(one(s, 'vstun_service_packets_total', svc)).toBe(2);
+    expect(one(s, 'vstun_service_connections_total', svc)).toBe(1);
+    expect(one(s, 'vstun_real_server_packets_total', { ...svc, server: '10.77.3.2' })).toBe(2);
+    expect(one(s, 'vstun_real_server_active_connections', { ...svc, server: '10.77.3.2' })).toBe(1);
+    expect(one(s, 'vstun_real_server_bytes_total', { ...svc, server: '10.77.4.2' })).toBe(0);
+    expect(one(s, 'vstun_service_packets_per_second', svc)).toBe(0);
+    expect(one(s, 'vstun_drops_total', { reason: 'tcp-not-syn' })).toBe(1);
+    expect(one(s, 'vstun_drops_total', { reason: 'not-vip' })).toBe(1);
+    expect(one(s, 'vstun_frames_total')).toBe(4);
+    expect(one(s, 'vstun_conn_table_entries')).toBe(1);
+    expect(one(s, 'vstun_conn_table_capacity')).toBe(1 << 20);
+    expect(one(s, 'vstun_batch_packets_count')).toBe(2);
+    expect(one(s, 'vstun_batch_packets_sum')).toBe(4);
+    expect(one(s, 'vstun_batch_packets_bucket', { le: '2' })).toBe(1);
+    expect(one(s, 'vstun_batch_packets_bucket', { le: '+Inf' })).toBe(2);
+    expect(one(s, 'vstun_real_server_up', { server: 'odd "name" \\ with\nnewline' })).toBe(0);
+    expect(one(s, 'vstun_real_server_up', { server: '10.77.3.2' })).toBe(1);
+    expect(text).toContain('server="odd \\"name\\" \\\\ with\\nnewline"');
+    expect((await fetch(`http://${m.address}/other`)).status).toBe(404);
+    expect((await fetch(`http://${m.address}/metrics`, { method: 'POST' })).status).toBe(405);
+  });
+
+  test('a taken port is a clear startup error', async () => {
+    t = await startTestDirector({});
+    const registry = createDirectorMetrics(t.director);
+    m = await startMetricsServer(registry, '127.0.0.1:0');
+    await expect(startMetricsServer(registry, m.address)).rejects.toThrow(/the port is in use; pick another with --metrics/);
+  });
+});
+
+describe('exposition reader rejects what Prometheus would', () => {
+  const ok = '# HELP a_total A thing.\n# TYPE a_total counter\na_total{x="1"} 3\n';
+  test('accepts a well-formed family', () => {
+    expect(parseExposition(ok)).toEqual([{ name: 'a_total', labels: { x: '1' }, value: 3 }]);
+  });
+  test.each([
+    ['a bad escape', ok.replace('x="1"', 'x="\\q"'), 'bad escape'],
+    ['an unquoted label', ok.replace('x="1"', 'x=1'), 'quoted'],
+    ['a sample without HELP/TYPE', 'b 1\n', 'outside its family'],
+    ['TYPE without HELP', '# TYPE a counter\na 1\n', 'lacks a HELP/TYPE pair'],
+    ['a second HELP', '# HELP a_total A.\n' + ok, 'second HELP'],
+    ['HELP after the samples', ok + '# HELP a_total again\n', 'after its samples'],
+    ['an unknown type', ok.replace('counter', 'countr'), 'unknown type'],
+    ['a bad value', ok.replace('} 3', '} 3x'), 'bad value'],
+    ['no final newline', ok.slice(0, -1), 'newline'],
+    ['a sample of another family', ok + 'c_total 1\n', 'outside its family'],
+  ])('%s', (_n, text, msg) => {
+    expect(() => parseExposition(text)).toThrow(msg);
+  });
+});
