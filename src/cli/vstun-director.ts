@@ -1,20 +1,26 @@
 #!/usr/bin/env node
 // vstun-director: the VS/TUN director daemon. Opens the TAP, sets up the host (unless
 // --no-setup), loads the services from the YAML config, and forwards client packets to the
-// real servers in IPIP until SIGINT/SIGTERM, when it undoes every host change.
+// real servers in IPIP until SIGINT/SIGTERM, when it undoes every host change. SIGHUP (and
+// the control op `reload`, e.g. `vstunadm reload`) re-reads the config and applies only the
+// difference. /metrics is served on --metrics; logs are JSON lines (pino) on stdout.
 import { Command } from 'commander';
 import { pino } from 'pino';
+import { applyConfig, reloadConfig, type ControlState } from '../control/config-reload.js';
 import { ControlServer } from '../control/control-server.js';
 import { ConfigError, loadDirectorConfig, validateDirectorConfig } from '../control/config-loader.js';
 import type { DirectorConfig } from '../control/config-schema.js';
+import { registerDirectorOps } from '../control/director-ops.js';
+import { isVstunadmError } from '../control/errors.js';
 import { TunTapDevice } from '../device/native-tap-device.js';
-import { registerDirectorOps } from '../director/control-ops.js';
 import { Director } from '../director/director.js';
 import { registerHealthOp, startDirectorHealth, type HealthBinding } from '../director/health-binding.js';
 import { hostSourceToward, setupDirectorHost } from '../director/host-setup.js';
 import { registerPmtuOp, startPathMtuDiscovery } from '../director/pmtu-binding.js';
 import type { PathMtuDiscovery } from '../director/pmtu-discovery.js';
 import { describeChange, HostChanges } from '../host/host-changes.js';
+import { createDirectorMetrics } from '../metrics/director-metrics.js';
+import { parseListenAddress, startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import { loadAddon } from '../native/addon.js';
 import { parseMac } from '../wire/ethernet.js';
 import { ipv4ToString, parseIpv4 } from '../wire/ipv4-address.js';
@@ -25,8 +31,11 @@ interface Flags {
   dip?: string;
   control?: string;
   metrics?: string;
+  logLevel?: string;
   setup: boolean;
 }
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 const program = new Command()
   .name('vstun-director')
@@ -36,24 +45,26 @@ const program = new Command()
   .option('--dip <addr>', "outer source address of tunnels (default: the host's address toward each real server)")
   .option('--control <path>', 'control socket path (default /run/vstun/director.sock)')
   .option('--metrics <host:port>', 'metrics listen address (default 127.0.0.1:9469)')
+  .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')} (default info, or director.logLevel)`)
   .option('--no-setup', 'do not change the host (TAP address, VIP routes, sysctls); you do it')
   .showHelpAfterError();
 
 async function main(): Promise<void> {
   program.parse();
   const flags = program.opts<Flags>();
-  const log = pino({ name: 'vstun-director' });
 
   let config: DirectorConfig;
   try {
     config = flags.config ? loadDirectorConfig(flags.config) : validateDirectorConfig({});
     if (flags.dip !== undefined && parseIpv4(flags.dip) === null) throw new ConfigError('CONFIG_INVALID', `--dip: "${flags.dip}" is not an IPv4 address`);
-    if (flags.metrics !== undefined && !/^.+:\d{1,5}$/.test(flags.metrics)) throw new ConfigError('CONFIG_INVALID', `--metrics: "${flags.metrics}" is not HOST:PORT`);
+    if (flags.metrics !== undefined) parseListenAddress(flags.metrics);
+    if (flags.logLevel !== undefined && !LOG_LEVELS.includes(flags.logLevel)) throw new ConfigError('CONFIG_INVALID', `--log-level: "${flags.logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
   } catch (err) {
     process.stderr.write(`vstun-director: ${(err as Error).message}\n`);
     process.exit(2);
   }
   const d = config.director;
+  const log = pino({ name: 'vstun-director', level: flags.logLevel ?? d.logLevel });
   const tap = flags.tap ?? d.tap ?? 'vstun0';
   const dip = flags.dip ?? d.dip;
   const controlPath = flags.control ?? d.control ?? '/run/vstun/director.sock';
@@ -65,7 +76,9 @@ async function main(): Promise<void> {
   let control: ControlServer | undefined;
   let pmtu: PathMtuDiscovery | undefined;
   let health: HealthBinding | undefined;
+  let metricsServer: MetricsServer | undefined;
   let stopping = false;
+  const state: ControlState = { configPath: flags.config, config: validateDirectorConfig({}) };
 
   const undo = () => {
     if (!changes) return;
@@ -79,6 +92,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'stopping');
     try {
       await control?.close();
+      await metricsServer?.close();
     } catch {
       /* best effort */
     }
@@ -91,6 +105,17 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGHUP', () => {
+    if (!director || stopping) return;
+    try {
+      const r = reloadConfig(director, state);
+      log.info({ reload: r }, 'config reloaded (SIGHUP)');
+      if (r.needsRestart.length) log.warn({ needsRestart: r.needsRestart }, 'some changed settings apply only after a restart');
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      log.error({ code: isVstunadmError(err) ? e.code : 'ERR_INTERNAL', err: e.message }, 'reload failed; nothing was changed');
+    }
+  });
 
   try {
     if (changes) {
@@ -126,20 +151,18 @@ async function main(): Promise<void> {
       icmpEcho: d.icmpEcho,
       sloppyTcp: d.sloppyTcp,
     });
-    director.setTimeouts(d.timeouts);
-    for (const s of config.services) {
-      const svc = director.registry.addService({ ...s, flags: s.flags });
-      for (const rs of s.realServers) director.registry.addRealServer(svc, rs);
-    }
+    // Through the reconciler (services, their per-service/per-server settings, timeouts), as a reload would.
+    applyConfig(director, state, config);
     director.start();
     pmtu = startPathMtuDiscovery(director, device, { defaultTunnelMtu: d.tunnelMtu, log });
     // Tunnel probes come from director.probeSource, else from the DIP (already routed back here).
     health = startDirectorHealth(director, config.services, { probeSource: d.probeSource ?? dip, defaultPolicy: d.expireNodestConn, log });
     control = new ControlServer(controlPath);
-    registerDirectorOps(control, director, { tap, startedAt: new Date().toISOString(), metrics, pid: process.pid });
+    registerDirectorOps(control, director, { tap, startedAt: new Date().toISOString(), metrics, pid: process.pid }, state);
     registerHealthOp(control, health);
     registerPmtuOp(control, pmtu);
     await control.listen();
+    metricsServer = await startMetricsServer(createDirectorMetrics(director), metrics);
     log.info({ tap, control: controlPath, metrics, services: config.services.length, connTable: director.table.stats() }, 'director running');
   } catch (err) {
     const e = err as Error & { code?: string };
