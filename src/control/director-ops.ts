@@ -4,7 +4,8 @@
 // parse all → apply to a copy of the definitions → reconcile (validate all, then apply
 // all) — so a request either changes everything it asks for or nothing.
 //
-// Ops: status, list, connections, timeouts, set-timeouts, add-service, edit-service,
+// Ops: status, list, connections (the director's shapes), ipvs-list, ipvs-connections
+// (ipvsadm's shapes), timeouts, set-timeouts, add-service, edit-service,
 // delete-service, add-server, edit-server, delete-server, clear, zero, apply, save,
 // restore, explain, counters, reload.
 import type { ControlRequest, ControlServer } from './control-server.js';
@@ -157,8 +158,12 @@ export function registerDirectorOps(server: ControlServer, director: Director, i
         timeouts: s.timeouts,
       };
     })
-    .register('list', () => ({ version: IPVS_VERSION, connTableSize: director.table.capacity, services: adminSnapshot(director), timeouts: director.timeouts.get() }))
-    .register('connections', (req) => ({ connections: adminConnections(director, typeof req.limit === 'number' ? req.limit : 100_000) }))
+    // The director's own shapes (scripts, the lab) ...
+    .register('list', () => ({ services: director.snapshot().services, timeouts: director.timeouts.get() }))
+    .register('connections', (req) => ({ connections: director.connections(typeof req.limit === 'number' ? req.limit : 10_000) }))
+    // ... and ipvsadm's (vstunadm -L, -L -c).
+    .register('ipvs-list', () => ({ version: IPVS_VERSION, connTableSize: director.table.capacity, services: adminSnapshot(director), timeouts: director.timeouts.get() }))
+    .register('ipvs-connections', (req) => ({ connections: adminConnections(director, typeof req.limit === 'number' ? req.limit : 100_000) }))
     .register('timeouts', () => ({ timeouts: director.timeouts.get() }))
     .register('save', () => ({ services: adminRules(director) }))
     .register('counters', () => directorCounters(director))
@@ -187,6 +192,7 @@ export function registerDirectorOps(server: ControlServer, director: Director, i
         };
         return applyRuleCommandsToDirector(director, state, [{ kind: 'set-timeouts', timeouts: { tcp: pick('tcp'), tcpfin: pick('tcpfin'), udp: pick('udp') } }]);
       }
+      if ((op === 'zero' || op === 'clear') && req.args === undefined) return applyRuleCommandsToDirector(director, state, [{ kind: op }]);
       return applyRuleCommandsToDirector(director, state, [commandOf(req, [op]) as RuleCommand]);
     });
   }

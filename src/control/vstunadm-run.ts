@@ -117,9 +117,9 @@ export async function runVstunadm(argv: readonly string[], io: VstunadmIo): Prom
     }
     switch (cmd.kind) {
       case 'list': {
-        if (cmd.view === 'services') io.stdout(listServices(cmd, await ask('list')));
+        if (cmd.view === 'services') io.stdout(listServices(cmd, await ask('ipvs-list')));
         else if (cmd.view === 'connections') {
-          const c = (await ask('connections')).connections as ConnectionSnapshot[];
+          const c = (await ask('ipvs-connections')).connections as ConnectionSnapshot[];
           const only = cmd.service === undefined ? c : c.filter((x) => x.virtual.address === cmd.service!.vip && x.virtual.port === cmd.service!.port && x.protocol === cmd.service!.protocol);
           io.stdout(cmd.format.json ? formatConnectionsJson(only) : formatConnections(only, cmd.format));
         } else if (cmd.view === 'timeout') {
