@@ -264,20 +264,21 @@ async function main() {
     // ---------------------------------------------------------------- 3. latency
     const probeRate = 1000;
     const loadRate = Math.max(1000, Math.round(dirPps * 0.5) - probeRate);
-    console.log(`\n[3/5] added latency: UDP echo RTT (${probeRate}/s probes) under ${k(loadRate)} pps background load (~50% of the director's max), ${SECONDS + 2} s each`);
-    const measureRtt = async () => {
+    console.log(`\n[3/5] added latency: UDP echo RTT (${probeRate}/s probes) under ${k(loadRate)} pps background load (~50% of the director's max), then idle, ${SECONDS + 2} s each`);
+    const measureRtt = async (withLoad = true) => {
       const [lcmd, largs] = pinned(0, path.join(BIN, 'udp_rtt'), ['load', lab.vip, '9', String(loadRate), String(SECONDS + 2.5)]);
-      const load = spawnIn(lab.client, lcmd, largs);
+      const load = withLoad ? spawnIn(lab.client, lcmd, largs) : null;
       await sleep(500);
       const probe = spawnIn(lab.client, path.join(BIN, 'udp_rtt'), ['probe', lab.vip, '7', String(probeRate), String(SECONDS + 2)]);
       const out = lines(probe);
       await exited(probe);
-      await exited(load);
+      if (load) await exited(load);
       return lastJson(out);
     };
     const d = await runDirector();
     lab.topo.tryExec(lab.client, 'ping', ['-c', '1', '-W', '1', lab.vip]);
     const through = await measureRtt();
+    const throughIdle = await measureRtt(false); // the same without background load: what the hops cost by themselves
     await d.stop(5000);
     // Direct: the director host's kernel forwards the VIP back to the router, whose policy
     // routing sends it straight to rs1 (port 9 load to rs2, as through the director).
@@ -290,6 +291,7 @@ async function main() {
     const byPort = lab.topo.tryExec(lab.router, 'ip', ['rule', 'add', 'iif', 'dir0', 'to', `${lab.vip}/32`, 'ipproto', 'udp', 'dport', '9', 'lookup', '101', 'pref', '100']).status === 0;
     lab.topo.exec(lab.router, 'ip', ['rule', 'add', 'iif', 'dir0', 'to', `${lab.vip}/32`, 'lookup', '100', 'pref', '101']);
     const direct = await measureRtt();
+    const directIdle = await measureRtt(false);
     lab.topo.exec(lab.director, 'ip', ['route', 'del', `${lab.vip}/32`]);
     results.latency = {
       probeRate,
@@ -299,9 +301,11 @@ async function main() {
       kernelDirect: direct,
       addedP50us: round2(through.p50us - direct.p50us),
       addedP99us: round2(through.p99us - direct.p99us),
+      idle: { throughDirector: throughIdle, kernelDirect: directIdle, addedP50us: round2(throughIdle.p50us - directIdle.p50us), addedP99us: round2(throughIdle.p99us - directIdle.p99us) },
     };
     console.log(`  through director + agent: p50 ${through.p50us} µs, p99 ${through.p99us} µs (${through.received}/${through.sent} echoed)`);
     console.log(`  kernel routing directly : p50 ${direct.p50us} µs, p99 ${direct.p99us} µs (${direct.received}/${direct.sent} echoed)`);
+    console.log(`  without the background load: through ${throughIdle.p50us} / ${throughIdle.p99us} µs, direct ${directIdle.p50us} / ${directIdle.p99us} µs (p50 / p99)`);
     console.log(`  added: p50 ${results.latency.addedP50us} µs, p99 ${results.latency.addedP99us} µs (target p99 ≤ 100 µs; includes the agent's user-space decap)`);
 
     // ------------------------------------------------------------------ 5. SYN flood
