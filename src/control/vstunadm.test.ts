@@ -209,7 +209,6 @@ describe('bad input: clear message, non-zero exit, nothing applied', () => {
     ['server of a missing service', ['-a', '-t', '10.77.0.9:80', '-r', RS1], 1, 'service -t 10.77.0.9:80 does not exist'],
     ['direct routing', ['-a', '-t', `${VIP}:80`, '-r', RS3, '-g'], 2, 'forwarding method'],
     ['masquerading', ['-a', '-t', `${VIP}:80`, '-r', RS3, '-m'], 2, 'not supported yet'],
-    ['IPv6 service (data path is IPv4 here)', ['-A', '-t', '[2001:db8::1]:80', '-s', 'rr'], 1, 'IPv6 services are not supported by this director yet'],
     ['flag the director does not implement', ['-A', '-t', '10.77.0.200:80', '-s', 'wlc', '-b', 'flag-3'], 1, "scheduler flag 'flag-3' is not implemented"],
   ])('%s', async (_name, argv, code, message) => {
     const t = await director();
