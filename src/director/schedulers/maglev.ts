@@ -58,9 +58,10 @@ export class MaglevScheduler implements Scheduler {
     const n = this.members.length;
     this.lookup.fill(-1);
     if (n === 0) return;
-    const offset = new Uint32Array(n);
+    // pos[i] walks server i's permutation (offset + k * skip) mod M by repeated addition:
+    // the same table as the textbook formula, without a multiply and modulo per probe.
+    const pos = new Uint32Array(n);
     const skip = new Uint32Array(n);
-    const next = new Uint32Array(n);
     const turns = new Uint32Array(n);
     let g = 0;
     let maxW = 0;
@@ -72,23 +73,27 @@ export class MaglevScheduler implements Scheduler {
     while (maxW / g >> shift > MAX_TURNS) shift++;
     for (let i = 0; i < n; i++) {
       const rs = this.members[i];
-      offset[i] = hash2(SEED_OFFSET, rs.address, rs.port) % m;
+      pos[i] = hash2(SEED_OFFSET, rs.address, rs.port) % m;
       skip[i] = (hash2(SEED_SKIP, rs.address, rs.port) % (m - 1)) + 1;
       turns[i] = Math.max(1, (rs.weight / g) >> shift);
     }
+    const lookup = this.lookup;
     let filled = 0;
     for (;;) {
       for (let i = 0; i < n; i++) {
-        for (let t = 0; t < turns[i]; t++) {
-          let c = (offset[i] + next[i] * skip[i]) % m;
-          while (this.lookup[c] >= 0) {
-            next[i]++;
-            c = (offset[i] + next[i] * skip[i]) % m;
+        const step = skip[i];
+        let c = pos[i];
+        for (let t = turns[i]; t > 0; t--) {
+          while (lookup[c] >= 0) {
+            c += step;
+            if (c >= m) c -= m;
           }
-          this.lookup[c] = i;
-          next[i]++;
+          lookup[c] = i;
+          c += step;
+          if (c >= m) c -= m;
           if (++filled === m) return;
         }
+        pos[i] = c;
       }
     }
   }
