@@ -12,7 +12,9 @@ import type { ControlRequest, ControlServer } from './control-server.js';
 import type { Director } from '../director/director.js';
 import { BATCH_SIZE_BUCKETS } from '../director/director.js';
 import { formatIpv4 } from '../director/ipv4-text.js';
+import type { RealServer } from '../director/real-server.js';
 import { VERDICT_NAMES } from '../director/verdicts.js';
+import type { VirtualService } from '../director/virtual-service.js';
 import { canonicalAddress, IPVS_VERSION, type ConnectionSnapshot, type ServiceRules, type ServiceSnapshot } from './admin-model.js';
 import { applyConfig, reloadConfig, type ControlState } from './config-reload.js';
 import { VstunadmError } from './errors.js';
@@ -51,7 +53,7 @@ export function adminSnapshot(director: Director): ServiceSnapshot[] {
           return {
             address: rs.addressText,
             port: svc.port,
-            weight: rs.weight,
+            weight: configuredWeight(director, svc, rs),
             forward: 'tunnel' as const,
             effectiveWeight: rs.available ? rs.weight : 0,
             activeConns: rs.activeConns,
@@ -68,6 +70,17 @@ export function adminSnapshot(director: Director): ServiceSnapshot[] {
     }
     return spec;
   });
+}
+
+/**
+ * The operator's weight, from the definitions: with health checks rs.weight is the effective
+ * weight (slow start, agent feedback, 0 while down). Servers not defined (a sorry server
+ * standing in) show their registry weight.
+ */
+function configuredWeight(director: Director, svc: VirtualService, rs: RealServer): number {
+  const vip = formatIpv4(svc.vip);
+  const def = director.definitions.find((d) => d.protocol === svc.protocolName && d.port === svc.port && canonicalAddress(d.vip) === vip);
+  return def?.realServers.find((r) => canonicalAddress(r.address) === rs.addressText)?.weight ?? rs.weight;
 }
 
 /** The connection table as -L -c lists it. */

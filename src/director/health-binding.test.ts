@@ -306,12 +306,15 @@ describe('health binding: operator changes through the registry', () => {
     expect(t.weightsNow()).toEqual([`${RS1}=1`, `${RS2}=0`]);
     await t.clock.advance(2000);
     expect(t.weightsNow()).toEqual([`${RS1}=1`, `${RS2}=3`]);
+    const gauge: string[] = [];
+    t.binding.onChange((row) => gauge.push(`${row.server} up=${row.up} removed=${row.removed}`));
     t.d.registry.deleteRealServer(t.svc, RS2);
     t.binding.reconcile();
+    expect(gauge).toEqual([`${RS1} up=true removed=false`, `${RS2} up=true removed=false`, `${RS2} up=true removed=true`]);
     t.checks.length = 0;
     await t.clock.advance(3000);
     expect(new Set(t.checks)).toEqual(new Set([RS1]));
-    expect(t.binding.gaugeRows()).toEqual([{ service: t.svc.label, server: RS1, up: true, configuredWeight: 1, effectiveWeight: 1 }]);
+    expect(t.binding.gaugeRows()).toEqual([{ service: t.svc.label, server: RS1, up: true, configuredWeight: 1, effectiveWeight: 1, removed: false }]);
   });
 
   test('a service without healthCheck is left alone', () => {

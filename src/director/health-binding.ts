@@ -40,14 +40,11 @@ import {
   type Unpin,
 } from '../health/index.js';
 import { parseIpv4 } from '../wire/ipv4-address.js';
-import { KIND_TCP, KIND_TCP_TEMPLATE, KIND_UDP, KIND_UDP_TEMPLATE } from './conn-table.js';
 import type { Director } from './director.js';
 import { DirectorError } from './errors.js';
 import { formatIpv4 } from './ipv4-text.js';
 import { ProbePinTable } from './probe-pins.js';
 import type { RealServer } from './real-server.js';
-import { newFlowKey } from './schedulers/scheduler.js';
-import { TcpState } from './tcp-state.js';
 import type { VirtualService } from './virtual-service.js';
 
 /** The parts of a pino logger the binding uses. */
@@ -117,6 +114,8 @@ export interface HealthGaugeRow {
   up: boolean;
   configuredWeight: number;
   effectiveWeight: number;
+  /** True once the server is no longer health-checked (drop its series). */
+  removed: boolean;
 }
 
 interface BoundServer {
@@ -154,7 +153,6 @@ export class HealthBinding implements HealthConsumer {
   private readonly bound = new Map<string, BoundService>();
   private readonly listeners: Array<(row: HealthGaugeRow) => void> = [];
   private reconcileTimer: NodeJS.Timeout | undefined;
-  private readonly flow = newFlowKey();
 
   /** Throws DirectorError (BAD_ARGUMENT) for a probe source that is not an IPv4 address. */
   constructor(private readonly options: HealthBindingOptions) {
@@ -396,9 +394,10 @@ export class HealthBinding implements HealthConsumer {
     return rows;
   }
 
-  /** Calls `fn` on every state change (a push-style gauge setter for the metrics module). */
+  /** Calls `fn` with every current row, then on every state change and removal (the metrics health gauge). */
   onChange(fn: (row: HealthGaugeRow) => void): void {
     this.listeners.push(fn);
+    for (const row of this.gaugeRows()) fn(row); // the states pushed before it listened
   }
 
   // ---- internals ----
@@ -418,8 +417,10 @@ export class HealthBinding implements HealthConsumer {
   }
 
   private removeServer(b: BoundService, rsId: string): void {
+    const s = b.servers.get(rsId);
     b.servers.delete(rsId);
     this.manager.removeServer(b.id, rsId);
+    if (s) this.notify(b, rsId, s, true);
   }
 
   private operatorWeight(b: BoundService, s: BoundServer, rsId: string): void {
@@ -433,6 +434,7 @@ export class HealthBinding implements HealthConsumer {
 
   private unbind(b: BoundService): void {
     this.bound.delete(b.id);
+    for (const [rsId, s] of b.servers) this.notify(b, rsId, s, true);
     try {
       this.manager.removeService(b.id);
     } catch {
@@ -440,90 +442,11 @@ export class HealthBinding implements HealthConsumer {
     }
   }
 
-  /** Applies the service's policy to the connections of a server that just failed. */
+  /** Applies the service's policy (IPVS expire_nodest_conn) to the connections of a server that just failed. */
   private applyPolicy(b: BoundService, rs: RealServer): void {
     if (b.policy === 'keep') return;
-    const { moved, expired } = b.policy === 'expire' ? { moved: 0, expired: this.expireConnections(rs) } : this.rescheduleConnections(rs);
-    this.log.info({ service: b.id, server: rs.addressText, policy: b.policy, expired, moved }, 'connections of a failed real server');
-  }
-
-  /** Removes every entry (templates too) that points at `rs`; returns how many. */
-  expireConnections(rs: RealServer): number {
-    const t = this.director.table;
-    const keys = this.entriesOf(rs);
-    const now = this.director.clock();
-    let n = 0;
-    for (let i = 0; i < keys.length; i += 5) {
-      const slot = t.lookup(keys[i], keys[i + 1], keys[i + 2], keys[i + 3], keys[i + 4], now);
-      if (slot >= 0 && t.rsAt(slot) === rs.id) {
-        t.remove(slot);
-        n++;
-      }
-    }
-    return n;
-  }
-
-  /**
-   * Moves every connection of `rs` to the server the service's scheduler picks now (same
-   * state and expiry); templates are removed, and entries with nowhere to go expire.
-   */
-  rescheduleConnections(rs: RealServer): { moved: number; expired: number } {
-    const t = this.director.table;
-    const registry = this.director.registry;
-    const keys = this.entriesOf(rs);
-    const now = this.director.clock();
-    let moved = 0;
-    let expired = 0;
-    for (let i = 0; i < keys.length; i += 5) {
-      const [kind, caddr, cport, vaddr, vport] = [keys[i], keys[i + 1], keys[i + 2], keys[i + 3], keys[i + 4]];
-      const slot = t.lookup(kind, caddr, cport, vaddr, vport, now);
-      if (slot < 0 || t.rsAt(slot) !== rs.id) continue;
-      const state = t.stateAt(slot);
-      const expires = t.expiresAt(slot);
-      const svcId = t.serviceAt(slot);
-      t.remove(slot);
-      const owner = registry.services[svcId];
-      if (kind === KIND_TCP_TEMPLATE || kind === KIND_UDP_TEMPLATE || owner === undefined) {
-        expired++;
-        continue;
-      }
-      const f = this.flow;
-      f.protocol = kind === KIND_TCP ? 6 : 17;
-      f.caddr = caddr;
-      f.cport = cport;
-      f.vaddr = vaddr;
-      f.vport = vport;
-      const next = owner.scheduler.schedule(f);
-      if (next === null) {
-        expired++;
-        continue;
-      }
-      const ns = t.insert(kind, caddr, cport, vaddr, vport, svcId, next.id, TcpState.None, expires, now);
-      if (ns < 0) {
-        expired++;
-        continue;
-      }
-      registry.bound(next, kind);
-      if (kind === KIND_TCP && state !== TcpState.None) {
-        t.setState(ns, state);
-        registry.transition(next, TcpState.None, state);
-      }
-      moved++;
-    }
-    return { moved, expired };
-  }
-
-  /** Keys (kind, caddr, cport, vaddr, vport) of every entry of `rs`, flattened. */
-  private entriesOf(rs: RealServer): number[] {
-    const t = this.director.table;
-    const keys: number[] = [];
-    t.forEach((slot) => {
-      if (t.rsAt(slot) !== rs.id) return;
-      const kind = t.kindAt(slot);
-      if (kind !== KIND_TCP && kind !== KIND_UDP && kind !== KIND_TCP_TEMPLATE && kind !== KIND_UDP_TEMPLATE) return;
-      keys.push(kind, t.clientAt(slot), t.clientPortAt(slot), t.virtualAt(slot), t.virtualPortAt(slot));
-    });
-    return keys;
+    const { expired, rescheduled } = this.director.applyNodestPolicy(rs, b.policy);
+    this.log.info({ service: b.id, server: rs.addressText, policy: b.policy, expired, rescheduled }, 'connections of a failed real server');
   }
 
   /** The PinFlowHook of the tunnel prober (see checkers/tunnel.ts); throws DirectorError. */
@@ -549,13 +472,13 @@ export class HealthBinding implements HealthConsumer {
     return undefined;
   }
 
-  private row(b: BoundService, rsId: string, s: BoundServer): HealthGaugeRow {
-    return { service: b.id, server: rsId, up: s.state?.up === true && s.state.healthy, configuredWeight: s.configured, effectiveWeight: s.rs.weight };
+  private row(b: BoundService, rsId: string, s: BoundServer, removed = false): HealthGaugeRow {
+    return { service: b.id, server: rsId, up: s.state?.healthy === true, configuredWeight: s.configured, effectiveWeight: s.rs.weight, removed };
   }
 
-  private notify(b: BoundService, rsId: string, s: BoundServer): void {
+  private notify(b: BoundService, rsId: string, s: BoundServer, removed = false): void {
     if (this.listeners.length === 0) return;
-    const row = this.row(b, rsId, s);
+    const row = this.row(b, rsId, s, removed);
     for (const fn of this.listeners) {
       try {
         fn(row);

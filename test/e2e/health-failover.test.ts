@@ -136,6 +136,13 @@ describe.skipIf(!canRunNetnsTests())('health checks in the real director', () =>
     const rs2 = await serverOf(LAB_APP_HTTP_PORT, 1);
     expect(rs2).toMatchObject({ configuredWeight: WEIGHT, effectiveWeight: 0 });
     expect(rs2.lastCheck?.detail).toMatch(/ECONNREFUSED|refused|reset/i);
+    // The listing (vstunadm -L) shows the configured weight next to the effective one, and /metrics the health gauge.
+    const list = await director.control('ipvs-list');
+    const listed = list.services.find((s: { key: { port: number } }) => s.key.port === LAB_APP_HTTP_PORT).servers.find((r: { address: string }) => r.address === lab.realServers[1].rip);
+    expect(listed).toMatchObject({ weight: WEIGHT, effectiveWeight: 0 });
+    const metrics = lab.topo.exec(lab.director, 'curl', ['-s', '--max-time', '2', 'http://127.0.0.1:9469/metrics']);
+    expect(metrics).toContain(`vstun_real_server_up{service="tcp:${lab.vip}:${LAB_APP_HTTP_PORT}",server="${lab.realServers[1].rip}"} 0`);
+    expect(metrics).toContain(`vstun_real_server_up{service="tcp:${lab.vip}:${LAB_APP_HTTP_PORT}",server="${lab.realServers[0].rip}"} 1`);
     const out = Date.now();
     await new Promise((r) => setTimeout(r, 4000));
     const after = since(out);
