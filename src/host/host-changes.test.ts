@@ -87,6 +87,15 @@ describe('HostChanges', () => {
     expect(hc.undoAll()).toEqual({ undone: 2, failed: [] });
   });
 
+  it('treats a device sysctl whose device is gone as already undone', () => {
+    const sys = simHost();
+    sys.sysctls.set('net/ipv4/conf/vt0/rp_filter', '1');
+    const hc = new HostChanges(null, sys);
+    hc.setSysctl('net/ipv4/conf/vt0/rp_filter', 0);
+    sys.sysctls.delete('net/ipv4/conf/vt0/rp_filter'); // the TAP closed before undo
+    expect(hc.undoAll()).toEqual({ undone: 1, failed: [] });
+  });
+
   it('does not record a change whose command failed, and reports the error', () => {
     const sys = simHost();
     const hc = new HostChanges(null, sys);

@@ -219,7 +219,8 @@ export class HostChanges {
   private undoOne(c: HostChange): void {
     switch (c.kind) {
       case 'sysctl':
-        this.system.writeSysctl(c.path, c.previous);
+        // A per-device sysctl vanishes with its device (e.g. the TAP closed first).
+        this.ignoreMissing(() => this.system.writeSysctl(c.path, c.previous));
         return;
       case 'address':
         if (this.hasAddress(c.dev, c.cidr)) this.system.ip(['addr', 'del', c.cidr, 'dev', c.dev]);
@@ -236,12 +237,12 @@ export class HostChanges {
     }
   }
 
-  /** A link or route that is already gone (its owner closed the device) needs no undo. */
+  /** A link, route or device sysctl that is already gone (its owner closed the device) needs no undo. */
   private ignoreMissing(fn: () => void): void {
     try {
       fn();
     } catch (err) {
-      if (!/Cannot find device|does not exist|No such process|No such device/i.test((err as Error).message)) throw err;
+      if (!/Cannot find device|does not exist|No such process|No such device|ENOENT/i.test((err as Error).message)) throw err;
     }
   }
 }
