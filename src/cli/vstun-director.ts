@@ -20,6 +20,7 @@ import { registerPmtuOp, startPathMtuDiscovery } from '../director/pmtu-binding.
 import type { PathMtuDiscovery } from '../director/pmtu-discovery.js';
 import { describeChange, HostChanges } from '../host/host-changes.js';
 import { createDirectorMetrics } from '../metrics/director-metrics.js';
+import { clearServerHealth, setServerHealth } from '../metrics/health-gauge.js';
 import { parseListenAddress, startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import { loadAddon } from '../native/addon.js';
 import { parseMac } from '../wire/ethernet.js';
@@ -160,6 +161,7 @@ async function main(): Promise<void> {
     control = new ControlServer(controlPath);
     registerDirectorOps(control, director, { tap, startedAt: new Date().toISOString(), metrics, pid: process.pid }, state);
     registerHealthOp(control, health);
+    health.onChange((row) => (row.removed ? clearServerHealth(row.service, row.server) : setServerHealth(row.service, row.server, row.up)));
     registerPmtuOp(control, pmtu);
     await control.listen();
     metricsServer = await startMetricsServer(createDirectorMetrics(director), metrics);
