@@ -15,7 +15,8 @@ import { isVstunadmError } from '../control/errors.js';
 import { TunTapDevice } from '../device/native-tap-device.js';
 import { Director } from '../director/director.js';
 import { registerHealthOp, startDirectorHealth, type HealthBinding } from '../director/health-binding.js';
-import { hostSourceToward, setupDirectorHost } from '../director/host-setup.js';
+import { setupDirectorHost } from '../director/host-setup.js';
+import { tunnelSourceResolver } from '../director/tunnel-source.js';
 import { registerPmtuOp, startPathMtuDiscovery } from '../director/pmtu-binding.js';
 import type { PathMtuDiscovery } from '../director/pmtu-discovery.js';
 import { describeChange, HostChanges } from '../host/host-changes.js';
@@ -130,16 +131,8 @@ async function main(): Promise<void> {
       setupDirectorHost(changes, { tap, kernelAddress: d.kernelAddress, linkAddress: d.linkAddress, prefixLength: d.linkPrefixLength, vips, probeSource: d.probeSource });
       log.info({ changes: changes.applied.map(describeChange) }, 'host set up');
     }
-    const dipCache = new Map<number, number>();
-    const dipFor = (rip: number): number => {
-      if (dip) return parseIpv4(dip)!;
-      let v = dipCache.get(rip);
-      if (v === undefined) {
-        v = parseIpv4(hostSourceToward(ipv4ToString(rip)))!;
-        dipCache.set(rip, v);
-      }
-      return v;
-    };
+    // IPv4 servers: --dip, else the route's source; IPv6 servers: the IPv6 route's source.
+    const dipFor = tunnelSourceResolver(dip);
     director = new Director({
       device,
       mac: parseMac(d.mac)!,

@@ -9,14 +9,16 @@
 //   caddr  u32  client address      vaddr u32  virtual address
 //   ports  u32  cport << 16 | vport rs    u16  real-server id   svc u16  service id
 //   state  u8   TCP state or UDP_STATE
-//   kind   u8   0 = empty; KIND_* (protocol / template); bit 7 reserved for IPv6
+//   kind   u8   0 = empty; KIND_* (protocol / template); bit 7 (KIND_V6) marks IPv6
 //   expires f64 milliseconds (monotonic clock)
-// IPv6 plan (next issue): kind bit 7 marks a v6 entry whose caddr/vaddr hold indexes into
-// an interned side table of 16-byte addresses (refcounted), while the hash is computed over
-// the full addresses; v4 entries, the common case, stay 30 bytes.
+// IPv6: callers pass address ids (address-id.ts); an IPv6 entry stores the slots of its
+// client and virtual address in the interned side table of 16-byte addresses (each entry
+// holds a reference on both, dropped when the entry goes) and sets KIND_V6, so IPv4
+// entries, the common case, stay 30 bytes.
 //
 // Expiry never scans the whole table per packet: lookups expire the entry they hit, and
 // sweep() checks a bounded number of slots per call from a rotating cursor.
+import { IPV6_ID_BASE, ipv6Addresses } from './address-id.js';
 import { hash4 } from './flow-hash.js';
 import { TcpState } from './tcp-state.js';
 
@@ -25,6 +27,8 @@ export const KIND_UDP = 2;
 /** Persistence templates (client network → real server), one kind per service protocol. */
 export const KIND_TCP_TEMPLATE = 3;
 export const KIND_UDP_TEMPLATE = 4;
+/** Set in the stored kind of IPv6 entries. */
+export const KIND_V6 = 0x80;
 
 export const DEFAULT_CONN_TABLE_CAPACITY = 1 << 20;
 const LOAD = 0.75;
@@ -111,6 +115,11 @@ export class ConnTable {
 
   /** Slot of a live entry, or -1. An entry found expired is removed and reported as a miss. */
   lookup(kind: number, caddr: number, cport: number, vaddr: number, vport: number, now: number): number {
+    if (caddr >= IPV6_ID_BASE) {
+      kind |= KIND_V6;
+      caddr -= IPV6_ID_BASE;
+      vaddr = vaddr >= IPV6_ID_BASE ? vaddr - IPV6_ID_BASE : vaddr;
+    }
     const ports = ((cport << 16) | vport) >>> 0;
     const h = hash4(this.seed, kind, caddr, ports, vaddr);
     const n = this.slots;
@@ -147,6 +156,14 @@ export class ConnTable {
     now: number,
   ): number {
     if (this.count >= this.capacity && !this.evictOne(now)) return -1;
+    if (caddr >= IPV6_ID_BASE) {
+      // The entry holds its addresses in the side table until it goes.
+      ipv6Addresses.retain(caddr);
+      kind |= KIND_V6;
+      caddr -= IPV6_ID_BASE;
+      ipv6Addresses.retain(vaddr);
+      vaddr -= IPV6_ID_BASE;
+    }
     const ports = ((cport << 16) | vport) >>> 0;
     const h = hash4(this.seed, kind, caddr, ports, vaddr);
     const n = this.slots;
@@ -165,8 +182,12 @@ export class ConnTable {
     return i;
   }
 
+  /** KIND_* without the IPv6 bit. */
   kindAt(slot: number): number {
-    return this.kind[slot];
+    return this.kind[slot] & ~KIND_V6;
+  }
+  isV6At(slot: number): boolean {
+    return (this.kind[slot] & KIND_V6) !== 0;
   }
   rsAt(slot: number): number {
     return this.rsId[slot];
@@ -186,14 +207,16 @@ export class ConnTable {
   setExpires(slot: number, expires: number): void {
     this.expiresArr[slot] = expires;
   }
+  /** The client's address id (IPv4 uint32, or an IPv6 id). */
   clientAt(slot: number): number {
-    return this.caddr[slot];
+    return (this.kind[slot] & KIND_V6) !== 0 ? this.caddr[slot] + IPV6_ID_BASE : this.caddr[slot];
   }
   clientPortAt(slot: number): number {
     return this.ports[slot] >>> 16;
   }
+  /** The virtual address id (an IPv6 entry's client and VIP are both IPv6). */
   virtualAt(slot: number): number {
-    return this.vaddr[slot];
+    return (this.kind[slot] & KIND_V6) !== 0 ? this.vaddr[slot] + IPV6_ID_BASE : this.vaddr[slot];
   }
   virtualPortAt(slot: number): number {
     return this.ports[slot] & 0xffff;
@@ -235,7 +258,8 @@ export class ConnTable {
   clear(): void {
     for (let i = 0; i < this.slots; i++) {
       if (this.kind[i] !== 0) {
-        this.accounting.released(this.rsId[i], this.kind[i], this.stateArr[i]);
+        this.accounting.released(this.rsId[i], this.kind[i] & ~KIND_V6, this.stateArr[i]);
+        this.releaseAddresses(i);
         this.kind[i] = 0;
       }
     }
@@ -268,7 +292,7 @@ export class ConnTable {
           this.removeAt(i);
           return true;
         }
-        const established = this.stateArr[i] === TcpState.Established && this.kind[i] === KIND_TCP;
+        const established = this.stateArr[i] === TcpState.Established && (this.kind[i] & ~KIND_V6) === KIND_TCP;
         if (established) {
           if (victimEst < 0 || exp < this.expiresArr[victimEst]) victimEst = i;
         } else if (victimOther < 0 || exp < this.expiresArr[victimOther]) {
@@ -292,8 +316,15 @@ export class ConnTable {
   }
 
   /** Knuth's algorithm R: pull later entries of the probe run back so lookups stay correct. */
+  private releaseAddresses(slot: number): void {
+    if ((this.kind[slot] & KIND_V6) === 0) return;
+    ipv6Addresses.release(this.caddr[slot] + IPV6_ID_BASE);
+    ipv6Addresses.release(this.vaddr[slot] + IPV6_ID_BASE);
+  }
+
   private removeAt(slot: number): void {
-    this.accounting.released(this.rsId[slot], this.kind[slot], this.stateArr[slot]);
+    this.accounting.released(this.rsId[slot], this.kind[slot] & ~KIND_V6, this.stateArr[slot]);
+    this.releaseAddresses(slot);
     const n = this.slots;
     let hole = slot;
     let j = slot;

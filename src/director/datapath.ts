@@ -2,20 +2,27 @@
 // (forward, reply, or drop with a reason) and one count; forwarded and reply frames are
 // described in an output meta array and written with one writeBatch per batch. Nothing is
 // allocated per packet and nothing throws per packet: all parsing is offset arithmetic
-// over the ring, with the wire views re-bound rather than created.
+// over the ring, with the wire views re-bound rather than created. IPv4 and IPv6 frames
+// share the connection tracking, scheduling and encapsulation; addresses are address
+// ids (address-id.ts), so an IPv6 VIP or real server is just another number here.
 import { META_LENGTH, META_OFFSET, META_STRIDE, type PacketBatch, type PacketDevice } from '../device/packet-device.js';
-import { E_BAD_HEADER_LENGTH, E_BAD_OPTION, E_BAD_TOTAL_LENGTH, E_BAD_VERSION, WIRE_OK } from '../wire/errors.js';
-import { ETHERNET_HEADER_LENGTH, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from '../wire/ethernet.js';
-import { IPPROTO_ICMP, IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_TCP, IPPROTO_UDP } from '../wire/ip-protocol.js';
+import { updateChecksum16 } from '../wire/checksum.js';
+import { E_BAD_HEADER_LENGTH, E_BAD_OPTION, E_BAD_TOTAL_LENGTH, E_BAD_VERSION, E_TRUNCATED, WIRE_OK } from '../wire/errors.js';
+import { ETHERNET_HEADER_LENGTH, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../wire/ethernet.js';
+import { ICMPV6_ECHO_REPLY, ICMPV6_ECHO_REQUEST, ICMPV6_NEIGHBOR_SOLICITATION, isIcmpv6Error } from '../wire/icmpv6.js';
+import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_TCP, IPPROTO_UDP } from '../wire/ip-protocol.js';
 import { Ipv4View } from '../wire/ipv4.js';
 import { readIpv4 } from '../wire/ipv4-address.js';
+import { ipv6Equals } from '../wire/ipv6-address.js';
+import { Ipv6View } from '../wire/ipv6.js';
+import { hashIpv6At, IPV6_ID_BASE, ipv6Addresses } from './address-id.js';
 import { ConnTable, KIND_TCP, KIND_TCP_TEMPLATE, KIND_UDP, KIND_UDP_TEMPLATE } from './conn-table.js';
-import { ENCAP_HEADROOM, encapIpip } from './encap-ipip.js';
+import { frameOverhead, TunnelEncapsulator } from './encap-tunnel.js';
 import { FragmentCache } from './fragment-cache.js';
 import { ICMP_ECHO_REQUEST, makeEchoReplyInPlace } from './icmp-echo.js';
 import { IcmpRateLimiter } from './icmp-rate-limit.js';
-import { FRAG_NEEDED_HEADROOM, fragNeededFrameLength, writeFragNeededV4 } from './icmp-too-big.js';
-import { IPV4_TCP_HEADERS, MssClamper } from './mss-clamp.js';
+import { FRAG_NEEDED_HEADROOM, fragNeededFrameLength, PACKET_TOO_BIG_HEADROOM, packetTooBigFrameLength, writeFragNeededV4, writePacketTooBigV6 } from './icmp-too-big.js';
+import { IPV4_TCP_HEADERS, IPV6_TCP_HEADERS, MssClamper } from './mss-clamp.js';
 import type { ProbePinTable } from './probe-pins.js';
 import type { RealServer } from './real-server.js';
 import { newFlowKey } from './schedulers/scheduler.js';
@@ -23,9 +30,9 @@ import type { ServiceRegistry } from './service-registry.js';
 import { nextTcpState, TCP_ACK, TCP_RST, TCP_SYN, TcpState, UDP_STATE } from './tcp-state.js';
 import type { Timeouts } from './timeouts.js';
 import { hash2 } from './flow-hash.js';
-import { usableInnerMtu } from './tunnel-mtu.js';
+import { MIN_TUNNEL_MTU_V6, usableInnerMtu } from './tunnel-mtu.js';
 import { TX_FAILED_INDEX, Verdict, VERDICT_COUNT, VERDICT_SENDS } from './verdicts.js';
-import type { VirtualHost } from './virtual-host.js';
+import { NA_FRAME_LENGTH, type VirtualHost } from './virtual-host.js';
 import type { VirtualService } from './virtual-service.js';
 
 export interface DatapathOptions {
@@ -49,6 +56,9 @@ export class Datapath {
   private ipId = 0;
   private txMeta = new Int32Array(256 * META_STRIDE);
   private readonly ip = new Ipv4View();
+  private readonly ip6 = new Ipv6View();
+  private readonly quoted6 = new Ipv6View();
+  private readonly encap = new TunnelEncapsulator();
   private readonly flow = newFlowKey();
   /** Set when a frame was dropped for lack of the kernel's MAC: the owner sends an ARP probe. */
   needKernelMac = false;
@@ -64,6 +74,10 @@ export class Datapath {
   private outOff = 0;
   private outLen = 0;
   private headroom = 0;
+  /** Set by connect(): the server the packet goes to. */
+  private picked: RealServer | null = null;
+  /** Hash of the packet's flow, for the GUE source port and the IPv6 flow label. */
+  private flowHash = 0;
 
   constructor(
     private readonly registry: ServiceRegistry,
@@ -117,6 +131,7 @@ export class Datapath {
       this.outLen = ETHERNET_HEADER_LENGTH + 28;
       return v;
     }
+    if (etherType === ETHERTYPE_IPV6) return this.handleV6(data, off, len, now);
     if (etherType !== ETHERTYPE_IPV4) return Verdict.DropEthertype;
 
     const ipOff = off + ETHERNET_HEADER_LENGTH;
@@ -143,14 +158,14 @@ export class Datapath {
       return Verdict.DropToDirector;
     }
     if (!this.registry.isVip(dst)) return Verdict.DropNotVip;
-    if (laterFragment) return this.laterFragment(data, off, ipOff, total, protocol, dst, now);
+    if (laterFragment) return this.laterFragment(data, ipOff, total, false, protocol, readIpv4(data, ipOff + 12), dst, (data[ipOff + 4] << 8) | data[ipOff + 5], now);
 
     if (protocol === IPPROTO_ICMP) {
       if (l4len < 8) return Verdict.DropBadL4Header;
       const type = data[l4];
       if (type === ICMP_ECHO_REQUEST) return this.echo(data, off, ipOff, hlen, l4, l4len, total);
       if (type === ICMP_DEST_UNREACH || type === ICMP_TIME_EXCEEDED || type === ICMP_PARAMETER_PROBLEM) {
-        return this.icmpError(data, off, ipOff, l4, l4len, total, now);
+        return this.icmpError(data, ipOff, l4, l4len, total, now);
       }
       return Verdict.DropIcmpUnsupported;
     }
@@ -173,14 +188,34 @@ export class Datapath {
     const pins = this.probePins;
     if (pins !== null && readIpv4(data, ipOff + 12) === pins.source && pins.isProbePort(cport)) {
       const pinned = pins.target(protocol, cport, dst, vport);
-      return pinned === undefined ? Verdict.DropProbeUnpinned : this.forward(data, off, ipOff, total, null, pinned, Verdict.Forward, now);
+      this.flowHash = hash2(0x6e7, cport, vport);
+      return pinned === undefined ? Verdict.DropProbeUnpinned : this.forward(data, ipOff, total, false, null, pinned, Verdict.Forward, now);
     }
     const svc = this.registry.lookup(protocol, dst, vport);
     if (svc === undefined) return Verdict.DropNoService;
     const caddr = readIpv4(data, ipOff + 12);
+    const flags = isTcp ? data[l4 + 13] : 0;
+    this.flowHash = hash2(0x6e7, caddr, ((cport << 16) | vport) >>> 0);
+    const v = this.connect(svc, protocol, isTcp, flags, caddr, caddr, cport, dst, vport, now);
+    if (v !== Verdict.Forward) return v;
+    const rs = this.picked!;
+    if (isTcp && (flags & TCP_SYN) !== 0 && svc.mssClamp) {
+      this.mss.clamp(data, l4, l4len, usableInnerMtu(rs, svc, this.defaultTunnelMtu, rs.address >= IPV6_ID_BASE) - IPV4_TCP_HEADERS);
+    }
+    // A first fragment: its later fragments (no ports) follow it to the same server.
+    if ((data[ipOff + 6] & 0x20) !== 0) this.fragments.store(caddr, dst, (data[ipOff + 4] << 8) | data[ipOff + 5], protocol, svc.id, rs.id, now);
+    return this.forward(data, ipOff, total, false, svc, rs, Verdict.Forward, now);
+  }
+
+  /**
+   * Connection tracking and scheduling for one TCP/UDP packet of either family: finds or
+   * creates the entry (caddr/dst are address ids; flowCaddr is what the schedulers hash,
+   * the address itself for IPv6 so that directors agree), and leaves the server in
+   * this.picked. Returns Forward to go on, or the drop verdict.
+   */
+  private connect(svc: VirtualService, protocol: number, isTcp: boolean, flags: number, caddr: number, flowCaddr: number, cport: number, dst: number, vport: number, now: number): Verdict {
     const table = this.table;
     const kind = isTcp ? KIND_TCP : KIND_UDP;
-    const flags = isTcp ? data[l4 + 13] : 0;
 
     let slot = table.lookup(kind, caddr, cport, dst, vport, now);
     let rs: RealServer | undefined;
@@ -217,11 +252,11 @@ export class Datapath {
       }
       const flow = this.flow;
       flow.protocol = protocol;
-      flow.caddr = caddr;
+      flow.caddr = flowCaddr;
       flow.cport = cport;
       flow.vaddr = dst;
       flow.vport = vport;
-      const picked = svc.persistenceMs > 0 ? this.schedulePersistent(svc, now) : svc.scheduler.schedule(flow);
+      const picked = svc.persistenceMs > 0 ? this.schedulePersistent(svc, caddr, now) : svc.scheduler.schedule(flow);
       if (picked === null) return Verdict.DropNoRealServer;
       rs = picked;
       svc.stats.conns++;
@@ -237,12 +272,8 @@ export class Datapath {
         }
       }
     }
-    if (isTcp && (flags & TCP_SYN) !== 0 && svc.mssClamp) {
-      this.mss.clamp(data, l4, l4len, usableInnerMtu(rs, svc, this.defaultTunnelMtu, false) - IPV4_TCP_HEADERS);
-    }
-    // A first fragment: its later fragments (no ports) follow it to the same server.
-    if ((data[ipOff + 6] & 0x20) !== 0) this.fragments.store(caddr, dst, (data[ipOff + 4] << 8) | data[ipOff + 5], protocol, svc.id, rs.id, now);
-    return this.forward(data, off, ipOff, total, svc, rs, Verdict.Forward, now);
+    this.picked = rs;
+    return Verdict.Forward;
   }
 
   /**
@@ -250,20 +281,19 @@ export class Datapath {
    * entry (lost, reordered, evicted), by a hash of (client, VIP, protocol) over the VIP's
    * service for the protocol, so all such fragments of a datagram meet at one server.
    */
-  private laterFragment(data: Uint8Array, off: number, ipOff: number, total: number, protocol: number, dst: number, now: number): Verdict {
-    const src = readIpv4(data, ipOff + 12);
-    const id = (data[ipOff + 4] << 8) | data[ipOff + 5];
+  private laterFragment(data: Uint8Array, ipOff: number, total: number, innerV6: boolean, protocol: number, src: number, dst: number, id: number, now: number): Verdict {
+    this.flowHash = hash2(0x6e7, src, dst);
     const slot = this.fragments.lookup(src, dst, id, protocol, now);
     if (slot >= 0) {
       const svc = this.registry.services[this.fragments.serviceAt(slot)];
       const rs = this.registry.servers[this.fragments.realServerAt(slot)];
-      if (svc !== undefined && rs !== undefined) return this.forward(data, off, ipOff, total, svc, rs, Verdict.ForwardFragment, now);
+      if (svc !== undefined && rs !== undefined) return this.forward(data, ipOff, total, innerV6, svc, rs, Verdict.ForwardFragment, now);
     }
     const svc = this.serviceForFragment(protocol, dst);
     if (svc === undefined) return Verdict.DropFragmentNoFlow;
     const rs = this.pickByHash(svc, hash2(0x3e77, src ^ protocol, dst));
     if (rs === null) return Verdict.DropFragmentNoFlow;
-    return this.forward(data, off, ipOff, total, svc, rs, Verdict.ForwardFragment, now);
+    return this.forward(data, ipOff, total, innerV6, svc, rs, Verdict.ForwardFragment, now);
   }
 
   /** The VIP's service for a portless fragment: the all-ports service, else the first one. */
@@ -294,11 +324,12 @@ export class Datapath {
   }
 
   /** IPVS ip_vs_sched_persist: reuse the client network's template, or schedule and create one. */
-  private schedulePersistent(svc: VirtualService, now: number): RealServer | null {
+  private schedulePersistent(svc: VirtualService, caddr: number, now: number): RealServer | null {
     const flow = this.flow;
     const table = this.table;
     const tkind = svc.protocol === IPPROTO_TCP ? KIND_TCP_TEMPLATE : KIND_UDP_TEMPLATE;
-    const cnet = (flow.caddr & svc.netmask) >>> 0;
+    // The netmask (-M) is IPv4's; an IPv6 client's template is its own address.
+    const cnet = caddr >= IPV6_ID_BASE ? caddr : (caddr & svc.netmask) >>> 0;
     const t = table.lookup(tkind, cnet, 0, flow.vaddr, svc.port, now);
     if (t >= 0) {
       const rs = this.registry.servers[table.rsAt(t)];
@@ -317,30 +348,31 @@ export class Datapath {
   }
 
   /**
-   * Tunnels the packet to `rs` and returns `verdict`, unless it is too big for the tunnel:
-   * then a DF packet gets "fragmentation needed" back (rate-limited per client; never for
-   * ICMP errors or later fragments), and a packet without DF goes out with the outer DF
-   * clear so the path may fragment it. `svc` null: a health probe, not counted as service
-   * or server traffic.
+   * Tunnels the packet (IPv6 when innerV6) to `rs` and returns `verdict`, unless it is too
+   * big for the tunnel: then a DF IPv4 packet gets "fragmentation needed" and an IPv6
+   * packet "packet too big" back (rate-limited per client; never for ICMP errors or later
+   * fragments), and an IPv4 packet without DF goes out with the outer DF clear so the path
+   * may fragment it. `svc` null: a health probe, not counted as service or server traffic.
    */
-  private forward(data: Uint8Array, off: number, ipOff: number, total: number, svc: VirtualService | null, rs: RealServer, verdict: Verdict, now: number): Verdict {
-    if (this.headroom < ENCAP_HEADROOM) return Verdict.DropNoHeadroom;
+  private forward(data: Uint8Array, ipOff: number, total: number, innerV6: boolean, svc: VirtualService | null, rs: RealServer, verdict: Verdict, now: number): Verdict {
+    if (this.headroom < frameOverhead(rs)) return Verdict.DropNoHeadroom;
     const host = this.host;
     if (!host.kernelMacKnown) {
       this.needKernelMac = true;
       return Verdict.DropNoKernelMac;
     }
-    const innerDf = (data[ipOff + 6] & 0x40) !== 0;
-    const usable = usableInnerMtu(rs, svc, this.defaultTunnelMtu, false);
+    // An IPv6 packet is never fragmented on the way, so it behaves as if DF were set.
+    const innerDf = innerV6 || (data[ipOff + 6] & 0x40) !== 0;
+    const usable = usableInnerMtu(rs, svc, this.defaultTunnelMtu, rs.address >= IPV6_ID_BASE);
     if (total > usable && innerDf) {
-      if (verdict === Verdict.Forward) return this.tooBig(data, ipOff, total, usable, now);
-      // An ICMP error or a later fragment with DF: never answered with an error; let the path fragment it.
-      return this.encapsulate(data, ipOff, total, svc, rs, verdict, false);
+      if (verdict === Verdict.Forward) return innerV6 ? this.tooBigV6(data, ipOff, total, usable, now) : this.tooBig(data, ipOff, total, usable, now);
+      // An ICMP error or a later fragment: never answered with an error; let the path fragment it.
+      return this.encapsulate(data, ipOff, total, innerV6, svc, rs, verdict, false);
     }
-    return this.encapsulate(data, ipOff, total, svc, rs, verdict, innerDf);
+    return this.encapsulate(data, ipOff, total, innerV6, svc, rs, verdict, innerDf);
   }
 
-  private encapsulate(data: Uint8Array, ipOff: number, total: number, svc: VirtualService | null, rs: RealServer, verdict: Verdict, df: boolean): Verdict {
+  private encapsulate(data: Uint8Array, ipOff: number, total: number, innerV6: boolean, svc: VirtualService | null, rs: RealServer, verdict: Verdict, df: boolean): Verdict {
     const host = this.host;
     if (svc !== null) {
       svc.stats.inPkts++;
@@ -350,8 +382,9 @@ export class Datapath {
     }
     const id = this.ipId;
     this.ipId = (id + 1) & 0xffff;
-    this.outOff = encapIpip(data, ipOff, total, rs.dip, rs.address, id, df, host.mac, host.kernelMac);
-    this.outLen = total + ENCAP_HEADROOM;
+    const tos = innerV6 ? ((data[ipOff] & 0x0f) << 4) | (data[ipOff + 1] >> 4) : data[ipOff + 1];
+    this.outOff = this.encap.encap(data, ipOff, total, innerV6, rs, tos, df, id, this.flowHash, host.mac, host.kernelMac);
+    this.outLen = total + frameOverhead(rs);
     return verdict;
   }
 
@@ -364,6 +397,15 @@ export class Datapath {
     this.ipId = (id + 1) & 0xffff;
     this.outOff = writeFragNeededV4(data, ipOff, hlen, total, usable, id, this.host.mac, this.host.kernelMac);
     this.outLen = fragNeededFrameLength(hlen, total);
+    return Verdict.ReplyIcmpTooBig;
+  }
+
+  /** ICMPv6 Packet Too Big to the client, from the VIP, with `usable` (at least 1280) as the MTU. */
+  private tooBigV6(data: Uint8Array, ipOff: number, total: number, usable: number, now: number): Verdict {
+    if (this.headroom < PACKET_TOO_BIG_HEADROOM) return Verdict.DropNoHeadroom;
+    if (!this.icmpLimiter.allow(hashIpv6At(data, ipOff + 8), now)) return Verdict.DropTooBigRateLimited;
+    this.outOff = writePacketTooBigV6(data, ipOff, total, usable < MIN_TUNNEL_MTU_V6 ? MIN_TUNNEL_MTU_V6 : usable, this.host.mac, this.host.kernelMac);
+    this.outLen = packetTooBigFrameLength(total);
     return Verdict.ReplyIcmpTooBig;
   }
 
@@ -386,7 +428,7 @@ export class Datapath {
    * reply) goes to the server that owns the flow. The quoted packet is server → client,
    * so the lookup swaps its addresses and ports.
    */
-  private icmpError(data: Uint8Array, off: number, ipOff: number, icmp: number, icmpLen: number, total: number, now: number): Verdict {
+  private icmpError(data: Uint8Array, ipOff: number, icmp: number, icmpLen: number, total: number, now: number): Verdict {
     const inner = icmp + 8;
     if (icmpLen < 8 + 20 + 8) return Verdict.DropBadL4Header;
     const ihl = (data[inner] & 0x0f) << 2;
@@ -403,6 +445,139 @@ export class Datapath {
     const rs = this.registry.servers[this.table.rsAt(slot)];
     const svc = this.registry.services[this.table.serviceAt(slot)];
     if (rs === undefined || svc === undefined) return Verdict.DropIcmpNoFlow;
-    return this.forward(data, off, ipOff, total, svc, rs, Verdict.ForwardIcmpError, now);
+    this.flowHash = hash2(0x6e7, caddr, ((cport << 16) | vport) >>> 0);
+    return this.forward(data, ipOff, total, false, svc, rs, Verdict.ForwardIcmpError, now);
+  }
+
+  /**
+   * One IPv6 frame (Ethernet at off): neighbour solicitations for our link address, echo
+   * and client ICMPv6 errors for VIPs, and TCP/UDP to VIP services, tracked and tunnelled
+   * like IPv4. IPv6 addresses become address ids; a client without one gets one for the
+   * life of its connection entry.
+   */
+  private handleV6(data: Uint8Array, off: number, len: number, now: number): Verdict {
+    const ipOff = off + ETHERNET_HEADER_LENGTH;
+    const ip = this.ip6;
+    const code = ip.bind(data, ipOff, len - ETHERNET_HEADER_LENGTH);
+    if (code !== WIRE_OK) {
+      if (code === E_BAD_VERSION) return Verdict.DropBadVersion;
+      if (code === E_TRUNCATED) return Verdict.DropTruncated;
+      if (code === E_BAD_TOTAL_LENGTH) return Verdict.DropBadTotalLength;
+      return Verdict.DropBadHeaderLength;
+    }
+    const total = 40 + ((data[ipOff + 4] << 8) | data[ipOff + 5]);
+    const protocol = ip.upperProtocol;
+    if (protocol === IPPROTO_IPIP || protocol === IPPROTO_IPV6) return Verdict.DropIpipLoop;
+    const l4 = ip.upperOffset;
+    const l4len = l4 < 0 ? 0 : ipOff + total - l4;
+    const host = this.host;
+    // To us: the link address or a multicast group (solicited-node, all-nodes, MLD).
+    if (data[ipOff + 24] === 0xff || ipv6Equals(data, ipOff + 24, host.linkAddress6, 0)) {
+      if (protocol === IPPROTO_ICMPV6 && l4 >= 0 && l4len >= 8) {
+        if (data[l4] === ICMPV6_NEIGHBOR_SOLICITATION) {
+          const v = host.handleNeighborSolicitation(data, off, ipOff, l4, l4len);
+          this.outOff = off;
+          this.outLen = NA_FRAME_LENGTH;
+          return v;
+        }
+        return Verdict.DropNdpIgnored;
+      }
+      return Verdict.DropToDirector;
+    }
+    const dst = ipv6Addresses.find(data, ipOff + 24);
+    if (dst < 0 || !this.registry.isVip(dst)) return Verdict.DropNotVip;
+    if (ip.fragmentHeaderOffset >= 0 && ip.fragmentOffset > 0) {
+      return this.laterFragment(data, ipOff, total, true, protocol, hashIpv6At(data, ipOff + 8), dst, ip.fragmentIdentification, now);
+    }
+    if (l4 < 0) return Verdict.DropBadL4Header;
+
+    if (protocol === IPPROTO_ICMPV6) {
+      if (l4len < 8) return Verdict.DropBadL4Header;
+      const type = data[l4];
+      if (type === ICMPV6_ECHO_REQUEST) return this.echoV6(data, off, ipOff, l4, total);
+      if (isIcmpv6Error(type)) return this.icmpErrorV6(data, ipOff, l4, l4len, total, now);
+      return Verdict.DropIcmpUnsupported;
+    }
+    if (protocol !== IPPROTO_TCP && protocol !== IPPROTO_UDP) return Verdict.DropProtocol;
+    const isTcp = protocol === IPPROTO_TCP;
+    if (isTcp) {
+      if (l4len < 20) return Verdict.DropBadL4Header;
+      const doff = (data[l4 + 12] >>> 4) << 2;
+      if (doff < 20 || doff > l4len) return Verdict.DropBadL4Header;
+    } else {
+      if (l4len < 8) return Verdict.DropBadL4Header;
+      const ulen = (data[l4 + 4] << 8) | data[l4 + 5];
+      if (ulen < 8 || (ulen > l4len && !ip.moreFragments)) return Verdict.DropBadL4Header;
+    }
+    const cport = (data[l4] << 8) | data[l4 + 1];
+    const vport = (data[l4 + 2] << 8) | data[l4 + 3];
+    const svc = this.registry.lookup(protocol, dst, vport);
+    if (svc === undefined) return Verdict.DropNoService;
+    // The entry takes its own references; a new client's address is held only meanwhile.
+    let caddr = ipv6Addresses.find(data, ipOff + 8);
+    const fresh = caddr < 0;
+    if (fresh) {
+      caddr = ipv6Addresses.acquire(data, ipOff + 8);
+      if (caddr < 0) return Verdict.DropAddressTableFull;
+    }
+    const flowCaddr = ipv6Addresses.addressHash(caddr);
+    const flags = isTcp ? data[l4 + 13] : 0;
+    this.flowHash = hash2(0x6e7, flowCaddr, ((cport << 16) | vport) >>> 0);
+    const v = this.connect(svc, protocol, isTcp, flags, caddr, flowCaddr, cport, dst, vport, now);
+    if (fresh) ipv6Addresses.release(caddr);
+    if (v !== Verdict.Forward) return v;
+    const rs = this.picked!;
+    if (isTcp && (flags & TCP_SYN) !== 0 && svc.mssClamp) {
+      this.mss.clamp(data, l4, l4len, usableInnerMtu(rs, svc, this.defaultTunnelMtu, rs.address >= IPV6_ID_BASE) - IPV6_TCP_HEADERS);
+    }
+    if (ip.moreFragments) this.fragments.store(hashIpv6At(data, ipOff + 8), dst, ip.fragmentIdentification, protocol, svc.id, rs.id, now);
+    return this.forward(data, ipOff, total, true, svc, rs, Verdict.Forward, now);
+  }
+
+  /** Echo reply in place: addresses swapped (the pseudo-header sum is unchanged), type 129. */
+  private echoV6(data: Uint8Array, off: number, ipOff: number, icmp: number, total: number): Verdict {
+    if (!this.options.icmpEcho) return Verdict.DropIcmpEchoDisabled;
+    if (!this.host.kernelMacKnown) {
+      this.needKernelMac = true;
+      return Verdict.DropNoKernelMac;
+    }
+    for (let k = 0; k < 16; k++) {
+      const t = data[ipOff + 8 + k];
+      data[ipOff + 8 + k] = data[ipOff + 24 + k];
+      data[ipOff + 24 + k] = t;
+    }
+    data[ipOff + 7] = 64;
+    const ck = updateChecksum16((data[icmp + 2] << 8) | data[icmp + 3], (ICMPV6_ECHO_REQUEST << 8) | data[icmp + 1], (ICMPV6_ECHO_REPLY << 8) | data[icmp + 1]);
+    data[icmp] = ICMPV6_ECHO_REPLY;
+    data[icmp + 2] = ck >>> 8;
+    data[icmp + 3] = ck;
+    for (let k = 0; k < 6; k++) {
+      data[off + k] = this.host.kernelMac[k];
+      data[off + 6 + k] = this.host.mac[k];
+    }
+    this.outOff = off;
+    this.outLen = ETHERNET_HEADER_LENGTH + total;
+    return Verdict.ReplyIcmpEcho;
+  }
+
+  /** An ICMPv6 error from a client about a flow goes to the flow's server (quoted: server → client). */
+  private icmpErrorV6(data: Uint8Array, ipOff: number, icmp: number, icmpLen: number, total: number, now: number): Verdict {
+    const q = this.quoted6;
+    if (q.bindQuoted(data, icmp + 8, icmpLen - 8) !== WIRE_OK) return Verdict.DropBadL4Header;
+    const proto = q.upperProtocol;
+    const p = q.upperOffset;
+    if ((proto !== IPPROTO_TCP && proto !== IPPROTO_UDP) || p < 0 || p + 4 > icmp + icmpLen) return Verdict.DropIcmpNoFlow;
+    const vaddr = ipv6Addresses.find(data, icmp + 8 + 8);
+    const caddr = ipv6Addresses.find(data, icmp + 8 + 24);
+    if (vaddr < 0 || caddr < 0) return Verdict.DropIcmpNoFlow;
+    const vport = (data[p] << 8) | data[p + 1];
+    const cport = (data[p + 2] << 8) | data[p + 3];
+    const slot = this.table.lookup(proto === IPPROTO_TCP ? KIND_TCP : KIND_UDP, caddr, cport, vaddr, vport, now);
+    if (slot < 0) return Verdict.DropIcmpNoFlow;
+    const rs = this.registry.servers[this.table.rsAt(slot)];
+    const svc = this.registry.services[this.table.serviceAt(slot)];
+    if (rs === undefined || svc === undefined) return Verdict.DropIcmpNoFlow;
+    this.flowHash = hash2(0x6e7, ipv6Addresses.addressHash(caddr), ((cport << 16) | vport) >>> 0);
+    return this.forward(data, ipOff, total, true, svc, rs, Verdict.ForwardIcmpError, now);
   }
 }

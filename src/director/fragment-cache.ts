@@ -17,7 +17,7 @@ export class FragmentCache {
   private readonly mask: number;
   private readonly src: Uint32Array;
   private readonly dst: Uint32Array;
-  /** identification << 8 | protocol (IPv4: 16-bit id). */
+  /** identification * 256 + protocol (IPv4: 16-bit id; IPv6: 32-bit). */
   private readonly idProto: Float64Array;
   private readonly svc: Int32Array;
   private readonly rs: Int32Array;
@@ -39,8 +39,11 @@ export class FragmentCache {
     this.expires = new Float64Array(n);
   }
 
-  /** Remembers where the datagram (src, dst, id, proto) went; addresses uint32, now in ms. */
+  /** Remembers where the datagram (src, dst, id, proto) went; addresses as numbers (uint32 or an IPv6 hash/id), now in ms. */
   store(src: number, dst: number, id: number, proto: number, svcId: number, rsId: number, now: number): void {
+    // Address ids of IPv6 (>= 2^32) keep their low 32 bits, which are unique among them.
+    src >>>= 0;
+    dst >>>= 0;
     const key = id * 256 + proto;
     const i = hash4(0x5f3a, src, dst, key, 0) & this.mask;
     this.src[i] = src;
@@ -54,6 +57,8 @@ export class FragmentCache {
 
   /** Slot of the datagram's entry, or -1 (absent, overwritten or expired). */
   lookup(src: number, dst: number, id: number, proto: number, now: number): number {
+    src >>>= 0;
+    dst >>>= 0;
     const key = id * 256 + proto;
     const i = hash4(0x5f3a, src, dst, key, 0) & this.mask;
     if (this.idProto[i] === key && this.src[i] === src && this.dst[i] === dst && this.expires[i] > now) {

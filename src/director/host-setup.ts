@@ -5,13 +5,16 @@
 //   - ip_forward=1; on the TAP accept_local=1 (the outer source is the host's own address)
 //     and rp_filter=0, and all.rp_filter lowered from strict (1) because the kernel uses
 //     max(all, dev)
-//   - IPv6 off on the TAP (the director speaks IPv4 only; avoids RS/MLD noise)
+//   - IPv6 VIPs: IPv6 on the TAP without duplicate-address detection, IPv6 forwarding, and
+//     a /128 route for each via the director's IPv6 link address (fe80::2, answered by its
+//     NDP); without IPv6 VIPs, IPv6 off on the TAP (no RS/MLD noise)
 //   - the tunnel-check probe source P as a /32 on the TAP, when configured: a connect() from
 //     P to a VIP then leaves through the TAP into the director, and replies to P (routed to
 //     this host by the network) are local
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { confSysctl, type HostChanges } from '../host/host-changes.js';
+import { DEFAULT_LINK_ADDRESS6 as DIRECTOR_LINK_ADDRESS6 } from './virtual-host.js';
 
 export interface DirectorHostSetup {
   tap: string;
@@ -31,10 +34,19 @@ export function setupDirectorHost(changes: HostChanges, s: DirectorHostSetup, re
   changes.setSysctl(confSysctl(4, s.tap, 'accept_local'), 1);
   changes.setSysctl(confSysctl(4, s.tap, 'rp_filter'), 0);
   if (readSysctl('net/ipv4/conf/all/rp_filter') === '1') changes.setSysctl('net/ipv4/conf/all/rp_filter', 0);
-  try {
+  const v6 = s.vips.some((v) => v.includes(':'));
+  if (v6) {
+    // Regenerate the kernel's link-local address at once, without DAD's second of waiting.
+    changes.setSysctl(confSysctl(6, s.tap, 'accept_dad'), 0);
     changes.setSysctl(confSysctl(6, s.tap, 'disable_ipv6'), 1);
-  } catch {
-    /* IPv6 disabled host-wide: nothing to do */
+    changes.setSysctl(confSysctl(6, s.tap, 'disable_ipv6'), 0);
+    changes.setSysctl('net/ipv6/conf/all/forwarding', 1);
+  } else {
+    try {
+      changes.setSysctl(confSysctl(6, s.tap, 'disable_ipv6'), 1);
+    } catch {
+      /* IPv6 disabled host-wide: nothing to do */
+    }
   }
   for (const vip of new Set(s.vips)) addVipRoute(changes, s, vip);
   if (s.probeSource !== undefined) changes.addAddress(s.tap, `${s.probeSource}/32`);
@@ -42,7 +54,8 @@ export function setupDirectorHost(changes: HostChanges, s: DirectorHostSetup, re
 
 /** Routes one more VIP to the director (control plane adds services at run time). */
 export function addVipRoute(changes: HostChanges, s: Pick<DirectorHostSetup, 'tap' | 'linkAddress'>, vip: string): void {
-  changes.addRoute([`${vip}/32`, 'via', s.linkAddress, 'dev', s.tap]);
+  if (vip.includes(':')) changes.addRoute([`${vip}/128`, 'via', DIRECTOR_LINK_ADDRESS6, 'dev', s.tap]);
+  else changes.addRoute([`${vip}/32`, 'via', s.linkAddress, 'dev', s.tap]);
 }
 
 function defaultReadSysctl(p: string): string {

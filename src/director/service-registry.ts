@@ -3,7 +3,8 @@
 // kept in step with the table (ConnAccounting), and the per-packet service lookup.
 import { KIND_TCP, KIND_TCP_TEMPLATE, KIND_UDP_TEMPLATE, type ConnAccounting } from './conn-table.js';
 import { DirectorError } from './errors.js';
-import { formatIpv4, parseIpv4, parseNetmask } from './ipv4-text.js';
+import { findAddressId, parseAddressId } from './address-id.js';
+import { formatIpv4, parseNetmask } from './ipv4-text.js';
 import { RealServer } from './real-server.js';
 import { DEFAULT_MH_TABLE_SIZE } from './schedulers/maglev.js';
 import { createScheduler, SCHEDULER_NAMES, type SchedulerFlag, type SchedulerName, type SchedulerOptions } from './schedulers/index.js';
@@ -92,8 +93,8 @@ export class ServiceRegistry implements ConnAccounting {
   addService(spec: ServiceSpec): VirtualService {
     const protocol = spec.protocol === 'tcp' ? PROTO_TCP : spec.protocol === 'udp' ? PROTO_UDP : -1;
     if (protocol < 0) throw new DirectorError('BAD_ARGUMENT', `protocol must be tcp or udp, got "${spec.protocol}"`);
-    const vip = parseIpv4(spec.vip);
-    if (vip === null) throw new DirectorError(spec.vip.includes(':') ? 'UNSUPPORTED' : 'BAD_ARGUMENT', spec.vip.includes(':') ? `vip ${spec.vip}: IPv6 services are not supported by this director yet; use an IPv4 VIP` : `vip "${spec.vip}" is not an IPv4 address`);
+    const vip = parseAddressId(spec.vip);
+    if (vip === null) throw new DirectorError('BAD_ARGUMENT', `vip "${spec.vip}" is not an IPv4 or IPv6 address`);
     if (!Number.isInteger(spec.port) || spec.port < 0 || spec.port > 65535) throw new DirectorError('BAD_ARGUMENT', `port must be 0..65535, got ${spec.port}`);
     const key = serviceKey(protocol, vip, spec.port);
     if (this.byKey.has(key)) throw new DirectorError('SERVICE_EXISTS', `service ${spec.protocol}:${spec.vip}:${spec.port} already exists; use edit to change it`);
@@ -136,8 +137,8 @@ export class ServiceRegistry implements ConnAccounting {
 
   /** Adds a real server to a service (ipvsadm -a). */
   addRealServer(svc: VirtualService, spec: RealServerSpec): RealServer {
-    const address = parseIpv4(spec.address);
-    if (address === null) throw new DirectorError(spec.address.includes(':') ? 'UNSUPPORTED' : 'BAD_ARGUMENT', spec.address.includes(':') ? `real server ${spec.address}: IPv6 real servers are not supported by this director yet` : `real server "${spec.address}" is not an IPv4 address`);
+    const address = parseAddressId(spec.address);
+    if (address === null) throw new DirectorError('BAD_ARGUMENT', `real server "${spec.address}" is not an IPv4 or IPv6 address`);
     const weight = this.checkWeight(spec.weight ?? 1);
     if (svc.servers.some((rs) => rs.address === address && !rs.removed)) {
       throw new DirectorError('REAL_SERVER_EXISTS', `real server ${spec.address} already in ${svc.label}; use edit to change its weight`);
@@ -170,14 +171,14 @@ export class ServiceRegistry implements ConnAccounting {
 
   findService(protocol: string, vip: string, port: number): VirtualService {
     const proto = protocol === 'tcp' ? PROTO_TCP : protocol === 'udp' ? PROTO_UDP : -1;
-    const addr = parseIpv4(vip);
+    const addr = findAddressId(vip);
     const svc = proto < 0 || addr === null ? undefined : this.byKey.get(serviceKey(proto, addr, port));
     if (!svc) throw new DirectorError('SERVICE_NOT_FOUND', `no service ${protocol}:${vip}:${port}`);
     return svc;
   }
 
   findRealServer(svc: VirtualService, address: string): RealServer {
-    const addr = parseIpv4(address);
+    const addr = findAddressId(address);
     const rs = svc.servers.find((s) => s.address === addr && !s.removed);
     if (!rs) throw new DirectorError('REAL_SERVER_NOT_FOUND', `no real server ${address} in ${svc.label}`);
     return rs;

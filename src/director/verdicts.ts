@@ -39,6 +39,11 @@ export const enum Verdict {
   ForwardIcmpError,
   ForwardFragment,
   DropFragmentNoFlow,
+  // IPv6.
+  ReplyNdp,
+  DropNdpIgnored,
+  DropIpv6Unsupported,
+  DropAddressTableFull,
 }
 
 /** Stable names, index = Verdict. */
@@ -77,6 +82,10 @@ export const VERDICT_NAMES = [
   'forward-icmp-error',
   'forward-fragment',
   'drop-fragment-no-flow',
+  'reply-ndp',
+  'drop-ndp-ignored',
+  'drop-ipv6-unsupported',
+  'drop-address-table-full',
 ] as const;
 
 export type VerdictName = (typeof VERDICT_NAMES)[number];
@@ -93,6 +102,6 @@ export const TX_FAILED_INDEX = Verdict.DropTxFailed;
 /** 1 for the verdicts whose frame is written out (forwards and replies), index = Verdict. */
 export const VERDICT_SENDS: Uint8Array = (() => {
   const s = new Uint8Array(VERDICT_COUNT);
-  for (const v of [Verdict.Forward, Verdict.ReplyArp, Verdict.ReplyIcmpEcho, Verdict.ReplyIcmpTooBig, Verdict.ForwardIcmpError, Verdict.ForwardFragment]) s[v] = 1;
+  for (const v of [Verdict.Forward, Verdict.ReplyArp, Verdict.ReplyIcmpEcho, Verdict.ReplyIcmpTooBig, Verdict.ForwardIcmpError, Verdict.ForwardFragment, Verdict.ReplyNdp]) s[v] = 1;
   return s;
 })();

@@ -1,16 +1,28 @@
 // The director is a small host on the TAP link: it owns a link address and a MAC, answers
-// ARP for that address, and learns the kernel's MAC (the only other host on the link) from
-// the ARP it hears. Every frame it sends goes to the kernel's MAC.
+// ARP for that address (and IPv6 neighbour solicitations for its IPv6 link address, the
+// next hop of the kernel's IPv6 VIP routes), and learns the kernel's MAC (the only other
+// host on the link) from the ARP and NDP it hears. Every frame it sends goes to the
+// kernel's MAC.
 import { ARP_LENGTH, ARP_OP_REQUEST, ArpView } from '../wire/arp.js';
 import { copyMac, ETHERNET_HEADER_LENGTH, ETHERTYPE_ARP } from '../wire/ethernet.js';
 import { WIRE_OK } from '../wire/errors.js';
+import { finalizeChecksum, pseudoHeaderSumV6At, sumBytes } from '../wire/checksum.js';
+import { ICMPV6_NEIGHBOR_ADVERTISEMENT, ICMPV6_NEIGHBOR_SOLICITATION } from '../wire/icmpv6.js';
+import { IPPROTO_ICMPV6 } from '../wire/ip-protocol.js';
 import { writeIpv4 } from '../wire/ipv4-address.js';
+import { copyIpv6, ipv6Equals, parseIpv6 } from '../wire/ipv6-address.js';
 import { Verdict } from './verdicts.js';
+
+export const DEFAULT_LINK_ADDRESS6 = 'fe80::2';
+/** Frame length of a neighbour advertisement from handleNeighborSolicitation. */
+export const NA_FRAME_LENGTH = ETHERNET_HEADER_LENGTH + 40 + 32;
 
 export class VirtualHost {
   /** The kernel's MAC on the TAP (valid when kernelMacKnown). */
   readonly kernelMac = new Uint8Array(6);
   kernelMacKnown = false;
+  /** The director's IPv6 link address (the kernel routes IPv6 VIPs via it); fe80::2 by default. */
+  linkAddress6: Uint8Array = parseIpv6(DEFAULT_LINK_ADDRESS6)!;
   private readonly arp = new ArpView();
 
   /**
@@ -50,6 +62,57 @@ export class VirtualHost {
       return Verdict.ReplyArp;
     }
     return fromKernel ? Verdict.ArpLearned : Verdict.DropArpIgnored;
+  }
+
+  /**
+   * Handles an ICMPv6 neighbour solicitation (IPv6 header at `ip`, ICMPv6 at `icmp`, icmpLen
+   * bytes; the caller checked next header 58). A solicitation for our IPv6 link address
+   * becomes the solicited, override advertisement in place (RFC 4861 §7.2.4), frame length
+   * 14 + 40 + 32. The kernel's MAC is learned from any solicitation it sends.
+   */
+  handleNeighborSolicitation(data: Uint8Array, off: number, ip: number, icmp: number, icmpLen: number): Verdict {
+    // RFC 4861 §7.1.1: hop limit 255 (never forwarded), code 0, at least 24 bytes.
+    if (data[icmp] !== ICMPV6_NEIGHBOR_SOLICITATION || data[ip + 7] !== 255 || data[icmp + 1] !== 0 || icmpLen < 24) return Verdict.DropNdpIgnored;
+    this.learn(data, off + 6);
+    if (!ipv6Equals(data, icmp + 8, this.linkAddress6, 0)) return Verdict.DropNdpIgnored;
+    // Destination: the solicitor, or all-nodes when it has no address yet (DAD).
+    let unspecified = true;
+    for (let k = 0; k < 16; k++) if (data[ip + 8 + k] !== 0) unspecified = false;
+    if (unspecified) {
+      data.fill(0, ip + 24, ip + 40);
+      data[ip + 24] = 0xff;
+      data[ip + 25] = 0x02;
+      data[ip + 39] = 1;
+    } else {
+      copyIpv6(data, ip + 8, data, ip + 24);
+    }
+    copyIpv6(this.linkAddress6, 0, data, ip + 8);
+    data[ip] = 0x60;
+    data[ip + 1] = 0;
+    data[ip + 2] = 0;
+    data[ip + 3] = 0;
+    data[ip + 4] = 0;
+    data[ip + 5] = 32;
+    data[ip + 6] = IPPROTO_ICMPV6;
+    data[ip + 7] = 255;
+    data[icmp] = ICMPV6_NEIGHBOR_ADVERTISEMENT;
+    data[icmp + 1] = 0;
+    data[icmp + 2] = 0;
+    data[icmp + 3] = 0;
+    data[icmp + 4] = unspecified ? 0x20 : 0x60; // Solicited (unless DAD) + Override
+    data[icmp + 5] = 0;
+    data[icmp + 6] = 0;
+    data[icmp + 7] = 0;
+    // Target stays; then the target link-layer address option (type 2, 1 x 8 bytes).
+    data[icmp + 24] = 2;
+    data[icmp + 25] = 1;
+    copyMac(this.mac, 0, data, icmp + 26);
+    const c = finalizeChecksum(sumBytes(data, icmp, 32, pseudoHeaderSumV6At(data, ip + 8, ip + 24, IPPROTO_ICMPV6, 32)));
+    data[icmp + 2] = c >>> 8;
+    data[icmp + 3] = c;
+    copyMac(data, off + 6, data, off);
+    copyMac(this.mac, 0, data, off + 6);
+    return Verdict.ReplyNdp;
   }
 
   /** Writes a broadcast ARP request for the kernel's address at data[off]; returns its length (42). */

@@ -66,7 +66,7 @@ export class VirtualService {
   }
 }
 
-/** Key of a service in the lookup map (fits in 53 bits). */
+/** Key of a service in the lookup map (fits in 53 bits; vip is an address id below 2^33). */
 export function serviceKey(protocol: number, vip: number, port: number): number {
-  return (protocol === PROTO_TCP ? 1 : 2) * 2 ** 48 + vip * 65536 + port;
+  return (protocol === PROTO_TCP ? 1 : 2) * 2 ** 49 + vip * 65536 + port;
 }

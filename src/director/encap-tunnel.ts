@@ -1,0 +1,121 @@
+// Every encapsulation the director sends, chosen per real server: the outer family is
+// the server's (an IPv4 RIP gets an IPv4 outer header from an IPv4 DIP, an IPv6 RIP an
+// IPv6 one), the inner packet may be either family, and the tunnel is IPIP or GUE:
+//
+//   inner v4 → v4 RS: IPv4 proto 4 (IPIP)         inner v6 → v4 RS: IPv4 proto 41 (6in4)
+//   inner v4 → v6 RS: IPv6 next header 4 (4in6)   inner v6 → v6 RS: IPv6 next header 41 (6in6)
+//   GUE: outer IP + UDP (source port from the flow hash, for RSS/ECMP) + GUE (proto 4/41)
+//
+// Everything is written into the headroom in front of the inner packet, Ethernet to the
+// kernel's MAC first; the inner packet is not touched. No allocation per packet.
+import { finalizeChecksum, pseudoHeaderSumV6At, sumBytes } from '../wire/checksum.js';
+import { copyMac, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../wire/ethernet.js';
+import { writeOuterUdpGue, type OuterUdpGueParams } from '../wire/gue.js';
+import { IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_UDP } from '../wire/ip-protocol.js';
+import { writeOuterIpv4Fields, writeOuterIpv6, type OuterIpv6Params } from '../wire/ipip.js';
+import { IPV6_ID_BASE, ipv6Addresses } from './address-id.js';
+import type { RealServer } from './real-server.js';
+import { TUNNEL_GUE, tunnelOverhead } from './tunnel-mtu.js';
+
+export const ENCAP_TTL = 64;
+/** The most any encapsulation puts in front of the inner packet: Ethernet + IPv6 + UDP + GUE. */
+export const MAX_ENCAP_HEADROOM = 14 + 40 + 8 + 4;
+
+/** GUE UDP source port from a flow hash: the dynamic range (49152..65535), as RFC 8085 advises. */
+export function gueSourcePort(flowHash: number): number {
+  return 0xc000 | (flowHash & 0x3fff);
+}
+
+export class TunnelEncapsulator {
+  private readonly src6 = new Uint8Array(16);
+  private readonly dst6 = new Uint8Array(16);
+  private readonly v6: OuterIpv6Params = { src: this.src6, dst: this.dst6, nextHeader: 0, innerLength: 0, hopLimit: ENCAP_TTL, trafficClass: 0, flowLabel: 0 };
+  private readonly gue: OuterUdpGueParams = {
+    src: 0,
+    dst: 0,
+    sourcePort: 0,
+    destinationPort: 0,
+    variant: 0,
+    protocol: 0,
+    innerLength: 0,
+    ttl: ENCAP_TTL,
+    dontFragment: false,
+    id: 0,
+    udpChecksum: false,
+  };
+
+  /**
+   * Encapsulates the inner packet at data[ip .. ip+innerLength) (IPv6 when innerV6) toward
+   * `rs` and returns the frame's offset; its length is 14 + overhead + innerLength (see
+   * frameOverhead). `tos` is copied to the outer DSCP/ECN (traffic class), `df` is the
+   * outer IPv4 DF bit, `id` the outer IPv4 identification, `flowHash` feeds the GUE
+   * source port and the IPv6 flow label. The caller guarantees the headroom.
+   */
+  encap(data: Uint8Array, ip: number, innerLength: number, innerV6: boolean, rs: RealServer, tos: number, df: boolean, id: number, flowHash: number, srcMac: Uint8Array, dstMac: Uint8Array): number {
+    const proto = innerV6 ? IPPROTO_IPV6 : IPPROTO_IPIP;
+    const outerV6 = rs.address >= IPV6_ID_BASE;
+    let start: number;
+    if (!outerV6) {
+      if (rs.tunnel === TUNNEL_GUE) {
+        const g = this.gue;
+        g.src = rs.dip;
+        g.dst = rs.address;
+        g.sourcePort = gueSourcePort(flowHash);
+        g.destinationPort = rs.guePort;
+        g.protocol = proto;
+        g.innerLength = innerLength;
+        g.dontFragment = df;
+        g.id = id;
+        start = ip - writeOuterUdpGue(data, ip, g);
+      } else {
+        start = ip - writeOuterIpv4Fields(data, ip, rs.dip, rs.address, proto, innerLength, ENCAP_TTL, df, id, tos);
+      }
+    } else {
+      ipv6Addresses.copyTo(rs.dip, this.src6, 0);
+      ipv6Addresses.copyTo(rs.address, this.dst6, 0);
+      const p = this.v6;
+      p.trafficClass = tos;
+      p.flowLabel = flowHash & 0xfffff;
+      if (rs.tunnel === TUNNEL_GUE) {
+        const udp = ip - 12;
+        data[udp + 8] = 0;
+        data[udp + 9] = proto;
+        data[udp + 10] = 0;
+        data[udp + 11] = 0;
+        const udpLen = innerLength + 12;
+        const sport = gueSourcePort(flowHash);
+        data[udp] = sport >>> 8;
+        data[udp + 1] = sport;
+        data[udp + 2] = rs.guePort >>> 8;
+        data[udp + 3] = rs.guePort;
+        data[udp + 4] = udpLen >>> 8;
+        data[udp + 5] = udpLen;
+        data[udp + 6] = 0;
+        data[udp + 7] = 0;
+        p.nextHeader = IPPROTO_UDP;
+        p.innerLength = udpLen;
+        start = udp - writeOuterIpv6(data, udp, p);
+        // IPv6 requires the UDP checksum (RFC 8200 §8.1), over the pseudo-header and everything after.
+        const c = finalizeChecksum(sumBytes(data, udp, udpLen, pseudoHeaderSumV6At(data, start + 8, start + 24, IPPROTO_UDP, udpLen))) || 0xffff;
+        data[udp + 6] = c >>> 8;
+        data[udp + 7] = c;
+      } else {
+        p.nextHeader = proto;
+        p.innerLength = innerLength;
+        start = ip - writeOuterIpv6(data, ip, p);
+      }
+    }
+    const e = start - 14;
+    copyMac(dstMac, 0, data, e);
+    copyMac(srcMac, 0, data, e + 6);
+    const et = outerV6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4;
+    data[e + 12] = et >>> 8;
+    data[e + 13] = et & 0xff;
+    return e;
+  }
+}
+
+/** Bytes the frame gains over the inner packet: Ethernet plus the outer headers toward `rs`. */
+export function frameOverhead(rs: RealServer): number {
+  return 14 + tunnelOverhead(rs.tunnel, rs.address >= IPV6_ID_BASE);
+}
