@@ -235,6 +235,17 @@ describe('health binding: sorry server and quorum hysteresis', () => {
     expect(t.weightsNow()).toEqual([`${RS1}=0`, `${RS2}=0`, `${RS3}=0`, `${SORRY}=1`]);
   });
 
+  test('a sorry server deleted by a control-plane reconcile while standing in is put back', async () => {
+    const t = build({ weights: [1], healthCheck: { sorryServer: { address: SORRY } } });
+    expect(t.weightsNow()).toEqual([`${RS1}=0`, `${SORRY}=1`]);
+    t.d.registry.deleteRealServer(t.svc, SORRY); // what a reload does to servers it does not define
+    t.binding.reconcile();
+    expect(t.weightsNow()).toEqual([`${RS1}=0`, `${SORRY}=1`]);
+    expect(t.syn(40000)).toBe(SORRY);
+    await t.clock.advance(1000);
+    expect(t.weightsNow()).toEqual([`${RS1}=1`]);
+  });
+
   test('a sorry server that is also a real server is refused', () => {
     const t = build({ weights: [1] });
     const svc2 = t.d.registry.addService({ protocol: 'tcp', vip: VIP, port: 81, scheduler: 'rr' });
@@ -315,6 +326,27 @@ describe('health binding: operator changes through the registry', () => {
     await t.clock.advance(3000);
     expect(new Set(t.checks)).toEqual(new Set([RS1]));
     expect(t.binding.gaugeRows()).toEqual([{ service: t.svc.label, server: RS1, up: true, configuredWeight: 1, effectiveWeight: 1, removed: false }]);
+  });
+
+  test('definitions from a reload bind new health-checked services and rebind changed ones', async () => {
+    const t = build({ weights: [1] });
+    const svc2 = t.d.registry.addService({ protocol: 'tcp', vip: VIP, port: 81, scheduler: 'rr' });
+    const rs = t.d.registry.addRealServer(svc2, { address: RS2, weight: 4 });
+    const def = (rise: number) => ({ protocol: 'tcp' as const, vip: VIP, port: 81, healthCheck: { interval: 1, rise }, realServers: [{ address: RS2 }] });
+    t.binding.reconcile([def(1)]);
+    expect(rs.weight).toBe(0); // bound: starts down
+    await t.clock.advance(1000);
+    expect(rs.weight).toBe(4);
+    t.binding.reconcile([def(3)]); // health config changed: rebound, so it starts over
+    expect(t.binding.healthOf(rs)).toMatchObject({ state: 'down', effectiveWeight: 0, configuredWeight: 4 });
+    t.binding.reconcile([def(2)]); // rebound while down: the configured weight is carried, not the 0
+    expect(t.binding.healthOf(rs)).toMatchObject({ state: 'down', effectiveWeight: 0, configuredWeight: 4 });
+    t.binding.reconcile([def(2)]); // unchanged: nothing happens
+    await t.clock.advance(2000);
+    expect(rs.weight).toBe(4);
+    t.d.registry.deleteService('tcp', VIP, 81);
+    t.binding.reconcile([]);
+    expect(t.binding.snapshot().map((x) => x.serviceId)).toEqual([t.svc.label]);
   });
 
   test('a service without healthCheck is left alone', () => {

@@ -60,7 +60,8 @@ export interface HealthServiceConfig {
   healthCheck?: unknown;
   /** The service's expire_nodest_conn policy (config-schema `expireNodestConn`). */
   expireNodestConn?: OnFailurePolicy;
-  realServers?: ReadonlyArray<{ address: string; healthCheck?: unknown; feedback?: unknown }>;
+  /** `weight` is the configured weight (default: the registry's at bind time). */
+  realServers?: ReadonlyArray<{ address: string; weight?: number; healthCheck?: unknown; feedback?: unknown }>;
 }
 
 /** A service definition as the config and the control plane keep it (config-schema ServiceConfig). */
@@ -187,7 +188,7 @@ export class HealthBinding implements HealthConsumer {
    * no healthCheck (and no per-server healthCheck/feedback) is left alone: its servers stay
    * at their configured weights. Throws HealthError/DirectorError on bad health config.
    */
-  bindService(svc: VirtualService, config: HealthServiceConfig): void {
+  bindService(svc: VirtualService, config: HealthServiceConfig, configured: ReadonlyMap<string, number> = new Map()): void {
     const perServer = (config.realServers ?? []).some((r) => r.healthCheck !== undefined || r.feedback !== undefined);
     if (config.healthCheck === undefined && !perServer) return;
     const id = svc.label;
@@ -206,7 +207,7 @@ export class HealthBinding implements HealthConsumer {
     const servers = svc.servers.filter((rs) => !rs.removed);
     try {
       this.manager.addService(id, { vip: formatIpv4(svc.vip), port: svc.port, healthCheck: config.healthCheck });
-      for (const rs of servers) this.addServer(b, rs);
+      for (const rs of servers) this.addServer(b, rs, configured.get(rs.addressText));
     } catch (err) {
       this.unbind(b);
       throw err;
@@ -287,9 +288,14 @@ export class HealthBinding implements HealthConsumer {
       }
       const b = this.bound.get(svc.label);
       if (b !== undefined && b.svc === svc && b.signature === signatureOf(def)) continue;
-      if (b !== undefined) this.unbind(b);
+      // A rebind must not take a down server's weight 0 for its configured weight.
+      const carried = new Map<string, number>();
+      if (b !== undefined) {
+        for (const [rsId, s] of b.servers) carried.set(rsId, s.configured);
+        this.unbind(b);
+      }
       try {
-        this.bindService(svc, def);
+        this.bindService(svc, def, carried);
       } catch (err) {
         this.log.error({ service: svc.label, err: (err as Error).message }, 'cannot health-check the service');
       }
@@ -402,14 +408,15 @@ export class HealthBinding implements HealthConsumer {
 
   // ---- internals ----
 
-  private addServer(b: BoundService, rs: RealServer): void {
+  private addServer(b: BoundService, rs: RealServer, configured?: number): void {
     const rsId = rs.addressText;
     const cfg = b.config.realServers?.find((r) => r.address === rsId);
+    const weight = configured ?? cfg?.weight ?? rs.weight;
     const override = cfg?.healthCheck !== undefined || cfg?.feedback !== undefined ? { ...((cfg.healthCheck as object | undefined) ?? {}), ...(cfg.feedback !== undefined ? { feedback: cfg.feedback } : {}) } : undefined;
-    const s: BoundServer = { rs, configured: rs.weight, applied: undefined, state: undefined };
+    const s: BoundServer = { rs, configured: weight, applied: undefined, state: undefined };
     b.servers.set(rsId, s);
     try {
-      this.manager.addServer(b.id, rsId, { address: rsId, weight: rs.weight, healthCheck: override });
+      this.manager.addServer(b.id, rsId, { address: rsId, weight, healthCheck: override });
     } catch (err) {
       b.servers.delete(rsId);
       throw err;
