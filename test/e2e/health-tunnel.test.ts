@@ -7,9 +7,9 @@ import { canRunNetnsTests, Topology, waitFor } from '../support/netns.js';
 // The DSR blackhole, for real kernels: a real server that is alive on its RIP but has lost
 // the VIP from lo. A TCP check to the RIP passes; the tunnel check (a connect from the probe
 // source P to VIP:port, pinned to that RS) fails, and the health manager takes the server
-// out. Until the director lands, the director host's kernel route "VIP via RS" stands in for
-// the director encapsulating the pinned flow to the RS; everything else is production code
-// from dist/: the checkers, the PinnedFlowProber and the HealthManager.
+// out. Here the director host's kernel route "VIP via RS" stands in for the director
+// encapsulating the pinned flow, so the prober and the manager are tested on their own; the
+// same check through the real director is in health-failover.test.ts.
 //
 //   ns "dir"  10.77.0.1 ── veth ── 10.77.0.2  ns "rs"
 //   P = 10.77.9.1/32 on lo          VIP 10.77.100.1/32 on lo, TCP server on *:8080
