@@ -22,6 +22,7 @@ import { copyMac, ETHERTYPE_IPV4 } from '../wire/ethernet.js';
 import { IPPROTO_ICMP, IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_UDP } from '../wire/ip-protocol.js';
 import { writeOuterIpv4Fields } from '../wire/ipip.js';
 import { ipv4ToString, readIpv4, writeIpv4 } from '../wire/ipv4-address.js';
+import { formatAddressId, IPV6_ID_BASE } from './address-id.js';
 import type { PacketBatch, PacketDevice } from '../device/packet-device.js';
 import { META_LENGTH, META_OFFSET, META_STRIDE } from '../device/packet-device.js';
 import type { RealServer } from './real-server.js';
@@ -167,7 +168,8 @@ export class PathMtuDiscovery {
     let sent = 0;
     const done = new Set<number>();
     for (const rs of this.opts.registry.servers) {
-      if (rs === undefined || rs.removed || done.has(rs.address)) continue;
+      // IPv4 paths only: IPv6 servers keep their configured tunnelMtu (see the README).
+      if (rs === undefined || rs.removed || rs.address >= IPV6_ID_BASE || done.has(rs.address)) continue;
       done.add(rs.address);
       const path = this.path(rs.address);
       if (rs.pathMtu > 0 && now - path.loweredAt > PATH_MTU_EXPIRE_MS) this.raise(rs.address, 'expired');
@@ -195,7 +197,7 @@ export class PathMtuDiscovery {
       const svc = this.opts.registry.services[rs.serviceId] ?? null;
       const p = this.paths.get(rs.address);
       out.push({
-        address: ipv4ToString(rs.address),
+        address: formatAddressId(rs.address),
         configuredMtu: configuredTunnelMtu(rs, svc, this.opts.defaultTunnelMtu()),
         pathMtu: rs.pathMtu,
         effectiveMtu: effectiveTunnelMtu(rs, svc, this.opts.defaultTunnelMtu()),

@@ -59,7 +59,7 @@ describe.skipIf(!canRunNetnsTests())('path MTU: one 1400-byte hop on the tunnel 
   async function transfer(tag: string): Promise<{ mss: number; seconds: number }> {
     const pcap = path.join(lab.workDir, `syn-${tag}.pcap`);
     const rs = lab.realServers[0];
-    const dump = lab.topo.spawn(rs.ns, 'tcpdump', ['-U', '-n', '-i', 'eth0', '-w', pcap, 'ip proto 4']);
+    const dump = lab.topo.spawn(rs.ns, 'tcpdump', ['-U', '--immediate-mode', '-n', '-i', 'eth0', '-w', pcap, 'ip proto 4']);
     await waitFor(() => existsSync(pcap), 10_000, 'tcpdump to start');
     await new Promise((r) => setTimeout(r, 300));
     const t0 = process.hrtime.bigint();
@@ -104,7 +104,7 @@ describe.skipIf(!canRunNetnsTests())('path MTU: one 1400-byte hop on the tunnel 
   it('MSS clamping off: the SYN keeps MSS 1460, and frag-needed from the VIP (MTU 1380) makes the client shrink; 2 MB up and down complete', async () => {
     const d = await runDirector(false);
     const pcap = path.join(lab.workDir, 'client-icmp.pcap');
-    const dump = lab.topo.spawn(lab.client, 'tcpdump', ['-U', '-n', '-i', 'eth0', '-w', pcap, 'icmp']);
+    const dump = lab.topo.spawn(lab.client, 'tcpdump', ['-U', '--immediate-mode', '-n', '-i', 'eth0', '-w', pcap, 'icmp']);
     await waitFor(() => existsSync(pcap), 10_000, 'tcpdump to start');
     await new Promise((r) => setTimeout(r, 300));
     const { mss, seconds } = await transfer('noclamp');
