@@ -349,6 +349,24 @@ describe('health binding: operator changes through the registry', () => {
     expect(t.binding.snapshot().map((x) => x.serviceId)).toEqual([t.svc.label]);
   });
 
+  test('a reload that only adds a server checks it alone; one that drops health config restores configured weights', async () => {
+    const t = build({ weights: [2, 3] });
+    const hc = { interval: 1, timeout: 0.5, rise: 2, fall: 3 };
+    const def = (servers: string[], checked = true) => [{ protocol: 'tcp' as const, vip: VIP, port: 80, healthCheck: checked ? hc : undefined, realServers: servers.map((address) => ({ address, weight: 5 })) }];
+    t.binding.reconcile(def([RS1, RS2])); // the same health config as at startup: nothing restarts
+    await t.clock.advance(1000);
+    t.results.set(RS2, FAIL);
+    await t.clock.advance(3000);
+    expect(t.weightsNow()).toEqual([`${RS1}=2`, `${RS2}=0`]);
+    t.d.registry.addRealServer(t.svc, { address: RS3, weight: 5 });
+    t.binding.reconcile(def([RS1, RS2, RS3]));
+    expect(t.weightsNow()).toEqual([`${RS1}=2`, `${RS2}=0`, `${RS3}=0`]); // RS1 stays up, RS3 starts down
+    expect(t.binding.healthOf(t.svc.servers[2])).toMatchObject({ configuredWeight: 5 });
+    t.binding.reconcile(def([RS1, RS2, RS3], false));
+    expect(t.weightsNow()).toEqual([`${RS1}=2`, `${RS2}=3`, `${RS3}=5`]);
+    expect(t.binding.snapshot()).toEqual([]);
+  });
+
   test('a service without healthCheck is left alone', () => {
     const t = build({ weights: [1] });
     const svc2 = t.d.registry.addService({ protocol: 'tcp', vip: VIP, port: 82, scheduler: 'rr' });

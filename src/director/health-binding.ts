@@ -125,6 +125,8 @@ interface BoundServer {
   /** The weight we last wrote to rs.weight (undefined before the first state). */
   applied: number | undefined;
   state: ServerState | undefined;
+  /** The server's own healthCheck/feedback overrides as JSON, to notice a reload that changed them. */
+  signature: string;
 }
 
 interface BoundService {
@@ -137,7 +139,7 @@ interface BoundService {
   /** The last sorry-server state pushed (to put it back if a reload deleted it). */
   sorryState: SorryServerState | undefined;
   sorryWarned: boolean;
-  /** The definition's health parts as JSON, to notice a reload that changed them. */
+  /** The service-level health config as JSON, to notice a reload that changed it. */
   signature: string;
 }
 
@@ -189,8 +191,7 @@ export class HealthBinding implements HealthConsumer {
    * at their configured weights. Throws HealthError/DirectorError on bad health config.
    */
   bindService(svc: VirtualService, config: HealthServiceConfig, configured: ReadonlyMap<string, number> = new Map()): void {
-    const perServer = (config.realServers ?? []).some((r) => r.healthCheck !== undefined || r.feedback !== undefined);
-    if (config.healthCheck === undefined && !perServer) return;
+    if (!hasHealthConfig(config)) return;
     const id = svc.label;
     if (this.bound.has(id)) throw new DirectorError('SERVICE_EXISTS', `service ${id} is already health-checked`);
     const hc = (config.healthCheck ?? {}) as Record<string, unknown>;
@@ -214,7 +215,7 @@ export class HealthBinding implements HealthConsumer {
     }
   }
 
-  /** Stops checking a service; its servers keep the weights last applied. */
+  /** Stops checking a service; its servers go back to their configured weights. */
   unbindService(svc: VirtualService): void {
     const b = this.bound.get(svc.label);
     if (b) this.unbind(b);
@@ -263,6 +264,9 @@ export class HealthBinding implements HealthConsumer {
           } catch (err) {
             this.log.error({ service: b.id, server: rsId, err: (err as Error).message }, 'cannot health-check the new real server');
           }
+        } else if (s.signature !== serverSignatureOf(b.config, rsId)) {
+          this.removeServer(b, rsId);
+          this.addServer(b, rs, s.configured);
         } else if (s.applied !== undefined && rs.weight !== s.applied) {
           this.operatorWeight(b, s, rsId);
         }
@@ -286,8 +290,16 @@ export class HealthBinding implements HealthConsumer {
       } catch {
         continue;
       }
+      if (!hasHealthConfig(def)) {
+        const old = this.bound.get(svc.label);
+        if (old !== undefined) this.unbind(old);
+        continue;
+      }
       const b = this.bound.get(svc.label);
-      if (b !== undefined && b.svc === svc && b.signature === signatureOf(def)) continue;
+      if (b !== undefined && b.svc === svc && b.signature === signatureOf(def)) {
+        b.config = def; // servers and their overrides are compared one by one below
+        continue;
+      }
       // A rebind must not take a down server's weight 0 for its configured weight.
       const carried = new Map<string, number>();
       if (b !== undefined) {
@@ -413,7 +425,7 @@ export class HealthBinding implements HealthConsumer {
     const cfg = b.config.realServers?.find((r) => r.address === rsId);
     const weight = configured ?? cfg?.weight ?? rs.weight;
     const override = cfg?.healthCheck !== undefined || cfg?.feedback !== undefined ? { ...((cfg.healthCheck as object | undefined) ?? {}), ...(cfg.feedback !== undefined ? { feedback: cfg.feedback } : {}) } : undefined;
-    const s: BoundServer = { rs, configured: weight, applied: undefined, state: undefined };
+    const s: BoundServer = { rs, configured: weight, applied: undefined, state: undefined, signature: serverSignatureOf(b.config, rsId) };
     b.servers.set(rsId, s);
     try {
       this.manager.addServer(b.id, rsId, { address: rsId, weight, healthCheck: override });
@@ -439,14 +451,20 @@ export class HealthBinding implements HealthConsumer {
     if (s.applied === undefined && s.state !== undefined) this.apply(b, s, rsId, s.state);
   }
 
+  /** Forgets a service: its servers go back to their configured weights, its sorry server drains. */
   private unbind(b: BoundService): void {
     this.bound.delete(b.id);
-    for (const [rsId, s] of b.servers) this.notify(b, rsId, s, true);
     try {
       this.manager.removeService(b.id);
     } catch {
       /* never added */
     }
+    for (const [rsId, s] of b.servers) {
+      if (!s.rs.removed) s.rs.weight = s.configured;
+      this.notify(b, rsId, s, true);
+    }
+    if (b.sorry !== undefined && !b.sorry.removed && this.director.registry.services[b.svc.id] === b.svc) this.director.registry.deleteRealServer(b.svc, b.sorry.addressText);
+    b.svc.refresh();
   }
 
   /** Applies the service's policy (IPVS expire_nodest_conn) to the connections of a server that just failed. */
@@ -502,8 +520,18 @@ export class HealthBinding implements HealthConsumer {
   }
 }
 
+function hasHealthConfig(c: HealthServiceConfig): boolean {
+  return c.healthCheck !== undefined || (c.realServers ?? []).some((r) => r.healthCheck !== undefined || r.feedback !== undefined);
+}
+
+/** Service-level health config only: adding or removing a plain server must not restart every check. */
 function signatureOf(c: HealthServiceConfig): string {
-  return JSON.stringify([c.healthCheck ?? null, c.expireNodestConn ?? null, (c.realServers ?? []).map((r) => [r.address, r.healthCheck ?? null, r.feedback ?? null])]);
+  return JSON.stringify([c.healthCheck ?? null, c.expireNodestConn ?? null]);
+}
+
+function serverSignatureOf(c: HealthServiceConfig, rsId: string): string {
+  const r = c.realServers?.find((x) => x.address === rsId);
+  return JSON.stringify([r?.healthCheck ?? null, r?.feedback ?? null]);
 }
 
 /**
