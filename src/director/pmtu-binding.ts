@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import type { ControlServer } from '../control/control-server.js';
 import type { PacketDevice } from '../device/packet-device.js';
 import { RawSocketDevice } from '../device/raw-socket-device.js';
-import { IPPROTO_ICMP } from '../wire/ip-protocol.js';
+import { IPPROTO_ICMP, IPPROTO_ICMPV6 } from '../wire/ip-protocol.js';
+import { IPV6_ID_BASE } from './address-id.js';
 import type { Director } from './director.js';
 import { PathMtuDiscovery } from './pmtu-discovery.js';
 
@@ -38,6 +39,13 @@ export function startPathMtuDiscovery(director: Director, tap: PacketDevice, opt
     opts.log.warn({ err: (err as Error).message }, 'no raw ICMP socket: path MTU is learned from nothing; set tunnelMtu per real server where a hop is smaller');
   }
   pmtu.start(icmp);
+  if (director.registry.list().some((svc) => svc.servers.some((rs) => rs.address >= IPV6_ID_BASE))) {
+    try {
+      pmtu.listenV6(RawSocketDevice.open({ family: 6, protocol: IPPROTO_ICMPV6, slots: 64 }));
+    } catch (err) {
+      opts.log.warn({ err: (err as Error).message }, 'no raw ICMPv6 socket: IPv6 real servers keep their configured tunnel MTU');
+    }
+  }
   return pmtu;
 }
 

@@ -9,6 +9,8 @@ import { parseMac } from '../wire/ethernet.js';
 import { Ipv4Header } from '../wire/ipv4.js';
 import { parseIpv4 } from '../wire/ipv4-address.js';
 import { ACK, concat, DIP, DIRECTOR_MAC, ethernet, icmp, ipv4, KERNEL_ADDRESS, KERNEL_MAC, LINK_ADDRESS, PSH, SYN, tcp, VIP } from '../../test/fixtures/director/frames.js';
+import { parseIpv6 } from '../wire/ipv6-address.js';
+import { parseAddressId } from './address-id.js';
 import { Director } from './director.js';
 import { PATH_MTU_EXPIRE_MS, PathMtuDiscovery, plateauBelow, PROBE_ECHO_ID } from './pmtu-discovery.js';
 import type { ServiceSpec } from './virtual-service.js';
@@ -160,5 +162,42 @@ describe('probes', () => {
     pmtu.probeAll();
     expect(server(d, RS2).pathMtu).toBe(0);
     expect(changes).toContain(`${RS2} 1400->1500 expired`);
+  });
+});
+
+describe('IPv6 servers: Packet Too Big', () => {
+  test('a PTB (raw ICMPv6 socket, no IPv6 header) quoting our 6in6 packet lowers the server; other sources and short MTUs are handled', () => {
+    const dev = new FakeDevice({ headroom: 128 });
+    const dip6 = parseAddressId('fd77:2::1')!;
+    const d = new Director({
+      device: dev,
+      mac: parseMac(DIRECTOR_MAC)!,
+      linkAddress: ip(LINK_ADDRESS),
+      kernelAddress: ip(KERNEL_ADDRESS),
+      kernelMac: parseMac(KERNEL_MAC)!,
+      dipFor: (rip) => (rip >= 2 ** 32 ? dip6 : ip(DIP)),
+      timers: false,
+    });
+    const svc = d.registry.addService({ protocol: 'tcp', vip: 'fd77::100', port: 80, scheduler: 'rr' } as ServiceSpec);
+    const rs = d.registry.addRealServer(svc, { address: 'fd77:3::2' });
+    const pmtu = new PathMtuDiscovery({ registry: d.registry, host: d.host, tap: dev, defaultTunnelMtu: () => 1500, clock: () => 0 });
+    const ptb = (mtu: number, src: string, nh = 41) => {
+      const q = new Uint8Array(48);
+      q[0] = 0x60;
+      q[6] = nh;
+      q[7] = 63;
+      q.set(parseIpv6(src)!, 8);
+      q.set(parseIpv6('fd77:3::2')!, 24);
+      return concat(new Uint8Array([2, 0, 0, 0, mtu >>> 24, (mtu >>> 16) & 255, (mtu >>> 8) & 255, mtu & 255]), q);
+    };
+    expect(pmtu.handleIcmpv6(ptb(1400, 'fd77:2::99'), 0, 56, 0)).toBe(false);
+    expect(pmtu.handleIcmpv6(ptb(1400, 'fd77:2::1', 6), 0, 56, 0)).toBe(false);
+    expect(pmtu.handleIcmpv6(ptb(1400, 'fd77:2::1'), 0, 56, 0)).toBe(true);
+    expect(rs.pathMtu).toBe(1400);
+    pmtu.handleIcmpv6(ptb(1000, 'fd77:2::1'), 0, 56, 0);
+    expect(rs.pathMtu).toBe(1280);
+    expect(pmtu.snapshot()[0]).toMatchObject({ address: 'fd77:3::2', pathMtu: 1280, effectiveMtu: 1280 });
+    // No probes to IPv6 servers.
+    expect(pmtu.probeAll()).toBe(0);
   });
 });

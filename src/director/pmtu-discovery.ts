@@ -17,17 +17,19 @@
 // the echo, which confirms the full size and raises a lowered path MTU again. Learned
 // values also expire after PATH_MTU_EXPIRE_MS (as Linux's mtu_expires), and are re-probed.
 // Where ICMP is filtered on the path, neither comes back: set `tunnelMtu` in the config.
+// IPv6 servers: a raw ICMPv6 socket adopts Packet Too Big about our IPv6 tunnel packets
+// the same way (no probes: their tunnel MTU is the configured one until a PTB arrives).
 import { finalizeChecksum, sumBytes } from '../wire/checksum.js';
 import { copyMac, ETHERTYPE_IPV4 } from '../wire/ethernet.js';
 import { IPPROTO_ICMP, IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_UDP } from '../wire/ip-protocol.js';
 import { writeOuterIpv4Fields } from '../wire/ipip.js';
 import { ipv4ToString, readIpv4, writeIpv4 } from '../wire/ipv4-address.js';
-import { formatAddressId, IPV6_ID_BASE } from './address-id.js';
+import { formatAddressId, IPV6_ID_BASE, ipv6Addresses } from './address-id.js';
 import type { PacketBatch, PacketDevice } from '../device/packet-device.js';
 import { META_LENGTH, META_OFFSET, META_STRIDE } from '../device/packet-device.js';
 import type { RealServer } from './real-server.js';
 import type { ServiceRegistry } from './service-registry.js';
-import { configuredTunnelMtu, effectiveTunnelMtu, MIN_TUNNEL_MTU_V4 } from './tunnel-mtu.js';
+import { configuredTunnelMtu, effectiveTunnelMtu, MIN_TUNNEL_MTU_V4, MIN_TUNNEL_MTU_V6 } from './tunnel-mtu.js';
 import type { VirtualHost } from './virtual-host.js';
 
 export const PATH_MTU_EXPIRE_MS = 10 * 60_000;
@@ -79,6 +81,7 @@ export class PathMtuDiscovery {
   private readonly meta = new Int32Array(META_STRIDE);
   private timer: NodeJS.Timeout | null = null;
   private icmp: PacketDevice | null = null;
+  private icmp6: PacketDevice | null = null;
   /** ICMP messages seen, and how many were frag-needed about our tunnels. */
   icmpSeen = 0;
   fragNeededAccepted = 0;
@@ -108,6 +111,56 @@ export class PathMtuDiscovery {
     this.timer = null;
     this.icmp?.close();
     this.icmp = null;
+    this.icmp6?.close();
+    this.icmp6 = null;
+  }
+
+  /** Also listens on a raw ICMPv6 socket (messages without the IPv6 header) for Packet Too Big. */
+  listenV6(icmp6Socket: PacketDevice): void {
+    this.icmp6 = icmp6Socket;
+    icmp6Socket.onBatch((b) => {
+      const now = this.opts.clock();
+      for (let i = 0; i < b.count; i++) {
+        const m = i * META_STRIDE;
+        this.handleIcmpv6(b.data, b.meta[m + META_OFFSET], b.meta[m + META_LENGTH], now);
+      }
+    });
+  }
+
+  /**
+   * One ICMPv6 message at data[off .. off+len) (from an IPv6 raw socket: no IPv6 header).
+   * A Packet Too Big quoting one of our IPv6 tunnel packets (source a DIP, next header 4,
+   * 41 or UDP, destination a real server) lowers that server's path MTU (never below
+   * 1280). Returns true when it changed one.
+   */
+  handleIcmpv6(data: Uint8Array, off: number, len: number, now: number): boolean {
+    this.icmpSeen++;
+    if (len < 8 + 40 || data[off] !== 2 || data[off + 1] !== 0) return false;
+    const q = off + 8;
+    if (data[q] >> 4 !== 6) return this.ignore();
+    const nh = data[q + 6];
+    if (nh !== IPPROTO_IPIP && nh !== IPPROTO_IPV6 && nh !== IPPROTO_UDP) return this.ignore();
+    const dip = ipv6Addresses.find(data, q + 8);
+    const rip = ipv6Addresses.find(data, q + 24);
+    if (dip < 0 || rip < 0) return this.ignore();
+    const servers = this.serversAt(rip, dip);
+    if (servers.length === 0) return this.ignore();
+    let mtu = ((data[off + 4] << 24) | (data[off + 5] << 16) | (data[off + 6] << 8) | data[off + 7]) >>> 0;
+    if (mtu < MIN_TUNNEL_MTU_V6) mtu = MIN_TUNNEL_MTU_V6;
+    this.fragNeededAccepted++;
+    const path = this.path(rip);
+    path.reports++;
+    path.loweredAt = now;
+    let changed = false;
+    for (const rs of servers) {
+      const before = this.effective(rs);
+      if (mtu < before) {
+        rs.pathMtu = mtu;
+        changed = true;
+        this.opts.onChange?.(formatAddressId(rip), before, mtu, 'frag-needed');
+      }
+    }
+    return changed;
   }
 
   handleBatch(batch: PacketBatch): void {
@@ -168,11 +221,11 @@ export class PathMtuDiscovery {
     let sent = 0;
     const done = new Set<number>();
     for (const rs of this.opts.registry.servers) {
-      // IPv4 paths only: IPv6 servers keep their configured tunnelMtu (see the README).
-      if (rs === undefined || rs.removed || rs.address >= IPV6_ID_BASE || done.has(rs.address)) continue;
+      if (rs === undefined || rs.removed || done.has(rs.address)) continue;
       done.add(rs.address);
       const path = this.path(rs.address);
       if (rs.pathMtu > 0 && now - path.loweredAt > PATH_MTU_EXPIRE_MS) this.raise(rs.address, 'expired');
+      if (rs.address >= IPV6_ID_BASE) continue;
       const svc = this.opts.registry.services[rs.serviceId];
       if (svc === undefined) continue;
       const size = configuredTunnelMtu(rs, svc, this.opts.defaultTunnelMtu());
@@ -255,7 +308,7 @@ export class PathMtuDiscovery {
       if (rs.pathMtu > 0 && size > rs.pathMtu) {
         const from = rs.pathMtu;
         rs.pathMtu = size >= configuredTunnelMtu(rs, this.opts.registry.services[rs.serviceId] ?? null, this.opts.defaultTunnelMtu()) ? 0 : size;
-        this.opts.onChange?.(ipv4ToString(rip), from, rs.pathMtu || size, 'probe-confirmed');
+        this.opts.onChange?.(formatAddressId(rip), from, rs.pathMtu || size, 'probe-confirmed');
         raised = true;
       }
     }
@@ -267,7 +320,7 @@ export class PathMtuDiscovery {
       if (rs.pathMtu === 0) continue;
       const from = rs.pathMtu;
       rs.pathMtu = 0;
-      this.opts.onChange?.(ipv4ToString(rip), from, this.effective(rs), why);
+      this.opts.onChange?.(formatAddressId(rip), from, this.effective(rs), why);
     }
   }
 
