@@ -4,13 +4,14 @@
 // lab; 2 MB uploads and downloads through the VIP must complete within seconds, once with
 // MSS clamping on and once with it off (there the director's frag-needed answers do the
 // work). tshark decodes the tunnel traffic and the director's ICMP with checksum
-// validation on.
+// validation on. The same with an IPv6 VIP over 6in6, where Packet Too Big does the work.
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAB_APP_HTTP_PORT, serviceYaml, startAgent, startDirector, startLabApp, type Daemon, type DirectorHandle } from '../../src/lab/lab-daemons.js';
 import { buildLab, type Lab } from '../../src/lab/vs-lab.js';
+import { ipv6ToString, parseIpv6 } from '../../src/wire/ipv6-address.js';
 import { canRunNetnsTests, waitFor } from '../support/netns.js';
 
 const SIZE = 2 * 1024 * 1024;
@@ -24,7 +25,7 @@ describe.skipIf(!canRunNetnsTests())('path MTU: one 1400-byte hop on the tunnel 
   let uploadFile: string;
 
   beforeAll(async () => {
-    lab = buildLab({ prefix: 'pmtu', realServers: 1, siteMtu: 1400 });
+    lab = buildLab({ prefix: 'pmtu', realServers: 1, siteMtu: 1400, ipv6: true });
     const rs = lab.realServers[0];
     agent = await startAgent(lab, rs);
     app = await startLabApp(lab, rs);
@@ -122,5 +123,41 @@ describe.skipIf(!canRunNetnsTests())('path MTU: one 1400-byte hop on the tunnel 
     expect(icmp.length).toBeGreaterThan(0);
     // Outer IPv4 (VIP → client), then the quoted header (client → VIP): both listed per field.
     expect(icmp[0].split('\t')).toEqual([`${lab.vip},${lab.clientIp}`, `${lab.clientIp},${lab.vip}`, '1380', '1,1', '1']);
+  }, 120_000);
+
+  it('IPv6 VIP over 6in6: the router\'s Packet Too Big (to the DIP) is adopted, the client gets PTB from the VIP with MTU 1360, and 2 MB go up and down', async () => {
+    const rs = lab.realServers[0];
+    await director?.stop();
+    director = await startDirector(lab, {
+      config: ['services:', serviceYaml({ protocol: 'tcp', vip: lab.vip6!, port: LAB_APP_HTTP_PORT, scheduler: 'rr', realServers: [{ address: rs.rip6! }], extra: 'mssClamp: false' }), ''].join('\n'),
+    });
+    const d = director;
+    lab.topo.exec(lab.client, 'ip', ['-6', 'route', 'flush', 'cache']);
+    const pcap = path.join(lab.workDir, 'client-icmp6.pcap');
+    const dump = lab.topo.spawn(lab.client, 'tcpdump', ['-U', '--immediate-mode', '-n', '-i', 'eth0', '-w', pcap, 'icmp6']);
+    await waitFor(() => existsSync(pcap), 10_000, 'tcpdump to start');
+    await new Promise((r) => setTimeout(r, 300));
+    const url = `http://[${lab.vip6}]:${LAB_APP_HTTP_PORT}`;
+    const t0 = process.hrtime.bigint();
+    const up = lab.topo.tryExec(lab.client, 'curl', ['-s', '--max-time', '30', '-H', 'Expect:', '--data-binary', `@${uploadFile}`, `${url}/upload`], 40_000);
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    expect(up.status, `upload: ${up.stderr}`).toBe(0);
+    expect(up.stdout.trim().split(' ')).toEqual(['rs1', String(SIZE), createHash('sha256').update(body).digest('hex')]);
+    expect(seconds).toBeLessThan(15);
+    const file = path.join(lab.workDir, 'download-v6.bin');
+    const dl = lab.topo.tryExec(lab.client, 'curl', ['-s', '--max-time', '30', '-o', file, '-w', '%{http_code}', `${url}/bytes/${SIZE}`], 40_000);
+    expect(dl.stdout, dl.stderr).toBe('200');
+    expect(statSync(file).size).toBe(SIZE);
+    dump.kill('SIGINT');
+    await new Promise((r) => (dump.exitCode !== null ? r(null) : dump.once('exit', r)));
+    const pmtu = await d.control('pmtu');
+    expect(pmtu.paths[0]).toMatchObject({ pathMtu: 1400, effectiveMtu: 1400 });
+    const ptb = lab.topo
+      .exec(null, 'tshark', ['-n', '-r', pcap, '-Y', 'icmpv6.type == 2', '-T', 'fields', '-e', 'ipv6.src', '-e', 'icmpv6.mtu', '-e', 'icmpv6.checksum.status'], { timeoutMs: 60_000 })
+      .trim()
+      .split('\n');
+    // Outer source (the VIP), then the quoted packet's source (the client), as tshark prints them.
+    const canon = (t: string) => ipv6ToString(parseIpv6(t)!);
+    expect(ptb[0].split('\t')).toEqual([`${canon(lab.vip6!)},${canon(lab.clientIp6!)}`, '1360', '1']);
   }, 120_000);
 });
