@@ -4,9 +4,10 @@
 // raises the MTU again.
 import { describe, expect, test } from 'vitest';
 import { FakeDevice } from '../device/fake-device.js';
-import { verifyChecksum } from '../wire/checksum.js';
+import { pseudoHeaderSumV6At, verifyChecksum } from '../wire/checksum.js';
 import { parseMac } from '../wire/ethernet.js';
 import { Ipv4Header } from '../wire/ipv4.js';
+import { Ipv6Header } from '../wire/ipv6.js';
 import { parseIpv4 } from '../wire/ipv4-address.js';
 import { ACK, concat, DIP, DIRECTOR_MAC, ethernet, icmp, ipv4, KERNEL_ADDRESS, KERNEL_MAC, LINK_ADDRESS, PSH, SYN, tcp, VIP } from '../../test/fixtures/director/frames.js';
 import { parseIpv6 } from '../wire/ipv6-address.js';
@@ -197,7 +198,59 @@ describe('IPv6 servers: Packet Too Big', () => {
     pmtu.handleIcmpv6(ptb(1000, 'fd77:2::1'), 0, 56, 0);
     expect(rs.pathMtu).toBe(1280);
     expect(pmtu.snapshot()[0]).toMatchObject({ address: 'fd77:3::2', pathMtu: 1280, effectiveMtu: 1280 });
-    // No probes to IPv6 servers.
-    expect(pmtu.probeAll()).toBe(0);
+    // IPv6 servers of IPv6 VIPs are probed too (6in6).
+    expect(pmtu.probeAll()).toBe(1);
+  });
+});
+
+describe('probes follow the server tunnel', () => {
+  test('IPv6 VIP on an IPv6 server: 6in6 probe with an ICMPv6 echo DIP6 → VIP6; its echo reply (ICMPv6 socket) confirms the size', () => {
+    const dev = new FakeDevice({ headroom: 128 });
+    const dip6 = parseAddressId('fd77:2::1')!;
+    const d = new Director({
+      device: dev,
+      mac: parseMac(DIRECTOR_MAC)!,
+      linkAddress: ip(LINK_ADDRESS),
+      kernelAddress: ip(KERNEL_ADDRESS),
+      kernelMac: parseMac(KERNEL_MAC)!,
+      dipFor: (rip) => (rip >= 2 ** 32 ? dip6 : ip(DIP)),
+      timers: false,
+    });
+    const svc = d.registry.addService({ protocol: 'tcp', vip: 'fd77::100', port: 80, scheduler: 'rr' } as ServiceSpec);
+    const rs = d.registry.addRealServer(svc, { address: 'fd77:3::2' });
+    const gueSvc = d.registry.addService({ protocol: 'tcp', vip: VIP, port: 80, scheduler: 'rr' } as ServiceSpec);
+    const gueRs = d.registry.addRealServer(gueSvc, { address: RS1 });
+    gueRs.tunnel = 1;
+    const pmtu = new PathMtuDiscovery({ registry: d.registry, host: d.host, tap: dev, defaultTunnelMtu: () => 1500, clock: () => 0 });
+    d.start();
+    dev.takeWritten();
+    expect(pmtu.probeAll()).toBe(2);
+    const [p6, pGue] = dev.takeWritten().map((w) => w.bytes);
+    expect(p6.length).toBe(14 + 1500);
+    const outer = Ipv6Header.parse(p6, 14);
+    if (!outer.ok) throw new Error(outer.error);
+    expect(outer.value).toMatchObject({ source: 'fd77:2::1', destination: 'fd77:3::2', nextHeader: 41, payloadLength: 1460 });
+    const inner = Ipv6Header.parse(p6, 54);
+    if (!inner.ok) throw new Error(inner.error);
+    expect(inner.value).toMatchObject({ source: 'fd77:2::1', destination: 'fd77::100', nextHeader: 58 });
+    const echo = p6.subarray(94);
+    expect(verifyChecksum(echo, 0, echo.length, pseudoHeaderSumV6At(p6, 62, 78, 58, echo.length))).toBe(true);
+    // GUE server: the probe is GUE too (UDP to 6080, GUE proto 4), 1500 bytes in all.
+    expect(pGue.length).toBe(14 + 1500);
+    expect(pGue[14 + 9]).toBe(17);
+    expect((pGue[36] << 8) | pGue[37]).toBe(6080);
+    expect(Array.from(pGue.subarray(42, 46))).toEqual([0, 4, 0, 0]);
+    // A PTB lowered the IPv6 path; the echo reply of the full size raises it again.
+    const q = new Uint8Array(48);
+    q[0] = 0x60;
+    q[6] = 41;
+    q.set(parseIpv6('fd77:2::1')!, 8);
+    q.set(parseIpv6('fd77:3::2')!, 24);
+    pmtu.handleIcmpv6(concat(new Uint8Array([2, 0, 0, 0, 0, 0, 0x05, 0x78]), q), 0, 56, 0);
+    expect(rs.pathMtu).toBe(1400);
+    const reply = echo.slice();
+    reply[0] = 129;
+    expect(pmtu.handleIcmpv6(reply, 0, reply.length, 0)).toBe(true);
+    expect(rs.pathMtu).toBe(0);
   });
 });

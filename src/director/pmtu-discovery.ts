@@ -18,10 +18,11 @@
 // values also expire after PATH_MTU_EXPIRE_MS (as Linux's mtu_expires), and are re-probed.
 // Where ICMP is filtered on the path, neither comes back: set `tunnelMtu` in the config.
 // IPv6 servers: a raw ICMPv6 socket adopts Packet Too Big about our IPv6 tunnel packets
-// the same way (no probes: their tunnel MTU is the configured one until a PTB arrives).
-import { finalizeChecksum, sumBytes } from '../wire/checksum.js';
-import { copyMac, ETHERTYPE_IPV4 } from '../wire/ethernet.js';
-import { IPPROTO_ICMP, IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_UDP } from '../wire/ip-protocol.js';
+// the same way, and IPv6 probes carry an ICMPv6 echo. Probes use the server's own tunnel
+// (IPIP, 6in6, GUE…), so they cross the same filters as its traffic; they go where the
+// VIP and the server share a family (the echo's source is the DIP).
+import { finalizeChecksum, pseudoHeaderSumV6At, sumBytes } from '../wire/checksum.js';
+import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_UDP } from '../wire/ip-protocol.js';
 import { writeOuterIpv4Fields } from '../wire/ipip.js';
 import { ipv4ToString, readIpv4, writeIpv4 } from '../wire/ipv4-address.js';
 import { formatAddressId, IPV6_ID_BASE, ipv6Addresses } from './address-id.js';
@@ -29,7 +30,8 @@ import type { PacketBatch, PacketDevice } from '../device/packet-device.js';
 import { META_LENGTH, META_OFFSET, META_STRIDE } from '../device/packet-device.js';
 import type { RealServer } from './real-server.js';
 import type { ServiceRegistry } from './service-registry.js';
-import { configuredTunnelMtu, effectiveTunnelMtu, MIN_TUNNEL_MTU_V4, MIN_TUNNEL_MTU_V6 } from './tunnel-mtu.js';
+import { MAX_ENCAP_HEADROOM, TunnelEncapsulator } from './encap-tunnel.js';
+import { configuredTunnelMtu, effectiveTunnelMtu, MIN_TUNNEL_MTU_V4, MIN_TUNNEL_MTU_V6, tunnelOverhead } from './tunnel-mtu.js';
 import type { VirtualHost } from './virtual-host.js';
 
 export const PATH_MTU_EXPIRE_MS = 10 * 60_000;
@@ -77,7 +79,8 @@ export interface PathMtuSnapshot {
 
 export class PathMtuDiscovery {
   private readonly paths = new Map<number, PathState>();
-  private readonly frame = new Uint8Array(14 + 65535);
+  private readonly frame = new Uint8Array(MAX_ENCAP_HEADROOM + 65535);
+  private readonly encap = new TunnelEncapsulator();
   private readonly meta = new Int32Array(META_STRIDE);
   private timer: NodeJS.Timeout | null = null;
   private icmp: PacketDevice | null = null;
@@ -135,6 +138,7 @@ export class PathMtuDiscovery {
    */
   handleIcmpv6(data: Uint8Array, off: number, len: number, now: number): boolean {
     this.icmpSeen++;
+    if (len >= 8 && data[off] === 129) return this.handleEchoReply(data, off, len, true);
     if (len < 8 + 40 || data[off] !== 2 || data[off + 1] !== 0) return false;
     const q = off + 8;
     if (data[q] >> 4 !== 6) return this.ignore();
@@ -183,7 +187,7 @@ export class PathMtuDiscovery {
     if (data[off + 9] !== IPPROTO_ICMP || len < hlen + 8) return false;
     const icmp = off + hlen;
     const type = data[icmp];
-    if (type === 0) return this.handleEchoReply(data, icmp, off + len - icmp, now);
+    if (type === 0) return this.handleEchoReply(data, icmp, off + len - icmp, false);
     if (type !== 3 || data[icmp + 1] !== 4) return false;
     const q = icmp + 8;
     if (len < hlen + 8 + 20 || data[q] >> 4 !== 4) return this.ignore();
@@ -225,13 +229,13 @@ export class PathMtuDiscovery {
       done.add(rs.address);
       const path = this.path(rs.address);
       if (rs.pathMtu > 0 && now - path.loweredAt > PATH_MTU_EXPIRE_MS) this.raise(rs.address, 'expired');
-      if (rs.address >= IPV6_ID_BASE) continue;
       const svc = this.opts.registry.services[rs.serviceId];
-      if (svc === undefined) continue;
+      // The echo inside needs a source the server can answer: the DIP, so the VIP must be of its family.
+      if (svc === undefined || rs.address >= IPV6_ID_BASE !== svc.vip >= IPV6_ID_BASE) continue;
       const size = configuredTunnelMtu(rs, svc, this.opts.defaultTunnelMtu());
-      const len = this.writeProbe(rs.dip, rs.address, svc.vip, size);
-      this.meta[META_OFFSET] = 0;
-      this.meta[META_LENGTH] = len;
+      const start = this.writeProbe(rs, svc.vip, size);
+      this.meta[META_OFFSET] = start;
+      this.meta[META_LENGTH] = 14 + size;
       if (this.opts.tap.writeBatch(this.frame, this.meta, 1) === 1) {
         path.probesSent++;
         sent++;
@@ -263,42 +267,56 @@ export class PathMtuDiscovery {
   }
 
   /**
-   * Writes the probe frame into this.frame and returns its length: Ethernet to the kernel,
-   * outer IPv4 DIP → RIP (DF, protocol 4) of `size` bytes, inner IPv4 DIP → VIP with an
-   * ICMP echo request whose data is the tag, the RIP and the size, zero-padded.
+   * Writes the probe for `rs` into this.frame and returns the frame's offset; the frame is
+   * 14 + size bytes. The outer headers are exactly the server's tunnel (IPIP, 6in6, GUE…)
+   * with DF, `size` bytes in all; inside, an ICMP(v6) echo request from the DIP to `vip`
+   * whose identifier is PROBE_ECHO_ID, sequence the size, and data the tag and the RIP.
    */
-  writeProbe(dip: number, rip: number, vip: number, size: number): number {
+  writeProbe(rs: RealServer, vip: number, size: number): number {
     const f = this.frame;
-    const inner = 14 + 20;
-    const innerLen = size - 20;
-    const icmp = inner + 20;
-    const icmpLen = innerLen - 20;
+    const inner = MAX_ENCAP_HEADROOM;
+    const innerLen = size - tunnelOverhead(rs.tunnel, rs.address >= IPV6_ID_BASE);
+    const v6 = vip >= IPV6_ID_BASE;
+    const icmp = inner + (v6 ? 40 : 20);
+    const icmpLen = innerLen - (v6 ? 40 : 20);
     f.fill(0, icmp, icmp + icmpLen);
-    f[icmp] = 8; // echo request
+    f[icmp] = v6 ? 128 : 8; // echo request
     f[icmp + 4] = PROBE_ECHO_ID >>> 8;
     f[icmp + 5] = PROBE_ECHO_ID & 0xff;
     f[icmp + 6] = size >>> 8;
     f[icmp + 7] = size;
     for (let k = 0; k < 4; k++) f[icmp + 8 + k] = PROBE_TAG[k];
-    writeIpv4(f, icmp + 12, rip);
-    const c = finalizeChecksum(sumBytes(f, icmp, icmpLen));
-    f[icmp + 2] = c >>> 8;
-    f[icmp + 3] = c;
-    writeOuterIpv4Fields(f, icmp, dip, vip, IPPROTO_ICMP, icmpLen, PROBE_TTL, true, 0, 0);
-    writeOuterIpv4Fields(f, inner, dip, rip, IPPROTO_IPIP, innerLen, PROBE_TTL, true, 0, 0);
-    copyMac(this.opts.host.kernelMac, 0, f, 0);
-    copyMac(this.opts.host.mac, 0, f, 6);
-    f[12] = ETHERTYPE_IPV4 >>> 8;
-    f[13] = ETHERTYPE_IPV4 & 0xff;
-    return 14 + size;
+    if (v6) {
+      ipv6Addresses.copyTo(rs.address, f, icmp + 12);
+      f[inner] = 0x60;
+      f[inner + 1] = 0;
+      f[inner + 2] = 0;
+      f[inner + 3] = 0;
+      f[inner + 4] = icmpLen >>> 8;
+      f[inner + 5] = icmpLen;
+      f[inner + 6] = IPPROTO_ICMPV6;
+      f[inner + 7] = PROBE_TTL;
+      ipv6Addresses.copyTo(rs.dip, f, inner + 8);
+      ipv6Addresses.copyTo(vip, f, inner + 24);
+      const c = finalizeChecksum(sumBytes(f, icmp, icmpLen, pseudoHeaderSumV6At(f, inner + 8, inner + 24, IPPROTO_ICMPV6, icmpLen)));
+      f[icmp + 2] = c >>> 8;
+      f[icmp + 3] = c;
+    } else {
+      writeIpv4(f, icmp + 12, rs.address);
+      const c = finalizeChecksum(sumBytes(f, icmp, icmpLen));
+      f[icmp + 2] = c >>> 8;
+      f[icmp + 3] = c;
+      writeOuterIpv4Fields(f, icmp, rs.dip, vip, IPPROTO_ICMP, icmpLen, PROBE_TTL, true, 0, 0);
+    }
+    return this.encap.encap(f, inner, innerLen, v6, rs, 0, true, 0, rs.address, this.opts.host.mac, this.opts.host.kernelMac);
   }
 
-  private handleEchoReply(data: Uint8Array, icmp: number, icmpLen: number, now: number): boolean {
-    void now;
-    if (icmpLen < 16 || ((data[icmp + 4] << 8) | data[icmp + 5]) !== PROBE_ECHO_ID) return false;
+  /** An echo reply to one of our probes (IPv4 or IPv6, ICMP header at `icmp`). */
+  private handleEchoReply(data: Uint8Array, icmp: number, icmpLen: number, v6: boolean): boolean {
+    if (icmpLen < (v6 ? 28 : 16) || ((data[icmp + 4] << 8) | data[icmp + 5]) !== PROBE_ECHO_ID) return false;
     for (let k = 0; k < 4; k++) if (data[icmp + 8 + k] !== PROBE_TAG[k]) return false;
     const size = (data[icmp + 6] << 8) | data[icmp + 7];
-    const rip = readIpv4(data, icmp + 12);
+    const rip = v6 ? ipv6Addresses.find(data, icmp + 12) : readIpv4(data, icmp + 12);
     const path = this.paths.get(rip);
     if (path === undefined) return false;
     if (size > path.confirmedMtu) path.confirmedMtu = size;

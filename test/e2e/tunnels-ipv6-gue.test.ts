@@ -108,6 +108,7 @@ describe.skipIf(!canRunNetnsTests())('tunnel variants: GUE, 6in4, 4in6', () => {
       expect(g.value).toMatchObject({ variant: 0, protocol: 4 });
       const inner = Ipv4Header.parse(udp, 12);
       if (!inner.ok) throw new Error(`inner: ${inner.error}`); // parse verifies the header checksum
+      if (inner.value.source === lab.dip && inner.value.protocol === 1) continue; // a path-MTU probe, in the server's tunnel
       expect(inner.value).toMatchObject({ source: lab.clientIp, destination: lab.vip, protocol: 6 });
       const seg = udp.subarray(12 + inner.byteLength, 12 + inner.byteLength + inner.value.payloadLength);
       expect(foldSum(sumBytes(seg, 0, seg.length, pseudoHeaderSumV4(parseIpv4(lab.clientIp)!, parseIpv4(lab.vip)!, 6, seg.length)))).toBe(0xffff);
@@ -150,6 +151,7 @@ describe.skipIf(!canRunNetnsTests())('tunnel variants: GUE, 6in4, 4in6', () => {
       expect(g.value).toMatchObject({ variant: 0, protocol: 41 });
       const inner = Ipv6Header.parse(f, 14 + 40 + 12);
       if (!inner.ok) throw new Error(inner.error);
+      if (inner.value.nextHeader === 58) continue; // a path-MTU probe (ICMPv6 echo from the DIP)
       expect(inner.value).toMatchObject({ source: v6(lab.clientIp6), destination: v6(lab.vip6), nextHeader: 6 });
     }
   }, 120_000);
