@@ -172,16 +172,7 @@ export class Datapath {
     if (protocol !== IPPROTO_TCP && protocol !== IPPROTO_UDP) return Verdict.DropProtocol;
 
     const isTcp = protocol === IPPROTO_TCP;
-    if (isTcp) {
-      if (l4len < 20) return Verdict.DropBadL4Header;
-      const doff = (data[l4 + 12] >>> 4) << 2;
-      if (doff < 20 || doff > l4len) return Verdict.DropBadL4Header;
-    } else {
-      if (l4len < 8) return Verdict.DropBadL4Header;
-      const ulen = (data[l4 + 4] << 8) | data[l4 + 5];
-      // A first fragment carries only part of the datagram the UDP length describes.
-      if (ulen < 8 || (ulen > l4len && (data[ipOff + 6] & 0x20) === 0)) return Verdict.DropBadL4Header;
-    }
+    if (!l4HeaderSane(data, l4, l4len, isTcp, (data[ipOff + 6] & 0x20) !== 0)) return Verdict.DropBadL4Header;
     const cport = (data[l4] << 8) | data[l4 + 1];
     const vport = (data[l4 + 2] << 8) | data[l4 + 3];
     // Tunnel health probes go to their pinned RS, never through the table or the scheduler.
@@ -500,15 +491,7 @@ export class Datapath {
     }
     if (protocol !== IPPROTO_TCP && protocol !== IPPROTO_UDP) return Verdict.DropProtocol;
     const isTcp = protocol === IPPROTO_TCP;
-    if (isTcp) {
-      if (l4len < 20) return Verdict.DropBadL4Header;
-      const doff = (data[l4 + 12] >>> 4) << 2;
-      if (doff < 20 || doff > l4len) return Verdict.DropBadL4Header;
-    } else {
-      if (l4len < 8) return Verdict.DropBadL4Header;
-      const ulen = (data[l4 + 4] << 8) | data[l4 + 5];
-      if (ulen < 8 || (ulen > l4len && !ip.moreFragments)) return Verdict.DropBadL4Header;
-    }
+    if (!l4HeaderSane(data, l4, l4len, isTcp, ip.moreFragments)) return Verdict.DropBadL4Header;
     const cport = (data[l4] << 8) | data[l4 + 1];
     const vport = (data[l4 + 2] << 8) | data[l4 + 3];
     const svc = this.registry.lookup(protocol, dst, vport);
@@ -580,4 +563,20 @@ export class Datapath {
     this.flowHash = hash2(0x6e7, ipv6Addresses.addressHash(caddr), ((cport << 16) | vport) >>> 0);
     return this.forward(data, ipOff, total, true, svc, rs, Verdict.ForwardIcmpError, now);
   }
+}
+
+/**
+ * TCP data offset within the segment, or UDP length at least 8 and within the datagram.
+ * `firstFragment`: the packet carries only the start of a datagram whose UDP length
+ * covers more than this packet.
+ */
+function l4HeaderSane(data: Uint8Array, l4: number, l4len: number, isTcp: boolean, firstFragment: boolean): boolean {
+  if (isTcp) {
+    if (l4len < 20) return false;
+    const doff = (data[l4 + 12] >>> 4) << 2;
+    return doff >= 20 && doff <= l4len;
+  }
+  if (l4len < 8) return false;
+  const ulen = (data[l4 + 4] << 8) | data[l4 + 5];
+  return ulen >= 8 && (ulen <= l4len || firstFragment);
 }
