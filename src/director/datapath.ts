@@ -77,6 +77,8 @@ export class Datapath {
   /** Set by connect(): the server the packet goes to. */
   private picked: RealServer | null = null;
   /** Hash of the packet's flow, for the GUE source port and the IPv6 flow label. */
+  // Kept as a signed int32 (`| 0`): a uint32 above 2^31 would be boxed as a heap number
+  // each time it crosses a call, i.e. one allocation per packet.
   private flowHash = 0;
 
   constructor(
@@ -179,14 +181,14 @@ export class Datapath {
     const pins = this.probePins;
     if (pins !== null && readIpv4(data, ipOff + 12) === pins.source && pins.isProbePort(cport)) {
       const pinned = pins.target(protocol, cport, dst, vport);
-      this.flowHash = hash2(0x6e7, cport, vport);
+      this.flowHash = hash2(0x6e7, cport, vport) | 0;
       return pinned === undefined ? Verdict.DropProbeUnpinned : this.forward(data, ipOff, total, false, null, pinned, Verdict.Forward, now);
     }
     const svc = this.registry.lookup(protocol, dst, vport);
     if (svc === undefined) return Verdict.DropNoService;
     const caddr = readIpv4(data, ipOff + 12);
     const flags = isTcp ? data[l4 + 13] : 0;
-    this.flowHash = hash2(0x6e7, caddr, ((cport << 16) | vport) >>> 0);
+    this.flowHash = hash2(0x6e7, caddr, ((cport << 16) | vport) >>> 0) | 0;
     const v = this.connect(svc, protocol, isTcp, flags, caddr, caddr, cport, dst, vport, now);
     if (v !== Verdict.Forward) return v;
     const rs = this.picked!;
@@ -273,7 +275,7 @@ export class Datapath {
    * service for the protocol, so all such fragments of a datagram meet at one server.
    */
   private laterFragment(data: Uint8Array, ipOff: number, total: number, innerV6: boolean, protocol: number, src: number, dst: number, id: number, now: number): Verdict {
-    this.flowHash = hash2(0x6e7, src, dst);
+    this.flowHash = hash2(0x6e7, src, dst) | 0;
     const slot = this.fragments.lookup(src, dst, id, protocol, now);
     if (slot >= 0) {
       const svc = this.registry.services[this.fragments.serviceAt(slot)];
@@ -436,7 +438,7 @@ export class Datapath {
     const rs = this.registry.servers[this.table.rsAt(slot)];
     const svc = this.registry.services[this.table.serviceAt(slot)];
     if (rs === undefined || svc === undefined) return Verdict.DropIcmpNoFlow;
-    this.flowHash = hash2(0x6e7, caddr, ((cport << 16) | vport) >>> 0);
+    this.flowHash = hash2(0x6e7, caddr, ((cport << 16) | vport) >>> 0) | 0;
     return this.forward(data, ipOff, total, false, svc, rs, Verdict.ForwardIcmpError, now);
   }
 
@@ -505,7 +507,7 @@ export class Datapath {
     }
     const flowCaddr = ipv6Addresses.addressHash(caddr);
     const flags = isTcp ? data[l4 + 13] : 0;
-    this.flowHash = hash2(0x6e7, flowCaddr, ((cport << 16) | vport) >>> 0);
+    this.flowHash = hash2(0x6e7, flowCaddr, ((cport << 16) | vport) >>> 0) | 0;
     const v = this.connect(svc, protocol, isTcp, flags, caddr, flowCaddr, cport, dst, vport, now);
     if (fresh) ipv6Addresses.release(caddr);
     if (v !== Verdict.Forward) return v;
@@ -560,7 +562,7 @@ export class Datapath {
     const rs = this.registry.servers[this.table.rsAt(slot)];
     const svc = this.registry.services[this.table.serviceAt(slot)];
     if (rs === undefined || svc === undefined) return Verdict.DropIcmpNoFlow;
-    this.flowHash = hash2(0x6e7, ipv6Addresses.addressHash(caddr), ((cport << 16) | vport) >>> 0);
+    this.flowHash = hash2(0x6e7, ipv6Addresses.addressHash(caddr), ((cport << 16) | vport) >>> 0) | 0;
     return this.forward(data, ipOff, total, true, svc, rs, Verdict.ForwardIcmpError, now);
   }
 }

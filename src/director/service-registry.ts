@@ -1,6 +1,7 @@
 // Services and real servers, the control plane's view of the director: add/edit/delete in
 // ipvsadm's terms, numeric ids for the connection table, per-server connection counts
 // kept in step with the table (ConnAccounting), and the per-packet service lookup.
+import { ServiceIndex, type ServiceIndexEntry } from './service-index.js';
 import { KIND_TCP, KIND_TCP_TEMPLATE, KIND_UDP_TEMPLATE, type ConnAccounting } from './conn-table.js';
 import { DirectorError } from './errors.js';
 import { findAddressId, parseAddressId } from './address-id.js';
@@ -38,6 +39,8 @@ export class ServiceRegistry implements ConnAccounting {
   private readonly byKey = new Map<number, VirtualService>();
   /** VIP → number of services on it (non-VIP traffic is dropped, not relayed). */
   private readonly vips = new Map<number, number>();
+  /** byKey and vips for the data path, without allocation per lookup. */
+  private readonly index = new ServiceIndex();
   private readonly schedOpts: SchedulerOptions;
 
   constructor(private readonly opts: RegistryOptions) {
@@ -53,11 +56,13 @@ export class ServiceRegistry implements ConnAccounting {
 
   /** The service for a packet: exact port first, then the VIP's port-0 service; undefined if none. */
   lookup(protocol: number, vip: number, port: number): VirtualService | undefined {
-    return this.byKey.get(serviceKey(protocol, vip, port)) ?? this.byKey.get(serviceKey(protocol, vip, 0));
+    let id = this.index.get(protocol, vip, port);
+    if (id < 0) id = this.index.get(protocol, vip, 0);
+    return id < 0 ? undefined : this.services[id];
   }
 
   isVip(addr: number): boolean {
-    return this.vips.has(addr);
+    return this.index.get(0, addr, 0) >= 0;
   }
 
   released(rsId: number, kind: number, state: number): void {
@@ -106,6 +111,7 @@ export class ServiceRegistry implements ConnAccounting {
     this.services[id] = svc;
     this.byKey.set(key, svc);
     this.vips.set(vip, (this.vips.get(vip) ?? 0) + 1);
+    this.reindex();
     svc.refresh();
     return svc;
   }
@@ -133,6 +139,14 @@ export class ServiceRegistry implements ConnAccounting {
     if (n === 0) this.vips.delete(svc.vip);
     else this.vips.set(svc.vip, n);
     this.services[svc.id] = undefined;
+    this.reindex();
+  }
+
+  private reindex(): void {
+    const entries: ServiceIndexEntry[] = [];
+    for (const svc of this.byKey.values()) entries.push({ protocol: svc.protocol, address: svc.vip, port: svc.port, value: svc.id });
+    for (const vip of this.vips.keys()) entries.push({ protocol: 0, address: vip, port: 0, value: 1 });
+    this.index.rebuild(entries);
   }
 
   /** Adds a real server to a service (ipvsadm -a). */
