@@ -76,7 +76,7 @@ export function explainFlow(director: Director, service: ServiceKey, client: Ser
   const kind = proto === 6 ? KIND_TCP : KIND_UDP;
   const slot = peek(director, kind, caddr, client.port, vaddr, service.port);
   const midFlowMiss =
-    proto !== 6 ? undefined : svc.schedulerName === 'mh' || director.datapath.options.sloppyTcp ? 'scheduled like a SYN (mh or sloppy)' : 'dropped as drop-tcp-not-syn (no mh, no sloppy)';
+    proto !== 6 ? undefined : svc.schedulerName === 'mh' || svc.sloppy || director.datapath.options.sloppyTcp ? 'scheduled like a SYN (mh or sloppy)' : 'dropped as drop-tcp-not-syn (no mh, no sloppy)';
   if (slot >= 0) {
     const rs = director.registry.servers[t.rsAt(slot)];
     const state = kind === KIND_UDP ? 'UDP' : connStateName(t.stateAt(slot));

@@ -59,19 +59,17 @@ function serviceSpec(def: ServiceConfig) {
   };
 }
 
-/** The settings the data path reads beyond ipvsadm's (fields added by the network issue). */
+/** The settings the data path reads beyond ipvsadm's. */
 function applyServiceExtras(svc: VirtualService, def: ServiceConfig): void {
-  const o = svc as unknown as Record<string, unknown>;
-  if ('mssClamp' in o) o.mssClamp = def.mssClamp;
-  if ('tunnelMtu' in o) o.tunnelMtu = def.tunnelMtu ?? 0;
-  if ('sloppy' in o) o.sloppy = def.sloppy;
+  svc.mssClamp = def.mssClamp;
+  svc.tunnelMtu = def.tunnelMtu ?? 0;
+  svc.sloppy = def.sloppy;
 }
 
 function applyServerExtras(rs: RealServer, def: RealServerConfig): void {
-  const o = rs as unknown as Record<string, unknown>;
-  if ('tunnel' in o) o.tunnel = TUNNEL_CODES[def.tunnel];
-  if ('guePort' in o && def.guePort !== undefined) o.guePort = def.guePort;
-  if ('tunnelMtu' in o) o.tunnelMtu = def.tunnelMtu ?? 0;
+  rs.tunnel = TUNNEL_CODES[def.tunnel];
+  if (def.guePort !== undefined) rs.guePort = def.guePort;
+  rs.tunnelMtu = def.tunnelMtu ?? 0;
 }
 
 /**

@@ -196,6 +196,12 @@ describe('rule changes', () => {
       expect.objectContaining({ address: RS2, weight: 1, tunnel: 'ipip' }),
     ]);
   });
+  test('config-only fields reach the live service and server objects the data path reads', async () => {
+    const t = await director({ services: [{ protocol: 'tcp', vip: VIP, port: 80, tunnelMtu: 1400, mssClamp: false, sloppy: true, realServers: [{ address: RS1, tunnel: 'gue', guePort: 7000, tunnelMtu: 1300 }] }] });
+    const svc = t.director.registry.services.find((s) => s !== undefined && s.port === 80)!;
+    expect({ tunnelMtu: svc.tunnelMtu, mssClamp: svc.mssClamp, sloppy: svc.sloppy }).toEqual({ tunnelMtu: 1400, mssClamp: false, sloppy: true });
+    expect({ tunnel: svc.servers[0].tunnel, guePort: svc.servers[0].guePort, tunnelMtu: svc.servers[0].tunnelMtu }).toEqual({ tunnel: 1, guePort: 7000, tunnelMtu: 1300 });
+  });
 });
 
 describe('bad input: clear message, non-zero exit, nothing applied', () => {

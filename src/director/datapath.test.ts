@@ -46,7 +46,7 @@ function ip(t: string): number {
 }
 
 interface Setup {
-  services?: Array<Partial<ServiceSpec> & { servers?: Array<{ address: string; weight?: number }> }>;
+  services?: Array<Partial<ServiceSpec> & { sloppy?: boolean; servers?: Array<{ address: string; weight?: number }> }>;
   sloppyTcp?: boolean;
   icmpEcho?: boolean;
   kernelMacKnown?: boolean;
@@ -79,6 +79,7 @@ function build(setup: Setup = {}) {
   const services = setup.services ?? [{}];
   for (const s of services) {
     const svc = d.registry.addService({ protocol: 'tcp', vip: VIP, port: 80, scheduler: 'rr', ...s } as ServiceSpec);
+    svc.sloppy = s.sloppy === true;
     for (const rs of s.servers ?? [{ address: RS1 }, { address: RS2 }]) d.registry.addRealServer(svc, rs);
   }
   d.start();
@@ -229,6 +230,13 @@ const tcpRows: Row[] = [
   {
     description: 'non-SYN miss with sloppy_tcp creates an ESTABLISHED entry',
     setup: { sloppyTcp: true },
+    steps: [{ frame: ack(), expect: { to: RS1 } }],
+    states: ['ESTABLISHED'],
+    rs1Conns: [1, 0],
+  },
+  {
+    description: 'non-SYN miss on a service with its own sloppy flag creates an entry',
+    setup: { services: [{ sloppy: true }] },
     steps: [{ frame: ack(), expect: { to: RS1 } }],
     states: ['ESTABLISHED'],
     rs1Conns: [1, 0],

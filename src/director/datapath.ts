@@ -241,7 +241,7 @@ export class Datapath {
       if (isTcp && (flags & (TCP_SYN | TCP_ACK | TCP_RST)) !== TCP_SYN) {
         // Mid-flow packet with no entry: only mh can place it where another director
         // (or our previous incarnation) did; sloppy_tcp takes it anyway.
-        if (!(svc.schedulerName === 'mh' || this.options.sloppyTcp) || (flags & TCP_RST) !== 0) return Verdict.DropTcpNotSyn;
+        if (!(svc.schedulerName === 'mh' || svc.sloppy || this.options.sloppyTcp) || (flags & TCP_RST) !== 0) return Verdict.DropTcpNotSyn;
       }
       const flow = this.flow;
       flow.protocol = protocol;

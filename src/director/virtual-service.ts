@@ -33,6 +33,8 @@ export class VirtualService {
   mssClamp = true;
   /** Tunnel MTU for this service's servers in bytes; 0 inherits the director's. */
   tunnelMtu = 0;
+  /** Schedule mid-flow TCP packets that have no entry (IPVS sloppy_tcp, for this service). */
+  sloppy = false;
 
   constructor(
     readonly id: number,
