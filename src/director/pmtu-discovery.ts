@@ -24,7 +24,7 @@
 import { finalizeChecksum, pseudoHeaderSumV6At, sumBytes } from '../wire/checksum.js';
 import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_UDP } from '../wire/ip-protocol.js';
 import { writeOuterIpv4Fields } from '../wire/ipip.js';
-import { ipv4ToString, readIpv4, writeIpv4 } from '../wire/ipv4-address.js';
+import { readIpv4, writeIpv4 } from '../wire/ipv4-address.js';
 import { formatAddressId, IPV6_ID_BASE, ipv6Addresses } from './address-id.js';
 import type { PacketBatch, PacketDevice } from '../device/packet-device.js';
 import { META_LENGTH, META_OFFSET, META_STRIDE } from '../device/packet-device.js';
@@ -151,20 +151,7 @@ export class PathMtuDiscovery {
     if (servers.length === 0) return this.ignore();
     let mtu = ((data[off + 4] << 24) | (data[off + 5] << 16) | (data[off + 6] << 8) | data[off + 7]) >>> 0;
     if (mtu < MIN_TUNNEL_MTU_V6) mtu = MIN_TUNNEL_MTU_V6;
-    this.fragNeededAccepted++;
-    const path = this.path(rip);
-    path.reports++;
-    path.loweredAt = now;
-    let changed = false;
-    for (const rs of servers) {
-      const before = this.effective(rs);
-      if (mtu < before) {
-        rs.pathMtu = mtu;
-        changed = true;
-        this.opts.onChange?.(formatAddressId(rip), before, mtu, 'frag-needed');
-      }
-    }
-    return changed;
+    return this.lowerPathMtu(servers, rip, mtu, now);
   }
 
   handleBatch(batch: PacketBatch): void {
@@ -201,6 +188,11 @@ export class PathMtuDiscovery {
     const quotedTotal = (data[q + 2] << 8) | data[q + 3];
     if (mtu === 0 || mtu >= quotedTotal) mtu = plateauBelow(quotedTotal);
     if (mtu < MIN_TUNNEL_MTU_V4) mtu = MIN_TUNNEL_MTU_V4;
+    return this.lowerPathMtu(servers, rip, mtu, now);
+  }
+
+  /** Adopts a reported `mtu` for the servers at `rip` where it is lower; true if any changed. */
+  private lowerPathMtu(servers: readonly RealServer[], rip: number, mtu: number, now: number): boolean {
     this.fragNeededAccepted++;
     const path = this.path(rip);
     path.reports++;
@@ -211,7 +203,7 @@ export class PathMtuDiscovery {
       if (mtu < before) {
         rs.pathMtu = mtu;
         changed = true;
-        this.opts.onChange?.(ipv4ToString(rip), before, mtu, 'frag-needed');
+        this.opts.onChange?.(formatAddressId(rip), before, mtu, 'frag-needed');
       }
     }
     return changed;
