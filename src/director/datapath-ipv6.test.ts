@@ -12,16 +12,15 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { FakeDevice } from '../device/fake-device.js';
 import { finalizeChecksum, pseudoHeaderSumV6At, sumBytes, verifyChecksum } from '../wire/checksum.js';
 import { parseMac } from '../wire/ethernet.js';
-import { Ipv4Header } from '../wire/ipv4.js';
 import { parseIpv4 } from '../wire/ipv4-address.js';
 import { Ipv6Header } from '../wire/ipv6.js';
 import { parseIpv6 } from '../wire/ipv6-address.js';
-import { concat, DIP, DIRECTOR_MAC, ethernet, hex, ipv4, KERNEL_ADDRESS, KERNEL_MAC, LINK_ADDRESS, SYN, ACK, PSH, tcp, VIP, CLIENT } from '../../test/fixtures/director/frames.js';
+import { concat, DIP, DIRECTOR_MAC, ethernet, hex, ipv4, KERNEL_MAC, SYN, ACK, PSH, tcp, VIP, CLIENT } from '../../test/fixtures/director/frames.js';
 import { findAddressId, ipv6Addresses, parseAddressId } from './address-id.js';
-import { Director } from './director.js';
 import { TUNNEL_GUE } from './tunnel-mtu.js';
 import type { VerdictName } from './verdicts.js';
 import type { ServiceSpec } from './virtual-service.js';
+import { fixtureDirector } from '../../test/fixtures/director/fixture-director.js';
 
 const VIP6 = 'fd77::100';
 const CLIENT6 = 'fd77:1::2';
@@ -36,17 +35,11 @@ function build(services: Array<{ vip: string; servers: string[]; protocol?: 'tcp
   const dev = new FakeDevice({ headroom: 128 });
   const clock = { now: 1_000_000 };
   const dip6 = parseAddressId(DIP6)!;
-  const d = new Director({
-    device: dev,
-    mac: parseMac(DIRECTOR_MAC)!,
-    linkAddress: parseIpv4(LINK_ADDRESS)!,
-    kernelAddress: parseIpv4(KERNEL_ADDRESS)!,
-    kernelMac: parseMac(KERNEL_MAC)!,
+  const d = fixtureDirector(dev, {
     dipFor: (rip) => (rip >= 2 ** 32 ? dip6 : parseIpv4(DIP)!),
     connTableCapacity: 1024,
     clock: () => clock.now,
     hashSeed: 7,
-    timers: false,
   });
   for (const s of services) {
     const svc = d.registry.addService({ protocol: s.protocol ?? 'tcp', vip: s.vip, port: s.port ?? 80, scheduler: 'rr' } as ServiceSpec);

@@ -6,32 +6,12 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { FakeDevice } from '../device/fake-device.js';
 import { pseudoHeaderSumV4, sumBytes, foldSum } from '../wire/checksum.js';
-import { parseMac } from '../wire/ethernet.js';
 import { parseIpv4 } from '../wire/ipv4-address.js';
 import { TcpHeader, type TcpOption } from '../wire/tcp.js';
-import {
-  ACK,
-  CLIENT,
-  concat,
-  DIP,
-  DIRECTOR_MAC,
-  ethernet,
-  expectedIpip,
-  hex,
-  icmp,
-  ipv4,
-  KERNEL_ADDRESS,
-  KERNEL_MAC,
-  LINK_ADDRESS,
-  PSH,
-  SYN,
-  tcp,
-  udp,
-  VIP,
-} from '../../test/fixtures/director/frames.js';
-import { Director } from './director.js';
+import { ACK, CLIENT, concat, DIRECTOR_MAC, ethernet, expectedIpip, hex, icmp, ipv4, KERNEL_MAC, PSH, SYN, tcp, udp, VIP } from '../../test/fixtures/director/frames.js';
 import type { VerdictName } from './verdicts.js';
 import type { ServiceSpec } from './virtual-service.js';
+import { fixtureDirector } from '../../test/fixtures/director/fixture-director.js';
 
 const RS1 = '10.77.3.2';
 const RS2 = '10.77.4.2';
@@ -47,19 +27,11 @@ interface Setup {
 function build(setup: Setup = {}) {
   const dev = new FakeDevice({ headroom: 128 });
   const clock = { now: 1_000_000 };
-  const d = new Director({
-    device: dev,
-    mac: parseMac(DIRECTOR_MAC)!,
-    linkAddress: ip(LINK_ADDRESS),
-    kernelAddress: ip(KERNEL_ADDRESS),
-    kernelMac: parseMac(KERNEL_MAC)!,
-    dipFor: () => ip(DIP),
-    connTableCapacity: 4096,
+  const d = fixtureDirector(dev, {
     clock: () => clock.now,
     hashSeed: 12345,
     mhTableSize: 251,
     random: () => 0,
-    timers: false,
   });
   for (const s of setup.services ?? [{}]) {
     const svc = d.registry.addService({ protocol: 'tcp', vip: VIP, port: 80, scheduler: 'rr', ...s } as ServiceSpec);

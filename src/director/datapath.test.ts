@@ -5,7 +5,6 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { FakeDevice } from '../device/fake-device.js';
 import { parseMac } from '../wire/ethernet.js';
-import { parseIpv4 } from '../wire/ipv4-address.js';
 import {
   ACK,
   arpFrame,
@@ -32,18 +31,14 @@ import {
   udpFrame,
   VIP,
 } from '../../test/fixtures/director/frames.js';
-import { Director } from './director.js';
 import type { SchedulerFlag, SchedulerName } from './schedulers/index.js';
 import type { VerdictName } from './verdicts.js';
 import type { ServiceSpec } from './virtual-service.js';
+import { fixtureDirector } from '../../test/fixtures/director/fixture-director.js';
 
 const RS1 = '10.77.3.2';
 const RS2 = '10.77.4.2';
 const RS3 = '10.77.5.2';
-
-function ip(t: string): number {
-  return parseIpv4(t)!;
-}
 
 interface Setup {
   services?: Array<Partial<ServiceSpec> & { sloppy?: boolean; servers?: Array<{ address: string; weight?: number }> }>;
@@ -57,14 +52,8 @@ function build(setup: Setup = {}) {
   const dev = new FakeDevice({ headroom: setup.headroom ?? 128 });
   const clock = { now: 1_000_000 };
   let lcg = 1;
-  const d = new Director({
-    device: dev,
-    mac: parseMac(DIRECTOR_MAC)!,
-    linkAddress: ip(LINK_ADDRESS),
-    kernelAddress: ip(KERNEL_ADDRESS),
+  const d = fixtureDirector(dev, {
     kernelMac: setup.kernelMacKnown === false ? undefined : parseMac(KERNEL_MAC)!,
-    dipFor: () => ip(DIP),
-    connTableCapacity: 4096,
     clock: () => clock.now,
     hashSeed: 12345,
     sloppyTcp: setup.sloppyTcp,
@@ -74,7 +63,6 @@ function build(setup: Setup = {}) {
       lcg = (Math.imul(lcg, 1103515245) + 12345) & 0x7fffffff;
       return lcg % n;
     },
-    timers: false,
   });
   const services = setup.services ?? [{}];
   for (const s of services) {

@@ -6,12 +6,11 @@ import { FakeDevice } from '../device/fake-device.js';
 import type { Checker, CheckResult } from '../health/check-result.js';
 import type { AgentFeedback } from '../health/feedback.js';
 import { FakeClock } from '../health/fake-clock.js';
-import { parseMac } from '../wire/ethernet.js';
 import { parseIpv4 } from '../wire/ipv4-address.js';
-import { ACK, DIP, DIRECTOR_MAC, expectedIpip, hex, KERNEL_ADDRESS, KERNEL_MAC, LINK_ADDRESS, SYN, tcpFrame, VIP } from '../../test/fixtures/director/frames.js';
-import { Director } from './director.js';
+import { ACK, expectedIpip, hex, SYN, tcpFrame, VIP } from '../../test/fixtures/director/frames.js';
 import { HealthBinding, type HealthServiceConfig } from './health-binding.js';
 import type { SchedulerName } from './schedulers/index.js';
+import { fixtureDirector } from '../../test/fixtures/director/fixture-director.js';
 
 const RS1 = '10.77.3.2';
 const RS2 = '10.77.4.2';
@@ -33,18 +32,10 @@ interface Opts {
 function build(o: Opts = {}) {
   const clock = new FakeClock(1_000_000);
   const dev = new FakeDevice({ headroom: 128 });
-  const d = new Director({
-    device: dev,
-    mac: parseMac(DIRECTOR_MAC)!,
-    linkAddress: ip(LINK_ADDRESS),
-    kernelAddress: ip(KERNEL_ADDRESS),
-    kernelMac: parseMac(KERNEL_MAC)!,
-    dipFor: () => ip(DIP),
-    connTableCapacity: 4096,
+  const d = fixtureDirector(dev, {
     clock: () => clock.now(),
     hashSeed: 99,
     mhTableSize: 251,
-    timers: false,
   });
   const svc = d.registry.addService({ protocol: 'tcp', vip: VIP, port: 80, scheduler: o.scheduler ?? 'rr' });
   const weights = o.weights ?? [1, 1, 1];

@@ -15,6 +15,7 @@ import { parseAddressId } from './address-id.js';
 import { Director } from './director.js';
 import { PATH_MTU_EXPIRE_MS, PathMtuDiscovery, plateauBelow, PROBE_ECHO_ID } from './pmtu-discovery.js';
 import type { ServiceSpec } from './virtual-service.js';
+import { fixtureDirector } from '../../test/fixtures/director/fixture-director.js';
 
 const RS1 = '10.77.3.2';
 const RS2 = '10.77.4.2';
@@ -24,17 +25,10 @@ const ip = (t: string) => parseIpv4(t)!;
 function build() {
   const dev = new FakeDevice({ headroom: 128 });
   const clock = { now: 5_000_000 };
-  const d = new Director({
-    device: dev,
-    mac: parseMac(DIRECTOR_MAC)!,
-    linkAddress: ip(LINK_ADDRESS),
-    kernelAddress: ip(KERNEL_ADDRESS),
-    kernelMac: parseMac(KERNEL_MAC)!,
-    dipFor: () => ip(DIP),
+  const d = fixtureDirector(dev, {
     connTableCapacity: 1024,
     clock: () => clock.now,
     hashSeed: 1,
-    timers: false,
   });
   const svc = d.registry.addService({ protocol: 'tcp', vip: VIP, port: 80, scheduler: 'rr' } as ServiceSpec);
   d.registry.addRealServer(svc, { address: RS1 });

@@ -3,11 +3,10 @@
 // connection table, the scheduler or the traffic counters.
 import { describe, expect, test } from 'vitest';
 import { FakeDevice } from '../device/fake-device.js';
-import { parseMac } from '../wire/ethernet.js';
 import { parseIpv4 } from '../wire/ipv4-address.js';
-import { ACK, DIP, DIRECTOR_MAC, expectedIpip, hex, KERNEL_ADDRESS, KERNEL_MAC, LINK_ADDRESS, SYN, tcpFrame, udpFrame, VIP } from '../../test/fixtures/director/frames.js';
-import { Director } from './director.js';
+import { ACK, expectedIpip, hex, SYN, tcpFrame, udpFrame, VIP } from '../../test/fixtures/director/frames.js';
 import { ProbePinTable } from './probe-pins.js';
+import { fixtureDirector } from '../../test/fixtures/director/fixture-director.js';
 
 const RS1 = '10.77.3.2';
 const RS2 = '10.77.4.2';
@@ -16,17 +15,10 @@ const ip = (t: string) => parseIpv4(t)!;
 
 function build() {
   const dev = new FakeDevice({ headroom: 128 });
-  const d = new Director({
-    device: dev,
-    mac: parseMac(DIRECTOR_MAC)!,
-    linkAddress: ip(LINK_ADDRESS),
-    kernelAddress: ip(KERNEL_ADDRESS),
-    kernelMac: parseMac(KERNEL_MAC)!,
-    dipFor: () => ip(DIP),
+  const d = fixtureDirector(dev, {
     connTableCapacity: 1024,
     clock: () => 1000,
     hashSeed: 7,
-    timers: false,
   });
   const svc = d.registry.addService({ protocol: 'tcp', vip: VIP, port: 80, scheduler: 'rr' });
   const rs1 = d.registry.addRealServer(svc, { address: RS1 });
