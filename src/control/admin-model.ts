@@ -3,6 +3,7 @@
 // entries (-L -c) and timeouts (--timeout / --set). Addresses are always held in one
 // canonical text form (see canonicalAddress) so that equal addresses compare equal as strings.
 
+import { longestZeroRun } from '../wire/ipv6-address.js';
 import { Address4, Address6 } from 'ip-address';
 import { BadAddressError } from './errors.js';
 
@@ -173,22 +174,8 @@ export function formatAddress(address: ParsedAddress): string {
   }
   const words: number[] = [];
   for (let i = 7; i >= 0; i--) words.push(Number((address.value >> BigInt(i * 16)) & 0xffffn));
-  let bestBase = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (words[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestBase = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (bestLen < 2) bestBase = -1;
+  // Same "::" rule as RFC 5952 text; glibc differs only in the dotted tails below.
+  const { start: bestBase, length: bestLen } = longestZeroRun(words);
   let out = '';
   for (let i = 0; i < 8; i++) {
     if (bestBase !== -1 && i >= bestBase && i < bestBase + bestLen) {

@@ -11,24 +11,33 @@ export function ipv6ToString(buf: Uint8Array, off = 0): string {
   if (words.slice(0, 5).every((w) => w === 0) && words[5] === 0xffff) {
     return `::ffff:${words[6] >> 8}.${words[6] & 255}.${words[7] >> 8}.${words[7] & 255}`;
   }
-  let bestStart = -1;
-  let bestLen = 1; // a single zero word is never compressed
-  for (let i = 0; i < 8; ) {
+  const { start, length } = longestZeroRun(words);
+  const hex = words.map((w) => w.toString(16));
+  if (start < 0) return hex.join(':');
+  return `${hex.slice(0, start).join(':')}::${hex.slice(start + length).join(':')}`;
+}
+
+/**
+ * The run of zero words that "::" replaces: the longest, the first on a tie, and at least
+ * two words long (a single zero word is never compressed). start is -1 when there is none.
+ */
+export function longestZeroRun(words: readonly number[]): { start: number; length: number } {
+  let start = -1;
+  let length = 1;
+  for (let i = 0; i < words.length; ) {
     if (words[i] !== 0) {
       i++;
       continue;
     }
     let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
+    while (j < words.length && words[j] === 0) j++;
+    if (j - i > length) {
+      start = i;
+      length = j - i;
     }
     i = j;
   }
-  const hex = words.map((w) => w.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+  return start < 0 ? { start: -1, length: 0 } : { start, length };
 }
 
 /**
