@@ -5,11 +5,10 @@
 import { describe, expect, test } from 'vitest';
 import { FakeDevice } from '../device/fake-device.js';
 import { pseudoHeaderSumV6At, verifyChecksum } from '../wire/checksum.js';
-import { parseMac } from '../wire/ethernet.js';
 import { Ipv4Header } from '../wire/ipv4.js';
 import { Ipv6Header } from '../wire/ipv6.js';
 import { parseIpv4 } from '../wire/ipv4-address.js';
-import { ACK, concat, DIP, DIRECTOR_MAC, ethernet, icmp, ipv4, KERNEL_ADDRESS, KERNEL_MAC, LINK_ADDRESS, PSH, SYN, tcp, VIP } from '../../test/fixtures/director/frames.js';
+import { ACK, concat, DIP, ethernet, icmp, ipv4, PSH, SYN, tcp, VIP } from '../../test/fixtures/director/frames.js';
 import { parseIpv6 } from '../wire/ipv6-address.js';
 import { parseAddressId } from './address-id.js';
 import { Director } from './director.js';
@@ -164,15 +163,7 @@ describe('IPv6 servers: Packet Too Big', () => {
   test('a PTB (raw ICMPv6 socket, no IPv6 header) quoting our 6in6 packet lowers the server; other sources and short MTUs are handled', () => {
     const dev = new FakeDevice({ headroom: 128 });
     const dip6 = parseAddressId('fd77:2::1')!;
-    const d = new Director({
-      device: dev,
-      mac: parseMac(DIRECTOR_MAC)!,
-      linkAddress: ip(LINK_ADDRESS),
-      kernelAddress: ip(KERNEL_ADDRESS),
-      kernelMac: parseMac(KERNEL_MAC)!,
-      dipFor: (rip) => (rip >= 2 ** 32 ? dip6 : ip(DIP)),
-      timers: false,
-    });
+    const d = fixtureDirector(dev, { dipFor: (rip) => (rip >= 2 ** 32 ? dip6 : ip(DIP)) });
     const svc = d.registry.addService({ protocol: 'tcp', vip: 'fd77::100', port: 80, scheduler: 'rr' } as ServiceSpec);
     const rs = d.registry.addRealServer(svc, { address: 'fd77:3::2' });
     const pmtu = new PathMtuDiscovery({ registry: d.registry, host: d.host, tap: dev, defaultTunnelMtu: () => 1500, clock: () => 0 });
@@ -201,15 +192,7 @@ describe('probes follow the server tunnel', () => {
   test('IPv6 VIP on an IPv6 server: 6in6 probe with an ICMPv6 echo DIP6 → VIP6; its echo reply (ICMPv6 socket) confirms the size', () => {
     const dev = new FakeDevice({ headroom: 128 });
     const dip6 = parseAddressId('fd77:2::1')!;
-    const d = new Director({
-      device: dev,
-      mac: parseMac(DIRECTOR_MAC)!,
-      linkAddress: ip(LINK_ADDRESS),
-      kernelAddress: ip(KERNEL_ADDRESS),
-      kernelMac: parseMac(KERNEL_MAC)!,
-      dipFor: (rip) => (rip >= 2 ** 32 ? dip6 : ip(DIP)),
-      timers: false,
-    });
+    const d = fixtureDirector(dev, { dipFor: (rip) => (rip >= 2 ** 32 ? dip6 : ip(DIP)) });
     const svc = d.registry.addService({ protocol: 'tcp', vip: 'fd77::100', port: 80, scheduler: 'rr' } as ServiceSpec);
     const rs = d.registry.addRealServer(svc, { address: 'fd77:3::2' });
     const gueSvc = d.registry.addService({ protocol: 'tcp', vip: VIP, port: 80, scheduler: 'rr' } as ServiceSpec);
