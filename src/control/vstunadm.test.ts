@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { ACK, CLIENT, SYN, tcpFrame, udpFrame, VIP } from '../../test/fixtures/director/frames.js';
-import { startTestDirector, type TestDirector } from './test-director.js';
+import { startTestDirector, type TestDirector } from '../../test/fixtures/control/test-director.js';
 
 const RS1 = '10.77.3.2';
 const RS2 = '10.77.4.2';

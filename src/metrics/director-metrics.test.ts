@@ -2,7 +2,7 @@
 // by line with a strict exposition reader (which is itself shown to reject bad input).
 import { afterEach, describe, expect, test } from 'vitest';
 import { ACK, SYN, tcpFrame } from '../../test/fixtures/director/frames.js';
-import { startTestDirector, type TestDirector } from '../control/test-director.js';
+import { startTestDirector, type TestDirector } from '../../test/fixtures/control/test-director.js';
 import { createDirectorMetrics } from './director-metrics.js';
 import { parseExposition, type Sample } from './exposition-check.js';
 import { resetServerHealth, setServerHealth } from './health-gauge.js';
