@@ -6,14 +6,9 @@ import { LAB_APP_HTTP_PORT, serviceYaml, startAgent, startDirector, startLabApp,
 import { buildLab, type Lab } from '../../src/lab/vs-lab.js';
 import { canRunNetnsTests, waitFor } from '../support/netns.js';
 
-// What this build's director says when it cannot set up an IPv6 VIP yet (issue 4 adds IPv6
-// to the director). Only that refusal skips the test; any other failure fails it.
-const IPV6_NOT_YET = /inet6 address is expected|not an IPv4 address|IPv6 (VIPs? )?(is |are )?not supported/i;
-
 describe.skipIf(!canRunNetnsTests())('integration: IPv6 VIP', () => {
   let lab: Lab;
   let director: DirectorHandle | undefined;
-  let refused = '';
 
   beforeAll(async () => {
     lab = buildLab({ prefix: 'iv6', realServers: 2, ipv6: true });
@@ -23,13 +18,8 @@ describe.skipIf(!canRunNetnsTests())('integration: IPv6 VIP', () => {
     }
     const servers = lab.realServers.map((rs) => ({ address: rs.rip6!, weight: 1 }));
     const config = ['director:', '  connTableSize: 65536', 'services:', serviceYaml({ protocol: 'tcp', vip: lab.vip6!, port: LAB_APP_HTTP_PORT, scheduler: 'rr', realServers: servers }), ''].join('\n');
-    try {
-      director = await startDirector(lab, { config });
-    } catch (err) {
-      const message = (err as Error).message;
-      if (!IPV6_NOT_YET.test(message)) throw err;
-      refused = message;
-    }
+    // The director serves IPv6 VIPs: a refusal is a failure, never a skip.
+    director = await startDirector(lab, { config });
   });
 
   afterAll(async () => {
@@ -37,11 +27,7 @@ describe.skipIf(!canRunNetnsTests())('integration: IPv6 VIP', () => {
     lab?.cleanup();
   });
 
-  it('serves HTTP on an IPv6 VIP through the director, from both real servers', async (ctx) => {
-    if (refused) {
-      console.warn(`skipped: this build's director does not serve IPv6 VIPs yet (issue 4): ${refused.split('\n').pop()}`);
-      ctx.skip();
-    }
+  it('serves HTTP on an IPv6 VIP through the director, from both real servers', async () => {
     const url = `http://[${lab.vip6}]:${LAB_APP_HTTP_PORT}/`;
     await waitFor(() => lab.topo.tryExec(lab.client, 'curl', ['-s', '-o', '/dev/null', '--max-time', '2', url], 5000).status === 0, 20_000, 'a first answer from the IPv6 VIP', 200);
     const answers = curlMany(lab.client, url, 60);
