@@ -4,6 +4,7 @@ import { AgentError } from './agent-error.js';
 import { parseAddressOrCidr, type ParsedAddress } from './address-match.js';
 import type { ListenAddress } from './agent-http.js';
 import type { RequestedMode } from './kernel-mode.js';
+import type { LogSink } from '../log/log-sink.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:9470';
 export const DEFAULT_TUN = 'vstun-in';
@@ -24,6 +25,8 @@ export interface AgentConfig {
   setup: boolean;
   /** Explicit uplinks; empty: every non-loopback link that is up. */
   uplinks: string[];
+  /** Where the log lines go (set by the CLI); its drop count is served in /metrics. */
+  logSink?: LogSink;
 }
 
 export interface RawAgentOptions {

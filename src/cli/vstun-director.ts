@@ -3,9 +3,9 @@
 // --no-setup), loads the services from the YAML config, and forwards client packets to the
 // real servers in IPIP until SIGINT/SIGTERM, when it undoes every host change. SIGHUP (and
 // the control op `reload`, e.g. `vstunadm reload`) re-reads the config and applies only the
-// difference. /metrics is served on --metrics; logs are JSON lines (pino) on stdout.
+// difference. /metrics is served on --metrics; logs are JSON lines (pino) on stdout, written
+// without ever waiting for its reader (src/log/log-sink.ts).
 import { Command } from 'commander';
-import { pino } from 'pino';
 import { applyConfig, reloadConfig, type ControlState } from '../control/config-reload.js';
 import { ControlServer } from '../control/control-server.js';
 import { ConfigError, loadDirectorConfig, validateDirectorConfig } from '../control/config-loader.js';
@@ -23,6 +23,7 @@ import { describeChange, HostChanges } from '../host/host-changes.js';
 import { createDirectorMetrics } from '../metrics/director-metrics.js';
 import { clearServerHealth, setServerHealth } from '../metrics/health-gauge.js';
 import { parseListenAddress, startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
+import { createDaemonLogger, registerLogMetrics } from '../log/daemon-logger.js';
 import { loadAddon } from '../native/addon.js';
 import { parseMac } from '../wire/ethernet.js';
 import { ipv4ToString, parseIpv4 } from '../wire/ipv4-address.js';
@@ -36,6 +37,9 @@ interface Flags {
   logLevel?: string;
   setup: boolean;
 }
+
+/** How long shutdown waits for the control and metrics listeners to close before undoing anyway (ms). */
+const SHUTDOWN_CLOSE_MS = 2000;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -66,7 +70,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const d = config.director;
-  const log = pino({ name: 'vstun-director', level: flags.logLevel ?? d.logLevel });
+  const { log, sink: logSink } = createDaemonLogger('vstun-director', flags.logLevel ?? d.logLevel);
   const tap = flags.tap ?? d.tap ?? 'vstun0';
   const dip = flags.dip ?? d.dip;
   const controlPath = flags.control ?? d.control ?? '/run/vstun/director.sock';
@@ -92,17 +96,15 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
-    try {
-      await control?.close();
-      await metricsServer?.close();
-    } catch {
-      /* best effort */
-    }
+    // Closing the listeners must not hold up the undo (e.g. a scraper keeping a connection open).
+    const closed = Promise.allSettled([control?.close(), metricsServer?.close()]);
+    await Promise.race([closed, new Promise((r) => setTimeout(r, SHUTDOWN_CLOSE_MS).unref())]);
     health?.stop();
     pmtu?.stop();
     director?.stop();
     device?.close();
     undo();
+    logSink.flush();
     process.exit(code);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
@@ -157,7 +159,9 @@ async function main(): Promise<void> {
     health.onChange((row) => (row.removed ? clearServerHealth(row.service, row.server) : setServerHealth(row.service, row.server, row.up)));
     registerPmtuOp(control, pmtu);
     await control.listen();
-    metricsServer = await startMetricsServer(createDirectorMetrics(director), metrics);
+    const registry = createDirectorMetrics(director);
+    registerLogMetrics(registry, 'vstun', logSink);
+    metricsServer = await startMetricsServer(registry, metrics);
     log.info({ tap, control: controlPath, metrics, services: config.services.length, connTable: director.table.stats() }, 'director running');
   } catch (err) {
     const e = err as Error & { code?: string };
