@@ -3,11 +3,12 @@
 // reads the host and reports what would break VS/TUN.
 import { Command, Option } from 'commander';
 import { Agent } from '../agent/agent.js';
-import { buildAgentConfig, checkInterfaceName, DEFAULT_GUE_PORT, DEFAULT_LISTEN, DEFAULT_STATE_FILE, DEFAULT_TUN, type RawAgentOptions } from '../agent/agent-config.js';
+import { buildAgentConfig, checkInterfaceName, DEFAULT_GUE_PORT, DEFAULT_LISTEN, DEFAULT_TUN, type RawAgentOptions } from '../agent/agent-config.js';
 import { parseAddressOrCidr } from '../agent/address-match.js';
 import { checkHost, formatFindings } from '../agent/host-checks.js';
 import { gatherHostFacts } from '../agent/host-facts.js';
 import { detectKernelIpip } from '../agent/kernel-mode.js';
+import { removeRunDirIfEmpty } from '../host/instance-paths.js';
 import { createDaemonLogger } from '../log/daemon-logger.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -36,6 +37,7 @@ async function runAgent(raw: RawAgentOptions): Promise<void> {
     fail(err);
   }
   const exit = (code: number) => {
+    removeRunDirIfEmpty();
     sink.flush();
     process.exit(code);
   };
@@ -93,7 +95,7 @@ const program = new Command('vstun-agent')
   .option('--tun <name>', 'injection TUN name', DEFAULT_TUN)
   .option('--gue-port <port>', 'UDP port for GUE-encapsulated packets (0: off)', String(DEFAULT_GUE_PORT))
   .option('--uplink <if>', 'uplink interface for the ARP sysctls (repeatable; default: every non-loopback link that is up)', collect)
-  .option('--state-file <path>', 'where pending undo records are kept, for restore after a crash', DEFAULT_STATE_FILE)
+  .option('--state-file <path>', 'where pending undo records are kept, for restore after a crash (default /run/vstun/agent.state.json; in another network namespace /run/vstun/netns/NAME/agent.state.json)')
   .option('--no-setup', 'do not add VIPs or change sysctls (only open the TUN and the sockets)')
   .action((opts: RawAgentOptions) => runAgent(opts));
 

@@ -7,7 +7,7 @@
 // without ever waiting for its reader (src/log/log-sink.ts).
 import { Command } from 'commander';
 import { applyConfig, reloadConfig, type ControlState } from '../control/config-reload.js';
-import { ControlServer } from '../control/control-server.js';
+import { claimSocketPath, ControlServer } from '../control/control-server.js';
 import { ConfigError, loadDirectorConfig, validateDirectorConfig } from '../control/config-loader.js';
 import type { DirectorConfig } from '../control/config-schema.js';
 import { registerDirectorOps } from '../control/director-ops.js';
@@ -20,6 +20,7 @@ import { tunnelSourceResolver } from '../director/tunnel-source.js';
 import { registerPmtuOp, startPathMtuDiscovery } from '../director/pmtu-binding.js';
 import type { PathMtuDiscovery } from '../director/pmtu-discovery.js';
 import { describeChange, HostChanges } from '../host/host-changes.js';
+import { defaultControlPath, defaultDirectorStateFile, removeRunDirIfEmpty } from '../host/instance-paths.js';
 import { createDirectorMetrics } from '../metrics/director-metrics.js';
 import { clearServerHealth, setServerHealth } from '../metrics/health-gauge.js';
 import { parseListenAddress, startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
@@ -33,6 +34,7 @@ interface Flags {
   tap?: string;
   dip?: string;
   control?: string;
+  stateFile?: string;
   metrics?: string;
   logLevel?: string;
   setup: boolean;
@@ -49,7 +51,8 @@ const program = new Command()
   .option('-c, --config <file>', 'YAML config with director settings and services')
   .option('--tap <name>', 'TAP device to create and read (default vstun0)')
   .option('--dip <addr>', "outer source address of tunnels (default: the host's address toward each real server)")
-  .option('--control <path>', 'control socket path (default /run/vstun/director.sock)')
+  .option('--control <path>', 'control socket path (default /run/vstun/director.sock; in another network namespace /run/vstun/netns/NAME/director.sock)')
+  .option('--state-file <path>', 'undo records of the host changes, for restore after a crash (default /run/vstun/director-TAP.state.json, per network namespace like --control)')
   .option('--metrics <host:port>', 'metrics listen address (default 127.0.0.1:9469)')
   .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')} (default info, or director.logLevel)`)
   .option('--no-setup', 'do not change the host (TAP address, VIP routes, sysctls); you do it')
@@ -73,10 +76,11 @@ async function main(): Promise<void> {
   const { log, sink: logSink } = createDaemonLogger('vstun-director', flags.logLevel ?? d.logLevel);
   const tap = flags.tap ?? d.tap ?? 'vstun0';
   const dip = flags.dip ?? d.dip;
-  const controlPath = flags.control ?? d.control ?? '/run/vstun/director.sock';
+  // Defaults per network namespace (src/host/instance-paths.ts): directors in several namespaces never share them.
+  const controlPath = flags.control ?? d.control ?? defaultControlPath();
   const metrics = flags.metrics ?? d.metrics ?? '127.0.0.1:9469';
 
-  const changes = flags.setup ? new HostChanges(`/run/vstun/director-${tap}.state.json`) : null;
+  const changes = flags.setup ? new HostChanges(flags.stateFile ?? defaultDirectorStateFile(tap)) : null;
   let device: TunTapDevice | undefined;
   let director: Director | undefined;
   let control: ControlServer | undefined;
@@ -104,6 +108,7 @@ async function main(): Promise<void> {
     director?.stop();
     device?.close();
     undo();
+    removeRunDirIfEmpty();
     logSink.flush();
     process.exit(code);
   };
@@ -122,6 +127,8 @@ async function main(): Promise<void> {
   });
 
   try {
+    // A second instance on the same socket or state file refuses here, before touching the host.
+    await claimSocketPath(controlPath);
     if (changes) {
       const r = changes.recover();
       if (r.undone || r.failed.length) log.warn({ undone: r.undone, failed: r.failed }, 'undid host changes left by a crashed run');

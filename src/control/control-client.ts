@@ -5,7 +5,9 @@ import net from 'node:net';
 import { DEFAULT_CONTROL_LIMITS } from './control-server.js';
 import { VstunadmError, vstunadmErrorFromJSON } from './errors.js';
 
+/** The control socket in the root network namespace; elsewhere see defaultControlPath(). */
 export const DEFAULT_CONTROL_PATH = '/run/vstun/director.sock';
+export { defaultControlPath } from '../host/instance-paths.js';
 
 /** Why a connect failed, in words a user can act on. */
 function unreachable(path: string, err: NodeJS.ErrnoException): VstunadmError {

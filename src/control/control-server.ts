@@ -76,8 +76,7 @@ export class ControlServer {
 
   /** Listens on the socket path (replacing a stale socket file) with mode 0600. */
   async listen(): Promise<void> {
-    mkdirSync(path.dirname(this.socketPath), { recursive: true });
-    if (existsSync(this.socketPath)) await removeIfStale(this.socketPath);
+    await claimSocketPath(this.socketPath);
     const server = net.createServer((sock) => this.serve(sock));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -94,7 +93,9 @@ export class ControlServer {
     for (const s of this.sockets) s.destroy();
     const server = this.server;
     this.server = undefined;
-    if (server) await new Promise<void>((r) => server.close(() => r()));
+    // Never listened (e.g. the path belongs to a running director): the file is not ours to remove.
+    if (!server) return;
+    await new Promise<void>((r) => server.close(() => r()));
     try {
       unlinkSync(this.socketPath);
     } catch {
@@ -241,8 +242,14 @@ function fail(code: string, message: string): Record<string, unknown> {
   return { v: 1, ok: false, error: { code, message } };
 }
 
-/** Removes a socket file nobody listens on; throws if a live daemon owns it. */
-async function removeIfStale(p: string): Promise<void> {
+/**
+ * Makes `p` ready to listen on: creates its directory and removes a socket file nobody
+ * listens on; throws CONTROL_SOCKET_IN_USE (naming --control) if a live director owns it.
+ * The director calls it before changing the host, so that a second instance refuses early.
+ */
+export async function claimSocketPath(p: string): Promise<void> {
+  mkdirSync(path.dirname(p), { recursive: true });
+  if (!existsSync(p)) return;
   const live = await new Promise<boolean>((resolve) => {
     const c = net.connect(p);
     c.once('connect', () => {

@@ -202,6 +202,6 @@ describe.skipIf(!canRunNetnsTests())('vstun-director in namespaces', () => {
     expect(lab.topo.exec(lab.director, 'ip', ['-4', 'route', 'show', `${lab.vip}/32`]).trim()).toBe('');
     expect(lab.topo.tryExec(lab.director, 'ip', ['link', 'show', tap]).status).not.toBe(0);
     expect(existsSync(sock)).toBe(false);
-    expect(existsSync(`/run/vstun/director-${tap}.state.json`)).toBe(false);
+    expect(existsSync(`/run/vstun/netns/${lab.director}/director-${tap}.state.json`)).toBe(false);
   });
 });
