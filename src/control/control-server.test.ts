@@ -107,6 +107,27 @@ describe('ControlServer limits: memory stays bounded whatever a client does', ()
     }
   }, 60_000);
 
+  test('a client that sends its requests and shuts down its side still gets every answer', async () => {
+    const server = new ControlServer(path.join(dir, 'half.sock'));
+    let served = 0;
+    server.register('n', () => ({ n: ++served }));
+    await server.listen();
+    try {
+      const answers = await new Promise<number>((resolve, reject) => {
+        const c = net.connect(server.socketPath);
+        let text = '';
+        c.setEncoding('utf8');
+        c.on('data', (d: string) => (text += d));
+        c.on('error', reject);
+        c.on('close', () => resolve(text.trimEnd().split('\n').length));
+        c.end('{"v":1,"op":"n"}\n'.repeat(500));
+      });
+      expect(answers).toBe(500);
+    } finally {
+      await server.close();
+    }
+  });
+
   test('a client that never reads its replies is disconnected after the stall timeout', async () => {
     const server = new ControlServer(path.join(dir, 'stall.sock'), { maxPendingReplyBytes: 16 * 1024, stallTimeoutMs: 300 });
     server.register('big', () => ({ reply }));

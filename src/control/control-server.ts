@@ -77,7 +77,8 @@ export class ControlServer {
   /** Listens on the socket path (replacing a stale socket file) with mode 0600. */
   async listen(): Promise<void> {
     await claimSocketPath(this.socketPath);
-    const server = net.createServer((sock) => this.serve(sock));
+    // Half-open: a client may send its requests and shut down its side; it still gets every answer.
+    const server = net.createServer({ allowHalfOpen: true }, (sock) => this.serve(sock));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -134,6 +135,8 @@ class ControlConnection {
   private linesBytes = 0;
   private busy = false;
   private refused = false;
+  /** The client has shut down its sending side: close ours once every request is answered. */
+  private clientEnded = false;
   private waitingForDrain = false;
   private stallTimer: NodeJS.Timeout | undefined;
 
@@ -144,6 +147,10 @@ class ControlConnection {
   ) {
     sock.on('data', (chunk: Buffer) => this.onData(chunk));
     sock.on('drain', () => this.onDrain());
+    sock.on('end', () => {
+      this.clientEnded = true;
+      this.pump();
+    });
     sock.on('error', () => sock.destroy());
     sock.on('close', () => clearTimeout(this.stallTimer));
   }
@@ -188,6 +195,7 @@ class ControlConnection {
       this.busy = false;
       this.flowControl();
       if (this.lines.length && !this.waitingForDrain && !this.sock.destroyed) setImmediate(() => this.pump());
+      else if (this.lines.length === 0 && this.clientEnded) this.sock.end();
     });
   }
 
