@@ -2,9 +2,10 @@
 // vstun-directors in five network namespaces. Each gets its own state file and control
 // socket under /run/vstun/netns/NAME, vstunadm run in a namespace finds that namespace's
 // director, a second instance in a namespace already served refuses with the flag to set,
-// and SIGTERM restores every namespace.
+// and SIGTERM restores every namespace. The third agent's stdout is a FIFO that is already
+// full and never read: it must start, serve and stop all the same (logging never blocks).
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,8 +27,9 @@ describe.skipIf(!canRunNetnsTests())('three agents and two directors on one host
   const output = new Map<ChildProcess, string[]>();
   let cfg: string;
 
-  const start = (ns: string, bin: string, args: string[]) => {
-    const child = topo.spawn(ns, process.execPath, [`dist/cli/${bin}.js`, ...args], { cwd: root });
+  let stalledReader = -1;
+  const start = (ns: string, bin: string, args: string[], stdout: 'pipe' | number = 'pipe') => {
+    const child = topo.spawn(ns, process.execPath, [`dist/cli/${bin}.js`, ...args], { cwd: root, stdio: ['ignore', stdout, 'pipe'] });
     const out: string[] = [];
     output.set(child, out);
     child.stdout?.on('data', (d: Buffer) => out.push(d.toString()));
@@ -50,7 +52,19 @@ describe.skipIf(!canRunNetnsTests())('three agents and two directors on one host
     cfg = path.join(mkdtempSync(path.join(os.tmpdir(), 'vstun-ipn-')), 'director.yaml');
     writeFileSync(cfg, ['services:', `  - { protocol: tcp, vip: ${DIRECTOR_VIP}, port: 80, scheduler: rr, realServers: [{address: 10.71.2.2}] }`, ''].join('\n'));
     // All five at once, as a host's units would start.
-    for (const ns of agentNs) agents.push(start(ns, 'vstun-agent', agentArgs));
+    const fifo = path.join(path.dirname(cfg), 'stdout.fifo');
+    topo.exec(null, 'mkfifo', [fifo]);
+    stalledReader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const filler = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+    const stalledStdout = openSync(fifo, constants.O_WRONLY);
+    try {
+      for (;;) writeSync(filler, Buffer.alloc(4096, 0x0a));
+    } catch {
+      /* EAGAIN: the pipe is full */
+    }
+    closeSync(filler);
+    for (const [i, ns] of agentNs.entries()) agents.push(start(ns, 'vstun-agent', agentArgs, i === 2 ? stalledStdout : 'pipe'));
+    closeSync(stalledStdout);
     for (const ns of directorNs) directors.push(start(ns, 'vstun-director', directorArgs()));
     for (const [i, ns] of agentNs.entries()) await waitFor(() => healthz(ns), 30_000, `agent in ${ns} (${output.get(agents[i])!.join('')})`, 200);
     for (const [i, ns] of directorNs.entries()) {
@@ -62,6 +76,7 @@ describe.skipIf(!canRunNetnsTests())('three agents and two directors on one host
     topo?.cleanup();
     // What instances killed by the cleanup (test failure) left behind.
     for (const ns of [...(agentNs ?? []), ...(directorNs ?? [])]) rmSync(runDirOf(ns), { recursive: true, force: true });
+    if (stalledReader >= 0) closeSync(stalledReader);
     if (cfg) rmSync(path.dirname(cfg), { recursive: true, force: true });
   });
 
@@ -113,8 +128,10 @@ describe.skipIf(!canRunNetnsTests())('three agents and two directors on one host
   }, 60_000);
 
   it('SIGTERM: every instance exits 0 and restores its namespace; no files are left', async () => {
-    for (const c of [...agents, ...directors]) c.kill('SIGTERM');
-    const codes = await Promise.all([...agents, ...directors].map(exited));
+    const all = [...agents, ...directors];
+    for (const c of all) c.kill('SIGTERM');
+    await waitFor(() => all.every((c) => c.exitCode !== null), 5000, 'every instance to exit within 5 s of SIGTERM');
+    const codes = await Promise.all(all.map(exited));
     expect(codes).toEqual([0, 0, 0, 0, 0]);
     for (const ns of agentNs) {
       expect(topo.exec(ns, 'ip', ['-4', 'addr', 'show', 'dev', 'lo'])).not.toContain(AGENT_VIP);
