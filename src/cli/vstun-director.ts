@@ -148,6 +148,7 @@ async function main(): Promise<void> {
       linkAddress: parseIpv4(d.linkAddress)!,
       kernelAddress: parseIpv4(d.kernelAddress)!,
       kernelMac: addon.linkGetMac(tap),
+      readKernelMac: () => addon.linkGetMac(tap),
       dipFor,
       connTableCapacity: d.connTableSize,
       mhTableSize: d.mhTableSize,

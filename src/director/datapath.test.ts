@@ -457,6 +457,41 @@ describe('data path properties', () => {
     );
   });
 
+  test("the pinned kernel MAC follows the TAP's own MAC, read again (at most once a second), never a forged one", () => {
+    const dev = new FakeDevice({ headroom: 128 });
+    const clock = { now: 1_000_000 };
+    let tapMac = KERNEL_MAC;
+    let reads = 0;
+    const d = fixtureDirector(dev, {
+      clock: () => clock.now,
+      readKernelMac: () => {
+        reads++;
+        return parseMac(tapMac)!;
+      },
+    });
+    const svc = d.registry.addService({ protocol: 'tcp', vip: VIP, port: 80, scheduler: 'rr' } as ServiceSpec);
+    d.registry.addRealServer(svc, { address: RS1 });
+    d.start();
+    const dstOfNextForward = () => {
+      dev.inject([syn()]);
+      return hex(dev.takeWritten()[0].bytes.subarray(0, 6));
+    };
+    // Forged: the device still says KERNEL_MAC; the pin stays.
+    dev.inject([arpFrame({ op: 1, senderMac: FORGED_MAC, targetIp: LINK_ADDRESS })]);
+    expect(reads).toBe(1);
+    expect(dstOfNextForward()).toBe(hex(parseMac(KERNEL_MAC)!));
+    // Within the second: not read again, however many arrive.
+    dev.inject([arpFrame({ op: 1, senderMac: FORGED_MAC, targetIp: LINK_ADDRESS }), arpFrame({ op: 1, senderMac: FORGED_MAC, targetIp: LINK_ADDRESS })]);
+    expect(reads).toBe(1);
+    // The operator changes the TAP's MAC; the kernel's next ARP carries it.
+    tapMac = '02:77:77:77:77:77';
+    clock.now += 1500;
+    dev.inject([arpFrame({ op: 1, senderMac: tapMac, targetIp: LINK_ADDRESS })]);
+    dev.takeWritten();
+    expect(reads).toBe(2);
+    expect(dstOfNextForward()).toBe(hex(parseMac(tapMac)!));
+  });
+
   test('forwarding before the kernel MAC is known: dropped with a reason, and an ARP probe goes out', () => {
     const { d, dev } = build({ kernelMacKnown: false });
     dev.inject([syn()]);

@@ -50,6 +50,15 @@ export class VirtualHost {
     this.kernelMacKnown = true;
   }
 
+  /** Pins the kernel's MAC to `mac` (the TAP's, read again); returns true when it changed. */
+  repin(mac: Uint8Array): boolean {
+    if (!this.kernelMacPinned) return false;
+    let same = true;
+    for (let i = 0; i < 6; i++) if (mac[i] !== this.kernelMac[i]) same = false;
+    if (!same) this.learn(mac, 0);
+    return !same;
+  }
+
   /** True when data[off..off+6) may be the kernel's MAC: the pinned one, or any while learning. */
   private isKernelMac(data: Uint8Array, off: number): boolean {
     if (!this.kernelMacPinned) return true;
