@@ -175,6 +175,24 @@ describe('ControlServer limits: memory stays bounded whatever a client does', ()
     }
   });
 
+  test('an idle client is disconnected after the idle timeout, freeing its slot', async () => {
+    const server = new ControlServer(path.join(dir, 'idle.sock'), { maxClients: 1, idleTimeoutMs: 200 });
+    server.register('status', () => ({ running: true }));
+    await server.listen();
+    try {
+      const idle = net.connect(server.socketPath);
+      idle.on('error', () => {});
+      const closed = await new Promise<boolean>((resolve) => {
+        idle.on('close', () => resolve(true));
+        setTimeout(() => resolve(false), 5000);
+      });
+      expect(closed).toBe(true);
+      expect(await ask(server.socketPath, ['{"v":1,"op":"status"}'])).toEqual([{ v: 1, ok: true, running: true }]);
+    } finally {
+      await server.close();
+    }
+  });
+
   test.each([
     { description: 'a line over the limit in one write', payload: `{"v":1,"op":"status","pad":"${'a'.repeat(5000)}"}\n` },
     { description: 'an endless line without a newline', payload: 'b'.repeat(5000) },

@@ -26,6 +26,8 @@ export interface ControlLimits {
   maxPendingReplyBytes: number;
   /** A client that reads none of its replies for this long (ms) is disconnected. */
   stallTimeoutMs: number;
+  /** A client with nothing in progress that sends nothing for this long (ms) is disconnected, freeing its slot. */
+  idleTimeoutMs: number;
 }
 
 export const DEFAULT_CONTROL_LIMITS: ControlLimits = {
@@ -33,6 +35,7 @@ export const DEFAULT_CONTROL_LIMITS: ControlLimits = {
   maxRequestBytes: 8 * 1024 * 1024,
   maxPendingReplyBytes: 1024 * 1024,
   stallTimeoutMs: 30_000,
+  idleTimeoutMs: 60_000,
 };
 
 export class ControlServer {
@@ -153,6 +156,9 @@ class ControlConnection {
     });
     sock.on('error', () => sock.destroy());
     sock.on('close', () => clearTimeout(this.stallTimer));
+    sock.setTimeout(limits.idleTimeoutMs, () => {
+      if (!this.busy && this.lines.length === 0 && !this.waitingForDrain) sock.destroy();
+    });
   }
 
   private onData(chunk: Buffer): void {
