@@ -4,11 +4,12 @@ import { AgentError } from './agent-error.js';
 import { parseAddressOrCidr, type ParsedAddress } from './address-match.js';
 import type { ListenAddress } from './agent-http.js';
 import type { RequestedMode } from './kernel-mode.js';
+import type { LogSink } from '../log/log-sink.js';
+import { defaultAgentStateFile } from '../host/instance-paths.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:9470';
 export const DEFAULT_TUN = 'vstun-in';
 export const DEFAULT_GUE_PORT = 6080;
-export const DEFAULT_STATE_FILE = '/run/vstun/agent.state.json';
 
 export interface AgentConfig {
   vips: ParsedAddress[];
@@ -24,6 +25,8 @@ export interface AgentConfig {
   setup: boolean;
   /** Explicit uplinks; empty: every non-loopback link that is up. */
   uplinks: string[];
+  /** Where the log lines go (set by the CLI); its drop count is served in /metrics. */
+  logSink?: LogSink;
 }
 
 export interface RawAgentOptions {
@@ -74,7 +77,8 @@ export function buildAgentConfig(raw: RawAgentOptions): AgentConfig {
   if (mode !== 'auto' && mode !== 'kernel' && mode !== 'userspace') throw bad(`--mode ${JSON.stringify(mode)}: expected auto, kernel or userspace`);
   const guePortText = raw.guePort ?? String(DEFAULT_GUE_PORT);
   if (!/^\d+$/.test(guePortText) || Number(guePortText) > 65535) throw bad(`--gue-port ${JSON.stringify(guePortText)}: expected 0 (off) or a port 1..65535`);
-  const stateFile = raw.stateFile ?? DEFAULT_STATE_FILE;
+  // Default: one per network namespace (src/host/instance-paths.ts), so agents in several namespaces never share it.
+  const stateFile = raw.stateFile ?? defaultAgentStateFile();
   if (!stateFile.startsWith('/')) throw bad(`--state-file ${JSON.stringify(stateFile)}: give an absolute path`);
   return {
     vips,

@@ -11,6 +11,7 @@ import { AgentError } from './agent-error.js';
 import type { AgentConfig } from './agent-config.js';
 import { startAgentHttp, type HealthReport } from './agent-http.js';
 import { createAgentMetrics } from './agent-metrics.js';
+import { registerLogMetrics } from '../log/daemon-logger.js';
 import { SourcePrefixSet, VipTable } from './address-match.js';
 import { DecapCounters, type DecapSource } from './decap-counters.js';
 import { Decapsulator, IPPROTO_IPIP, IPPROTO_IPV6 } from './decap.js';
@@ -145,6 +146,7 @@ export class Agent {
     const feedback = new FeedbackSampler(vips);
     await feedback.prime();
     const metrics = createAgentMetrics({ counters: this.counters, vips, mode: this.mode, beforeScrape: () => this.decap?.syncDeviceCounters() });
+    if (this.config.logSink) registerLogMetrics(metrics, 'vstun_agent', this.config.logSink);
     const server = await startAgentHttp(this.config.listen!, { health: () => this.health(), feedback: () => feedback.read(), metrics });
     this.log.info({ listen: this.config.listen }, 'serving /healthz /feedback /metrics');
     return server;

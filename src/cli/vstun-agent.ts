@@ -2,13 +2,14 @@
 // /healthz /feedback /metrics, and restores the host on exit. `vstun-agent check` only
 // reads the host and reports what would break VS/TUN.
 import { Command, Option } from 'commander';
-import { pino } from 'pino';
 import { Agent } from '../agent/agent.js';
-import { buildAgentConfig, checkInterfaceName, DEFAULT_GUE_PORT, DEFAULT_LISTEN, DEFAULT_STATE_FILE, DEFAULT_TUN, type RawAgentOptions } from '../agent/agent-config.js';
+import { buildAgentConfig, checkInterfaceName, DEFAULT_GUE_PORT, DEFAULT_LISTEN, DEFAULT_TUN, type RawAgentOptions } from '../agent/agent-config.js';
 import { parseAddressOrCidr } from '../agent/address-match.js';
 import { checkHost, formatFindings } from '../agent/host-checks.js';
 import { gatherHostFacts } from '../agent/host-facts.js';
 import { detectKernelIpip } from '../agent/kernel-mode.js';
+import { removeRunDirIfEmpty } from '../host/instance-paths.js';
+import { createDaemonLogger } from '../log/daemon-logger.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -25,7 +26,9 @@ async function runAgent(raw: RawAgentOptions): Promise<void> {
   } catch (err) {
     fail(err);
   }
-  const log = pino({ name: 'vstun-agent' });
+  // JSON lines on stdout, never waiting for its reader (src/log/log-sink.ts); drops in /metrics.
+  const { log, sink } = createDaemonLogger('vstun-agent', 'info');
+  config.logSink = sink;
   let agent: Agent;
   try {
     agent = await Agent.start(config, log);
@@ -33,6 +36,11 @@ async function runAgent(raw: RawAgentOptions): Promise<void> {
     log.error({ code: (err as { code?: string }).code, err: (err as Error).message }, 'agent failed to start; host left as it was');
     fail(err);
   }
+  const exit = (code: number) => {
+    removeRunDirIfEmpty();
+    sink.flush();
+    process.exit(code);
+  };
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -40,15 +48,15 @@ async function runAgent(raw: RawAgentOptions): Promise<void> {
     log.info({ signal }, 'stopping');
     agent
       .stop()
-      .then((r) => process.exit(r.failed.length > 0 ? 1 : 0))
-      .catch(() => process.exit(1));
+      .then((r) => exit(r.failed.length > 0 ? 1 : 0))
+      .catch(() => exit(1));
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGHUP', () => stop('SIGHUP'));
   process.on('uncaughtException', (err) => {
     log.fatal({ err: err.message, stack: err.stack }, 'uncaught exception; restoring the host');
-    void agent.stop().finally(() => process.exit(1));
+    void agent.stop().finally(() => exit(1));
   });
 }
 
@@ -87,7 +95,7 @@ const program = new Command('vstun-agent')
   .option('--tun <name>', 'injection TUN name', DEFAULT_TUN)
   .option('--gue-port <port>', 'UDP port for GUE-encapsulated packets (0: off)', String(DEFAULT_GUE_PORT))
   .option('--uplink <if>', 'uplink interface for the ARP sysctls (repeatable; default: every non-loopback link that is up)', collect)
-  .option('--state-file <path>', 'where pending undo records are kept, for restore after a crash', DEFAULT_STATE_FILE)
+  .option('--state-file <path>', 'where pending undo records are kept, for restore after a crash (default /run/vstun/agent.state.json; in another network namespace /run/vstun/netns/NAME/agent.state.json)')
   .option('--no-setup', 'do not add VIPs or change sysctls (only open the TUN and the sockets)')
   .action((opts: RawAgentOptions) => runAgent(opts));
 

@@ -3,11 +3,11 @@
 // --no-setup), loads the services from the YAML config, and forwards client packets to the
 // real servers in IPIP until SIGINT/SIGTERM, when it undoes every host change. SIGHUP (and
 // the control op `reload`, e.g. `vstunadm reload`) re-reads the config and applies only the
-// difference. /metrics is served on --metrics; logs are JSON lines (pino) on stdout.
+// difference. /metrics is served on --metrics; logs are JSON lines (pino) on stdout, written
+// without ever waiting for its reader (src/log/log-sink.ts).
 import { Command } from 'commander';
-import { pino } from 'pino';
 import { applyConfig, reloadConfig, type ControlState } from '../control/config-reload.js';
-import { ControlServer } from '../control/control-server.js';
+import { claimSocketPath, ControlServer } from '../control/control-server.js';
 import { ConfigError, loadDirectorConfig, validateDirectorConfig } from '../control/config-loader.js';
 import type { DirectorConfig } from '../control/config-schema.js';
 import { registerDirectorOps } from '../control/director-ops.js';
@@ -20,9 +20,11 @@ import { tunnelSourceResolver } from '../director/tunnel-source.js';
 import { registerPmtuOp, startPathMtuDiscovery } from '../director/pmtu-binding.js';
 import type { PathMtuDiscovery } from '../director/pmtu-discovery.js';
 import { describeChange, HostChanges } from '../host/host-changes.js';
+import { defaultControlPath, defaultDirectorStateFile, removeRunDirIfEmpty } from '../host/instance-paths.js';
 import { createDirectorMetrics } from '../metrics/director-metrics.js';
 import { clearServerHealth, setServerHealth } from '../metrics/health-gauge.js';
 import { parseListenAddress, startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
+import { createDaemonLogger, registerLogMetrics } from '../log/daemon-logger.js';
 import { loadAddon } from '../native/addon.js';
 import { parseMac } from '../wire/ethernet.js';
 import { ipv4ToString, parseIpv4 } from '../wire/ipv4-address.js';
@@ -32,10 +34,14 @@ interface Flags {
   tap?: string;
   dip?: string;
   control?: string;
+  stateFile?: string;
   metrics?: string;
   logLevel?: string;
   setup: boolean;
 }
+
+/** How long shutdown waits for the control and metrics listeners to close before undoing anyway (ms). */
+const SHUTDOWN_CLOSE_MS = 2000;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -45,7 +51,8 @@ const program = new Command()
   .option('-c, --config <file>', 'YAML config with director settings and services')
   .option('--tap <name>', 'TAP device to create and read (default vstun0)')
   .option('--dip <addr>', "outer source address of tunnels (default: the host's address toward each real server)")
-  .option('--control <path>', 'control socket path (default /run/vstun/director.sock)')
+  .option('--control <path>', 'control socket path (default /run/vstun/director.sock; in another network namespace /run/vstun/netns/NAME/director.sock)')
+  .option('--state-file <path>', 'undo records of the host changes, for restore after a crash (default /run/vstun/director-TAP.state.json, per network namespace like --control)')
   .option('--metrics <host:port>', 'metrics listen address (default 127.0.0.1:9469)')
   .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')} (default info, or director.logLevel)`)
   .option('--no-setup', 'do not change the host (TAP address, VIP routes, sysctls); you do it')
@@ -66,13 +73,14 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const d = config.director;
-  const log = pino({ name: 'vstun-director', level: flags.logLevel ?? d.logLevel });
+  const { log, sink: logSink } = createDaemonLogger('vstun-director', flags.logLevel ?? d.logLevel);
   const tap = flags.tap ?? d.tap ?? 'vstun0';
   const dip = flags.dip ?? d.dip;
-  const controlPath = flags.control ?? d.control ?? '/run/vstun/director.sock';
+  // Defaults per network namespace (src/host/instance-paths.ts): directors in several namespaces never share them.
+  const controlPath = flags.control ?? d.control ?? defaultControlPath();
   const metrics = flags.metrics ?? d.metrics ?? '127.0.0.1:9469';
 
-  const changes = flags.setup ? new HostChanges(`/run/vstun/director-${tap}.state.json`) : null;
+  const changes = flags.setup ? new HostChanges(flags.stateFile ?? defaultDirectorStateFile(tap)) : null;
   let device: TunTapDevice | undefined;
   let director: Director | undefined;
   let control: ControlServer | undefined;
@@ -92,17 +100,16 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
-    try {
-      await control?.close();
-      await metricsServer?.close();
-    } catch {
-      /* best effort */
-    }
+    // Closing the listeners must not hold up the undo (e.g. a scraper keeping a connection open).
+    const closed = Promise.allSettled([control?.close(), metricsServer?.close()]);
+    await Promise.race([closed, new Promise((r) => setTimeout(r, SHUTDOWN_CLOSE_MS).unref())]);
     health?.stop();
     pmtu?.stop();
     director?.stop();
     device?.close();
     undo();
+    removeRunDirIfEmpty();
+    logSink.flush();
     process.exit(code);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
@@ -120,6 +127,8 @@ async function main(): Promise<void> {
   });
 
   try {
+    // A second instance on the same socket or state file refuses here, before touching the host.
+    await claimSocketPath(controlPath);
     if (changes) {
       const r = changes.recover();
       if (r.undone || r.failed.length) log.warn({ undone: r.undone, failed: r.failed }, 'undid host changes left by a crashed run');
@@ -139,6 +148,7 @@ async function main(): Promise<void> {
       linkAddress: parseIpv4(d.linkAddress)!,
       kernelAddress: parseIpv4(d.kernelAddress)!,
       kernelMac: addon.linkGetMac(tap),
+      readKernelMac: () => addon.linkGetMac(tap),
       dipFor,
       connTableCapacity: d.connTableSize,
       mhTableSize: d.mhTableSize,
@@ -157,7 +167,9 @@ async function main(): Promise<void> {
     health.onChange((row) => (row.removed ? clearServerHealth(row.service, row.server) : setServerHealth(row.service, row.server, row.up)));
     registerPmtuOp(control, pmtu);
     await control.listen();
-    metricsServer = await startMetricsServer(createDirectorMetrics(director), metrics);
+    const registry = createDirectorMetrics(director);
+    registerLogMetrics(registry, 'vstun', logSink);
+    metricsServer = await startMetricsServer(registry, metrics);
     log.info({ tap, control: controlPath, metrics, services: config.services.length, connTable: director.table.stats() }, 'director running');
   } catch (err) {
     const e = err as Error & { code?: string };

@@ -2,9 +2,12 @@
 // back as VstunadmError with the director's code; a socket that cannot be reached says so
 // and how to fix it.
 import net from 'node:net';
+import { DEFAULT_CONTROL_LIMITS } from './control-server.js';
 import { VstunadmError, vstunadmErrorFromJSON } from './errors.js';
 
+/** The control socket in the root network namespace; elsewhere see defaultControlPath(). */
 export const DEFAULT_CONTROL_PATH = '/run/vstun/director.sock';
+export { defaultControlPath } from '../host/instance-paths.js';
 
 /** Why a connect failed, in words a user can act on. */
 function unreachable(path: string, err: NodeJS.ErrnoException): VstunadmError {
@@ -24,6 +27,13 @@ function unreachable(path: string, err: NodeJS.ErrnoException): VstunadmError {
  * with VstunadmError otherwise. `timeoutMs` bounds the whole exchange.
  */
 export function controlRequest(path: string, op: string, fields: Record<string, unknown> = {}, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+  const request = `${JSON.stringify({ v: 1, op, ...fields })}\n`;
+  const size = Buffer.byteLength(request);
+  if (size > DEFAULT_CONTROL_LIMITS.maxRequestBytes) {
+    return Promise.reject(
+      new VstunadmError('ERR_USAGE', `this ${op} request is ${size} bytes; the control socket takes at most ${DEFAULT_CONTROL_LIMITS.maxRequestBytes} bytes per request: split the input into smaller parts`),
+    );
+  }
   return new Promise((resolve, reject) => {
     const sock = net.connect(path);
     let buf = '';
@@ -37,7 +47,7 @@ export function controlRequest(path: string, op: string, fields: Record<string, 
     };
     const timer = setTimeout(() => done(() => reject(new VstunadmError('ERR_UNREACHABLE', `the director at ${path} did not answer within ${timeoutMs} ms; is it stuck? check its log`))), timeoutMs);
     sock.setEncoding('utf8');
-    sock.once('connect', () => sock.write(`${JSON.stringify({ v: 1, op, ...fields })}\n`));
+    sock.once('connect', () => sock.write(request));
     sock.on('data', (chunk: string) => {
       buf += chunk;
       const nl = buf.indexOf('\n');

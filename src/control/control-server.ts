@@ -1,7 +1,8 @@
 // The director's control socket: a Unix socket (mode 0600) speaking newline-delimited JSON.
 // Request: {"v":1,"op":"status"} (+ op-specific fields). Response: {"v":1,"ok":true,...}
 // or {"v":1,"ok":false,"error":{"code","message"}}. Ops live in a dispatch table so the
-// control-plane issue can register more (add/edit/delete services, zero, …).
+// control-plane issue can register more (add/edit/delete services, zero, …). Whatever a
+// local client does, it holds bounded memory here (see ControlLimits).
 import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -15,14 +16,41 @@ export interface ControlRequest {
 /** Returns the response fields (merged into {v:1, ok:true}); throw an Error with `code` to fail. */
 export type ControlHandler = (req: ControlRequest) => Record<string, unknown> | Promise<Record<string, unknown>>;
 
-const MAX_LINE = 1 << 20;
+/** What one local client may hold in the director's memory, and how many may connect. */
+export interface ControlLimits {
+  /** Concurrent clients; one more is answered TOO_MANY_CLIENTS and closed. */
+  maxClients: number;
+  /** Longest request line in bytes (a whole -R file travels as one line); longer: REQUEST_TOO_LARGE, closed. */
+  maxRequestBytes: number;
+  /** Unsent reply bytes past which the client's requests are no longer read. */
+  maxPendingReplyBytes: number;
+  /** A client that reads none of its replies for this long (ms) is disconnected. */
+  stallTimeoutMs: number;
+  /** A client with nothing in progress that sends nothing for this long (ms) is disconnected, freeing its slot. */
+  idleTimeoutMs: number;
+}
+
+export const DEFAULT_CONTROL_LIMITS: ControlLimits = {
+  maxClients: 16,
+  maxRequestBytes: 8 * 1024 * 1024,
+  maxPendingReplyBytes: 1024 * 1024,
+  stallTimeoutMs: 30_000,
+  idleTimeoutMs: 60_000,
+};
 
 export class ControlServer {
   private readonly handlers = new Map<string, ControlHandler>();
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
 
-  constructor(readonly socketPath: string) {}
+  readonly limits: ControlLimits;
+
+  constructor(
+    readonly socketPath: string,
+    limits: Partial<ControlLimits> = {},
+  ) {
+    this.limits = { ...DEFAULT_CONTROL_LIMITS, ...limits };
+  }
 
   /** Registers (or replaces) the handler for `op`. */
   register(op: string, handler: ControlHandler): this {
@@ -51,9 +79,9 @@ export class ControlServer {
 
   /** Listens on the socket path (replacing a stale socket file) with mode 0600. */
   async listen(): Promise<void> {
-    mkdirSync(path.dirname(this.socketPath), { recursive: true });
-    if (existsSync(this.socketPath)) await removeIfStale(this.socketPath);
-    const server = net.createServer((sock) => this.serve(sock));
+    await claimSocketPath(this.socketPath);
+    // Half-open: a client may send its requests and shut down its side; it still gets every answer.
+    const server = net.createServer({ allowHalfOpen: true }, (sock) => this.serve(sock));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -69,7 +97,9 @@ export class ControlServer {
     for (const s of this.sockets) s.destroy();
     const server = this.server;
     this.server = undefined;
-    if (server) await new Promise<void>((r) => server.close(() => r()));
+    // Never listened (e.g. the path belongs to a running director): the file is not ours to remove.
+    if (!server) return;
+    await new Promise<void>((r) => server.close(() => r()));
     try {
       unlinkSync(this.socketPath);
     } catch {
@@ -78,44 +108,162 @@ export class ControlServer {
   }
 
   private serve(sock: net.Socket): void {
+    if (this.sockets.size >= this.limits.maxClients) {
+      // Answer, then close: the client learns why instead of seeing a reset.
+      sock.on('error', () => sock.destroy());
+      sock.end(
+        JSON.stringify(fail('TOO_MANY_CLIENTS', `the control socket already serves ${this.limits.maxClients} clients (the limit); close one and retry`)) + '\n',
+      );
+      setTimeout(() => sock.destroy(), 1000).unref();
+      return;
+    }
     this.sockets.add(sock);
-    sock.setEncoding('utf8');
-    let buf = '';
-    let chain = Promise.resolve();
-    sock.on('data', (chunk: string) => {
-      buf += chunk;
-      if (buf.length > MAX_LINE && !buf.includes('\n')) {
-        sock.end(JSON.stringify(fail('BAD_REQUEST', `request line longer than ${MAX_LINE} bytes`)) + '\n');
-        return;
-      }
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl).trim();
-        buf = buf.slice(nl + 1);
-        if (!line) continue;
-        // Answer in order even if a handler is async.
-        chain = chain.then(async () => {
-          let res: Record<string, unknown>;
-          try {
-            res = await this.dispatch(JSON.parse(line));
-          } catch {
-            res = fail('BAD_REQUEST', 'the line is not valid JSON');
-          }
-          if (!sock.destroyed) sock.write(JSON.stringify(res) + '\n');
-        });
-      }
-    });
-    sock.on('error', () => sock.destroy());
+    new ControlConnection(sock, this.limits, (req) => this.dispatch(req));
     sock.on('close', () => this.sockets.delete(sock));
   }
 }
+
+/**
+ * One client: reads NDJSON lines and answers them one at a time, in order. Memory is bounded
+ * whatever the client does: an incomplete line may hold at most maxRequestBytes, complete
+ * lines waiting for their turn at most QUEUED_LINES_BYTES, and unsent replies about
+ * maxPendingReplyBytes. Past the last two, reading stops (the kernel socket buffer then
+ * pushes back on the client) until the client reads its replies; a client that reads none
+ * for stallTimeoutMs is disconnected.
+ */
+class ControlConnection {
+  private partial: Buffer[] = [];
+  private partialBytes = 0;
+  private readonly lines: Buffer[] = [];
+  private linesBytes = 0;
+  private busy = false;
+  private refused = false;
+  /** The client has shut down its sending side: close ours once every request is answered. */
+  private clientEnded = false;
+  private waitingForDrain = false;
+  private stallTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly sock: net.Socket,
+    private readonly limits: ControlLimits,
+    private readonly dispatch: (req: unknown) => Promise<Record<string, unknown>>,
+  ) {
+    sock.on('data', (chunk: Buffer) => this.onData(chunk));
+    sock.on('drain', () => this.onDrain());
+    sock.on('end', () => {
+      this.clientEnded = true;
+      this.pump();
+    });
+    sock.on('error', () => sock.destroy());
+    sock.on('close', () => clearTimeout(this.stallTimer));
+    sock.setTimeout(limits.idleTimeoutMs, () => {
+      if (!this.busy && this.lines.length === 0 && !this.waitingForDrain) sock.destroy();
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.refused) return;
+    let from = 0;
+    for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, from)) {
+      const piece = chunk.subarray(from, nl);
+      const line = this.partialBytes === 0 ? piece : Buffer.concat([...this.partial, piece]);
+      this.partial = [];
+      this.partialBytes = 0;
+      from = nl + 1;
+      if (line.length > this.limits.maxRequestBytes) return this.refuseTooLong();
+      this.lines.push(line);
+      this.linesBytes += line.length;
+    }
+    if (from < chunk.length) {
+      this.partial.push(chunk.subarray(from));
+      this.partialBytes += chunk.length - from;
+      if (this.partialBytes > this.limits.maxRequestBytes) return this.refuseTooLong();
+    }
+    this.flowControl();
+    this.pump();
+  }
+
+  private refuseTooLong(): void {
+    this.refused = true;
+    this.partial = [];
+    this.lines.length = 0;
+    const { sock } = this;
+    sock.pause();
+    sock.end(JSON.stringify(fail('REQUEST_TOO_LARGE', `request line longer than ${this.limits.maxRequestBytes} bytes; send smaller requests (e.g. split a -R file)`)) + '\n');
+    setTimeout(() => sock.destroy(), 1000).unref();
+  }
+
+  /** Answers queued lines in order, a few per turn of the event loop so packets keep flowing. */
+  private pump(): void {
+    if (this.busy || this.refused || this.sock.destroyed) return;
+    this.busy = true;
+    void this.answer().finally(() => {
+      this.busy = false;
+      this.flowControl();
+      if (this.lines.length && !this.waitingForDrain && !this.sock.destroyed) setImmediate(() => this.pump());
+      else if (this.lines.length === 0 && this.clientEnded) this.sock.end();
+    });
+  }
+
+  private async answer(): Promise<void> {
+    for (let n = 0; n < LINES_PER_TURN && this.lines.length && !this.waitingForDrain && !this.sock.destroyed; n++) {
+      const line = this.lines.shift()!;
+      this.linesBytes -= line.length;
+      const text = line.toString('utf8').trim();
+      if (!text) continue;
+      let res: Record<string, unknown>;
+      try {
+        res = await this.dispatch(JSON.parse(text));
+      } catch {
+        res = fail('BAD_REQUEST', 'the line is not valid JSON');
+      }
+      if (this.sock.destroyed) return;
+      this.sock.write(JSON.stringify(res) + '\n');
+      this.flowControl();
+    }
+  }
+
+  /** Stops reading while replies or queued lines are over their bounds; resumes below them. */
+  private flowControl(): void {
+    const { sock } = this;
+    if (sock.destroyed) return;
+    if (sock.writableLength > this.limits.maxPendingReplyBytes) {
+      if (!this.waitingForDrain) {
+        this.waitingForDrain = true;
+        this.stallTimer = setTimeout(() => sock.destroy(), this.limits.stallTimeoutMs);
+        this.stallTimer.unref();
+      }
+    }
+    if (this.waitingForDrain || this.linesBytes > QUEUED_LINES_BYTES) sock.pause();
+    else sock.resume();
+  }
+
+  private onDrain(): void {
+    if (!this.waitingForDrain) return;
+    this.waitingForDrain = false;
+    clearTimeout(this.stallTimer);
+    this.flowControl();
+    this.pump();
+  }
+}
+
+/** Complete request lines held before reading pauses. */
+const QUEUED_LINES_BYTES = 256 * 1024;
+/** Requests answered per turn of the event loop. */
+const LINES_PER_TURN = 32;
 
 function fail(code: string, message: string): Record<string, unknown> {
   return { v: 1, ok: false, error: { code, message } };
 }
 
-/** Removes a socket file nobody listens on; throws if a live daemon owns it. */
-async function removeIfStale(p: string): Promise<void> {
+/**
+ * Makes `p` ready to listen on: creates its directory and removes a socket file nobody
+ * listens on; throws CONTROL_SOCKET_IN_USE (naming --control) if a live director owns it.
+ * The director calls it before changing the host, so that a second instance refuses early.
+ */
+export async function claimSocketPath(p: string): Promise<void> {
+  mkdirSync(path.dirname(p), { recursive: true });
+  if (!existsSync(p)) return;
   const live = await new Promise<boolean>((resolve) => {
     const c = net.connect(p);
     c.once('connect', () => {

@@ -4,7 +4,7 @@
 // (bundled -Lnt, optional -p values, --set's positional values).
 import { Command, CommanderError } from 'commander';
 import { IPVS_VERSION, sameServiceKey, type ConnectionSnapshot, type ServiceRules, type ServiceSnapshot, type Timeouts } from './admin-model.js';
-import { controlRequest, DEFAULT_CONTROL_PATH } from './control-client.js';
+import { controlRequest, DEFAULT_CONTROL_PATH, defaultControlPath } from './control-client.js';
 import { isVstunadmError, VstunadmError } from './errors.js';
 import { formatExplanation, type Explanation } from './flow-explainer.js';
 import { parseVstunadmArgs, type AdminCommand } from './ipvsadm-args.js';
@@ -41,7 +41,8 @@ const HELP = `vstunadm — ipvsadm's commands against vstun-director (VS/TUN onl
   vstunadm counters [--json]
   vstunadm reload            re-read the director's config file (same as SIGHUP)
 
-  --control PATH   the director's control socket (default ${DEFAULT_CONTROL_PATH}, or $VSTUN_CONTROL)
+  --control PATH   the director's control socket (default $VSTUN_CONTROL, else ${DEFAULT_CONTROL_PATH},
+                   or /run/vstun/netns/NAME/director.sock inside network namespace NAME)
   Schedulers: rr wrr lc wlc sed nq sh dh lblc lblcr fo ovf mh twos
 `;
 
@@ -85,7 +86,7 @@ export async function runVstunadm(argv: readonly string[], io: VstunadmIo): Prom
   try {
     const parsed = program.parseOptions([...argv]);
     words = [...parsed.operands, ...parsed.unknown];
-    control = program.opts<{ control?: string }>().control ?? io.env.VSTUN_CONTROL ?? DEFAULT_CONTROL_PATH;
+    control = program.opts<{ control?: string }>().control ?? io.env.VSTUN_CONTROL ?? defaultControlPath();
   } catch (err) {
     io.stderr(`vstunadm: ${err instanceof CommanderError ? err.message.replace(/^error: /, '') : String(err)}\n`);
     return 2;

@@ -109,6 +109,18 @@ describe('NDP on the TAP', () => {
     const rsol = ethernet(ipv6(l4v6(new Uint8Array([133, 0, 0, 0, 0, 0, 0, 0]), 2, KERNEL_LL, 'ff02::2', 58), { src: KERNEL_LL, dst: 'ff02::2', nh: 58, hop: 255 }), { dst: '33:33:00:00:00:02', type: 0x86dd });
     expect(step(env, rsol).changed).toEqual(['drop-ndp-ignored']);
   });
+  test('a solicitation from another MAC than the TAP\'s: dropped unanswered, IPv6 output still goes to the TAP MAC', () => {
+    const env = build([{ vip: VIP6, servers: [RS6] }]);
+    const forged = '02:66:66:66:66:66';
+    const body = concat(new Uint8Array([135, 0, 0, 0, 0, 0, 0, 0]), parseIpv6('fe80::2')!, new Uint8Array([1, 1]), parseMac(forged)!);
+    const ns = ethernet(ipv6(l4v6(body, 2, KERNEL_LL, 'ff02::1:ff00:2', 58), { src: KERNEL_LL, dst: 'ff02::1:ff00:2', nh: 58, hop: 255 }), { dst: '33:33:ff:00:00:02', src: forged, type: 0x86dd });
+    const r = step(env, ns);
+    expect(r.changed).toEqual(['drop-kernel-mac-spoofed']);
+    expect(r.out).toHaveLength(0);
+    const fwd = step(env, v6frame(tcp6({ flags: SYN }), 6));
+    expect(fwd.changed).toEqual(['forward']);
+    expect(hex(fwd.out[0].subarray(0, 6))).toBe(hex(parseMac(KERNEL_MAC)!));
+  });
 });
 
 describe('tunnel outputs (exact bytes)', () => {

@@ -39,6 +39,7 @@ import { fixtureDirector } from '../../test/fixtures/director/fixture-director.j
 const RS1 = '10.77.3.2';
 const RS2 = '10.77.4.2';
 const RS3 = '10.77.5.2';
+const FORGED_MAC = '02:66:66:66:66:66';
 
 interface Setup {
   services?: Array<Partial<ServiceSpec> & { sloppy?: boolean; servers?: Array<{ address: string; weight?: number }> }>;
@@ -331,6 +332,27 @@ const otherRows: Row[] = [
   },
   { description: 'ARP request for another address: ignored', steps: [{ frame: arpFrame({ op: 1, senderIp: '169.254.77.9', targetIp: '169.254.77.3' }), expect: { drop: 'drop-arp-ignored' } }] },
   { description: 'ARP reply from the kernel: learned', steps: [{ frame: arpFrame({ op: 2, targetIp: LINK_ADDRESS, dst: DIRECTOR_MAC }), expect: { verdict: 'arp-learned' } }] },
+  {
+    description: 'forged ARP reply claiming the kernel address at another MAC: dropped, output still goes to the TAP MAC',
+    steps: [
+      { frame: arpFrame({ op: 2, senderMac: FORGED_MAC, targetIp: LINK_ADDRESS, targetMac: DIRECTOR_MAC, dst: DIRECTOR_MAC }), expect: { drop: 'drop-kernel-mac-spoofed' } },
+      { frame: syn(), expect: { to: RS1 } },
+    ],
+  },
+  {
+    description: 'forged gratuitous broadcast ARP for the kernel address: dropped, output still goes to the TAP MAC',
+    steps: [
+      { frame: arpFrame({ op: 1, senderMac: FORGED_MAC, targetIp: KERNEL_ADDRESS }), expect: { drop: 'drop-kernel-mac-spoofed' } },
+      { frame: syn(), expect: { to: RS1 } },
+    ],
+  },
+  {
+    description: 'forged ARP request for the link address from the kernel address at another MAC: not answered',
+    steps: [
+      { frame: arpFrame({ op: 1, senderMac: FORGED_MAC, targetIp: LINK_ADDRESS }), expect: { drop: 'drop-kernel-mac-spoofed' } },
+      { frame: syn(), expect: { to: RS1 } },
+    ],
+  },
   { description: 'ARP with a non-Ethernet hardware type', steps: [{ frame: arpFrame({ op: 1, targetIp: LINK_ADDRESS }).map((b, i) => (i === 15 ? 6 : b)), expect: { drop: 'drop-arp-malformed' } }] },
   { description: 'ICMP echo to a VIP is answered by the director', steps: [{ frame: echoReq(VIP), expect: { reply: echoRep(VIP) } }] },
   { description: 'ICMP echo to the link address is answered', steps: [{ frame: echoReq(LINK_ADDRESS), expect: { reply: echoRep(LINK_ADDRESS) } }] },
@@ -433,6 +455,41 @@ describe('data path properties', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  test("the pinned kernel MAC follows the TAP's own MAC, read again (at most once a second), never a forged one", () => {
+    const dev = new FakeDevice({ headroom: 128 });
+    const clock = { now: 1_000_000 };
+    let tapMac = KERNEL_MAC;
+    let reads = 0;
+    const d = fixtureDirector(dev, {
+      clock: () => clock.now,
+      readKernelMac: () => {
+        reads++;
+        return parseMac(tapMac)!;
+      },
+    });
+    const svc = d.registry.addService({ protocol: 'tcp', vip: VIP, port: 80, scheduler: 'rr' } as ServiceSpec);
+    d.registry.addRealServer(svc, { address: RS1 });
+    d.start();
+    const dstOfNextForward = () => {
+      dev.inject([syn()]);
+      return hex(dev.takeWritten()[0].bytes.subarray(0, 6));
+    };
+    // Forged: the device still says KERNEL_MAC; the pin stays.
+    dev.inject([arpFrame({ op: 1, senderMac: FORGED_MAC, targetIp: LINK_ADDRESS })]);
+    expect(reads).toBe(1);
+    expect(dstOfNextForward()).toBe(hex(parseMac(KERNEL_MAC)!));
+    // Within the second: not read again, however many arrive.
+    dev.inject([arpFrame({ op: 1, senderMac: FORGED_MAC, targetIp: LINK_ADDRESS }), arpFrame({ op: 1, senderMac: FORGED_MAC, targetIp: LINK_ADDRESS })]);
+    expect(reads).toBe(1);
+    // The operator changes the TAP's MAC; the kernel's next ARP carries it.
+    tapMac = '02:77:77:77:77:77';
+    clock.now += 1500;
+    dev.inject([arpFrame({ op: 1, senderMac: tapMac, targetIp: LINK_ADDRESS })]);
+    dev.takeWritten();
+    expect(reads).toBe(2);
+    expect(dstOfNextForward()).toBe(hex(parseMac(tapMac)!));
   });
 
   test('forwarding before the kernel MAC is known: dropped with a reason, and an ARP probe goes out', () => {

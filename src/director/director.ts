@@ -14,7 +14,7 @@ import type { RealServer } from './real-server.js';
 import { newFlowKey } from './schedulers/scheduler.js';
 import { connStateName, TcpState } from './tcp-state.js';
 import { Timeouts, type TimeoutSettings } from './timeouts.js';
-import { TX_FAILED_INDEX, VERDICT_NAMES, type VerdictName } from './verdicts.js';
+import { TX_FAILED_INDEX, Verdict, VERDICT_NAMES, type VerdictName } from './verdicts.js';
 import { VirtualHost } from './virtual-host.js';
 
 export interface DirectorOptions {
@@ -25,8 +25,14 @@ export interface DirectorOptions {
   linkAddress: number;
   /** The kernel's address on the TAP (uint32), e.g. 169.254.77.1. */
   kernelAddress: number;
-  /** The kernel's MAC if already known (the TAP's own MAC); otherwise learned from ARP. */
+  /** The kernel's MAC if already known (the TAP's own MAC, pinned); otherwise learned from ARP. */
   kernelMac?: Uint8Array;
+  /**
+   * Reads the TAP's MAC again. Called (at most once a second) when ARP or NDP disagrees with
+   * the pinned MAC, so that an operator changing the TAP's MAC is followed while forged
+   * frames change nothing. May throw (ignored).
+   */
+  readKernelMac?: () => Uint8Array;
   /** Outer source address for a real server. */
   dipFor: (rip: number) => number;
   connTableCapacity?: number;
@@ -130,12 +136,16 @@ export class Director {
   /** Told each batch's size (metrics); once per batch. */
   batchObserver: ((packets: number) => void) | null = null;
   private readonly changeListeners: Array<() => void> = [];
+  private readonly readKernelMac: (() => Uint8Array) | undefined;
+  private spoofedSeen = 0;
+  private lastMacRead = -Infinity;
 
   constructor(opts: DirectorOptions) {
     this.device = opts.device;
     this.dipFor = opts.dipFor;
     this.mhTableSize = opts.mhTableSize;
     this.useTimers = opts.timers ?? true;
+    this.readKernelMac = opts.readKernelMac;
     this.clock = opts.clock ?? (() => performance.now());
     this.registry = new ServiceRegistry({ dipFor: opts.dipFor, mhTableSize: opts.mhTableSize, random: opts.random, now: this.clock });
     this.table = new ConnTable(opts.connTableCapacity ?? DEFAULT_CONN_TABLE_CAPACITY, this.registry, opts.hashSeed);
@@ -153,6 +163,7 @@ export class Director {
       this.recordBatchSize(batch.count);
       this.datapath.processBatch(batch, this.device, this.clock());
       if (this.datapath.needKernelMac) this.probeKernel();
+      if (this.datapath.verdicts[Verdict.DropKernelMacSpoofed] !== this.spoofedSeen) this.recheckKernelMac();
     });
     if (!this.host.kernelMacKnown) this.probeKernel();
     if (!this.useTimers) return;
@@ -168,6 +179,19 @@ export class Director {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     this.device.close();
+  }
+
+  /** ARP/NDP disagreed with the pinned MAC: forged, or the TAP's MAC was changed. Asks the device. */
+  private recheckKernelMac(): void {
+    this.spoofedSeen = this.datapath.verdicts[Verdict.DropKernelMacSpoofed];
+    const now = this.clock();
+    if (!this.readKernelMac || now - this.lastMacRead < 1000) return;
+    this.lastMacRead = now;
+    try {
+      this.host.repin(this.readKernelMac());
+    } catch {
+      /* the device cannot say; keep the pin */
+    }
   }
 
   /** Sends one ARP request for the kernel's address (its MAC is where every frame goes). */

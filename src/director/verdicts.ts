@@ -44,6 +44,8 @@ export const enum Verdict {
   DropNdpIgnored,
   DropIpv6Unsupported,
   DropAddressTableFull,
+  /** ARP or NDP claiming the kernel's side of the TAP at a MAC other than the TAP's own. */
+  DropKernelMacSpoofed,
 }
 
 /** Stable names, index = Verdict. */
@@ -86,6 +88,7 @@ export const VERDICT_NAMES = [
   'drop-ndp-ignored',
   'drop-ipv6-unsupported',
   'drop-address-table-full',
+  'drop-kernel-mac-spoofed',
 ] as const;
 
 export type VerdictName = (typeof VERDICT_NAMES)[number];

@@ -1,8 +1,10 @@
 // The director is a small host on the TAP link: it owns a link address and a MAC, answers
 // ARP for that address (and IPv6 neighbour solicitations for its IPv6 link address, the
-// next hop of the kernel's IPv6 VIP routes), and learns the kernel's MAC (the only other
-// host on the link) from the ARP and NDP it hears. Every frame it sends goes to the
-// kernel's MAC.
+// next hop of the kernel's IPv6 VIP routes), and sends every frame to the kernel's MAC (the
+// only other host on the link). That MAC is the TAP device's own, read at start and pinned:
+// ARP or NDP claiming the kernel's side at any other MAC is forged (anything on the host can
+// write frames onto the TAP) and is dropped, so it can never redirect the output. Without a
+// pinned MAC (tests, devices that cannot say) the MAC is learned from the ARP and NDP heard.
 import { ARP_LENGTH, ARP_OP_REQUEST, ArpView } from '../wire/arp.js';
 import { copyMac, ETHERNET_HEADER_LENGTH, ETHERTYPE_ARP } from '../wire/ethernet.js';
 import { WIRE_OK } from '../wire/errors.js';
@@ -21,6 +23,8 @@ export class VirtualHost {
   /** The kernel's MAC on the TAP (valid when kernelMacKnown). */
   readonly kernelMac = new Uint8Array(6);
   kernelMacKnown = false;
+  /** True when kernelMac came from the device itself: then ARP/NDP never change it. */
+  readonly kernelMacPinned: boolean;
   /** The director's IPv6 link address (the kernel routes IPv6 VIPs via it); fe80::2 by default. */
   linkAddress6: Uint8Array = parseIpv6(DEFAULT_LINK_ADDRESS6)!;
   private readonly arp = new ArpView();
@@ -29,6 +33,7 @@ export class VirtualHost {
    * @param mac            the director's own MAC (6 bytes)
    * @param linkAddress    the director's link address (uint32)
    * @param kernelAddress  the kernel's address on the TAP (uint32)
+   * @param kernelMac      the TAP device's MAC (the kernel's side), pinned; omit to learn it
    */
   constructor(
     readonly mac: Uint8Array,
@@ -36,6 +41,7 @@ export class VirtualHost {
     readonly kernelAddress: number,
     kernelMac?: Uint8Array,
   ) {
+    this.kernelMacPinned = kernelMac !== undefined;
     if (kernelMac) this.learn(kernelMac, 0);
   }
 
@@ -44,16 +50,38 @@ export class VirtualHost {
     this.kernelMacKnown = true;
   }
 
+  /** Pins the kernel's MAC to `mac` (the TAP's, read again); returns true when it changed. */
+  repin(mac: Uint8Array): boolean {
+    if (!this.kernelMacPinned) return false;
+    let same = true;
+    for (let i = 0; i < 6; i++) if (mac[i] !== this.kernelMac[i]) same = false;
+    if (!same) this.learn(mac, 0);
+    return !same;
+  }
+
+  /** True when data[off..off+6) may be the kernel's MAC: the pinned one, or any while learning. */
+  private isKernelMac(data: Uint8Array, off: number): boolean {
+    if (!this.kernelMacPinned) return true;
+    const k = this.kernelMac;
+    for (let i = 0; i < 6; i++) if (data[off + i] !== k[i]) return false;
+    return true;
+  }
+
   /**
-   * Handles the ARP frame at data[off .. off+len). Learns the kernel's MAC from anything it
-   * sends, and turns a request for our link address into the reply in place (length 42).
-   * Returns ReplyArp, ArpLearned, DropArpIgnored or DropArpMalformed.
+   * Handles the ARP frame at data[off .. off+len). ARP from the kernel's address at another
+   * MAC than the pinned one is forged: DropKernelMacSpoofed, unanswered. Otherwise learns the
+   * kernel's MAC (unless pinned) and turns a request for our link address into the reply in
+   * place (length 42). Returns ReplyArp, ArpLearned, DropArpIgnored, DropArpMalformed or
+   * DropKernelMacSpoofed.
    */
   handleArp(data: Uint8Array, off: number, len: number): Verdict {
     const arp = this.arp;
     if (arp.bind(data, off + ETHERNET_HEADER_LENGTH, len - ETHERNET_HEADER_LENGTH) !== WIRE_OK) return Verdict.DropArpMalformed;
     const fromKernel = arp.senderProtocolAddress === this.kernelAddress;
-    if (fromKernel) this.learn(data, arp.senderHardwareAddressOffset);
+    if (fromKernel) {
+      if (!this.isKernelMac(data, arp.senderHardwareAddressOffset)) return Verdict.DropKernelMacSpoofed;
+      if (!this.kernelMacPinned) this.learn(data, arp.senderHardwareAddressOffset);
+    }
     if (arp.operation === ARP_OP_REQUEST && arp.targetProtocolAddress === this.linkAddress) {
       arp.makeReplyInPlace(this.mac);
       // Ethernet: back to the asker, from us.
@@ -68,12 +96,15 @@ export class VirtualHost {
    * Handles an ICMPv6 neighbour solicitation (IPv6 header at `ip`, ICMPv6 at `icmp`, icmpLen
    * bytes; the caller checked next header 58). A solicitation for our IPv6 link address
    * becomes the solicited, override advertisement in place (RFC 4861 §7.2.4), frame length
-   * 14 + 40 + 32. The kernel's MAC is learned from any solicitation it sends.
+   * 14 + 40 + 32. The kernel is the only other host on the link: a solicitation from another
+   * MAC than the pinned one is forged (DropKernelMacSpoofed); without a pin the kernel's MAC is
+   * learned from it.
    */
   handleNeighborSolicitation(data: Uint8Array, off: number, ip: number, icmp: number, icmpLen: number): Verdict {
     // RFC 4861 §7.1.1: hop limit 255 (never forwarded), code 0, at least 24 bytes.
     if (data[icmp] !== ICMPV6_NEIGHBOR_SOLICITATION || data[ip + 7] !== 255 || data[icmp + 1] !== 0 || icmpLen < 24) return Verdict.DropNdpIgnored;
-    this.learn(data, off + 6);
+    if (!this.isKernelMac(data, off + 6)) return Verdict.DropKernelMacSpoofed;
+    if (!this.kernelMacPinned) this.learn(data, off + 6);
     if (!ipv6Equals(data, icmp + 8, this.linkAddress6, 0)) return Verdict.DropNdpIgnored;
     // Destination: the solicitor, or all-nodes when it has no address yet (DAD).
     let unspecified = true;

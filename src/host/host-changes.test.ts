@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -126,5 +127,70 @@ describe('HostChanges', () => {
     const file = path.join(stateDir(), 'state.json');
     writeFileSync(file, '{not json');
     expect(() => new HostChanges(file, simHost()).recover()).toThrow(/undo its changes by hand and delete it/);
+  });
+});
+
+describe('HostChanges: one owner per state file', () => {
+  /** A live process that is not this one, and its lock text as its owner would write it. */
+  function otherOwner() {
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return { child, lock: JSON.stringify({ pid: child.pid, start }) };
+  }
+
+  it('a second instance on a state file held by a live process refuses, naming --state-file, and leaves its records alone', () => {
+    const file = path.join(stateDir(), 'state.json');
+    const { child, lock } = otherOwner();
+    try {
+      writeFileSync(`${file}.lock`, lock);
+      writeFileSync(file, JSON.stringify([{ kind: 'link', name: 'theirs' }]));
+      const second = new HostChanges(file, simHost());
+      expect(() => second.recover()).toThrow(expect.objectContaining({ code: 'HOST_STATE_LOCKED', message: expect.stringMatching(/running instance \(pid \d+.*--state-file PATH/) }));
+      expect(() => second.addRoute(['10.9.0.0/16', 'dev', 'x'])).toThrow(/--state-file/);
+      second.undoAll();
+      expect(existsSync(file)).toBe(true);
+      expect(readFileSync(`${file}.lock`, 'utf8')).toBe(lock);
+    } finally {
+      child.kill();
+    }
+  });
+
+  it('a lock left by a dead process (kill -9) is taken over; a clean exit releases it', async () => {
+    const file = path.join(stateDir(), 'state.json');
+    const { child, lock } = otherOwner();
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    writeFileSync(`${file}.lock`, lock);
+    const sys = simHost();
+    const hc = new HostChanges(file, sys);
+    expect(hc.recover()).toEqual({ undone: 0, failed: [] });
+    expect(JSON.parse(readFileSync(`${file}.lock`, 'utf8')).pid).toBe(process.pid);
+    hc.addAddress('lo', '10.7.7.7/32');
+    hc.undoAll();
+    expect(existsSync(`${file}.lock`)).toBe(false);
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it('a pid reused by another process does not keep a stale lock alive', () => {
+    const file = path.join(stateDir(), 'state.json');
+    const { child, lock } = otherOwner();
+    try {
+      writeFileSync(`${file}.lock`, JSON.stringify({ ...JSON.parse(lock), start: '1' }));
+      expect(new HostChanges(file, simHost()).recover()).toEqual({ undone: 0, failed: [] });
+    } finally {
+      child.kill();
+    }
+  });
+
+  it('writes the state file through a temporary name of its own and leaves none behind', () => {
+    const dir = stateDir();
+    const file = path.join(dir, 'state.json');
+    const hc = new HostChanges(file, simHost());
+    hc.setSysctl('net.ipv4.ip_forward', 1);
+    hc.addAddress('lo', '10.7.7.7/32');
+    expect(readdirSync(dir).sort()).toEqual(['state.json', 'state.json.lock']);
+    hc.undoAll();
+    expect(readdirSync(dir)).toEqual([]);
   });
 });

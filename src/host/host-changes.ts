@@ -1,8 +1,12 @@
 // Every change vstun makes to the host (sysctls, addresses, routes, links) goes through
 // HostChanges. Each change records how to undo itself, and the record is written to a
 // state file before the change is made, so that the next start can undo what a crashed
-// (kill -9) run left behind. Undo runs in reverse order and never throws.
+// (kill -9) run left behind. Undo runs in reverse order and never throws. A state file has
+// one owner at a time: a lock file next to it (created with O_EXCL, holding the owner's pid
+// and start time) makes a second instance that would share it refuse to start, and a lock
+// whose owner is dead (kill -9) is taken over.
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -40,7 +44,7 @@ export const realHostSystem: HostSystem = {
 
 export class HostChangeError extends Error {
   constructor(
-    readonly code: 'HOST_COMMAND_FAILED' | 'HOST_SYSCTL_FAILED' | 'HOST_STATE_CORRUPT',
+    readonly code: 'HOST_COMMAND_FAILED' | 'HOST_SYSCTL_FAILED' | 'HOST_STATE_CORRUPT' | 'HOST_STATE_LOCKED',
     message: string,
   ) {
     super(message);
@@ -65,6 +69,7 @@ export interface UndoReport {
 
 export class HostChanges {
   private readonly changes: HostChange[] = [];
+  private locked = false;
 
   /**
    * @param stateFile where pending undo records live (null: keep them in memory only).
@@ -85,7 +90,9 @@ export class HostChanges {
    * Returns what was done; a missing file means a clean previous exit.
    */
   recover(): UndoReport {
-    if (!this.stateFile || !existsSync(this.stateFile)) return { undone: 0, failed: [] };
+    if (!this.stateFile) return { undone: 0, failed: [] };
+    this.lock();
+    if (!existsSync(this.stateFile)) return { undone: 0, failed: [] };
     let stale: HostChange[];
     try {
       stale = JSON.parse(readFileSync(this.stateFile, 'utf8')) as HostChange[];
@@ -172,8 +179,56 @@ export class HostChanges {
   /** Undoes every change in reverse order. Never throws; failures are reported. Idempotent. */
   undoAll(): UndoReport {
     const report = this.undoList(this.changes.splice(0, this.changes.length));
-    if (this.stateFile && existsSync(this.stateFile)) unlinkSync(this.stateFile);
+    // Only the lock's holder may remove the file: a refused second instance must not delete the first one's records.
+    if (this.stateFile && this.locked && existsSync(this.stateFile)) unlinkSync(this.stateFile);
+    this.unlock();
     return report;
+  }
+
+  /**
+   * Takes the state file's lock (recover() and the first change do it). Throws
+   * HOST_STATE_LOCKED, naming --state-file, when another live process holds it; takes over a
+   * lock whose owner is gone. Re-entrant within one process.
+   */
+  lock(): void {
+    if (!this.stateFile || this.locked) return;
+    const lockFile = `${this.stateFile}.lock`;
+    mkdirSync(path.dirname(lockFile), { recursive: true });
+    const me = processIdentity(process.pid);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        writeFileSync(lockFile, JSON.stringify(me), { flag: 'wx', mode: 0o600 });
+        this.locked = true;
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const owner = readLockOwner(lockFile);
+      if (owner && owner.pid !== process.pid && isAlive(owner)) {
+        throw new HostChangeError(
+          'HOST_STATE_LOCKED',
+          `state file ${this.stateFile} belongs to another running instance (pid ${owner.pid}, lock ${lockFile}); ` +
+            'stop it, or give this instance its own state file with --state-file PATH (in another network namespace the default differs by itself)',
+        );
+      }
+      // Ours from an earlier object in this process, or its owner is gone: take it over.
+      try {
+        unlinkSync(lockFile);
+      } catch {
+        /* removed meanwhile by its owner */
+      }
+    }
+    throw new HostChangeError('HOST_STATE_LOCKED', `cannot take the lock ${lockFile}; another instance is starting with the same --state-file`);
+  }
+
+  private unlock(): void {
+    if (!this.stateFile || !this.locked) return;
+    this.locked = false;
+    try {
+      unlinkSync(`${this.stateFile}.lock`);
+    } catch {
+      /* already gone */
+    }
   }
 
   private apply(change: HostChange, ipArgs: string[]): void {
@@ -196,8 +251,10 @@ export class HostChanges {
 
   private persist(): void {
     if (!this.stateFile) return;
+    this.lock();
     mkdirSync(path.dirname(this.stateFile), { recursive: true });
-    const tmp = `${this.stateFile}.tmp`;
+    // A name of its own: a shared ".tmp" let two writers rename each other's file away.
+    const tmp = `${this.stateFile}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     writeFileSync(tmp, JSON.stringify(this.changes, null, 1), { mode: 0o600 });
     renameSync(tmp, this.stateFile);
   }
@@ -245,6 +302,39 @@ export class HostChanges {
       if (!/Cannot find device|does not exist|No such process|No such device|ENOENT/i.test((err as Error).message)) throw err;
     }
   }
+}
+
+interface ProcessIdentity {
+  pid: number;
+  /** Start time in clock ticks since boot (/proc/PID/stat field 22): tells a reused pid apart. */
+  start: string;
+}
+
+function processIdentity(pid: number): ProcessIdentity {
+  let start = '';
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name may hold spaces and parentheses: count fields after the last ')'.
+    start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+  } catch {
+    /* no such process */
+  }
+  return { pid, start };
+}
+
+function readLockOwner(lockFile: string): ProcessIdentity | null {
+  try {
+    const o = JSON.parse(readFileSync(lockFile, 'utf8')) as Partial<ProcessIdentity>;
+    return typeof o.pid === 'number' && typeof o.start === 'string' ? { pid: o.pid, start: o.start } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** True when the lock's owner still runs (same pid and the same start time). */
+function isAlive(owner: ProcessIdentity): boolean {
+  const now = processIdentity(owner.pid);
+  return now.start !== '' && now.start === owner.start;
 }
 
 /** One line describing a change, for logs and reports. */

@@ -5,35 +5,17 @@
 // `tcpdump -v`; then, with vstun-agent on the real servers, a real curl through the VIP.
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildLab, startHttpServer, type Lab } from '../../src/lab/vs-lab.js';
 import { Ipv4Header } from '../../src/wire/ipv4.js';
 import { TcpHeader } from '../../src/wire/tcp.js';
+import { control } from '../support/control.js';
 import { canRunNetnsTests, waitFor } from '../support/netns.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-function control(sock: string, req: object): Promise<Record<string, any>> {
-  return new Promise((resolve, reject) => {
-    const c = net.connect(sock);
-    let buf = '';
-    c.setEncoding('utf8');
-    c.setTimeout(3000, () => c.destroy(new Error('control socket timeout')));
-    c.on('data', (d: string) => {
-      buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) {
-        c.end();
-        resolve(JSON.parse(buf.slice(0, nl)));
-      }
-    });
-    c.on('error', reject);
-    c.write(JSON.stringify(req) + '\n');
-  });
-}
 
 /** Ethernet frames from a classic pcap file (linktype 1). */
 function pcapFrames(file: string): Uint8Array[] {
@@ -220,6 +202,6 @@ describe.skipIf(!canRunNetnsTests())('vstun-director in namespaces', () => {
     expect(lab.topo.exec(lab.director, 'ip', ['-4', 'route', 'show', `${lab.vip}/32`]).trim()).toBe('');
     expect(lab.topo.tryExec(lab.director, 'ip', ['link', 'show', tap]).status).not.toBe(0);
     expect(existsSync(sock)).toBe(false);
-    expect(existsSync(`/run/vstun/director-${tap}.state.json`)).toBe(false);
+    expect(existsSync(`/run/vstun/netns/${lab.director}/director-${tap}.state.json`)).toBe(false);
   });
 });
