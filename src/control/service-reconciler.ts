@@ -3,7 +3,7 @@
 // connections. All-or-nothing: the whole desired table is first built in a scratch
 // registry (every check the live one makes), and only then applied. Servers that leave
 // follow their service's expire_nodest_conn policy.
-import { canonicalIpText, formatAddressId } from '../director/address-id.js';
+import { canonicalIpText, IPV6_ID_BASE, Ipv6AddressTable, parseAddressId } from '../director/address-id.js';
 import type { Director, NodestPolicy, VipRoutes } from '../director/director.js';
 import { DirectorError } from '../director/errors.js';
 import type { RealServer } from '../director/real-server.js';
@@ -80,7 +80,7 @@ function vipOf(def: ServiceConfig): string {
 
 /** `tcp:VIP:PORT` of a live service, with its VIP formatted for its family. */
 function liveKey(svc: VirtualService): string {
-  return `${svc.protocolName}:${formatAddressId(svc.vip)}:${svc.port}`;
+  return `${svc.protocolName}:${svc.vipText}:${svc.port}`;
 }
 
 /**
@@ -89,7 +89,10 @@ function liveKey(svc: VirtualService): string {
  * servers must have been looked up (Director.prepareSources).
  */
 export function validateDefinitions(director: Director, desired: readonly ServiceConfig[]): void {
-  const scratch = new ServiceRegistry({ dipFor: () => 0, mhTableSize: director.mhTableSize, now: director.clock });
+  // Its own address table, sized to the change: nothing is acquired in the live one.
+  let v6 = 0;
+  for (const def of desired) v6 += 1 + def.realServers.length;
+  const scratch = new ServiceRegistry({ dipFor: () => 0, mhTableSize: director.mhTableSize, now: director.clock, addresses: new Ipv6AddressTable(Math.max(16, v6)) });
   scratch.batch(() => {
     for (const def of desired) {
       const label = keyText(definitionKey(def));
@@ -103,13 +106,25 @@ export function validateDefinitions(director: Director, desired: readonly Servic
         try {
           scratch.addRealServer(svc, { address: rs.address, weight: rs.weight });
           // The live registry asks for the tunnel source now; fail here rather than half-way.
-          director.dipFor(scratch.findRealServer(svc, rs.address).address);
+          checkTunnelSource(director, rs.address);
         } catch (err) {
           throw toControlError(err, `service ${label}, real server ${rs.address}`);
         }
       }
     }
   });
+}
+
+/** Asks the live director for a server's tunnel source (it throws when there is none), holding no address. */
+function checkTunnelSource(director: Director, address: string): void {
+  const live = director.registry.addresses;
+  const id = parseAddressId(address, live);
+  if (id === null) return; // the scratch registry has refused it already
+  try {
+    director.dipFor(id);
+  } finally {
+    if (id >= IPV6_ID_BASE) live.release(id);
+  }
 }
 
 function sameServiceParams(a: ServiceConfig, b: ServiceConfig): boolean {
@@ -191,7 +206,7 @@ function applyDefinitions(director: Director, desired: readonly ServiceConfig[],
       continue;
     }
     const servers = [...svc.servers];
-    reg.deleteService(svc.protocolName, formatAddressId(svc.vip), svc.port);
+    reg.deleteService(svc.protocolName, svc.vipText, svc.port);
     const policy = policyOf(previous.get(label));
     for (const rs of servers) drop(rs, policy === 'reschedule' ? 'expire' : policy);
     sum.servicesRemoved.push(label);

@@ -18,7 +18,7 @@
 //
 // Expiry never scans the whole table per packet: lookups expire the entry they hit, and
 // sweep() checks a bounded number of slots per call from a rotating cursor.
-import { IPV6_ID_BASE, ipv6Addresses } from './address-id.js';
+import { IPV6_ID_BASE, Ipv6AddressTable } from './address-id.js';
 import { hash4 } from './flow-hash.js';
 import { TcpState } from './tcp-state.js';
 
@@ -76,6 +76,8 @@ export class ConnTable {
     capacity: number = DEFAULT_CONN_TABLE_CAPACITY,
     private readonly accounting: ConnAccounting = { released() {} },
     private readonly seed: number = (Math.random() * 0x100000000) >>> 0,
+    /** The director's IPv6 address table (the ids callers pass are its slots). */
+    private readonly addresses: Ipv6AddressTable = new Ipv6AddressTable(1024),
   ) {
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > 64 * 1024 * 1024) {
       throw new RangeError(`connection table capacity must be an integer in 1..67108864, got ${capacity}`);
@@ -158,10 +160,10 @@ export class ConnTable {
     if (this.count >= this.capacity && !this.evictOne(now)) return -1;
     if (caddr >= IPV6_ID_BASE) {
       // The entry holds its addresses in the side table until it goes.
-      ipv6Addresses.retain(caddr);
+      this.addresses.retain(caddr);
       kind |= KIND_V6;
       caddr -= IPV6_ID_BASE;
-      ipv6Addresses.retain(vaddr);
+      this.addresses.retain(vaddr);
       vaddr -= IPV6_ID_BASE;
     }
     const ports = ((cport << 16) | vport) >>> 0;
@@ -225,6 +227,16 @@ export class ConnTable {
   /** Removes the entry in `slot` (reporting it to the accounting). */
   remove(slot: number): void {
     this.removeAt(slot);
+  }
+
+  /**
+   * Moves the entry in `slot` to another real server (reschedule), in place: the old
+   * server is told the entry left it (accounting), the key, the addresses it holds (IPv6
+   * references) and the expiry stay. The caller accounts the entry to the new server.
+   */
+  rebind(slot: number, rsId: number): void {
+    this.accounting.released(this.rsId[slot], this.kind[slot] & ~KIND_V6, this.stateArr[slot]);
+    this.rsId[slot] = rsId;
   }
 
   /**
@@ -318,8 +330,8 @@ export class ConnTable {
   /** Knuth's algorithm R: pull later entries of the probe run back so lookups stay correct. */
   private releaseAddresses(slot: number): void {
     if ((this.kind[slot] & KIND_V6) === 0) return;
-    ipv6Addresses.release(this.caddr[slot] + IPV6_ID_BASE);
-    ipv6Addresses.release(this.vaddr[slot] + IPV6_ID_BASE);
+    this.addresses.release(this.caddr[slot] + IPV6_ID_BASE);
+    this.addresses.release(this.vaddr[slot] + IPV6_ID_BASE);
   }
 
   private removeAt(slot: number): void {

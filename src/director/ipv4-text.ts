@@ -1,6 +1,6 @@
 // Dotted-quad text <-> uint32 for the control plane (the data path only sees numbers).
 import { Address4 } from 'ip-address';
-import { formatAddressId, IPV6_ID_BASE } from './address-id.js';
+import { ipv4ToString } from '../wire/ipv4-address.js';
 
 /** Parses a dotted quad into an unsigned 32-bit number; null when it is not one. */
 export function parseIpv4(text: string): number | null {
@@ -17,10 +17,9 @@ export function parseIpv4(text: string): number | null {
   return v >>> 0;
 }
 
-/** Text of an address number; an IPv6 address id (>= 2^32, see address-id.ts) formats as IPv6. */
+/** Dotted quad of an IPv4 address or mask (IPv6 address ids need their table: ServiceRegistry.addressText). */
 export function formatIpv4(v: number): string {
-  if (v >= IPV6_ID_BASE) return formatAddressId(v);
-  return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+  return ipv4ToString(v);
 }
 
 /** Prefix length → mask (0..32). */
