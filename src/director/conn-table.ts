@@ -4,17 +4,18 @@
 // entry, else the soonest-expiring non-established one, else the soonest-expiring
 // established one, found by a bounded scan from the sweep cursor.
 //
-// Entry layout (30 bytes per slot, slots = capacity / 0.75 → 40 bytes per entry):
+// Entry layout (32 bytes per slot, slots = capacity / 0.75 → 43 bytes per entry):
 //   hash   u32  key hash (home slot = hash % slots; also short-circuits compares)
 //   caddr  u32  client address      vaddr u32  virtual address
-//   ports  u32  cport << 16 | vport rs    u16  real-server id   svc u16  service id
+//   ports  u32  cport << 16 | vport rs    u32  real-server id   svc u16  service id
+//   (a u32 server id: 10 000 services x 10 servers is more than 65 535 servers)
 //   state  u8   TCP state or UDP_STATE
 //   kind   u8   0 = empty; KIND_* (protocol / template); bit 7 (KIND_V6) marks IPv6
 //   expires f64 milliseconds (monotonic clock)
 // IPv6: callers pass address ids (address-id.ts); an IPv6 entry stores the slots of its
 // client and virtual address in the interned side table of 16-byte addresses (each entry
 // holds a reference on both, dropped when the entry goes) and sets KIND_V6, so IPv4
-// entries, the common case, stay 30 bytes.
+// entries, the common case, stay 32 bytes.
 //
 // Expiry never scans the whole table per packet: lookups expire the entry they hit, and
 // sweep() checks a bounded number of slots per call from a rotating cursor.
@@ -56,7 +57,7 @@ export class ConnTable {
   private readonly caddr: Uint32Array;
   private readonly vaddr: Uint32Array;
   private readonly ports: Uint32Array;
-  private readonly rsId: Uint16Array;
+  private readonly rsId: Uint32Array;
   private readonly svcId: Uint16Array;
   private readonly stateArr: Uint8Array;
   private readonly kind: Uint8Array;
@@ -89,7 +90,7 @@ export class ConnTable {
     this.caddr = new Uint32Array(n);
     this.vaddr = new Uint32Array(n);
     this.ports = new Uint32Array(n);
-    this.rsId = new Uint16Array(n);
+    this.rsId = new Uint32Array(n);
     this.svcId = new Uint16Array(n);
     this.stateArr = new Uint8Array(n);
     this.kind = new Uint8Array(n);

@@ -12,9 +12,9 @@ import { createScheduler, SCHEDULER_NAMES, type SchedulerFlag, type SchedulerNam
 import { TcpState } from './tcp-state.js';
 import { PROTO_TCP, PROTO_UDP, serviceKey, VirtualService, type ServiceSpec } from './virtual-service.js';
 
-/** Ids fit the table's 16-bit fields. */
-const MAX_SERVICES = 65535;
-const MAX_REAL_SERVERS = 65535;
+/** Service ids fit the connection table's 16-bit field; server ids its 32-bit one (bounded for memory). */
+export const MAX_SERVICES = 65535;
+export const MAX_REAL_SERVERS = 1 << 20;
 const SCHEDULER_FLAGS: readonly SchedulerFlag[] = ['sh-fallback', 'sh-port', 'mh-fallback', 'mh-port'];
 
 export interface RealServerSpec {
@@ -227,6 +227,13 @@ export class ServiceRegistry implements ConnAccounting {
     const rs = svc.servers.find((s) => s.address === addr && !s.removed);
     if (!rs) throw new DirectorError('REAL_SERVER_NOT_FOUND', `no real server ${address} in ${svc.label}`);
     return rs;
+  }
+
+  /** Servers deleted but still holding their id while their connections drain. */
+  drainingServers(): number {
+    let n = 0;
+    for (const rs of this.servers) if (rs !== undefined && rs.removed) n++;
+    return n;
   }
 
   /** Text of an address id of this director (dotted quad or RFC 5952). */
