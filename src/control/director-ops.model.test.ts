@@ -12,12 +12,11 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, test } from 'vitest';
 import { classify, type Classified } from '../../test/fixtures/director/classify.js';
 import { fakeHost, type FakeHost } from '../../test/fixtures/director/fake-host.js';
+import { fixtureDirector } from '../../test/fixtures/director/fixture-director.js';
 import { FakeDevice } from '../device/fake-device.js';
 import { Ipv6AddressTable } from '../director/address-id.js';
-import { Director } from '../director/director.js';
+import type { Director } from '../director/director.js';
 import { TUNNEL_GUE } from '../director/tunnel-mtu.js';
-import { parseMac } from '../wire/ethernet.js';
-import { parseIpv4 } from '../wire/ipv4-address.js';
 import type { ServiceRules } from './admin-model.js';
 import { validateDirectorConfig } from './config-loader.js';
 import { applyConfig, type ControlState } from './config-reload.js';
@@ -310,18 +309,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function setup(): Promise<Real> {
   const device = new FakeDevice({ headroom: 128 });
-  const director = new Director({
-    device,
-    mac: parseMac('02:00:00:77:00:02')!,
-    linkAddress: parseIpv4('169.254.77.2')!,
-    kernelAddress: parseIpv4('169.254.77.1')!,
-    kernelMac: parseMac('02:00:00:77:00:01')!,
-    dipFor: () => parseIpv4('10.77.2.1')!,
-    connTableCapacity: 1 << 14,
-    addresses: new Ipv6AddressTable(4096),
-    hashSeed: 1,
-    timers: false,
-  });
+  const director = fixtureDirector(device, { connTableCapacity: 1 << 14, addresses: new Ipv6AddressTable(4096), hashSeed: 1 });
   const host = fakeHost();
   director.vipRoutes = host.routes;
   const configPath = path.join(dir, 'director.json');
