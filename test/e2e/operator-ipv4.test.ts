@@ -5,7 +5,7 @@
 // service uses it (issue 11: a run-time VIP used to get no route and traffic looped).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { curlMany } from '../../src/lab/curl-many.js';
-import { startAgent, type Daemon } from '../../src/lab/lab-daemons.js';
+import type { Daemon } from '../../src/lab/lab-daemons.js';
 import { buildLab, type Lab } from '../../src/lab/vs-lab.js';
 import { canRunNetnsTests } from '../support/netns.js';
 import {
@@ -15,8 +15,9 @@ import {
   firstAnswer,
   routeVipToDirectorHost,
   startOperatorDirector,
-  startVipApp,
+  startRealServers,
   tapRoutes,
+  tearDown,
   vipRoutedToTap,
   vipUrl,
   type OperatorDirector,
@@ -28,7 +29,7 @@ const VIP2 = '10.70.100.11';
 describe.skipIf(!canRunNetnsTests())('operator, IPv4: an empty director driven with vstunadm', () => {
   let lab: Lab;
   let director: OperatorDirector;
-  const daemons: Daemon[] = [];
+  let daemons: Daemon[] = [];
   let vip: string;
   let rips: string[];
 
@@ -37,18 +38,11 @@ describe.skipIf(!canRunNetnsTests())('operator, IPv4: an empty director driven w
     vip = lab.vip;
     rips = lab.realServers.map((rs) => rs.rip);
     routeVipToDirectorHost(lab, VIP2);
-    for (const rs of lab.realServers) {
-      daemons.push(await startAgent(lab, rs, { extraArgs: ['--vip', VIP2] }));
-      daemons.push(await startVipApp(lab, rs, [lab.vip, VIP2]));
-    }
+    daemons = await startRealServers(lab, [VIP2]);
     director = await startOperatorDirector(lab);
   }, 150_000);
 
-  afterAll(async () => {
-    await director?.stop(3000).catch(() => null);
-    for (const d of daemons) await d.stop(3000).catch(() => null);
-    lab?.cleanup();
-  });
+  afterAll(() => tearDown(lab, [director, ...daemons]));
 
   // Each test starts from an empty table, as the director was at start.
   beforeEach(() => {

@@ -4,7 +4,7 @@
 // at with the host's own tools (`ip route` on the TAP, curl from the client).
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT, labTapName, spawnDaemon, type Daemon } from '../../src/lab/lab-daemons.js';
+import { REPO_ROOT, labTapName, spawnDaemon, startAgent, type Daemon } from '../../src/lab/lab-daemons.js';
 import { run, waitFor, type RunResult } from '../../src/lab/netns.js';
 import type { Lab, LabRealServer } from '../../src/lab/vs-lab.js';
 
@@ -145,4 +145,24 @@ export function routeVipToDirectorHost(lab: Lab, vip: string, via = lab.dip): vo
 /** Removes what instances with default paths may leave under /run/vstun/netns when a test kills them. */
 export function removeRunDirs(namespaces: readonly string[]): void {
   for (const ns of namespaces) rmSync(runDirOf(ns), { recursive: true, force: true });
+}
+
+/**
+ * On every real server: vstun-agent for the lab's VIP(s) plus `extraVips` (and any flags
+ * `agentArgs` gives for that server), then the lab app on all those VIPs. Returns the daemons.
+ */
+export async function startRealServers(lab: Lab, extraVips: string[], agentArgs: (rs: LabRealServer) => string[] = () => []): Promise<Daemon[]> {
+  const daemons: Daemon[] = [];
+  const vips = [lab.vip, ...(lab.vip6 ? [lab.vip6] : []), ...extraVips];
+  for (const rs of lab.realServers) {
+    daemons.push(await startAgent(lab, rs, { extraArgs: [...extraVips.flatMap((v) => ['--vip', v]), ...agentArgs(rs)] }));
+    daemons.push(await startVipApp(lab, rs, vips));
+  }
+  return daemons;
+}
+
+/** afterAll: SIGTERM each daemon in order (directors first, so they undo their routes), then remove the lab. Never throws. */
+export async function tearDown(lab: Lab | undefined, daemons: readonly (Daemon | undefined)[]): Promise<void> {
+  for (const d of daemons) await d?.stop(3000).catch(() => null);
+  lab?.cleanup();
 }
