@@ -23,6 +23,8 @@ import type { PathMtuDiscovery } from '../director/pmtu-discovery.js';
 import { describeChange, HostChanges } from '../host/host-changes.js';
 import { defaultControlPath, defaultDirectorStateFile, removeRunDirIfEmpty } from '../host/instance-paths.js';
 import { createDirectorMetrics } from '../metrics/director-metrics.js';
+import type { EventLoopDelaySampler } from '../metrics/event-loop-delay.js';
+import { registerRuntimeMetrics } from '../metrics/runtime-metrics.js';
 import { clearServerHealth, setServerHealth } from '../metrics/health-gauge.js';
 import { parseListenAddress, startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import { createDaemonLogger, registerLogMetrics } from '../log/daemon-logger.js';
@@ -88,6 +90,7 @@ async function main(): Promise<void> {
   let pmtu: PathMtuDiscovery | undefined;
   let health: HealthBinding | undefined;
   let metricsServer: MetricsServer | undefined;
+  let loopDelay: EventLoopDelaySampler | undefined;
   let stopping = false;
   const state: ControlState = { configPath: flags.config, config: validateDirectorConfig({}) };
 
@@ -104,6 +107,7 @@ async function main(): Promise<void> {
     // Closing the listeners must not hold up the undo (e.g. a scraper keeping a connection open).
     const closed = Promise.allSettled([control?.close(), metricsServer?.close()]);
     await Promise.race([closed, new Promise((r) => setTimeout(r, SHUTDOWN_CLOSE_MS).unref())]);
+    loopDelay?.stop();
     health?.stop();
     pmtu?.stop();
     director?.stop();
@@ -177,6 +181,7 @@ async function main(): Promise<void> {
     await control.listen();
     const registry = createDirectorMetrics(director);
     registerLogMetrics(registry, 'vstun', logSink);
+    loopDelay = registerRuntimeMetrics(registry, 'vstun-director');
     metricsServer = await startMetricsServer(registry, metrics);
     log.info({ tap, control: controlPath, metrics, services: config.services.length, connTable: director.table.stats() }, 'director running');
   } catch (err) {
