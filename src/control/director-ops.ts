@@ -140,7 +140,7 @@ export function applyRuleCommandsToDirector(director: Director, state: ControlSt
 }
 
 async function applyRuleCommandsNow(director: Director, state: ControlState, commands: ReadonlyArray<RuleCommand | RestoreLine>) {
-  const desired = applyCommandsToDefinitions(director.definitions, commands);
+  const desired = applyCommandsToDefinitions(director.definitions, commands, state.config.director);
   // Check -Z targets and timeouts before anything is applied.
   const after = new Set(desired.map((d) => `${d.protocol}:${canonicalAddress(d.vip)}:${d.port}`));
   for (const e of commands) {
