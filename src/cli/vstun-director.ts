@@ -16,6 +16,7 @@ import { TunTapDevice } from '../device/native-tap-device.js';
 import { Director } from '../director/director.js';
 import { registerHealthOp, startDirectorHealth, type HealthBinding } from '../director/health-binding.js';
 import { setupDirectorHost } from '../director/host-setup.js';
+import { registerKernelDrops, TapDropWatcher } from '../director/kernel-drops.js';
 import { tunnelSourceResolver } from '../director/tunnel-source.js';
 import { registerPmtuOp, startPathMtuDiscovery } from '../director/pmtu-binding.js';
 import type { PathMtuDiscovery } from '../director/pmtu-discovery.js';
@@ -87,6 +88,7 @@ async function main(): Promise<void> {
   let pmtu: PathMtuDiscovery | undefined;
   let health: HealthBinding | undefined;
   let metricsServer: MetricsServer | undefined;
+  let tapDrops: TapDropWatcher | undefined;
   let stopping = false;
   const state: ControlState = { configPath: flags.config, config: validateDirectorConfig({}) };
 
@@ -105,6 +107,7 @@ async function main(): Promise<void> {
     await Promise.race([closed, new Promise((r) => setTimeout(r, SHUTDOWN_CLOSE_MS).unref())]);
     health?.stop();
     pmtu?.stop();
+    tapDrops?.stop();
     director?.stop();
     device?.close();
     undo();
@@ -158,6 +161,9 @@ async function main(): Promise<void> {
     // Through the reconciler (services, their per-service/per-server settings, timeouts), as a reload would.
     applyConfig(director, state, config);
     director.start();
+    tapDrops = new TapDropWatcher(tap);
+    registerKernelDrops(director, tapDrops);
+    await tapDrops.start();
     pmtu = startPathMtuDiscovery(director, device, { defaultTunnelMtu: d.tunnelMtu, log });
     // Tunnel probes come from director.probeSource, else from the DIP (already routed back here).
     health = startDirectorHealth(director, config.services, { probeSource: d.probeSource ?? dip, defaultPolicy: d.expireNodestConn, log });
