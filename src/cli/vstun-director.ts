@@ -17,6 +17,7 @@ import { Director } from '../director/director.js';
 import { registerHealthOp, startDirectorHealth, type HealthBinding } from '../director/health-binding.js';
 import { setupDirectorHost } from '../director/host-setup.js';
 import { registerKernelDrops, TapDropWatcher } from '../director/kernel-drops.js';
+import { NftGuard } from '../director/guard.js';
 import { tunnelSourceResolver } from '../director/tunnel-source.js';
 import { registerPmtuOp, startPathMtuDiscovery } from '../director/pmtu-binding.js';
 import type { PathMtuDiscovery } from '../director/pmtu-discovery.js';
@@ -89,6 +90,7 @@ async function main(): Promise<void> {
   let health: HealthBinding | undefined;
   let metricsServer: MetricsServer | undefined;
   let tapDrops: TapDropWatcher | undefined;
+  let guard: NftGuard | undefined;
   let stopping = false;
   const state: ControlState = { configPath: flags.config, config: validateDirectorConfig({}) };
 
@@ -108,6 +110,7 @@ async function main(): Promise<void> {
     health?.stop();
     pmtu?.stop();
     tapDrops?.stop();
+    guard?.stop();
     director?.stop();
     device?.close();
     undo();
@@ -141,6 +144,10 @@ async function main(): Promise<void> {
     const vips = [...new Set(config.services.map((s) => s.vip))];
     if (changes) {
       setupDirectorHost(changes, { tap, kernelAddress: d.kernelAddress, linkAddress: d.linkAddress, prefixLength: d.linkPrefixLength, vips, probeSource: d.probeSource });
+      if (d.guard.enabled) {
+        guard = new NftGuard(tap, d.guard, undefined, (what, err) => log.warn({ err: err.message }, `nftables guard ${what} failed`));
+        guard.install(changes, vips);
+      }
       log.info({ changes: changes.applied.map(describeChange) }, 'host set up');
     }
     // IPv4 servers: --dip, else the route's source; IPv6 servers: the IPv6 route's source.
@@ -164,6 +171,11 @@ async function main(): Promise<void> {
     tapDrops = new TapDropWatcher(tap);
     registerKernelDrops(director, tapDrops);
     await tapDrops.start();
+    if (guard) {
+      registerKernelDrops(director, guard);
+      director.onServicesChanged(() => void guard!.syncGuard(director!.definitions.map((s) => s.vip)));
+      await guard.start();
+    }
     pmtu = startPathMtuDiscovery(director, device, { defaultTunnelMtu: d.tunnelMtu, log });
     // Tunnel probes come from director.probeSource, else from the DIP (already routed back here).
     health = startDirectorHealth(director, config.services, { probeSource: d.probeSource ?? dip, defaultPolicy: d.expireNodestConn, log });

@@ -29,24 +29,17 @@ export function kernelDrops(director: object): Record<string, number> {
 }
 
 /**
- * The TAP's counters as the kernel keeps them, under /sys/class/net/TAP/statistics:
- * tx_dropped = frames the kernel could not queue to us (our read side was full),
- * rx_dropped = frames we wrote that the kernel dropped. Read asynchronously once per
- * interval (never on the data path, never synchronously); counts are relative to the first
- * successful read, so a TAP that existed before the director does not report old drops.
+ * A source read asynchronously on a timer: `refresh()` does one read (it may fail; the last
+ * counts stay), never two at a time, and the timer does not keep the process alive.
  */
-export class TapDropWatcher implements KernelDropSource {
-  private base: { tx: number; rx: number } | null = null;
-  private counts = { 'tap-queue-full': 0, 'tap-write-dropped': 0 };
+export abstract class PolledDropSource implements KernelDropSource {
   private timer: NodeJS.Timeout | undefined;
   private reading = false;
 
-  constructor(
-    readonly tap: string,
-    private readonly sysfs = '/sys/class/net',
-  ) {}
+  abstract read(): Record<string, number>;
+  protected abstract refresh(): Promise<void>;
 
-  /** Reads once now and then every `intervalMs` (default 1 s); the timer does not keep the process alive. */
+  /** Reads once now and then every `intervalMs` (default 1 s). */
   start(intervalMs = 1000): Promise<void> {
     this.timer = setInterval(() => void this.poll(), intervalMs);
     this.timer.unref();
@@ -58,23 +51,49 @@ export class TapDropWatcher implements KernelDropSource {
     this.timer = undefined;
   }
 
-  read(): Record<string, number> {
-    return { ...this.counts };
-  }
-
-  /** One read of both files; a missing TAP (closing) or a read still in flight skips the round. */
+  /** One read now; skipped while the previous one runs. Never rejects. */
   async poll(): Promise<void> {
     if (this.reading) return;
     this.reading = true;
     try {
-      const dir = `${this.sysfs}/${this.tap}/statistics`;
-      const [tx, rx] = await Promise.all([readCounter(`${dir}/tx_dropped`), readCounter(`${dir}/rx_dropped`)]);
-      if (tx === null || rx === null) return;
-      if (this.base === null) this.base = { tx, rx };
-      this.counts = { 'tap-queue-full': Math.max(0, tx - this.base.tx), 'tap-write-dropped': Math.max(0, rx - this.base.rx) };
+      await this.refresh();
+    } catch {
+      /* keep the last counts */
     } finally {
       this.reading = false;
     }
+  }
+}
+
+/**
+ * The TAP's counters as the kernel keeps them, under /sys/class/net/TAP/statistics:
+ * tx_dropped = frames the kernel could not queue to us (our read side was full),
+ * rx_dropped = frames we wrote that the kernel dropped. Read asynchronously once per
+ * interval (never on the data path, never synchronously); counts are relative to the first
+ * successful read, so a TAP that existed before the director does not report old drops.
+ */
+export class TapDropWatcher extends PolledDropSource {
+  private base: { tx: number; rx: number } | null = null;
+  private counts = { 'tap-queue-full': 0, 'tap-write-dropped': 0 };
+
+  constructor(
+    readonly tap: string,
+    private readonly sysfs = '/sys/class/net',
+  ) {
+    super();
+  }
+
+  read(): Record<string, number> {
+    return { ...this.counts };
+  }
+
+  /** Both files; a missing TAP (closing) skips the round. */
+  protected async refresh(): Promise<void> {
+    const dir = `${this.sysfs}/${this.tap}/statistics`;
+    const [tx, rx] = await Promise.all([readCounter(`${dir}/tx_dropped`), readCounter(`${dir}/rx_dropped`)]);
+    if (tx === null || rx === null) return;
+    if (this.base === null) this.base = { tx, rx };
+    this.counts = { 'tap-queue-full': Math.max(0, tx - this.base.tx), 'tap-write-dropped': Math.max(0, rx - this.base.rx) };
   }
 }
 

@@ -122,6 +122,16 @@ export function createDirectorMetrics(director: Director): Registry {
     },
   });
   new Counter({
+    name: 'vstun_guard_dropped_total',
+    help: 'New TCP SYNs (kind syn-flood) and new UDP flows (kind udp-flood) over the per-VIP rate, dropped by the nftables guard before the TAP.',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries(kernelDrops(director))) if (reason.startsWith('guard-')) this.inc({ kind: reason.slice(6) }, n);
+    },
+  });
+  new Counter({
     name: 'vstun_verdicts_total',
     help: 'Frames by verdict (forward, replies, drops); frames in = the sum over verdicts other than drop-tx-failed.',
     labelNames: ['verdict'],
