@@ -17,6 +17,8 @@ import { Director } from '../director/director.js';
 import { registerHealthOp, startDirectorHealth, type HealthBinding } from '../director/health-binding.js';
 import { canonicalIpText } from '../director/address-id.js';
 import { HostVipRoutes, setupDirectorHost } from '../director/host-setup.js';
+import { registerKernelDrops, TapDropWatcher } from '../director/kernel-drops.js';
+import { NftGuard } from '../director/guard.js';
 import { TunnelSources } from '../director/tunnel-source.js';
 import { registerPmtuOp, startPathMtuDiscovery } from '../director/pmtu-binding.js';
 import type { PathMtuDiscovery } from '../director/pmtu-discovery.js';
@@ -91,6 +93,8 @@ async function main(): Promise<void> {
   let health: HealthBinding | undefined;
   let metricsServer: MetricsServer | undefined;
   let loopDelay: EventLoopDelaySampler | undefined;
+  let tapDrops: TapDropWatcher | undefined;
+  let guard: NftGuard | undefined;
   let stopping = false;
   const state: ControlState = { configPath: flags.config, config: validateDirectorConfig({}) };
 
@@ -110,6 +114,8 @@ async function main(): Promise<void> {
     loopDelay?.stop();
     health?.stop();
     pmtu?.stop();
+    tapDrops?.stop();
+    guard?.stop();
     director?.stop();
     device?.close();
     undo();
@@ -146,6 +152,10 @@ async function main(): Promise<void> {
     let vipRoutes: HostVipRoutes | undefined;
     if (changes) {
       setupDirectorHost(changes, { tap, kernelAddress: d.kernelAddress, linkAddress: d.linkAddress, prefixLength: d.linkPrefixLength, vips, probeSource: d.probeSource });
+      if (d.guard.enabled) {
+        guard = new NftGuard(tap, d.guard, undefined, (what, err) => log.warn({ err: err.message }, `nftables guard ${what} failed`));
+        guard.install(changes, vips);
+      }
       log.info({ changes: changes.applied.map(describeChange) }, 'host set up');
       // From here on every change of the VIP set (vstunadm, -R, reload, SIGHUP) moves the routes with it.
       vipRoutes = new HostVipRoutes(changes, { tap, linkAddress: d.linkAddress }, vips, (failed) => log.error({ failed }, 'could not remove the route of a VIP that left; it is undone on exit'));
@@ -170,6 +180,14 @@ async function main(): Promise<void> {
     // Through the reconciler (services, their per-service/per-server settings, timeouts), as a reload would.
     await applyConfig(director, state, config);
     director.start();
+    tapDrops = new TapDropWatcher(tap);
+    registerKernelDrops(director, tapDrops);
+    await tapDrops.start();
+    if (guard) {
+      registerKernelDrops(director, guard);
+      director.onServicesChanged(() => void guard!.syncGuard(director!.definitions.map((s) => s.vip)));
+      await guard.start();
+    }
     pmtu = startPathMtuDiscovery(director, device, { defaultTunnelMtu: d.tunnelMtu, log });
     // Tunnel probes come from director.probeSource, else from the DIP (already routed back here).
     health = startDirectorHealth(director, config.services, { probeSource: d.probeSource ?? dip, defaultPolicy: d.expireNodestConn, log });

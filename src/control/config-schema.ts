@@ -168,6 +168,18 @@ export const DirectorSection = z.strictObject({
       udp: intIn(0, 31_536_000, 'a timeout in seconds').optional(),
     })
     .default({}),
+  /**
+   * nftables guard in front of the TAP (src/director/guard.ts): new TCP SYNs and new UDP flows
+   * to each VIP above these rates are dropped by the kernel before they reach the TAP queue.
+   * The defaults sit well below the director's measured new-flow capacity (npm run bench).
+   */
+  guard: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      synPerSecond: intIn(1, 10_000_000, 'a rate in packets per second').default(20_000),
+      udpNewPerSecond: intIn(1, 10_000_000, 'a rate in flows per second').default(20_000),
+    })
+    .default({ enabled: true, synPerSecond: 20_000, udpNewPerSecond: 20_000 }),
 });
 
 export const DirectorConfig = z

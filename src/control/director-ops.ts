@@ -23,6 +23,7 @@ import { parseVstunadmArgs, type AdminCommand, type RuleCommand } from './ipvsad
 import { parseRestore, type RestoreLine } from './ipvsadm-dump.js';
 import { applyCommandsToDefinitions, definitionToRules } from './service-definitions.js';
 import { reconcile } from './service-reconciler.js';
+import { kernelDrops } from '../director/kernel-drops.js';
 
 export interface DirectorInfo {
   tap: string;
@@ -112,6 +113,8 @@ export function directorCounters(director: Director) {
     verdicts,
     connTable: director.table.stats(),
     batches: { count: director.batchCount, packets: director.batchPacketSum, sizes: buckets },
+    /** Dropped by the kernel before the director read them (TAP queue full, nftables guard); not in framesIn. */
+    kernelDrops: kernelDrops(director),
   };
 }
 
