@@ -30,6 +30,9 @@ import { registerRuntimeMetrics } from '../metrics/runtime-metrics.js';
 import { clearServerHealth, setServerHealth } from '../metrics/health-gauge.js';
 import { parseListenAddress, startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import { createDaemonLogger, registerLogMetrics } from '../log/daemon-logger.js';
+import { registerAnnounceMetrics, registerAnnounceOps, startVipAnnouncement, type AnnounceBinding } from '../bgp/announce-binding.js';
+import { birdConfigure } from '../bgp/bird-control.js';
+import { renderVipInclude, writeFileAtomic } from '../bgp/vip-include.js';
 import { loadAddon } from '../native/addon.js';
 import { parseMac } from '../wire/ethernet.js';
 import { ipv4ToString, parseIpv4 } from '../wire/ipv4-address.js';
@@ -95,6 +98,8 @@ async function main(): Promise<void> {
   let loopDelay: EventLoopDelaySampler | undefined;
   let tapDrops: TapDropWatcher | undefined;
   let guard: NftGuard | undefined;
+  let announce: AnnounceBinding | undefined;
+  let skipDrain: (() => void) | undefined;
   let stopping = false;
   const state: ControlState = { configPath: flags.config, config: validateDirectorConfig({}) };
 
@@ -105,9 +110,18 @@ async function main(): Promise<void> {
     else log.info({ undone: r.undone }, 'host changes undone');
   };
   const shutdown = async (signal: string, code = 0) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal during the BGP drain: stop waiting.
+      skipDrain?.();
+      return;
+    }
     stopping = true;
     log.info({ signal }, 'stopping');
+    if (announce) {
+      // Withdraw first and keep forwarding while the router moves the flows to other directors.
+      await Promise.race([announce.drainForShutdown(), new Promise<void>((r) => (skipDrain = r))]);
+      announce.stop();
+    }
     // Closing the listeners must not hold up the undo (e.g. a scraper keeping a connection open).
     const closed = Promise.allSettled([control?.close(), metricsServer?.close()]);
     await Promise.race([closed, new Promise((r) => setTimeout(r, SHUTDOWN_CLOSE_MS).unref())]);
@@ -145,6 +159,16 @@ async function main(): Promise<void> {
     if (changes) {
       const r = changes.recover();
       if (r.undone || r.failed.length) log.warn({ undone: r.undone, failed: r.failed }, 'undid host changes left by a crashed run');
+    }
+    if (config.bgp) {
+      // Before the TAP exists: an include left by a killed run would announce its VIPs the
+      // moment the TAP reappears, before the services and their health are known.
+      try {
+        writeFileAtomic(config.bgp.includeFile, renderVipInclude(config.bgp.protocol, tap, []));
+        await birdConfigure({ socketPath: config.bgp.birdSocket, timeoutMs: 5000 });
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'could not clear the VIPs BIRD announces before start; the announcer retries');
+      }
     }
     const addon = loadAddon();
     [device] = TunTapDevice.open({ name: tap, kind: 'tap', up: true });
@@ -196,10 +220,18 @@ async function main(): Promise<void> {
     registerHealthOp(control, health);
     health.onChange((row) => (row.removed ? clearServerHealth(row.service, row.server) : setServerHealth(row.service, row.server, row.up)));
     registerPmtuOp(control, pmtu);
+    if (config.bgp) {
+      const h = health;
+      announce = startVipAnnouncement(director, config.bgp, { tap, log, isStandIn: (rs) => h.healthOf(rs)?.state === 'sorry' });
+      const a = announce;
+      h.onChange(() => a.evaluate());
+    }
+    registerAnnounceOps(control, announce);
     await control.listen();
     const registry = createDirectorMetrics(director);
     registerLogMetrics(registry, 'vstun', logSink);
     loopDelay = registerRuntimeMetrics(registry, 'vstun-director');
+    if (announce) registerAnnounceMetrics(registry, announce);
     metricsServer = await startMetricsServer(registry, metrics);
     log.info({ tap, control: controlPath, metrics, services: config.services.length, connTable: director.table.stats() }, 'director running');
   } catch (err) {
