@@ -23,7 +23,7 @@ export interface ReloadResult extends ReconcileSummary {
   needsRestart: string[];
 }
 
-const START_ONLY = ['tap', 'dip', 'linkAddress', 'kernelAddress', 'linkPrefixLength', 'mac', 'control', 'metrics', 'connTableSize', 'mhTableSize', 'icmpEcho', 'sloppyTcp', 'tunnelMtu', 'logLevel'] as const;
+const START_ONLY = ['tap', 'dip', 'linkAddress', 'kernelAddress', 'linkPrefixLength', 'mac', 'control', 'metrics', 'connTableSize', 'mhTableSize', 'icmpEcho', 'sloppyTcp', 'tunnelMtu', 'logLevel', 'guard'] as const;
 
 /**
  * Applies an already-validated config's services and timeouts, after any change in flight
@@ -37,6 +37,7 @@ async function applyConfigNow(director: Director, state: ControlState, config: D
   const summary = await reconcile(director, config.services, config.director.expireNodestConn);
   const timeouts = director.setTimeouts(config.director.timeouts);
   const needsRestart = START_ONLY.filter((k) => JSON.stringify(state.config.director[k]) !== JSON.stringify(config.director[k])).map((k) => `director.${k}`);
+  if (JSON.stringify(state.config.bgp) !== JSON.stringify(config.bgp)) needsRestart.push('bgp');
   state.config = config;
   return { ...summary, timeouts, needsRestart };
 }

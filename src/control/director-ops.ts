@@ -23,6 +23,7 @@ import { parseVstunadmArgs, type AdminCommand, type RuleCommand } from './ipvsad
 import { parseRestore, type RestoreLine } from './ipvsadm-dump.js';
 import { applyCommandsToDefinitions, definitionToRules } from './service-definitions.js';
 import { reconcile } from './service-reconciler.js';
+import { kernelDrops } from '../director/kernel-drops.js';
 
 export interface DirectorInfo {
   tap: string;
@@ -112,6 +113,8 @@ export function directorCounters(director: Director) {
     verdicts,
     connTable: director.table.stats(),
     batches: { count: director.batchCount, packets: director.batchPacketSum, sizes: buckets },
+    /** Dropped by the kernel before the director read them (TAP queue full, nftables guard); not in framesIn. */
+    kernelDrops: kernelDrops(director),
   };
 }
 
@@ -140,7 +143,7 @@ export function applyRuleCommandsToDirector(director: Director, state: ControlSt
 }
 
 async function applyRuleCommandsNow(director: Director, state: ControlState, commands: ReadonlyArray<RuleCommand | RestoreLine>) {
-  const desired = applyCommandsToDefinitions(director.definitions, commands);
+  const desired = applyCommandsToDefinitions(director.definitions, commands, state.config.director);
   // Check -Z targets and timeouts before anything is applied.
   const after = new Set(desired.map((d) => `${d.protocol}:${canonicalAddress(d.vip)}:${d.port}`));
   for (const e of commands) {

@@ -15,7 +15,9 @@ export type HostChange =
   | { kind: 'address'; dev: string; cidr: string }
   | { kind: 'route'; spec: string[]; family: 4 | 6 }
   | { kind: 'link'; name: string }
-  | { kind: 'link-up'; name: string };
+  | { kind: 'link-up'; name: string }
+  /** An nftables table vstun owns whole (the director's guard); undone by deleting the table. */
+  | { kind: 'nft-table'; family: 'inet' | 'ip' | 'ip6'; name: string };
 
 /** The side-effecting primitives, injectable so that unit tests can record instead of act. */
 export interface HostSystem {
@@ -29,6 +31,8 @@ export interface HostSystem {
    * Optional: without it, HostChanges runs each command through ip() (test fakes).
    */
   ipBatch?(commands: string[][]): Promise<Array<string | null>>;
+  /** Runs `nft ARGS...` with `input` on stdin; throws an Error carrying nft's stderr on failure. Start-up and undo only. */
+  nft?(args: string[], input?: string): string;
 }
 
 export const realHostSystem: HostSystem = {
@@ -57,6 +61,15 @@ export const realHostSystem: HostSystem = {
       });
       child.stdin?.end(commands.map((c) => c.join(' ')).join('\n') + '\n');
     });
+  },
+  nft(args, input) {
+    try {
+      return execFileSync('nft', args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'], timeout: 10_000 });
+    } catch (err) {
+      const e = err as { stderr?: string; message: string; code?: string };
+      const hint = e.code === 'ENOENT' ? ' (nft is not installed: apt-get install nftables)' : '';
+      throw new HostChangeError('HOST_COMMAND_FAILED', `nft ${args.join(' ')}: ${(e.stderr ?? e.message).trim()}${hint}`);
+    }
   },
   writeSysctl(p, value) {
     writeFileSync(path.join('/proc/sys', p), value);
@@ -278,6 +291,29 @@ export class HostChanges {
     this.record({ kind: 'link', name });
   }
 
+  /**
+   * Creates (or replaces) the nftables table `family name` from `script`, an `nft -f` text
+   * that defines the whole table; undone by deleting the table.
+   */
+  addNftTable(family: 'inet' | 'ip' | 'ip6', name: string, script: string): void {
+    const nft = this.nftRunner();
+    this.record({ kind: 'nft-table', family, name });
+    try {
+      // Declaring then deleting makes the replace work whether or not the table exists, in one transaction.
+      nft(['-f', '-'], `table ${family} ${name} {}\ndelete table ${family} ${name}\n${script}`);
+    } catch (err) {
+      this.changes.pop();
+      this.persist();
+      throw err;
+    }
+  }
+
+  private nftRunner(): (args: string[], input?: string) => string {
+    const sys = this.system;
+    if (!sys.nft) throw new HostChangeError('HOST_COMMAND_FAILED', 'this host system cannot run nft');
+    return (args, input) => sys.nft!(args, input);
+  }
+
   /** Brings a link up; undone by setting it down again (only if it was down). */
   setLinkUp(name: string): void {
     const out = this.system.ip(['-o', 'link', 'show', 'dev', name]);
@@ -400,6 +436,11 @@ export class HostChanges {
       case 'link-up':
         this.ignoreMissing(() => this.system.ip(['link', 'set', c.name, 'down']));
         return;
+      case 'nft-table': {
+        const nft = this.nftRunner();
+        this.ignoreMissing(() => nft(['delete', 'table', c.family, c.name]));
+        return;
+      }
     }
   }
 
@@ -414,7 +455,7 @@ export class HostChanges {
 }
 
 /** ip's ways of saying that what it was to delete is already gone. */
-const MISSING = /Cannot find device|does not exist|No such process|No such device|ENOENT/i;
+const MISSING = /Cannot find device|does not exist|No such process|No such device|No such file or directory|ENOENT/i;
 
 interface ProcessIdentity {
   pid: number;
@@ -462,5 +503,7 @@ export function describeChange(c: HostChange): string {
       return `link ${c.name}`;
     case 'link-up':
       return `link ${c.name} up`;
+    case 'nft-table':
+      return `nftables table ${c.family} ${c.name}`;
   }
 }
