@@ -38,7 +38,7 @@ describe.skipIf(!canRunNetnsTests())('run-time VIP routes on the director host',
 
   afterAll(() => tearDown(lab, [director, ...daemons]));
 
-  it('starts with no VIP route, then -A routes an IPv4 and an IPv6 VIP into the TAP with undo records; curl answers', async () => {
+  it('starts with no VIP route, then -A routes an IPv4 and an IPv6 VIP into the TAP with undo records; curl answers over both', async () => {
     const d = director!;
     expect(vipRoutedToTap(lab, d, lab.vip)).toBe(false);
     admOk(d, ['-A', '-t', `${lab.vip}:80`, '-s', 'rr']);
@@ -49,6 +49,7 @@ describe.skipIf(!canRunNetnsTests())('run-time VIP routes on the director host',
     expect(routesIn('-6')).toMatch(new RegExp(`^${lab.vip6} via fe80::2 dev ${d.tap}`, 'm'));
     expect(stateRoutes()).toEqual(expect.arrayContaining([`${lab.vip}/32`, `${lab.vip6}/128`]));
     expect(await firstAnswer(lab, vipUrl(lab.vip))).toBe('rs1');
+    expect(await firstAnswer(lab, vipUrl(lab.vip6!))).toBe('rs1');
   });
 
   it('a change whose VIP route the host refuses changes nothing: listing, routes, state file, traffic', async () => {
