@@ -15,7 +15,7 @@ import { isVstunadmError } from '../control/errors.js';
 import { TunTapDevice } from '../device/native-tap-device.js';
 import { Director } from '../director/director.js';
 import { registerHealthOp, startDirectorHealth, type HealthBinding } from '../director/health-binding.js';
-import { canonicalIpText } from '../director/address-id.js';
+import { canonicalIpText, Ipv6AddressTable } from '../director/address-id.js';
 import { HostVipRoutes, setupDirectorHost } from '../director/host-setup.js';
 import { registerKernelDrops, TapDropWatcher } from '../director/kernel-drops.js';
 import { NftGuard } from '../director/guard.js';
@@ -185,7 +185,8 @@ async function main(): Promise<void> {
       vipRoutes = new HostVipRoutes(changes, { tap, linkAddress: d.linkAddress }, vips, (failed) => log.error({ failed }, 'could not remove the route of a VIP that left; it is undone on exit'));
     }
     // IPv4 servers: --dip, else the route's source; IPv6 servers: the IPv6 route's source (looked up asynchronously per change).
-    const sources = new TunnelSources(dip);
+    const addresses = new Ipv6AddressTable();
+    const sources = new TunnelSources(dip, addresses);
     director = new Director({
       device,
       mac: parseMac(d.mac)!,
@@ -193,6 +194,7 @@ async function main(): Promise<void> {
       kernelAddress: parseIpv4(d.kernelAddress)!,
       kernelMac: addon.linkGetMac(tap),
       readKernelMac: () => addon.linkGetMac(tap),
+      addresses,
       dipFor: sources.dipFor,
       prepareSources: (rips) => sources.prepare(rips),
       vipRoutes,

@@ -41,7 +41,7 @@ export function adminSnapshot(director: Director): ServiceSnapshot[] {
   return director.registry.list().map((svc) => {
     const s = svc.stats.snapshot();
     const spec: ServiceSnapshot = {
-      key: { protocol: svc.protocolName, vip: formatIpv4(svc.vip), port: svc.port },
+      key: { protocol: svc.protocolName, vip: svc.vipText, port: svc.port },
       scheduler: svc.schedulerName,
       flags: [...svc.flags],
       onePacket: svc.onePacket,
@@ -79,7 +79,7 @@ export function adminSnapshot(director: Director): ServiceSnapshot[] {
  * standing in) show their registry weight.
  */
 function configuredWeight(director: Director, svc: VirtualService, rs: RealServer): number {
-  const vip = formatIpv4(svc.vip);
+  const vip = svc.vipText;
   const def = director.definitions.find((d) => d.protocol === svc.protocolName && d.port === svc.port && canonicalAddress(d.vip) === vip);
   return def?.realServers.find((r) => canonicalAddress(r.address) === rs.addressText)?.weight ?? rs.weight;
 }
