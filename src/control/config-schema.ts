@@ -8,6 +8,7 @@ import { SCHEDULER_NAMES } from '../director/schedulers/scheduler.js';
 import { parseMac } from '../wire/ethernet.js';
 import { canonicalAddressText, formatIpv4Netmask, parseAddressText, parseIpv4Text, parseNetmaskText } from '../wire/address-text.js';
 import { directorProblems, serviceProblems } from './config-checks.js';
+import { BIRD_PROTOCOL_NAME } from '../bgp/vip-include.js';
 
 const ipv4 = z.string().superRefine((v, ctx) => {
   if (parseIpv4Text(v) === null) ctx.addIssue({ code: 'custom', message: `"${v}" is not an IPv4 address` });
@@ -168,12 +169,37 @@ export const DirectorSection = z.strictObject({
       udp: intIn(0, 31_536_000, 'a timeout in seconds').optional(),
     })
     .default({}),
+  /**
+   * nftables guard in front of the TAP (src/director/guard.ts): new TCP SYNs and new UDP flows
+   * to each VIP above these rates are dropped by the kernel before they reach the TAP queue.
+   * The defaults sit well below the director's measured new-flow capacity (npm run bench).
+   */
+  guard: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      synPerSecond: intIn(1, 10_000_000, 'a rate in packets per second').default(20_000),
+      udpNewPerSecond: intIn(1, 10_000_000, 'a rate in flows per second').default(20_000),
+    })
+    .default({ enabled: true, synPerSecond: 20_000, udpNewPerSecond: 20_000 }),
+});
+
+/** Announcement of the VIPs through BIRD on this host (README: Scale-out). */
+export const BgpSection = z.strictObject({
+  /** BIRD's control socket (bird -s). */
+  birdSocket: z.string().min(1).default('/run/bird/bird.ctl'),
+  /** The file vstun-director writes and BIRD's bird.conf includes (absolute path). */
+  includeFile: z.string().refine((v) => v.startsWith('/'), { error: (iss) => `${JSON.stringify(iss.input)} is not an absolute path (BIRD's bird.conf includes this file)` }),
+  /** Name of the generated static protocol (IPv6 VIPs: the name + "6"); the bgp protocol exports `where proto = "NAME"`. */
+  protocol: z.string().regex(BIRD_PROTOCOL_NAME, { error: (iss) => `${JSON.stringify(iss.input)} is not a BIRD protocol name (a letter or _, then letters, digits, _; at most 31)` }).default('vstun_vips'),
+  /** On SIGTERM: seconds to keep forwarding after the withdrawal, while the router moves flows away. */
+  drainSeconds: z.number().min(0).max(3600).default(5),
 });
 
 export const DirectorConfig = z
   .strictObject({
     director: DirectorSection.default(() => DirectorSection.parse({})),
     services: z.array(ServiceConfig).default([]),
+    bgp: BgpSection.optional(),
   })
   .superRefine((c, ctx) => {
     const seen = new Set<string>();
