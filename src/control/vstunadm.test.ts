@@ -222,6 +222,25 @@ describe('rule changes', () => {
     expect(await out(b, ['-S', '-n'])).toBe(dump);
   });
 
+  test('with an IPv6 service in the table, every later change still works (issue 11, item 1)', async () => {
+    const t = await director();
+    await out(t, ['-A', '-t', '[2001:db8::1]:80', '-s', 'rr']);
+    await out(t, ['-a', '-t', '[2001:db8::1]:80', '-r', '[2001:db8::a0a0]', '--tun-type', 'gue', '--tun-port', '6080']);
+    await out(t, ['-a', '-t', '[2001:db8::1]:80', '-r', RS1, '-w', '3']);
+    await out(t, ['-A', '-u', `${VIP}:5353`, '-s', 'rr']);
+    await out(t, ['-E', '-t', '[2001:db8::1]:80', '-s', 'wrr', '-p', '60', '-M', '128']);
+    await out(t, ['-e', '-t', '[2001:db8::1]:80', '-r', RS1, '-w', '5']);
+    await out(t, ['-Z']);
+    await out(t, ['-Z', '-t', '[2001:db8::1]:80']);
+    await out(t, ['--set', '900', '120', '300']);
+    const dump = await out(t, ['-S', '-n']);
+    expect(dump).toContain('-A -t [2001:db8::1]:80 -s wrr -p 60\n-a -t [2001:db8::1]:80 -r 10.77.3.2:80 -i -w 5 --tun-type ipip\n-a -t [2001:db8::1]:80 -r [2001:db8::a0a0]:80 -i -w 1 --tun-type gue --tun-port 6080 --tun-csum\n');
+    await out(t, ['-R'], '-D -u 10.77.0.100:5353\n');
+    await out(t, ['-d', '-t', '[2001:db8::1]:80', '-r', '[2001:db8::a0a0]']);
+    await out(t, ['-D', '-t', '[2001:db8::1]:80']);
+    expect(await out(t, ['-S', '-n'])).toBe(await out(await director(), ['-S', '-n']));
+  });
+
   test('-M with an IPv6 prefix shorter than /128 is refused, saying what the data path serves', async () => {
     const t = await director({});
     const r = await t.vstunadm(['-A', '-t', '[2001:db8::1]:80', '-s', 'rr', '-p', '60', '-M', '64']);
