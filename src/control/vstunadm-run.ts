@@ -42,7 +42,7 @@ const HELP = `vstunadm — ipvsadm's commands against vstun-director (VS/TUN onl
 
   vstunadm -A|E -t|u VIP:PORT [-s SCHED] [-b FLAGS] [-p [SECS]] [-M MASK] [-o]
   vstunadm -D -t|u VIP:PORT
-  vstunadm -a|e -t|u VIP:PORT -r RIP[:PORT] [-i] [-w WEIGHT]
+  vstunadm -a|e -t|u VIP:PORT -r RIP[:PORT] [-i] [-w WEIGHT] [--tun-type ipip|gue [--tun-port PORT] [--tun-nocsum|--tun-csum]]
   vstunadm -d -t|u VIP:PORT -r RIP[:PORT]
   vstunadm -L|l [-t|u VIP:PORT] [-n] [--stats|--rate|--exact|--persistent-conn|--tun-info] [-c] [--timeout] [--sort|--nosort] [--json]
   vstunadm -C | -Z [-t|u VIP:PORT] | -S [-n] [--json] | -R < rules
@@ -56,6 +56,9 @@ const HELP = `vstunadm — ipvsadm's commands against vstun-director (VS/TUN onl
   --control PATH   the director's control socket (default $VSTUN_CONTROL, else ${DEFAULT_CONTROL_PATH},
                    or /run/vstun/netns/NAME/director.sock inside network namespace NAME)
   Schedulers: rr wrr lc wlc sed nq sh dh lblc lblcr fo ovf mh twos
+  Addresses: 10.0.0.1:80, [2001:db8::1]:80. -M: a dotted mask (IPv4); for IPv6 only 128 (the data
+  path keeps IPv6 persistence per client address). GUE needs --tun-port; its UDP checksum is
+  what the data path sends: none to IPv4 servers (--tun-nocsum), always to IPv6 ones (--tun-csum).
 `;
 
 function listServices(cmd: Extract<AdminCommand, { kind: 'list' }>, res: Record<string, unknown>): string {
