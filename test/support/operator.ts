@@ -37,6 +37,8 @@ export interface OperatorDirectorOptions {
    * with vstunadm finding the socket through VSTUN_CONTROL (its documented fallback).
    */
   defaultPaths?: boolean;
+  /** More vstun-director flags (e.g. --no-setup). */
+  extraArgs?: string[];
 }
 
 /** Runs the built vstunadm in `ns`; `control` '' leaves the socket to vstunadm's default. */
@@ -64,7 +66,7 @@ export async function startOperatorDirector(lab: Lab, opts: OperatorDirectorOpti
     writeFileSync(configPath, opts.config);
     args.push('--config', configPath);
   }
-  const daemon = spawnDaemon(lab, ns, args);
+  const daemon = spawnDaemon(lab, ns, [...args, ...(opts.extraArgs ?? [])]);
   const adm = (words: string[], input?: string) => vstunadmIn(ns, control, words, input);
   await waitFor(
     () => {
