@@ -7,6 +7,7 @@ import { formatIpv4 } from '../director/ipv4-text.js';
 import { VERDICT_NAMES } from '../director/verdicts.js';
 import { kernelDrops } from '../director/kernel-drops.js';
 import { registerHealthGauge } from './health-gauge.js';
+import { registerIpvsCompatMetrics } from './ipvs-compat.js';
 
 type Labels = Record<string, string>;
 
@@ -14,7 +15,8 @@ type Labels = Record<string, string>;
 export function createDirectorMetrics(director: Director): Registry {
   const registry = new Registry();
   const svcLabels = ['protocol', 'vip', 'port'];
-  const rsLabels = [...svcLabels, 'server'];
+  // One scheme for every per-server series, vstun_real_server_up included.
+  const rsLabels = [...svcLabels, 'server', 'server_port'];
 
   /** Walks services and servers once per metric; cheap next to a scrape's text rendering. */
   const eachService = (fn: (l: Labels, s: ReturnType<Director['registry']['list']>[number]) => void) => {
@@ -22,7 +24,8 @@ export function createDirectorMetrics(director: Director): Registry {
   };
   const eachServer = (fn: (l: Labels, rs: ReturnType<Director['registry']['list']>[number]['servers'][number]) => void) => {
     eachService((l, svc) => {
-      for (const rs of svc.servers) if (!rs.removed) fn({ ...l, server: rs.addressText }, rs);
+      // VS/TUN never rewrites the port: the server's port is the service's.
+      for (const rs of svc.servers) if (!rs.removed) fn({ ...l, server: rs.addressText, server_port: String(rs.port || svc.port) }, rs);
     });
   };
 
@@ -193,5 +196,6 @@ export function createDirectorMetrics(director: Director): Registry {
   });
   director.batchObserver = (n) => batch.observe(n);
   registerHealthGauge(registry);
+  registerIpvsCompatMetrics(registry, director);
   return registry;
 }
