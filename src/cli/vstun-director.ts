@@ -4,7 +4,9 @@
 // real servers in IPIP until SIGINT/SIGTERM, when it undoes every host change. SIGHUP (and
 // the control op `reload`, e.g. `vstunadm reload`) re-reads the config and applies only the
 // difference. /metrics is served on --metrics; logs are JSON lines (pino) on stdout, written
-// without ever waiting for its reader (src/log/log-sink.ts).
+// without ever waiting for its reader (src/log/log-sink.ts). Under systemd (Type=notify) it
+// reports READY=1, RELOADING=1 around each reload and STOPPING=1. --check-config FILE
+// validates FILE as a start would, prints the plan and exits 0 (valid) or 2 (invalid).
 import { Command } from 'commander';
 import { applyConfig, reloadConfig, type ControlState } from '../control/config-reload.js';
 import { claimSocketPath, ControlServer } from '../control/control-server.js';
@@ -21,6 +23,8 @@ import { registerPmtuOp, startPathMtuDiscovery } from '../director/pmtu-binding.
 import type { PathMtuDiscovery } from '../director/pmtu-discovery.js';
 import { describeChange, HostChanges } from '../host/host-changes.js';
 import { defaultControlPath, defaultDirectorStateFile, removeRunDirIfEmpty } from '../host/instance-paths.js';
+import { formatPlan, planDirector } from '../control/config-plan.js';
+import { versionLine } from '../metrics/build-info.js';
 import { createDirectorMetrics } from '../metrics/director-metrics.js';
 import type { EventLoopDelaySampler } from '../metrics/event-loop-delay.js';
 import { registerRuntimeMetrics } from '../metrics/runtime-metrics.js';
@@ -28,6 +32,8 @@ import { clearServerHealth, setServerHealth } from '../metrics/health-gauge.js';
 import { parseListenAddress, startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import { createDaemonLogger, registerLogMetrics } from '../log/daemon-logger.js';
 import { loadAddon } from '../native/addon.js';
+import { sdNotify, type NotifyState } from '../native/sd-notify.js';
+import { shortUsageErrors } from './cli-usage.js';
 import { parseMac } from '../wire/ethernet.js';
 import { ipv4ToString, parseIpv4 } from '../wire/ipv4-address.js';
 
@@ -39,6 +45,7 @@ interface Flags {
   stateFile?: string;
   metrics?: string;
   logLevel?: string;
+  checkConfig?: string;
   setup: boolean;
 }
 
@@ -58,11 +65,40 @@ const program = new Command()
   .option('--metrics <host:port>', 'metrics listen address (default 127.0.0.1:9469)')
   .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')} (default info, or director.logLevel)`)
   .option('--no-setup', 'do not change the host (TAP address, VIP routes, sysctls); you do it')
-  .showHelpAfterError();
+  .option('--check-config <file>', 'validate FILE fully, print what a start would set up (host changes, services) and exit: 0 valid, 2 invalid')
+  .version(versionLine('vstun-director'), '-V, --version', 'print the version and exit');
+shortUsageErrors(program, 'vstun-director');
+
+/** Sends a systemd notification; a failure is logged, never fatal. */
+function notify(state: NotifyState, log?: { warn(o: object, m: string): void }): void {
+  try {
+    sdNotify(state);
+  } catch (err) {
+    log?.warn({ err: (err as Error).message, state }, 'cannot notify the service manager');
+  }
+}
+
+/** --check-config: validates FILE, prints the plan; exits 0 or 2. */
+function checkConfig(file: string, flags: Flags): never {
+  try {
+    const config = loadDirectorConfig(file);
+    const d = config.director;
+    if (flags.dip !== undefined && parseIpv4(flags.dip) === null) throw new ConfigError('CONFIG_INVALID', `--dip: "${flags.dip}" is not an IPv4 address`);
+    const metrics = flags.metrics ?? d.metrics ?? '127.0.0.1:9469';
+    parseListenAddress(metrics);
+    const settings = { tap: flags.tap ?? d.tap ?? 'vstun0', control: flags.control ?? d.control ?? defaultControlPath(), metrics, setup: flags.setup };
+    process.stdout.write(formatPlan(file, settings, planDirector(config, settings)));
+    process.exit(0);
+  } catch (err) {
+    process.stderr.write(`vstun-director: ${file}: invalid: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+}
 
 async function main(): Promise<void> {
   program.parse();
   const flags = program.opts<Flags>();
+  if (flags.checkConfig !== undefined) checkConfig(flags.checkConfig, flags);
 
   let config: DirectorConfig;
   try {
@@ -102,6 +138,7 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string, code = 0) => {
     if (stopping) return;
     stopping = true;
+    notify('stopping', log);
     log.info({ signal }, 'stopping');
     // Closing the listeners must not hold up the undo (e.g. a scraper keeping a connection open).
     const closed = Promise.allSettled([control?.close(), metricsServer?.close()]);
@@ -116,12 +153,21 @@ async function main(): Promise<void> {
     logSink.flush();
     process.exit(code);
   };
+  // RELOADING=1 … READY=1 around every reload (SIGHUP or the control op), as Type=notify expects.
+  const reloading = <T>(fn: () => T): T => {
+    notify('reloading', log);
+    try {
+      return fn();
+    } finally {
+      notify('ready', log);
+    }
+  };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGHUP', () => {
     if (!director || stopping) return;
     try {
-      const r = reloadConfig(director, state);
+      const r = reloading(() => reloadConfig(director!, state));
       log.info({ reload: r }, 'config reloaded (SIGHUP)');
       if (r.needsRestart.length) log.warn({ needsRestart: r.needsRestart }, 'some changed settings apply only after a restart');
     } catch (err) {
@@ -170,12 +216,14 @@ async function main(): Promise<void> {
     registerHealthOp(control, health);
     health.onChange((row) => (row.removed ? clearServerHealth(row.service, row.server) : setServerHealth(row.service, row.server, row.up)));
     registerPmtuOp(control, pmtu);
+    control.register('reload', () => ({ reload: reloading(() => reloadConfig(director!, state)) }));
     await control.listen();
     const registry = createDirectorMetrics(director);
     registerLogMetrics(registry, 'vstun', logSink);
     loopDelay = registerRuntimeMetrics(registry, 'vstun-director');
     metricsServer = await startMetricsServer(registry, metrics);
     log.info({ tap, control: controlPath, metrics, services: config.services.length, connTable: director.table.stats() }, 'director running');
+    notify('ready', log);
   } catch (err) {
     const e = err as Error & { code?: string };
     log.error({ code: e.code, err: e.message }, 'cannot start');

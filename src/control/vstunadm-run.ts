@@ -8,6 +8,8 @@ import { controlRequest, DEFAULT_CONTROL_PATH, defaultControlPath } from './cont
 import { isVstunadmError, VstunadmError } from './errors.js';
 import { formatExplanation, type Explanation } from './flow-explainer.js';
 import { parseVstunadmArgs, type AdminCommand } from './ipvsadm-args.js';
+import { REPORTS } from './vstunadm-reports.js';
+import { versionLine } from '../metrics/build-info.js';
 import { formatRules, formatRulesJson, serviceOption } from './ipvsadm-dump.js';
 import {
   formatConnections,
@@ -39,7 +41,11 @@ const HELP = `vstunadm — ipvsadm's commands against vstun-director (VS/TUN onl
   vstunadm --set TCP TCPFIN UDP
   vstunadm explain -t|u VIP:PORT --client IP:PORT [--json]
   vstunadm counters [--json]
-  vstunadm reload            re-read the director's config file (same as SIGHUP)
+  vstunadm reload            re-read the director's config file (same as SIGHUP); fails, changing
+                             nothing, when the file is invalid
+  vstunadm status|health|pmtu [--json]
+                             the director's state, its health checks, its tunnel MTUs
+  vstunadm -L -c [-t|u VIP:PORT]  connections, optionally of one service only
 
   --control PATH   the director's control socket (default $VSTUN_CONTROL, else ${DEFAULT_CONTROL_PATH},
                    or /run/vstun/netns/NAME/director.sock inside network namespace NAME)
@@ -91,6 +97,23 @@ export async function runVstunadm(argv: readonly string[], io: VstunadmIo): Prom
     io.stderr(`vstunadm: ${err instanceof CommanderError ? err.message.replace(/^error: /, '') : String(err)}\n`);
     return 2;
   }
+  // vstun's reports (status, health, pmtu): one control op each, [--json].
+  const report = REPORTS[words[0]];
+  if (report !== undefined && Object.hasOwn(REPORTS, words[0])) {
+    const rest = words.slice(1);
+    if (rest.some((w) => w !== '--json')) {
+      io.stderr(`vstunadm: ${words[0]} takes only --json, not '${rest.find((w) => w !== '--json')}' (see vstunadm -h)\n`);
+      return 2;
+    }
+    try {
+      const { v: _v, ok: _ok, ...body } = await controlRequest(control, words[0], {});
+      io.stdout(rest.length ? `${JSON.stringify({ schema: `vstun.${words[0]}/1`, ...body }, null, 2)}\n` : report(body));
+      return 0;
+    } catch (err) {
+      io.stderr(`vstunadm: ${(err as Error).message}\n`);
+      return isVstunadmError(err) && err.code === 'ERR_USAGE' ? 2 : 1;
+    }
+  }
   let cmd: AdminCommand;
   try {
     cmd = words[0] === 'reload' && words.length === 1 ? ({ kind: 'reload' } as unknown as AdminCommand) : parseVstunadmArgs(words);
@@ -105,7 +128,7 @@ export async function runVstunadm(argv: readonly string[], io: VstunadmIo): Prom
         io.stdout(HELP);
         return 0;
       case 'version':
-        io.stdout(`vstunadm (vstun) — ipvsadm syntax, IPVS ${IPVS_VERSION} formats\n`);
+        io.stdout(`${versionLine('vstunadm')}; ipvsadm syntax, IPVS ${IPVS_VERSION} formats\n`);
         return 0;
       case 'reload': {
         const res = await ask('reload');
