@@ -14,6 +14,7 @@ import { createDaemonLogger } from '../log/daemon-logger.js';
 import { versionLine } from '../metrics/build-info.js';
 import { formatAgentPlan, planAgent } from '../agent/agent-plan.js';
 import { shortUsageErrors } from './cli-usage.js';
+import { notifyServiceManager, type NotifyState } from '../native/sd-notify.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -52,6 +53,9 @@ async function runAgent(raw: RawAgentOptions & { check?: boolean }): Promise<voi
     log.error({ code: (err as { code?: string }).code, err: (err as Error).message }, 'agent failed to start; host left as it was');
     fail(err);
   }
+  // Type=notify: READY=1 once serving, STOPPING=1 when the restore begins.
+  const notify = (state: NotifyState) => notifyServiceManager(state, log);
+  notify('ready');
   const exit = (code: number) => {
     removeRunDirIfEmpty();
     sink.flush();
@@ -61,6 +65,7 @@ async function runAgent(raw: RawAgentOptions & { check?: boolean }): Promise<voi
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    notify('stopping');
     log.info({ signal }, 'stopping');
     agent
       .stop()

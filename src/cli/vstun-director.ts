@@ -32,7 +32,7 @@ import { clearServerHealth, setServerHealth } from '../metrics/health-gauge.js';
 import { parseListenAddress, startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import { createDaemonLogger, registerLogMetrics } from '../log/daemon-logger.js';
 import { loadAddon } from '../native/addon.js';
-import { sdNotify, type NotifyState } from '../native/sd-notify.js';
+import { notifyServiceManager } from '../native/sd-notify.js';
 import { shortUsageErrors } from './cli-usage.js';
 import { parseMac } from '../wire/ethernet.js';
 import { ipv4ToString, parseIpv4 } from '../wire/ipv4-address.js';
@@ -69,14 +69,7 @@ const program = new Command()
   .version(versionLine('vstun-director'), '-V, --version', 'print the version and exit');
 shortUsageErrors(program, 'vstun-director');
 
-/** Sends a systemd notification; a failure is logged, never fatal. */
-function notify(state: NotifyState, log?: { warn(o: object, m: string): void }): void {
-  try {
-    sdNotify(state);
-  } catch (err) {
-    log?.warn({ err: (err as Error).message, state }, 'cannot notify the service manager');
-  }
-}
+const notify = notifyServiceManager;
 
 /** --check-config: validates FILE, prints the plan; exits 0 or 2. */
 function checkConfig(file: string, flags: Flags): never {

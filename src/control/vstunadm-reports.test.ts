@@ -1,7 +1,7 @@
 // vstunadm status | health | pmtu and -L -c -t|-u, in one process against the real control
 // socket: status against a director over FakeDevice, health and pmtu against a control
 // server answering those ops with the director's shapes.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -18,10 +18,13 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
 
-async function run(socketPath: string, argv: string[]) {
+const run = (socketPath: string, argv: string[]) => runVstunadmWith(['--control', socketPath, ...argv]);
+
+/** vstunadm without --control. */
+async function runVstunadmWith(argv: string[]) {
   let stdout = '';
   let stderr = '';
-  const code = await runVstunadm(['--control', socketPath, ...argv], { stdout: (x) => (stdout += x), stderr: (x) => (stderr += x), readStdin: async () => '', env: {} });
+  const code = await runVstunadm(argv, { stdout: (x) => (stdout += x), stderr: (x) => (stderr += x), readStdin: async () => '', env: {} });
   return { code, stdout, stderr };
 }
 
@@ -50,6 +53,25 @@ describe('vstunadm status', () => {
     const bad = await run(t.socketPath, ['status', '-n']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toBe("vstunadm: status takes only --json, not '-n' (see vstunadm -h)\n");
+  });
+});
+
+describe('vstunadm --config FILE (systemd ExecReload)', () => {
+  test("finds the socket the YAML names; an invalid file fails before anything is sent", async () => {
+    t = await startTestDirector(SERVICES);
+    const dir = mkdtempSync(path.join(tmpdir(), 'vstun-admcfg-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const good = path.join(dir, 'good.yaml');
+    const bad = path.join(dir, 'bad.yaml');
+    writeFileSync(good, `director:\n  control: ${t.socketPath}\n`);
+    writeFileSync(bad, `director:\n  control: ${t.socketPath}\n  nonsense: 1\n`);
+    const ok = await runVstunadmWith(['--config', good, 'status']);
+    expect(ok.stderr).toBe('');
+    expect(ok.stdout).toContain('services:    3');
+    const r = await runVstunadmWith(['--config', bad, 'reload']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('unknown key(s) "nonsense"');
+    expect(r.stderr).toContain('nothing was sent to the director');
   });
 });
 

@@ -9,6 +9,7 @@ import { isVstunadmError, VstunadmError } from './errors.js';
 import { formatExplanation, type Explanation } from './flow-explainer.js';
 import { parseVstunadmArgs, type AdminCommand } from './ipvsadm-args.js';
 import { REPORTS } from './vstunadm-reports.js';
+import { ConfigError, loadDirectorConfig } from './config-loader.js';
 import { versionLine } from '../metrics/build-info.js';
 import { formatRules, formatRulesJson, serviceOption } from './ipvsadm-dump.js';
 import {
@@ -47,6 +48,7 @@ const HELP = `vstunadm — ipvsadm's commands against vstun-director (VS/TUN onl
                              the director's state, its health checks, its tunnel MTUs
   vstunadm -L -c [-t|u VIP:PORT]  connections, optionally of one service only
 
+  --config FILE    take the control socket from the director's config (director.control)
   --control PATH   the director's control socket (default $VSTUN_CONTROL, else ${DEFAULT_CONTROL_PATH},
                    or /run/vstun/netns/NAME/director.sock inside network namespace NAME)
   Schedulers: rr wrr lc wlc sed nq sh dh lblc lblcr fo ovf mh twos
@@ -83,6 +85,7 @@ export async function runVstunadm(argv: readonly string[], io: VstunadmIo): Prom
   const program = new Command()
     .name('vstunadm')
     .option('--control <path>', 'control socket of vstun-director')
+    .option('--config <file>', "the director's config: its director.control names the socket")
     .allowUnknownOption()
     .allowExcessArguments()
     .helpOption(false)
@@ -92,8 +95,14 @@ export async function runVstunadm(argv: readonly string[], io: VstunadmIo): Prom
   try {
     const parsed = program.parseOptions([...argv]);
     words = [...parsed.operands, ...parsed.unknown];
-    control = program.opts<{ control?: string }>().control ?? io.env.VSTUN_CONTROL ?? defaultControlPath();
+    const o = program.opts<{ control?: string; config?: string }>();
+    // --config: the socket the YAML names (systemd's ExecReload uses it, so editing director.control just works).
+    control = o.control ?? (o.config !== undefined ? (loadDirectorConfig(o.config).director.control ?? defaultControlPath()) : undefined) ?? io.env.VSTUN_CONTROL ?? defaultControlPath();
   } catch (err) {
+    if (err instanceof ConfigError) {
+      io.stderr(`vstunadm: ${err.message}\nnothing was sent to the director\n`);
+      return 1;
+    }
     io.stderr(`vstunadm: ${err instanceof CommanderError ? err.message.replace(/^error: /, '') : String(err)}\n`);
     return 2;
   }
