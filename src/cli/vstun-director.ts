@@ -30,6 +30,7 @@ import type { EventLoopDelaySampler } from '../metrics/event-loop-delay.js';
 import { registerRuntimeMetrics } from '../metrics/runtime-metrics.js';
 import { clearServerHealth, setServerHealth } from '../metrics/health-gauge.js';
 import { parseListenAddress, startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
+import { statusRoutes } from '../status/status-routes.js';
 import { createDaemonLogger, registerLogMetrics } from '../log/daemon-logger.js';
 import { loadAddon } from '../native/addon.js';
 import { notifyServiceManager } from '../native/sd-notify.js';
@@ -214,7 +215,10 @@ async function main(): Promise<void> {
     const registry = createDirectorMetrics(director);
     registerLogMetrics(registry, 'vstun', logSink);
     loopDelay = registerRuntimeMetrics(registry, 'vstun-director');
-    metricsServer = await startMetricsServer(registry, metrics);
+    const bound = health;
+    const delay = loopDelay;
+    const status = statusRoutes({ director, health: () => bound.snapshot(), eventLoop: () => delay.take() });
+    metricsServer = await startMetricsServer(registry, metrics, status);
     log.info({ tap, control: controlPath, metrics, services: config.services.length, connTable: director.table.stats() }, 'director running');
     notify('ready', log);
   } catch (err) {
