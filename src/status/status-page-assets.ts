@@ -8,6 +8,7 @@ export const STATUS_HTML = `<!doctype html>
 <meta charset="utf-8">
 <title>vstun director status</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/assets/uPlot.min.css">
 <link rel="stylesheet" href="/assets/status.css">
 <script src="/assets/uPlot.iife.min.js" defer></script>
