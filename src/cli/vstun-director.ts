@@ -17,8 +17,11 @@ import { isVstunadmError } from '../control/errors.js';
 import { TunTapDevice } from '../device/native-tap-device.js';
 import { Director } from '../director/director.js';
 import { registerHealthOp, startDirectorHealth, type HealthBinding } from '../director/health-binding.js';
-import { setupDirectorHost } from '../director/host-setup.js';
-import { tunnelSourceResolver } from '../director/tunnel-source.js';
+import { canonicalIpText } from '../director/address-id.js';
+import { HostVipRoutes, setupDirectorHost } from '../director/host-setup.js';
+import { registerKernelDrops, TapDropWatcher } from '../director/kernel-drops.js';
+import { NftGuard } from '../director/guard.js';
+import { TunnelSources } from '../director/tunnel-source.js';
 import { registerPmtuOp, startPathMtuDiscovery } from '../director/pmtu-binding.js';
 import type { PathMtuDiscovery } from '../director/pmtu-discovery.js';
 import { describeChange, HostChanges } from '../host/host-changes.js';
@@ -32,6 +35,9 @@ import { clearServerHealth, setServerHealth } from '../metrics/health-gauge.js';
 import { parseListenAddress, startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import { statusRoutes } from '../status/status-routes.js';
 import { createDaemonLogger, registerLogMetrics } from '../log/daemon-logger.js';
+import { registerAnnounceMetrics, registerAnnounceOps, startVipAnnouncement, type AnnounceBinding } from '../bgp/announce-binding.js';
+import { birdConfigure } from '../bgp/bird-control.js';
+import { renderVipInclude, writeFileAtomic } from '../bgp/vip-include.js';
 import { loadAddon } from '../native/addon.js';
 import { notifyServiceManager } from '../native/sd-notify.js';
 import { shortUsageErrors } from './cli-usage.js';
@@ -73,7 +79,7 @@ shortUsageErrors(program, 'vstun-director');
 const notify = notifyServiceManager;
 
 /** --check-config: validates FILE, prints the plan; exits 0 or 2. */
-function checkConfig(file: string, flags: Flags): never {
+async function checkConfig(file: string, flags: Flags): Promise<never> {
   try {
     const config = loadDirectorConfig(file);
     const d = config.director;
@@ -81,7 +87,7 @@ function checkConfig(file: string, flags: Flags): never {
     const metrics = flags.metrics ?? d.metrics ?? '127.0.0.1:9469';
     parseListenAddress(metrics);
     const settings = { tap: flags.tap ?? d.tap ?? 'vstun0', control: flags.control ?? d.control ?? defaultControlPath(), metrics, setup: flags.setup };
-    process.stdout.write(formatPlan(file, settings, planDirector(config, settings)));
+    process.stdout.write(formatPlan(file, settings, await planDirector(config, settings)));
     process.exit(0);
   } catch (err) {
     process.stderr.write(`vstun-director: ${file}: invalid: ${(err as Error).message}\n`);
@@ -92,7 +98,7 @@ function checkConfig(file: string, flags: Flags): never {
 async function main(): Promise<void> {
   program.parse();
   const flags = program.opts<Flags>();
-  if (flags.checkConfig !== undefined) checkConfig(flags.checkConfig, flags);
+  if (flags.checkConfig !== undefined) await checkConfig(flags.checkConfig, flags);
 
   let config: DirectorConfig;
   try {
@@ -120,6 +126,10 @@ async function main(): Promise<void> {
   let health: HealthBinding | undefined;
   let metricsServer: MetricsServer | undefined;
   let loopDelay: EventLoopDelaySampler | undefined;
+  let tapDrops: TapDropWatcher | undefined;
+  let guard: NftGuard | undefined;
+  let announce: AnnounceBinding | undefined;
+  let skipDrain: (() => void) | undefined;
   let stopping = false;
   const state: ControlState = { configPath: flags.config, config: validateDirectorConfig({}) };
 
@@ -130,16 +140,27 @@ async function main(): Promise<void> {
     else log.info({ undone: r.undone }, 'host changes undone');
   };
   const shutdown = async (signal: string, code = 0) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal during the BGP drain: stop waiting.
+      skipDrain?.();
+      return;
+    }
     stopping = true;
     notify('stopping', log);
     log.info({ signal }, 'stopping');
+    if (announce) {
+      // Withdraw first and keep forwarding while the router moves the flows to other directors.
+      await Promise.race([announce.drainForShutdown(), new Promise<void>((r) => (skipDrain = r))]);
+      announce.stop();
+    }
     // Closing the listeners must not hold up the undo (e.g. a scraper keeping a connection open).
     const closed = Promise.allSettled([control?.close(), metricsServer?.close()]);
     await Promise.race([closed, new Promise((r) => setTimeout(r, SHUTDOWN_CLOSE_MS).unref())]);
     loopDelay?.stop();
     health?.stop();
     pmtu?.stop();
+    tapDrops?.stop();
+    guard?.stop();
     director?.stop();
     device?.close();
     undo();
@@ -148,10 +169,10 @@ async function main(): Promise<void> {
     process.exit(code);
   };
   // RELOADING=1 … READY=1 around every reload (SIGHUP or the control op), as Type=notify expects.
-  const reloading = <T>(fn: () => T): T => {
+  const reloading = async <T>(fn: () => Promise<T>): Promise<T> => {
     notify('reloading', log);
     try {
-      return fn();
+      return await fn();
     } finally {
       notify('ready', log);
     }
@@ -160,14 +181,16 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGHUP', () => {
     if (!director || stopping) return;
-    try {
-      const r = reloading(() => reloadConfig(director!, state));
-      log.info({ reload: r }, 'config reloaded (SIGHUP)');
-      if (r.needsRestart.length) log.warn({ needsRestart: r.needsRestart }, 'some changed settings apply only after a restart');
-    } catch (err) {
-      const e = err as Error & { code?: string };
-      log.error({ code: isVstunadmError(err) ? e.code : 'ERR_INTERNAL', err: e.message }, 'reload failed; nothing was changed');
-    }
+    reloading(() => reloadConfig(director!, state)).then(
+      (r) => {
+        log.info({ reload: r }, 'config reloaded (SIGHUP)');
+        if (r.needsRestart.length) log.warn({ needsRestart: r.needsRestart }, 'some changed settings apply only after a restart');
+      },
+      (err) => {
+        const e = err as Error & { code?: string };
+        log.error({ code: isVstunadmError(err) ? e.code : 'ERR_INTERNAL', err: e.message }, 'reload failed; nothing was changed');
+      },
+    );
   });
 
   try {
@@ -177,15 +200,32 @@ async function main(): Promise<void> {
       const r = changes.recover();
       if (r.undone || r.failed.length) log.warn({ undone: r.undone, failed: r.failed }, 'undid host changes left by a crashed run');
     }
+    if (config.bgp) {
+      // Before the TAP exists: an include left by a killed run would announce its VIPs the
+      // moment the TAP reappears, before the services and their health are known.
+      try {
+        writeFileAtomic(config.bgp.includeFile, renderVipInclude(config.bgp.protocol, tap, []));
+        await birdConfigure({ socketPath: config.bgp.birdSocket, timeoutMs: 5000 });
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'could not clear the VIPs BIRD announces before start; the announcer retries');
+      }
+    }
     const addon = loadAddon();
     [device] = TunTapDevice.open({ name: tap, kind: 'tap', up: true });
-    const vips = [...new Set(config.services.map((s) => s.vip))];
+    const vips = [...new Set(config.services.map((s) => canonicalIpText(s.vip) ?? s.vip))];
+    let vipRoutes: HostVipRoutes | undefined;
     if (changes) {
       setupDirectorHost(changes, { tap, kernelAddress: d.kernelAddress, linkAddress: d.linkAddress, prefixLength: d.linkPrefixLength, vips, probeSource: d.probeSource });
+      if (d.guard.enabled) {
+        guard = new NftGuard(tap, d.guard, undefined, (what, err) => log.warn({ err: err.message }, `nftables guard ${what} failed`));
+        guard.install(changes, vips);
+      }
       log.info({ changes: changes.applied.map(describeChange) }, 'host set up');
+      // From here on every change of the VIP set (vstunadm, -R, reload, SIGHUP) moves the routes with it.
+      vipRoutes = new HostVipRoutes(changes, { tap, linkAddress: d.linkAddress }, vips, (failed) => log.error({ failed }, 'could not remove the route of a VIP that left; it is undone on exit'));
     }
-    // IPv4 servers: --dip, else the route's source; IPv6 servers: the IPv6 route's source.
-    const dipFor = tunnelSourceResolver(dip);
+    // IPv4 servers: --dip, else the route's source; IPv6 servers: the IPv6 route's source (looked up asynchronously per change).
+    const sources = new TunnelSources(dip);
     director = new Director({
       device,
       mac: parseMac(d.mac)!,
@@ -193,15 +233,25 @@ async function main(): Promise<void> {
       kernelAddress: parseIpv4(d.kernelAddress)!,
       kernelMac: addon.linkGetMac(tap),
       readKernelMac: () => addon.linkGetMac(tap),
-      dipFor,
+      dipFor: sources.dipFor,
+      prepareSources: (rips) => sources.prepare(rips),
+      vipRoutes,
       connTableCapacity: d.connTableSize,
       mhTableSize: d.mhTableSize,
       icmpEcho: d.icmpEcho,
       sloppyTcp: d.sloppyTcp,
     });
     // Through the reconciler (services, their per-service/per-server settings, timeouts), as a reload would.
-    applyConfig(director, state, config);
+    await applyConfig(director, state, config);
     director.start();
+    tapDrops = new TapDropWatcher(tap);
+    registerKernelDrops(director, tapDrops);
+    await tapDrops.start();
+    if (guard) {
+      registerKernelDrops(director, guard);
+      director.onServicesChanged(() => void guard!.syncGuard(director!.definitions.map((s) => s.vip)));
+      await guard.start();
+    }
     pmtu = startPathMtuDiscovery(director, device, { defaultTunnelMtu: d.tunnelMtu, log });
     // Tunnel probes come from director.probeSource, else from the DIP (already routed back here).
     health = startDirectorHealth(director, config.services, { probeSource: d.probeSource ?? dip, defaultPolicy: d.expireNodestConn, log });
@@ -210,14 +260,29 @@ async function main(): Promise<void> {
     registerHealthOp(control, health);
     health.onChange((row) => (row.removed ? clearServerHealth(row.service, row.server) : setServerHealth(row.service, row.server, row.up)));
     registerPmtuOp(control, pmtu);
-    control.register('reload', () => ({ reload: reloading(() => reloadConfig(director!, state)) }));
+    control.register('reload', async () => ({ reload: await reloading(() => reloadConfig(director!, state)) }));
+    if (config.bgp) {
+      const h = health;
+      announce = startVipAnnouncement(director, config.bgp, { tap, log, isStandIn: (rs) => h.healthOf(rs)?.state === 'sorry' });
+      const a = announce;
+      h.onChange(() => a.evaluate());
+    }
+    registerAnnounceOps(control, announce);
     await control.listen();
     const registry = createDirectorMetrics(director);
     registerLogMetrics(registry, 'vstun', logSink);
     loopDelay = registerRuntimeMetrics(registry, 'vstun-director');
+    if (announce) registerAnnounceMetrics(registry, announce);
     const bound = health;
     const delay = loopDelay;
-    const status = statusRoutes({ director, health: () => bound.snapshot(), eventLoop: () => delay.take() });
+    const announcer = announce?.announcer;
+    const status = statusRoutes({
+      director,
+      health: () => bound.snapshot(),
+      eventLoop: () => delay.take(),
+      // "announced" / "withdrawn: reason" per VIP, when a bgp: section makes BIRD announce them.
+      announcements: announcer && (() => new Map(announcer.snapshot().vips.map((v) => [v.vip, v.announced ? 'announced' : `withdrawn: ${v.reason}`]))),
+    });
     metricsServer = await startMetricsServer(registry, metrics, status);
     log.info({ tap, control: controlPath, metrics, services: config.services.length, connTable: director.table.stats() }, 'director running');
     notify('ready', log);

@@ -5,6 +5,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { BATCH_SIZE_BUCKETS, type Director } from '../director/director.js';
 import { formatIpv4 } from '../director/ipv4-text.js';
 import { VERDICT_NAMES } from '../director/verdicts.js';
+import { kernelDrops } from '../director/kernel-drops.js';
 import { registerHealthGauge } from './health-gauge.js';
 import { registerIpvsCompatMetrics } from './ipvs-compat.js';
 
@@ -112,7 +113,7 @@ export function createDirectorMetrics(director: Director): Registry {
   });
   new Counter({
     name: 'vstun_drops_total',
-    help: 'Frames dropped, by reason (every drop has one).',
+    help: 'Frames dropped, by reason (every drop has one). tap-* and guard-* are dropped by the kernel before the director reads them, so they are not in vstun_frames_total.',
     labelNames: ['reason'],
     registers: [registry],
     collect() {
@@ -120,6 +121,17 @@ export function createDirectorMetrics(director: Director): Registry {
       VERDICT_NAMES.forEach((name, i) => {
         if (name.startsWith('drop-')) this.inc({ reason: name.slice(5) }, director.datapath.verdicts[i] ?? 0);
       });
+      for (const [reason, n] of Object.entries(kernelDrops(director))) this.inc({ reason }, n);
+    },
+  });
+  new Counter({
+    name: 'vstun_guard_dropped_total',
+    help: 'New TCP SYNs (kind syn-flood) and new UDP flows (kind udp-flood) over the per-VIP rate, dropped by the nftables guard before the TAP.',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries(kernelDrops(director))) if (reason.startsWith('guard-')) this.inc({ kind: reason.slice(6) }, n);
     },
   });
   new Counter({

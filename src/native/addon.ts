@@ -44,6 +44,8 @@ export interface ReaderStats {
   truncated: number;
   /** Read errors other than EAGAIN (see lastErrno). */
   errors: number;
+  /** Packets the kernel dropped because the socket's receive buffer was full (SO_RXQ_OVFL; recvmmsg mode only). */
+  overflow: number;
   /** errno name of the last read error, '' when none. */
   lastErrno: string;
   /** True when polling stopped after a hard read error (the fd went bad); resume() retries. */

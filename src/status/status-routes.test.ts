@@ -25,6 +25,7 @@ describe('status page routes', () => {
       director: t.director,
       health: () => [{ serviceId: `tcp:${VIP}:80`, quorumUp: true, upWeight: 3, sorryActive: false, servers: [{ rsId: '10.77.3.2', state: 'up' } as never] }],
       eventLoop: () => ({ samples: ++windows, meanMs: 0.5, maxMs: 2 }),
+      announcements: () => new Map([[VIP, 'announced']]),
     });
     m = await startMetricsServer(createDirectorMetrics(t.director), '127.0.0.1:0', routes);
     const base = `http://${m.address}`;
@@ -49,7 +50,7 @@ describe('status page routes', () => {
     expect(doc.drops['not-vip']).toBe(1);
     expect(doc.eventLoop).toEqual({ samples: 1, meanMs: 0.5, maxMs: 2 });
     const [svc] = doc.services;
-    expect(svc).toMatchObject({ key: `tcp:${VIP}:80`, scheduler: 'rr', conns: 2, inPkts: 2 });
+    expect(svc).toMatchObject({ key: `tcp:${VIP}:80`, scheduler: 'rr', conns: 2, inPkts: 2, announced: 'announced' });
     expect(svc.servers.map((s) => [s.address, s.health, s.weight, s.configuredWeight, s.port])).toEqual([
       ['10.77.3.2', 'up', 3, 3, 80],
       ['10.77.4.2', 'unchecked', 1, 1, 80],
