@@ -6,6 +6,7 @@
 // services' own.
 import type { Director } from '../director/director.js';
 import { formatIpv4 } from '../director/ipv4-text.js';
+import { kernelDrops } from '../director/kernel-drops.js';
 import { VERDICT_NAMES } from '../director/verdicts.js';
 import type { ServiceHealthSnapshot } from '../health/health-manager.js';
 import { buildInfo } from '../metrics/build-info.js';
@@ -73,6 +74,8 @@ export function statusDocument(src: StatusSources): StatusDocument {
   VERDICT_NAMES.forEach((name, i) => {
     if (name.startsWith('drop-')) drops[name.slice(5)] = d.datapath.verdicts[i] ?? 0;
   });
+  // Drops the kernel makes on our devices and the nftables guard's, as in vstun_drops_total.
+  for (const [reason, n] of Object.entries(kernelDrops(d))) drops[reason] = (drops[reason] ?? 0) + n;
   const configured = new Map<string, number>();
   for (const def of d.definitions) for (const rs of def.realServers) configured.set(`${def.protocol}:${def.vip}:${def.port}/${rs.address}`, rs.weight ?? 1);
   return {
