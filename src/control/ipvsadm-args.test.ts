@@ -146,6 +146,7 @@ describe('valid argv -> command', () => {
     },
     { argv: '-L -n --sort --thresholds', expected: { kind: 'list', view: 'services', format: list({ numeric: true, thresholds: true }) } },
     { argv: '-Lnc', expected: { kind: 'list', view: 'connections', format: list({ numeric: true }) } },
+    { argv: '-L -c -u 10.0.0.1:53', expected: { kind: 'list', view: 'connections', service: { protocol: 'udp', vip: '10.0.0.1', port: 53 }, format: list() } },
     {
       argv: '-L -c --persistent-conn',
       expected: { kind: 'list', view: 'connections', format: list({ persistentConn: true }) },
@@ -248,7 +249,9 @@ describe('bad argv -> error code and a message that says what to fix', () => {
     { argv: '-D -t 10.0.0.1:80 -s rr', code: 'ERR_ILLEGAL_OPTION', message: /option -s does not apply to -D/ },
     { argv: '-A -t 10.0.0.1:80 --json', code: 'ERR_ILLEGAL_OPTION', message: /--json applies to listings/ },
     { argv: '-d -t 10.0.0.1:80 -r 10.0.1.2 -w 2', code: 'ERR_ILLEGAL_OPTION', message: /-w does not apply to -d/ },
-    { argv: '-L -c -t 10.0.0.1:80', code: 'ERR_OPTION_CONFLICT', message: /-c and -t cannot be combined/ },
+    // -L -c -t VIP:PORT is allowed (one service's connections); other pairs still conflict.
+    { argv: '-L -c --timeout', code: 'ERR_OPTION_CONFLICT', message: /-c and --timeout cannot be combined/ },
+    { argv: '-L -t 10.0.0.1:80 --timeout', code: 'ERR_OPTION_CONFLICT', message: /-t and --timeout cannot be combined/ },
     { argv: '-L -c --stats', code: 'ERR_OPTION_CONFLICT', message: /-c and --stats cannot be combined/ },
     { argv: '-L --timeout --persistent-conn', code: 'ERR_OPTION_CONFLICT', message: /--persistent-conn/ },
     // service consistency

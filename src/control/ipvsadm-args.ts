@@ -554,7 +554,9 @@ function checkLegality(scan: Scan, kind: CommandKind): void {
       throw new VstunadmError('ERR_ILLEGAL_OPTION', `option ${seen.spelling} does not apply to ${COMMAND_NAMES[kind]}${hint}`);
     }
     if (legality === '1') {
-      if (exclusive !== undefined) {
+      // -L -c -t|-u VIP:PORT lists one service's connections (vstun's addition to ipvsadm).
+      const connectionsOfService = kind === 'list' && exclusive !== undefined && new Set([exclusive.def.id, seen.def.id]).size === 2 && [exclusive.def.id, seen.def.id].every((id) => id === 'connection' || id === 'service');
+      if (exclusive !== undefined && !connectionsOfService) {
         throw new VstunadmError(
           'ERR_OPTION_CONFLICT',
           `options ${exclusive.spelling} and ${seen.spelling} cannot be combined in ${COMMAND_NAMES[kind]}; list one thing at a time`,
