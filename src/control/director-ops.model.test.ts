@@ -114,7 +114,8 @@ function applyRule(m: Model, r: Rule): boolean {
       return true;
     case 'edit-server':
       if (!svc || !svc.servers.has(r.rs)) return false;
-      svc.servers.get(r.rs)!.weight = r.weight;
+      // ipvsadm -e gives the whole server: options not given take their defaults (-i's ipip).
+      svc.servers.set(r.rs, { weight: r.weight, tunnel: 'ipip' });
       return true;
     case 'delete-server':
       return svc !== undefined && svc.servers.delete(r.rs);

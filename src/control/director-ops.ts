@@ -15,7 +15,8 @@ import { formatIpv4 } from '../director/ipv4-text.js';
 import type { RealServer } from '../director/real-server.js';
 import { VERDICT_NAMES } from '../director/verdicts.js';
 import type { VirtualService } from '../director/virtual-service.js';
-import { canonicalAddress, IPVS_VERSION, type ConnectionSnapshot, type ServiceRules, type ServiceSnapshot } from './admin-model.js';
+import { TUNNEL_GUE } from '../director/tunnel-mtu.js';
+import { canonicalAddress, IPVS_VERSION, tunnelFields, type ConnectionSnapshot, type ServiceRules, type ServiceSnapshot } from './admin-model.js';
 import { applyConfig, reloadConfig, type ControlState } from './config-reload.js';
 import { VstunadmError } from './errors.js';
 import { explainFlow } from './flow-explainer.js';
@@ -56,6 +57,7 @@ export function adminSnapshot(director: Director): ServiceSnapshot[] {
             port: svc.port,
             weight: configuredWeight(director, svc, rs),
             forward: 'tunnel' as const,
+            ...tunnelFields(rs.addressText, rs.tunnel === TUNNEL_GUE ? 'gue' : 'ipip', rs.guePort),
             effectiveWeight: rs.available ? rs.weight : 0,
             activeConns: rs.activeConns,
             inactConns: rs.inactConns,
