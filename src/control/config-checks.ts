@@ -9,9 +9,8 @@ import { ipv4InPrefix } from '../wire/ipv4-address.js';
 
 /** Config files larger than this are refused before they are read (config-loader.ts). */
 export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
-/** The registry numbers services and real servers in 16-bit fields of the connection table. */
+/** The registry numbers services in a 16-bit field of the connection table. */
 export const MAX_SERVICES = 65_535;
-export const MAX_REAL_SERVERS = 65_535;
 
 export interface ConfigProblem {
   /** Where, inside the config: ['services', 0, 'vip']. */
@@ -114,9 +113,7 @@ export function directorProblems(d: CheckedDirector, services: readonly CheckedS
     ['kernelAddress', d.kernelAddress],
     ['probeSource', d.probeSource],
   ];
-  let servers = 0;
   services.forEach((s, i) => {
-    servers += Array.isArray(s.realServers) ? s.realServers.length : 0;
     const vip = typeof s.vip === 'string' ? parseIpv4Text(s.vip) : null;
     if (vip === null) return;
     for (const [field, text] of own) {
@@ -135,6 +132,5 @@ export function directorProblems(d: CheckedDirector, services: readonly CheckedS
     }
   }
   if (services.length > MAX_SERVICES) out.push({ path: ['services'], message: `has ${services.length} services; at most ${MAX_SERVICES} are allowed` });
-  if (servers > MAX_REAL_SERVERS) out.push({ path: ['services'], message: `has ${servers} real servers in all; at most ${MAX_REAL_SERVERS} are allowed` });
   return out;
 }
