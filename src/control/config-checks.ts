@@ -115,9 +115,7 @@ export function directorProblems(d: CheckedDirector, services: readonly CheckedS
     ['kernelAddress', d.kernelAddress],
     ['probeSource', d.probeSource],
   ];
-  let servers = 0;
   services.forEach((s, i) => {
-    servers += Array.isArray(s.realServers) ? s.realServers.length : 0;
     const vip = typeof s.vip === 'string' ? parseIpv4Text(s.vip) : null;
     if (vip === null) return;
     for (const [field, text] of own) {
@@ -136,6 +134,5 @@ export function directorProblems(d: CheckedDirector, services: readonly CheckedS
     }
   }
   if (services.length > MAX_SERVICES) out.push({ path: ['services'], message: `has ${services.length} services; at most ${MAX_SERVICES} are allowed` });
-  if (servers > MAX_REAL_SERVERS) out.push({ path: ['services'], message: `has ${servers} real servers in all; at most ${MAX_REAL_SERVERS} are allowed` });
   return out;
 }
