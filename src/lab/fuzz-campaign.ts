@@ -69,7 +69,27 @@ export async function runFuzzCampaign(opts: FuzzOptions): Promise<FuzzResult> {
     const dFuzz = new DirectorFrameFuzzer({ directorMac: parseMac(DIRECTOR_MAC)!, kernelMac: macOf(lab.director, director.tap), linkAddress: '169.254.77.2', kernelAddress: '169.254.77.1', vip: lab.vip, tcpPort: LAB_APP_HTTP_PORT, udpPort: LAB_APP_UDP_PORT }, rng);
     const aFuzz = new AgentFrameFuzzer({ rsMac: macOf(rs.ns, 'eth0'), routerMac: macOf(lab.router, `site${rs.index}`), rip: rs.rip, dip: lab.dip, vip: lab.vip, udpPort: LAB_APP_UDP_PORT, guePort: DEFAULT_GUE_PORT }, new SeededRandom(rng.next()));
 
-    const before = await director.control('counters');
+    // A director busy reading fuzz on a loaded machine may answer late: retry, never give up the run for it.
+    const d = director;
+    const counters = async () => {
+      for (let i = 0; ; i++) {
+        try {
+          return await d.control('counters');
+        } catch (err) {
+          if (i >= 10) throw err;
+        }
+      }
+    };
+    let lastTaken = 0;
+    const taken = async () => {
+      try {
+        lastTaken = (await d.control('counters')).framesIn;
+      } catch {
+        /* late answer: keep the last count, ask again next time */
+      }
+      return lastTaken;
+    };
+    const before = await counters();
     const tx0 = linkCounter(lab, lab.director, director.tap, 'tx_packets');
     const drop0 = linkCounter(lab, lab.director, director.tap, 'tx_dropped');
     const agentBefore = agentCounts(lab, rs.ns);
@@ -96,7 +116,7 @@ export async function runFuzzCampaign(opts: FuzzOptions): Promise<FuzzResult> {
     try {
       [dRes, aRes] = await Promise.all([
         // At most 2048 frames ahead of what the director has read (its TAP queue holds 8192).
-        injectFrames(lab, lab.director, director.tap, directorFrames, () => dFuzz.next(), rate, budgetMs(directorFrames), { taken: async () => (await director!.control('counters')).framesIn, window: 2048 }),
+        injectFrames(lab, lab.director, director.tap, directorFrames, () => dFuzz.next(), rate, budgetMs(directorFrames), { taken, window: 2048 }),
         // Most agent frames never reach its sockets (the kernel drops them first), so no window here:
         // a rate it keeps up with; what its socket buffer cannot hold is counted as socket-overflow.
         injectFrames(lab, lab.router, `site${rs.index}`, agentFrames, () => aFuzz.next(), Math.min(rate, AGENT_RATE), budgetMs(agentFrames)),
@@ -109,9 +129,9 @@ export async function runFuzzCampaign(opts: FuzzOptions): Promise<FuzzResult> {
     await new Promise((r) => setTimeout(r, 1500));
 
     const problems: string[] = [];
-    const directorAlive = director.child.exitCode === null && (await director.control('status').catch(() => ({ ok: false }))).ok === true;
+    const directorAlive = director.child.exitCode === null && (await counters().then((c) => c.ok === true, () => false));
     if (!directorAlive) problems.push('the director is not running');
-    const after = await director.control('counters');
+    const after = await counters();
     const verdicts: Record<string, number> = {};
     let verdictSum = 0;
     for (const [k, v] of Object.entries(after.verdicts as Record<string, number>)) {
