@@ -12,7 +12,7 @@ import { ConfigError, loadDirectorConfig, validateDirectorConfig } from '../cont
 import type { DirectorConfig } from '../control/config-schema.js';
 import { registerDirectorOps } from '../control/director-ops.js';
 import { isVstunadmError } from '../control/errors.js';
-import { TunTapDevice } from '../device/native-tap-device.js';
+import { offloadFlagNames, TunTapDevice } from '../device/native-tap-device.js';
 import { Director } from '../director/director.js';
 import { registerHealthOp, startDirectorHealth, type HealthBinding } from '../director/health-binding.js';
 import { setupDirectorHost } from '../director/host-setup.js';
@@ -38,6 +38,7 @@ interface Flags {
   metrics?: string;
   logLevel?: string;
   setup: boolean;
+  offload?: boolean;
 }
 
 /** How long shutdown waits for the control and metrics listeners to close before undoing anyway (ms). */
@@ -56,6 +57,8 @@ const program = new Command()
   .option('--metrics <host:port>', 'metrics listen address (default 127.0.0.1:9469)')
   .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')} (default info, or director.logLevel)`)
   .option('--no-setup', 'do not change the host (TAP address, VIP routes, sysctls); you do it')
+  .option('--offload', 'open the TAP with the virtio-net header: TSO super-packets and checksum offload, where the kernel has them (default: director.offload)')
+  .option('--no-offload', 'open the TAP without the virtio-net header: every segment is read and written alone')
   .showHelpAfterError();
 
 async function main(): Promise<void> {
@@ -134,7 +137,11 @@ async function main(): Promise<void> {
       if (r.undone || r.failed.length) log.warn({ undone: r.undone, failed: r.failed }, 'undid host changes left by a crashed run');
     }
     const addon = loadAddon();
-    [device] = TunTapDevice.open({ name: tap, kind: 'tap', up: true });
+    const offload = flags.offload ?? d.offload;
+    [device] = TunTapDevice.open({ name: tap, kind: 'tap', up: true, offload });
+    if (!offload) log.info({ tap }, 'offloads off (--no-offload or director.offload: false)');
+    else if (device.offloadFlags === 0) log.warn({ tap }, 'the kernel took no TAP offload (TUNSETOFFLOAD); every segment is read and written alone');
+    else log.info({ tap, offloads: offloadFlagNames(device.offloadFlags) }, 'TAP offloads on; super-packets are segmented in software before tunnelling');
     const vips = [...new Set(config.services.map((s) => s.vip))];
     if (changes) {
       setupDirectorHost(changes, { tap, kernelAddress: d.kernelAddress, linkAddress: d.linkAddress, prefixLength: d.linkPrefixLength, vips, probeSource: d.probeSource });
@@ -166,6 +173,9 @@ async function main(): Promise<void> {
     registerHealthOp(control, health);
     health.onChange((row) => (row.removed ? clearServerHealth(row.service, row.server) : setServerHealth(row.service, row.server, row.up)));
     registerPmtuOp(control, pmtu);
+    const tapDevice = device;
+    // Offload state and the segmentation/checksum counters (src/device/offload-rx.ts).
+    control.register('offload', () => ({ vnetHdrLen: tapDevice.vnetHdrLen, offloads: offloadFlagNames(tapDevice.offloadFlags), counters: tapDevice.offloadStats(), reader: tapDevice.nativeStats().reader }));
     await control.listen();
     const registry = createDirectorMetrics(director);
     registerLogMetrics(registry, 'vstun', logSink);

@@ -23,7 +23,7 @@ export interface ReloadResult extends ReconcileSummary {
   needsRestart: string[];
 }
 
-const START_ONLY = ['tap', 'dip', 'linkAddress', 'kernelAddress', 'linkPrefixLength', 'mac', 'control', 'metrics', 'connTableSize', 'mhTableSize', 'icmpEcho', 'sloppyTcp', 'tunnelMtu', 'logLevel'] as const;
+const START_ONLY = ['tap', 'dip', 'linkAddress', 'kernelAddress', 'linkPrefixLength', 'mac', 'control', 'metrics', 'connTableSize', 'mhTableSize', 'icmpEcho', 'sloppyTcp', 'tunnelMtu', 'logLevel', 'offload'] as const;
 
 /** Applies an already-validated config's services and timeouts. Throws VstunadmError; nothing changes then. */
 export function applyConfig(director: Director, state: ControlState, config: DirectorConfig): ReloadResult {
