@@ -25,7 +25,7 @@ export interface AgentConfig {
   setup: boolean;
   /** Explicit uplinks; empty: every non-loopback link that is up. */
   uplinks: string[];
-  /** Open the TUN with a virtio-net header and write coalesced TCP super-packets (GRO): --offload. */
+  /** Open the TUN with a virtio-net header and write coalesced TCP super-packets (GRO); false with --no-offload. */
   offload: boolean;
   /** Where the log lines go (set by the CLI); its drop count is served in /metrics. */
   logSink?: LogSink;
@@ -93,6 +93,6 @@ export function buildAgentConfig(raw: RawAgentOptions): AgentConfig {
     stateFile,
     setup: raw.setup ?? true,
     uplinks: (raw.uplink ?? []).map((u) => checkInterfaceName(u, '--uplink')),
-    offload: raw.offload ?? false,
+    offload: raw.offload ?? true,
   };
 }
