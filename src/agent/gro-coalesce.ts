@@ -14,7 +14,8 @@
 // (every packet behind its own header, in item order, which keeps each flow's order).
 import { META_FAMILY, META_FLAG_VNET_HDR, META_LENGTH, META_OFFSET, META_PORT, META_STRIDE } from '../native/addon.js';
 import type { PacketDevice } from '../device/packet-device.js';
-import { foldSum, pseudoHeaderSumV4At, pseudoHeaderSumV6At, sumBytes } from '../wire/checksum.js';
+import { payloadSum } from '../device/payload-sum.js';
+import { foldSum, pseudoHeaderSumV4At, pseudoHeaderSumV6At } from '../wire/checksum.js';
 import { IPPROTO_TCP } from '../wire/ip-protocol.js';
 import { rewriteIpv4TotalLength } from '../wire/ipv4.js';
 import { TCP_ACK, TCP_PSH } from '../wire/tcp.js';
@@ -320,5 +321,5 @@ function sameFlow(data: Uint8Array, a: number, b: number, v6: boolean): boolean 
 function tcpChecksumOk(data: Uint8Array, off: number, len: number, l4: number): boolean {
   const tcpLen = off + len - l4;
   const pseudo = data[off] >> 4 === 6 ? pseudoHeaderSumV6At(data, off + 8, off + 24, IPPROTO_TCP, tcpLen) : pseudoHeaderSumV4At(data, off + 12, off + 16, IPPROTO_TCP, tcpLen);
-  return foldSum(sumBytes(data, l4, tcpLen, pseudo)) === 0xffff;
+  return foldSum(payloadSum(data, l4, tcpLen, pseudo)) === 0xffff;
 }

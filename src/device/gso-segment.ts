@@ -7,11 +7,12 @@
 // every segment keeps `headroom` bytes in front of it for an outer header. Payloads move
 // back to front, so no move overwrites bytes a later move still needs.
 import { META_LENGTH, META_OFFSET, META_STRIDE } from '../native/addon.js';
-import { finalizeChecksum, pseudoHeaderSumV4At, pseudoHeaderSumV6At, sumBytes } from '../wire/checksum.js';
+import { finalizeChecksum, pseudoHeaderSumV4At, pseudoHeaderSumV6At } from '../wire/checksum.js';
 import { ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../wire/ethernet.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../wire/ip-protocol.js';
 import { rewriteIpv4TotalLength } from '../wire/ipv4.js';
 import { TCP_CWR, TCP_FIN, TCP_PSH } from '../wire/tcp.js';
+import { payloadSum } from './payload-sum.js';
 import { VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_UDP_L4 } from '../wire/virtio-net-hdr.js';
 
 /** Returned (negative) when a super-packet cannot be segmented; the caller counts and drops it. */
@@ -127,7 +128,7 @@ export function segmentGso(
     }
     data[csumAt] = 0;
     data[csumAt + 1] = 0;
-    let ck = finalizeChecksum(sumBytes(data, sl4, l4Len, pseudo));
+    let ck = finalizeChecksum(payloadSum(data, sl4, l4Len, pseudo));
     if (ck === 0 && !isTcp) ck = 0xffff; // UDP: 0 would mean "no checksum"
     data[csumAt] = ck >>> 8;
     data[csumAt + 1] = ck;
@@ -147,7 +148,7 @@ export function segmentGso(
 export function completeChecksum(data: Uint8Array, frameOff: number, frameLen: number, csumStart: number, csumOffset: number): boolean {
   if (csumStart + csumOffset + 2 > frameLen) return false;
   const at = frameOff + csumStart + csumOffset;
-  let ck = finalizeChecksum(sumBytes(data, frameOff + csumStart, frameLen - csumStart));
+  let ck = finalizeChecksum(payloadSum(data, frameOff + csumStart, frameLen - csumStart));
   if (ck === 0 && csumOffset === 6) ck = 0xffff; // UDP
   data[at] = ck >>> 8;
   data[at + 1] = ck;

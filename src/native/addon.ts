@@ -178,6 +178,12 @@ export interface NativeAddon {
   closeFd(fd: number): void;
   createReader(options: ReaderOptions): NativeReader;
   createWriter(options: WriterOptions): NativeWriter;
+  /**
+   * One's-complement sum of bytes[off..off+len) as big-endian 16-bit words, folded to 16 bits,
+   * not complemented (= foldSum(sumBytes(...)) of src/wire/checksum.ts). Throws RangeError for
+   * a range outside the array.
+   */
+  checksumSum(bytes: Uint8Array, off: number, len: number): number;
 }
 
 /** Error thrown by the addon: `code` is errno's name (e.g. 'EPERM'), `target` the device or socket. */
