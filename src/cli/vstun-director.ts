@@ -25,6 +25,7 @@ import { createDirectorMetrics } from '../metrics/director-metrics.js';
 import { clearServerHealth, setServerHealth } from '../metrics/health-gauge.js';
 import { parseListenAddress, startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import { createDaemonLogger, registerLogMetrics } from '../log/daemon-logger.js';
+import { registerOffloadMetrics } from '../metrics/offload-metrics.js';
 import { loadAddon } from '../native/addon.js';
 import { parseMac } from '../wire/ethernet.js';
 import { ipv4ToString, parseIpv4 } from '../wire/ipv4-address.js';
@@ -179,6 +180,7 @@ async function main(): Promise<void> {
     await control.listen();
     const registry = createDirectorMetrics(director);
     registerLogMetrics(registry, 'vstun', logSink);
+    registerOffloadMetrics(registry, () => tapDevice.offloadStats());
     metricsServer = await startMetricsServer(registry, metrics);
     log.info({ tap, control: controlPath, metrics, services: config.services.length, connTable: director.table.stats() }, 'director running');
   } catch (err) {
