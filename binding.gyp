@@ -12,7 +12,8 @@
         "native/ring.c",
         "native/reader.c",
         "native/writer.c",
-        "native/csum.c"
+        "native/csum.c",
+        "native/notify.c"
       ],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags_c": ["-std=gnu11"],
