@@ -4,14 +4,15 @@
 // table that the file refuses, vstunadm refuses too, with the same words.
 // Each problem names the field (a path inside the config), the value and what is valid.
 import { ADDRESS_USE_TEXT, addressUse, parseAddressText, parseIpv4Text, parseNetmaskText, type ParsedAddress } from '../wire/address-text.js';
+import { MAX_REAL_SERVERS as REGISTRY_MAX_REAL_SERVERS, MAX_SERVICES as REGISTRY_MAX_SERVICES } from '../director/service-registry.js';
 import { parseMac } from '../wire/ethernet.js';
 import { ipv4InPrefix } from '../wire/ipv4-address.js';
 
 /** Config files larger than this are refused before they are read (config-loader.ts). */
 export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
-/** The registry numbers services and real servers in 16-bit fields of the connection table. */
-export const MAX_SERVICES = 65_535;
-export const MAX_REAL_SERVERS = 65_535;
+/** The registry's limits: services in a 16-bit field of the connection table, real servers in a 32-bit one (capped for memory). */
+export const MAX_SERVICES = REGISTRY_MAX_SERVICES;
+export const MAX_REAL_SERVERS = REGISTRY_MAX_REAL_SERVERS;
 
 export interface ConfigProblem {
   /** Where, inside the config: ['services', 0, 'vip']. */
@@ -114,9 +115,7 @@ export function directorProblems(d: CheckedDirector, services: readonly CheckedS
     ['kernelAddress', d.kernelAddress],
     ['probeSource', d.probeSource],
   ];
-  let servers = 0;
   services.forEach((s, i) => {
-    servers += Array.isArray(s.realServers) ? s.realServers.length : 0;
     const vip = typeof s.vip === 'string' ? parseIpv4Text(s.vip) : null;
     if (vip === null) return;
     for (const [field, text] of own) {
@@ -135,6 +134,5 @@ export function directorProblems(d: CheckedDirector, services: readonly CheckedS
     }
   }
   if (services.length > MAX_SERVICES) out.push({ path: ['services'], message: `has ${services.length} services; at most ${MAX_SERVICES} are allowed` });
-  if (servers > MAX_REAL_SERVERS) out.push({ path: ['services'], message: `has ${servers} real servers in all; at most ${MAX_REAL_SERVERS} are allowed` });
   return out;
 }

@@ -1,6 +1,8 @@
 // A real server (IPVS "destination") as one service sees it: address, weight, its share of
 // connections, and traffic counters. The data path reads and bumps the numeric fields in
 // place; the control plane changes weight and flags.
+import { parseIpv6 } from '../wire/ipv6-address.js';
+import { IPV6_ID_BASE } from './address-id.js';
 import { formatIpv4 } from './ipv4-text.js';
 import { TrafficStats } from './rate-estimator.js';
 
@@ -43,7 +45,11 @@ export class RealServer {
     addressText?: string,
   ) {
     this.addressText = addressText ?? formatIpv4(address);
+    this.address6 = address >= IPV6_ID_BASE ? parseIpv6(this.addressText) : null;
   }
+
+  /** The 16 bytes of an IPv6 server (what consistent hashing keys on: ids differ between directors); null for IPv4. */
+  readonly address6: Uint8Array | null;
 
   /** Canonical text of the address (dotted quad or RFC 5952). */
   readonly addressText: string;

@@ -68,7 +68,7 @@ export const realHostSystem: HostSystem = {
       return execFileSync('nft', args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'], timeout: 10_000 });
     } catch (err) {
       const e = err as { stderr?: string; message: string; code?: string };
-      const hint = e.code === 'ENOENT' ? ' (nft is not installed: apt-get install nftables)' : '';
+      const hint = e.code === 'ENOENT' ? ' (nft is not installed: apt-get install nftables, or set director.guard.enabled: false)' : '';
       throw new HostChangeError('HOST_COMMAND_FAILED', `nft ${args.join(' ')}: ${(e.stderr ?? e.message).trim()}${hint}`);
     }
   },

@@ -9,6 +9,8 @@ import { resetServerHealth, setServerHealth } from './health-gauge.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
 import { buildInfo } from './build-info.js';
 import { registerRuntimeMetrics } from './runtime-metrics.js';
+import { registerKernelDrops } from '../director/kernel-drops.js';
+import { directorCounters } from '../control/director-ops.js';
 
 let t: TestDirector | undefined;
 let m: MetricsServer | undefined;
@@ -116,5 +118,18 @@ describe('exposition reader rejects what Prometheus would', () => {
     ['a sample of another family', ok + 'c_total 1\n', 'outside its family'],
   ])('%s', (_n, text, msg) => {
     expect(() => parseExposition(text)).toThrow(msg);
+  });
+
+  test('counts the kernel-side drops (TAP queue, guard) in vstun_drops_total and vstun_guard_dropped_total, and in vstunadm counters', async () => {
+    t = await startTestDirector({ services: [{ protocol: 'tcp', vip: VIP, port: 80, scheduler: 'rr', realServers: [{ address: '10.77.3.2' }] }] });
+    registerKernelDrops(t.director, { read: () => ({ 'tap-queue-full': 12, 'guard-syn-flood': 30, 'guard-udp-flood': 4 }) });
+    const registry = createDirectorMetrics(t.director);
+    m = await startMetricsServer(registry, '127.0.0.1:0');
+    const samples = parseExposition(await (await fetch(`http://${m.address}/metrics`)).text());
+    expect(one(samples, 'vstun_drops_total', { reason: 'tap-queue-full' })).toBe(12);
+    expect(one(samples, 'vstun_drops_total', { reason: 'guard-syn-flood' })).toBe(30);
+    expect(one(samples, 'vstun_guard_dropped_total', { kind: 'syn-flood' })).toBe(30);
+    expect(one(samples, 'vstun_guard_dropped_total', { kind: 'udp-flood' })).toBe(4);
+    expect(directorCounters(t.director).kernelDrops).toEqual({ 'tap-queue-full': 12, 'guard-syn-flood': 30, 'guard-udp-flood': 4 });
   });
 });

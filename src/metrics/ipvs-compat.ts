@@ -7,7 +7,6 @@
 // packets and bytes are 0: in VS/TUN the replies never pass the director.
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Director } from '../director/director.js';
-import { formatIpv4 } from '../director/ipv4-text.js';
 
 /** node_exporter's default backend label set, in its (sorted) exposition order. */
 export const IPVS_BACKEND_LABELS = ['local_address', 'local_mark', 'local_port', 'proto', 'remote_address', 'remote_port'] as const;
@@ -26,7 +25,7 @@ function backendRows(director: Director): BackendSums[] {
     for (const rs of svc.servers) {
       if (rs.removed) continue;
       const labels = {
-        local_address: formatIpv4(svc.vip),
+        local_address: svc.vipText,
         local_mark: '',
         local_port: String(svc.port),
         proto: svc.protocolName.toUpperCase(),

@@ -28,6 +28,28 @@ const GOOD = config(`  - { protocol: tcp, vip: "${VIP}", port: 80, scheduler: wr
 const GOOD2 = config(`  - { protocol: tcp, vip: "${VIP}", port: 80, scheduler: rr, realServers: [{ address: "10.99.3.2" }] }`);
 const BAD = config(`  - { protocol: tcp, vip: "${VIP}", port: 80, scheduler: nope, realServers: [] }`);
 
+/**
+ * A fake service manager's notify socket: a python3 AF_UNIX datagram socket bound to `file`
+ * (a path: network namespaces do not scope it, like /run/systemd/notify); texts() is every
+ * datagram received so far.
+ */
+async function notifyReceiver(file: string): Promise<{ texts: () => string[]; stop: () => void }> {
+  const py = `
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(120)
+print("bound", flush=True)
+for _ in range(20):
+    print(json.dumps({"text": s.recv(4096).decode()}), flush=True)
+`;
+  let got = '';
+  const child = spawn('python3', ['-c', py, file], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 170_000 });
+  child.stdout!.on('data', (d: Buffer) => (got += d.toString()));
+  await waitFor(() => got.includes('bound'), 10_000, 'the notify receiver');
+  return { texts: () => got.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l).text as string), stop: () => child.kill('SIGKILL') };
+}
+
 describe.skipIf(!canRunNetnsTests())('CLI tooling of the built binaries', () => {
   let topo: Topology;
   let ns: string;
@@ -103,12 +125,40 @@ describe.skipIf(!canRunNetnsTests())('CLI tooling of the built binaries', () => 
     expect(bad.stderr).toContain('--director');
   });
 
+  it('an agent under a service manager: READY=1, runtime metrics, STOPPING=1', async () => {
+    const receiver = await notifyReceiver(path.join(work, 'agent-notify.sock'));
+    const texts = receiver.texts;
+    let agent: ChildProcess | undefined;
+    try {
+      agent = topo.spawn(ns, process.execPath, [bin('vstun-agent'), '--vip', '10.99.100.20', '--director', '10.99.2.1', '--listen', '127.0.0.1:9470', '--tun', `vi${topo.tag}`.slice(0, 15), '--state-file', path.join(work, 'agent.state.json')], {
+        env: { ...process.env, NOTIFY_SOCKET: path.join(work, 'agent-notify.sock') },
+      });
+      let out = '';
+      agent.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      agent.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+      await waitFor(() => {
+        if (agent!.exitCode !== null) throw new Error(`agent exited: ${out}`);
+        return texts().some((t) => t.startsWith('READY=1'));
+      }, 30_000, 'READY=1 from the agent');
+      const metrics = topo.tryExec(ns, 'curl', ['-sf', '--max-time', '5', 'http://127.0.0.1:9470/metrics']).stdout;
+      expect(metrics).toContain('vstun_build_info{daemon="vstun-agent"');
+      for (const family of ['process_cpu_seconds_total', 'nodejs_heap_size_used_bytes', 'vstun_event_loop_delay_seconds_count', 'vstun_agent_decap_drops_total']) expect(metrics).toContain(`\n${family}`);
+      const exited = new Promise<number | null>((r) => agent!.once('exit', (code) => r(code)));
+      agent.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      await waitFor(() => texts().some((t) => t.startsWith('STOPPING=1')), 10_000, 'STOPPING=1 from the agent');
+      expect(topo.exec(ns, 'ip', ['addr', 'show', 'dev', 'lo'])).not.toContain('10.99.100.20');
+    } finally {
+      agent?.kill('SIGKILL');
+      receiver.stop();
+    }
+  });
+
   describe('a director under a service manager (Type=notify)', () => {
-    let receiver: ChildProcess;
+    let receiver: Awaited<ReturnType<typeof notifyReceiver>> | undefined;
     let director: ChildProcess;
-    let got = '';
     let directorOut = '';
-    const messages = () => got.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l).text as string);
+    const messages = () => receiver?.texts() ?? [];
     const cfg = () => path.join(work, 'director.yaml');
     const sock = () => path.join(work, 'director.sock');
     const adm = (args: string[]) => runBin('vstunadm', ['--control', sock(), ...args]);
@@ -116,19 +166,7 @@ describe.skipIf(!canRunNetnsTests())('CLI tooling of the built binaries', () => 
     beforeAll(async () => {
       writeFileSync(cfg(), GOOD);
       const notify = path.join(work, 'notify.sock');
-      // A path socket (network namespaces do not scope it), like /run/systemd/notify.
-      const py = `
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-s.settimeout(120)
-print("bound", flush=True)
-for _ in range(20):
-    print(json.dumps({"text": s.recv(4096).decode()}), flush=True)
-`;
-      receiver = spawn('python3', ['-c', py, notify], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 170_000 });
-      receiver.stdout!.on('data', (d: Buffer) => (got += d.toString()));
-      await waitFor(() => got.includes('bound'), 10_000, 'the notify receiver');
+      receiver = await notifyReceiver(notify);
       director = topo.spawn(ns, process.execPath, [bin('vstun-director'), '--config', cfg(), '--tap', `vt${topo.tag}`.slice(0, 15), '--dip', '10.99.2.1', '--control', sock(), '--metrics', '127.0.0.1:9469', '--state-file', path.join(work, 'director.state.json')], {
         env: { ...process.env, NOTIFY_SOCKET: notify },
       });
@@ -141,13 +179,18 @@ for _ in range(20):
     });
     afterAll(() => {
       director?.kill('SIGKILL');
-      receiver?.kill('SIGKILL');
+      receiver?.stop();
     });
 
     it('READY=1 comes only once the control socket and /metrics serve', () => {
       expect(messages()[0]).toBe('READY=1\nSTATUS=serving\n');
       expect(adm(['status']).code).toBe(0);
-      expect(topo.tryExec(ns, 'curl', ['-sf', '--max-time', '5', 'http://127.0.0.1:9469/metrics']).stdout).toContain('vstun_build_info{');
+      const metrics = topo.tryExec(ns, 'curl', ['-sf', '--max-time', '5', 'http://127.0.0.1:9469/metrics']).stdout;
+      expect(metrics).toMatch(/^vstun_build_info\{daemon="vstun-director",version="\d+\.\d+\.\d+",node="v[^"]+"(,commit="[0-9a-f]{12}")?\} 1$/m);
+      // The built binary's node_exporter-compatible series for its table.
+      expect(metrics).toContain(`node_ipvs_backend_weight{local_address="${VIP}",local_mark="",local_port="80",proto="TCP",remote_address="10.99.3.2",remote_port="80"} 2`);
+      expect(metrics).toMatch(/^node_ipvs_connections_total 0$/m);
+      for (const family of ['process_cpu_seconds_total', 'nodejs_heap_size_used_bytes', 'vstun_event_loop_delay_seconds_count']) expect(metrics).toContain(`\n${family}`);
     });
 
     it('vstunadm reload: RELOADING=1 with MONOTONIC_USEC, then READY=1; a bad file fails it and changes nothing', async () => {

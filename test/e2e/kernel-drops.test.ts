@@ -56,7 +56,7 @@ describe.skipIf(!canRunNetnsTests())('drops before the daemons read are counted'
     director.child.kill('SIGSTOP');
     let sent: number;
     try {
-      sent = await udpLoad(50_000, 1);
+      sent = await udpLoad(50_000, 2); // more than the TAP queue (8192 frames) holds, even from a slow generator
     } finally {
       director.child.kill('SIGCONT');
     }

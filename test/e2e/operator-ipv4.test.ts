@@ -154,7 +154,8 @@ describe.skipIf(!canRunNetnsTests())('operator, IPv4: an empty director driven w
   it('--no-setup: run-time VIPs change nothing on the host, as documented', async () => {
     // A bare namespace of its own: only the director's TAP may appear there.
     const bare = lab.topo.ns('nos');
-    const other = await startOperatorDirector(lab, { ns: bare, extraArgs: ['--no-setup'] });
+    // --dip: this namespace has no route toward the real servers to take a source from.
+    const other = await startOperatorDirector(lab, { ns: bare, extraArgs: ['--no-setup', '--dip', lab.dip] });
     try {
       admOk(other, ['-A', '-t', `${VIP2}:80`, '-s', 'rr']);
       admOk(other, ['-a', '-t', `${VIP2}:80`, '-r', rips[0], '-i']);

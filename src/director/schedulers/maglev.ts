@@ -9,7 +9,6 @@
 // before the turns are taken (the order servers were added or reloaded in decides who wins a
 // contested slot), and an IPv6 server is hashed by its 16 bytes, not by its process-local id.
 import { hashIpv6At, IPV6_ID_BASE } from '../address-id.js';
-import { parseIpv6Into } from '../../wire/ipv6-address.js';
 import type { RealServer } from '../real-server.js';
 import { hash2 } from '../flow-hash.js';
 import { gcd, type FlowKey, type Scheduler, type SchedulerFlag } from './scheduler.js';
@@ -30,18 +29,9 @@ export function isPrime(n: number): boolean {
   return true;
 }
 
-const keyA = new Uint8Array(16);
-const keyB = new Uint8Array(16);
-
-/** The 16 bytes of an IPv6 server, from its text (ids are per director, the text is not). */
-function ipv6BytesOf(rs: RealServer, out: Uint8Array): Uint8Array {
-  if (!parseIpv6Into(rs.addressText, out, 0)) throw new RangeError(`real server ${rs.addressText} has an IPv6 id but no IPv6 text`);
-  return out;
-}
-
 /** What a server's permutation is hashed from: the IPv4 value, or a hash of the IPv6 bytes (never the id). */
 function serverHashKey(rs: RealServer): number {
-  return rs.address < IPV6_ID_BASE ? rs.address : hashIpv6At(ipv6BytesOf(rs, keyA), 0);
+  return rs.address6 === null ? rs.address : hashIpv6At(rs.address6, 0);
 }
 
 /**
@@ -52,10 +42,8 @@ export function compareServerKeys(a: RealServer, b: RealServer): number {
   const a6 = a.address >= IPV6_ID_BASE;
   const b6 = b.address >= IPV6_ID_BASE;
   if (a6 !== b6) return a6 ? 1 : -1;
-  if (a6) {
-    ipv6BytesOf(a, keyA);
-    ipv6BytesOf(b, keyB);
-    for (let i = 0; i < 16; i++) if (keyA[i] !== keyB[i]) return keyA[i] - keyB[i];
+  if (a6 && a.address6 !== null && b.address6 !== null) {
+    for (let i = 0; i < 16; i++) if (a.address6[i] !== b.address6[i]) return a.address6[i] - b.address6[i];
   } else if (a.address !== b.address) {
     return a.address - b.address;
   }
