@@ -12,6 +12,7 @@
         "native/ring.c",
         "native/reader.c",
         "native/writer.c",
+        "native/csum.c",
         "native/notify.c"
       ],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],

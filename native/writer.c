@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -42,7 +43,13 @@ typedef struct writer {
   uint32_t pkt[SEND_CHUNK];
   uint64_t written, bytes, queued, dropped, errors;
   int last_errno;
+  /* TUN/TAP opened with IFF_VNET_HDR: bytes of virtio-net header each write starts with. A packet
+   * whose meta family word has bit 0 set (META_FLAG_VNET_HDR) carries its own header; any other
+   * gets a zero one (no offload) prepended here, so callers that know nothing of offloads work. */
+  uint32_t vnet_len;
 } writer_t;
+
+static const uint8_t zero_vnet_hdr[12];
 
 static void writer_free(writer_t *w) {
   free(w->bl);
@@ -179,7 +186,10 @@ static void poll_writable(writer_t *w, bool on) {
 static int send_one(writer_t *w, const uint8_t *p, size_t len, int family, int port, const uint8_t *a) {
   ssize_t k;
   do {
-    if (!w->use_sendmmsg) {
+    if (!w->use_sendmmsg && w->vnet_len && !(family & 1)) {
+      struct iovec iov[2] = {{(void *)zero_vnet_hdr, w->vnet_len}, {(void *)p, len}};
+      k = writev(w->fd, iov, 2);
+    } else if (!w->use_sendmmsg) {
       k = write(w->fd, p, len);
     } else {
       struct sockaddr_in6 name;
@@ -245,10 +255,11 @@ static bool packet_span(writer_t *w, const batch *b, uint32_t i, const uint8_t *
   }
   *p = b->data + off;
   *len = (size_t)l;
-  *family = w->use_sendmmsg ? m[META_FAMILY] : 0;
+  /* For TUN/TAP writes the family word only carries META_FLAG_VNET_HDR (kept in the backlog too). */
+  *family = w->use_sendmmsg ? m[META_FAMILY] : (w->vnet_len ? m[META_FAMILY] & 1 : 0);
   *port = m[META_PORT];
   *a = NULL;
-  if (*family != 0) {
+  if (*family != 0 && w->use_sendmmsg) {
     if ((*family != 4 && *family != 6) || !b->addr || ((size_t)i + 1) * ADDR_STRIDE > b->addr_len) {
       count_error(w, EDESTADDRREQ);
       return false;
@@ -428,6 +439,10 @@ static napi_value create_writer(napi_env env, napi_callback_info info) {
   if (!has_mode || (strcmp(mode, "write") != 0 && strcmp(mode, "sendmmsg") != 0))
     return vstun_throw_range(env, "mode", "options.mode must be 'write' or 'sendmmsg'");
   if (!vstun_prop_int(env, opts, "backlog", 1, 1 << 20, 4096, &backlog)) return NULL;
+  int64_t vnet_len;
+  if (!vstun_prop_int(env, opts, "vnetHdr", 0, 12, 0, &vnet_len)) return NULL;
+  if (vnet_len != 0 && vnet_len != 10 && vnet_len != 12) return vstun_throw_range(env, "vnetHdr", "vnetHdr must be 0, 10 or 12");
+  if (vnet_len != 0 && strcmp(mode, "write") != 0) return vstun_throw_range(env, "vnetHdr", "vnetHdr needs mode 'write' (a TUN/TAP)");
   char target[24];
   snprintf(target, sizeof target, "fd %d", (int)fd);
 
@@ -442,6 +457,7 @@ static napi_value create_writer(napi_env env, napi_callback_info info) {
   w->fd = dupfd;
   w->use_sendmmsg = strcmp(mode, "sendmmsg") == 0;
   w->bl_cap = (uint32_t)backlog;
+  w->vnet_len = (uint32_t)vnet_len;
   uv_loop_t *loop;
   int rc = napi_get_uv_event_loop(env, &loop) == napi_ok ? uv_poll_init(loop, &w->poll, dupfd) : UV_EINVAL;
   if (rc < 0) {

@@ -25,6 +25,8 @@ export interface AgentConfig {
   setup: boolean;
   /** Explicit uplinks; empty: every non-loopback link that is up. */
   uplinks: string[];
+  /** Open the TUN with a virtio-net header and write coalesced TCP super-packets (GRO); false with --no-offload. */
+  offload: boolean;
   /** Where the log lines go (set by the CLI); its drop count is served in /metrics. */
   logSink?: LogSink;
 }
@@ -39,6 +41,7 @@ export interface RawAgentOptions {
   stateFile?: string;
   setup?: boolean;
   uplink?: string[];
+  offload?: boolean;
 }
 
 const bad = (msg: string) => new AgentError('AGENT_BAD_ARGUMENT', msg);
@@ -90,5 +93,6 @@ export function buildAgentConfig(raw: RawAgentOptions): AgentConfig {
     stateFile,
     setup: raw.setup ?? true,
     uplinks: (raw.uplink ?? []).map((u) => checkInterfaceName(u, '--uplink')),
+    offload: raw.offload ?? true,
   };
 }

@@ -2,6 +2,7 @@
 // metrics copy them at scrape time (collect), so scraping costs nothing per packet.
 import { Counter, Gauge, Registry } from 'prom-client';
 import { DECAP_SOURCES, DROP_REASONS, type DecapCounters } from './decap-counters.js';
+import type { GroStats } from './gro-coalesce.js';
 
 export interface AgentMetricsOptions {
   counters: DecapCounters;
@@ -10,6 +11,8 @@ export interface AgentMetricsOptions {
   /** Called before each scrape (folds device counters in). */
   beforeScrape?: () => void;
   mode: string;
+  /** User-space GRO counters (gro-coalesce.ts) when the TUN has offloads; read at scrape time. */
+  gro?: () => GroStats | undefined;
 }
 
 /** A registry of its own (not the global one), so several agents in one process do not clash. */
@@ -67,6 +70,20 @@ export function createAgentMetrics(opts: AgentMetricsOptions): Registry {
       sync();
       this.reset();
       DROP_REASONS.forEach((r, i) => this.inc({ reason: r }, c.drops[i]));
+    },
+  });
+  new Counter({
+    name: 'vstun_agent_gro_total',
+    help: 'User-space GRO into the TUN: super-packets written, segments merged into them, segments not merged for a bad TCP checksum.',
+    labelNames: ['what'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const g = opts.gro?.();
+      if (!g) return;
+      this.inc({ what: 'super-packets' }, g.superPackets);
+      this.inc({ what: 'merged-segments' }, g.mergedSegments);
+      this.inc({ what: 'bad-checksum' }, g.badChecksum);
     },
   });
   new Gauge({

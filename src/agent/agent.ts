@@ -4,7 +4,7 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { HostChanges, describeChange, realHostSystem, type HostSystem, type UndoReport } from '../host/host-changes.js';
-import { TunTapDevice } from '../device/native-tap-device.js';
+import { offloadFlagNames, TunTapDevice } from '../device/native-tap-device.js';
 import { RawSocketDevice, UdpSocketDevice } from '../device/raw-socket-device.js';
 import type { NativeRingDevice } from '../device/native-ring-device.js';
 import { AgentError } from './agent-error.js';
@@ -18,6 +18,7 @@ import { SourcePrefixSet, VipTable } from './address-match.js';
 import { DecapCounters, type DecapSource } from './decap-counters.js';
 import { Decapsulator, IPPROTO_IPIP, IPPROTO_IPV6 } from './decap.js';
 import { FeedbackSampler } from './feedback.js';
+import { TcpCoalescer } from './gro-coalesce.js';
 import { checkHost, resolveUplinks, type CheckConfig } from './host-checks.js';
 import { gatherHostFacts, parseIpAddrJson } from './host-facts.js';
 import { applyHostSetup, relaxRpFilter } from './host-setup.js';
@@ -92,7 +93,10 @@ export class Agent {
       }
       if (this.mode === 'userspace') {
         // Not persistent: the kernel deletes the TUN when our fd closes, even after kill -9.
-        this.tun = TunTapDevice.open({ name: this.config.tun, kind: 'tun', up: false })[0];
+        this.tun = TunTapDevice.open({ name: this.config.tun, kind: 'tun', up: false, offload: this.config.offload })[0];
+        if (!this.config.offload) this.log.info('offloads off (--no-offload): decapsulated segments are written one by one');
+        else if (this.tun.offloadFlags === 0) this.log.warn('the kernel took no TUN offload (TUNSETOFFLOAD); writing coalesced super-packets anyway');
+        else this.log.info({ offloads: offloadFlagNames(this.tun.offloadFlags) }, 'TUN offloads on; TCP segments are coalesced (GRO) before injection');
         this.changes.adoptLink(this.tun.name);
       }
       if (this.config.setup) relaxRpFilter(this.changes, [decapDev], read);
@@ -112,6 +116,7 @@ export class Agent {
       vips: this.vipTable,
       counters: this.counters,
       tun,
+      gro: tun.vnetHdrLen > 0 ? new TcpCoalescer(tun.vnetHdrLen) : undefined,
     });
     tun.onBatch((b) => {
       this.tunOutbound += b.count;
@@ -148,7 +153,7 @@ export class Agent {
     const vips = this.vipTable.vips.map((v) => v.text);
     const feedback = new FeedbackSampler(vips);
     await feedback.prime();
-    const metrics = createAgentMetrics({ counters: this.counters, vips, mode: this.mode, beforeScrape: () => this.decap?.syncDeviceCounters() });
+    const metrics = createAgentMetrics({ counters: this.counters, vips, mode: this.mode, beforeScrape: () => this.decap?.syncDeviceCounters(), gro: () => this.decap?.gro?.stats });
     if (this.config.logSink) registerLogMetrics(metrics, 'vstun_agent', this.config.logSink);
     this.loopDelay = registerRuntimeMetrics(metrics, 'vstun-agent');
     const server = await startAgentHttp(this.config.listen!, { health: () => this.health(), feedback: () => feedback.read(), metrics });

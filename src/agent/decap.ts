@@ -34,6 +34,7 @@ import {
   type DecapCounters,
   type DecapSource,
 } from './decap-counters.js';
+import type { TcpCoalescer } from './gro-coalesce.js';
 
 /** IP protocol numbers of the two encapsulations (outer protocol / GUE proto field). */
 export const IPPROTO_IPIP = 4;
@@ -58,6 +59,8 @@ export interface DecapOptions {
   counters: DecapCounters;
   /** The injection TUN: accepted inner packets are written to it. */
   tun: PacketDevice;
+  /** User-space GRO for a TUN opened with a virtio-net header (gro-coalesce.ts); absent: packets go one by one. */
+  gro?: TcpCoalescer;
 }
 
 export class Decapsulator {
@@ -65,6 +68,7 @@ export class Decapsulator {
   private readonly vips: VipTable;
   readonly counters: DecapCounters;
   private readonly tun: PacketDevice;
+  readonly gro: TcpCoalescer | undefined;
   private outMeta = new Int32Array(256 * META_STRIDE);
   private readonly sources: { device: PacketDevice; kind: number; truncatedBase: number; overflowBase: number }[] = [];
   private readonly tunBase: { dropped: number; errors: number };
@@ -78,6 +82,7 @@ export class Decapsulator {
     this.vips = opts.vips;
     this.counters = opts.counters;
     this.tun = opts.tun;
+    this.gro = opts.gro;
     const s = this.tun.stats();
     this.tunBase = { dropped: s.txDropped, errors: s.txErrors };
   }
@@ -125,7 +130,8 @@ export class Decapsulator {
     if (accepted > 0) {
       c.accepted += accepted;
       c.lastAcceptMs = Date.now();
-      this.tun.writeBatch(data, out, accepted);
+      if (this.gro) this.gro.writeTo(this.tun, data, out, accepted);
+      else this.tun.writeBatch(data, out, accepted);
     }
     return accepted;
   }

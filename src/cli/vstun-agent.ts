@@ -118,6 +118,8 @@ const program = new Command('vstun-agent')
   .option('--uplink <if>', 'uplink interface for the ARP sysctls (repeatable; default: every non-loopback link that is up)', collect)
   .option('--state-file <path>', 'where pending undo records are kept, for restore after a crash (default /run/vstun/agent.state.json; in another network namespace /run/vstun/netns/NAME/agent.state.json)')
   .option('--no-setup', 'do not add VIPs or change sysctls (only open the TUN and the sockets)')
+  .option('--offload', 'open the TUN with the virtio-net header and write coalesced TCP super-packets (user-space GRO; the default)')
+  .option('--no-offload', 'open the TUN without the virtio-net header: every decapsulated segment is written alone')
   .option('--check', 'validate the arguments as a start would, print what it would set up on this host, and exit: 0 valid, 2 invalid')
   .version(versionLine('vstun-agent'), '-V, --version', 'print the version and exit')
   .action((opts: RawAgentOptions) => runAgent(opts));

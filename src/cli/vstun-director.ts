@@ -14,7 +14,7 @@ import { ConfigError, loadDirectorConfig, validateDirectorConfig } from '../cont
 import type { DirectorConfig } from '../control/config-schema.js';
 import { registerDirectorOps } from '../control/director-ops.js';
 import { isVstunadmError } from '../control/errors.js';
-import { TunTapDevice } from '../device/native-tap-device.js';
+import { offloadFlagNames, TunTapDevice } from '../device/native-tap-device.js';
 import { Director } from '../director/director.js';
 import { registerHealthOp, startDirectorHealth, type HealthBinding } from '../director/health-binding.js';
 import { canonicalIpText, Ipv6AddressTable } from '../director/address-id.js';
@@ -35,6 +35,7 @@ import { clearServerHealth, setServerHealth } from '../metrics/health-gauge.js';
 import { parseListenAddress, startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import { statusRoutes } from '../status/status-routes.js';
 import { createDaemonLogger, registerLogMetrics } from '../log/daemon-logger.js';
+import { registerOffloadMetrics } from '../metrics/offload-metrics.js';
 import { registerAnnounceMetrics, registerAnnounceOps, startVipAnnouncement, type AnnounceBinding } from '../bgp/announce-binding.js';
 import { birdConfigure } from '../bgp/bird-control.js';
 import { renderVipInclude, writeFileAtomic } from '../bgp/vip-include.js';
@@ -54,6 +55,7 @@ interface Flags {
   logLevel?: string;
   checkConfig?: string;
   setup: boolean;
+  offload?: boolean;
 }
 
 /** How long shutdown waits for the control and metrics listeners to close before undoing anyway (ms). */
@@ -72,6 +74,8 @@ const program = new Command()
   .option('--metrics <host:port>', 'metrics listen address (default 127.0.0.1:9469)')
   .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')} (default info, or director.logLevel)`)
   .option('--no-setup', 'do not change the host (TAP address, VIP routes, sysctls); you do it')
+  .option('--offload', 'open the TAP with the virtio-net header: TSO super-packets and checksum offload, where the kernel has them (default: director.offload, true)')
+  .option('--no-offload', 'open the TAP without the virtio-net header: every segment is read and written alone')
   .option('--check-config <file>', 'validate FILE fully, print what a start would set up (host changes, services) and exit: 0 valid, 2 invalid')
   .version(versionLine('vstun-director'), '-V, --version', 'print the version and exit');
 shortUsageErrors(program, 'vstun-director');
@@ -211,7 +215,11 @@ async function main(): Promise<void> {
       }
     }
     const addon = loadAddon();
-    [device] = TunTapDevice.open({ name: tap, kind: 'tap', up: true });
+    const offload = flags.offload ?? d.offload;
+    [device] = TunTapDevice.open({ name: tap, kind: 'tap', up: true, offload });
+    if (!offload) log.info({ tap }, 'offloads off (--no-offload or director.offload: false)');
+    else if (device.offloadFlags === 0) log.warn({ tap }, 'the kernel took no TAP offload (TUNSETOFFLOAD); every segment is read and written alone');
+    else log.info({ tap, offloads: offloadFlagNames(device.offloadFlags) }, 'TAP offloads on; super-packets are segmented in software before tunnelling');
     const vips = [...new Set(config.services.map((s) => canonicalIpText(s.vip) ?? s.vip))];
     let vipRoutes: HostVipRoutes | undefined;
     if (changes) {
@@ -263,6 +271,9 @@ async function main(): Promise<void> {
     health.onChange((row) => (row.removed ? clearServerHealth(row.service, row.server) : setServerHealth(row.service, row.server, row.up)));
     registerPmtuOp(control, pmtu);
     control.register('reload', async () => ({ reload: await reloading(() => reloadConfig(director!, state)) }));
+    const tapDevice = device;
+    // Offload state and the segmentation/checksum counters (src/device/offload-rx.ts).
+    control.register('offload', () => ({ vnetHdrLen: tapDevice.vnetHdrLen, offloads: offloadFlagNames(tapDevice.offloadFlags), counters: tapDevice.offloadStats(), reader: tapDevice.nativeStats().reader }));
     if (config.bgp) {
       const h = health;
       announce = startVipAnnouncement(director, config.bgp, { tap, log, isStandIn: (rs) => h.healthOf(rs)?.state === 'sorry' });
@@ -275,6 +286,7 @@ async function main(): Promise<void> {
     registerLogMetrics(registry, 'vstun', logSink);
     loopDelay = registerRuntimeMetrics(registry, 'vstun-director');
     if (announce) registerAnnounceMetrics(registry, announce);
+    registerOffloadMetrics(registry, () => tapDevice.offloadStats());
     const bound = health;
     const delay = loopDelay;
     const announcer = announce?.announcer;

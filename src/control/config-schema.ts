@@ -161,6 +161,8 @@ export const DirectorSection = z.strictObject({
   probeSource: ipv4.optional(),
   /** Default tunnel MTU toward real servers (the uplink's MTU). */
   tunnelMtu: tunnelMtu().default(1500),
+  /** Open the TAP with a virtio-net header and TSO/checksum offloads where the kernel has them (--offload / --no-offload). */
+  offload: z.boolean().default(true),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: (iss) => `${JSON.stringify(iss.input)} is not a log level (fatal, error, warn, info, debug, trace, silent)` }).default('info'),
   timeouts: z
     .strictObject({

@@ -2,14 +2,15 @@
 // NativeWriter sending from caller buffers, over one fd. The batch object handed to the data
 // path is allocated once; each wake-up only changes its `count`.
 import type { NativeAddon, NativeReader, NativeWriter } from '../native/addon.js';
+import { OffloadRx, type OffloadRxStats } from './offload-rx.js';
 import type { DeviceStats, PacketBatch, PacketDevice } from './packet-device.js';
 
-/** A PacketBatch whose count the device updates in place before each callback. */
+/** A PacketBatch whose count (and, after offload processing, meta) the device updates before each callback. */
 class RingBatch implements PacketBatch {
   count = 0;
   constructor(
     readonly data: Uint8Array,
-    readonly meta: Int32Array,
+    public meta: Int32Array,
     readonly addr: Uint8Array,
     readonly headroom: number,
     readonly slotSize: number,
@@ -27,6 +28,14 @@ export interface RingOptions {
   backlog?: number;
 }
 
+/** A TUN/TAP fd opened with a virtio-net header (IFF_VNET_HDR). */
+export interface VnetOptions {
+  /** Header length, 10 or 12. */
+  hdrLen: number;
+  /** Offset of the IP header in a packet: 14 on a TAP, 0 on a TUN. */
+  l3Offset: number;
+}
+
 export abstract class NativeRingDevice implements PacketDevice {
   readonly headroom: number;
   readonly slotSize: number;
@@ -34,6 +43,8 @@ export abstract class NativeRingDevice implements PacketDevice {
   private readonly writer: NativeWriter;
   private readonly batch: RingBatch;
   private closed = false;
+  /** Set when the fd carries a virtio-net header: completes checksums and segments super-packets. */
+  protected readonly offloadRx: OffloadRx | null = null;
 
   protected constructor(
     protected readonly addon: NativeAddon,
@@ -43,10 +54,11 @@ export abstract class NativeRingDevice implements PacketDevice {
     readMode: 'read' | 'recvmmsg',
     writeMode: 'write' | 'sendmmsg',
     ring: RingOptions,
+    vnet?: VnetOptions,
   ) {
     this.reader = addon.createReader({ fd, mode: readMode, slots: ring.slots, headroom: ring.headroom, slotSize: ring.slotSize });
     try {
-      this.writer = addon.createWriter({ fd, mode: writeMode, backlog: ring.backlog });
+      this.writer = addon.createWriter({ fd, mode: writeMode, backlog: ring.backlog, vnetHdr: vnet?.hdrLen ?? 0 });
     } catch (err) {
       this.reader.close();
       throw err;
@@ -54,11 +66,22 @@ export abstract class NativeRingDevice implements PacketDevice {
     this.headroom = this.reader.headroom;
     this.slotSize = this.reader.slotSize;
     this.batch = new RingBatch(new Uint8Array(this.reader.data), this.reader.meta, this.reader.addr, this.headroom, this.slotSize);
+    if (vnet) this.offloadRx = new OffloadRx(vnet.hdrLen, vnet.l3Offset, this.headroom, this.slotSize, this.reader.slots);
   }
 
   /** Starts delivery. One handler per device; a second call throws. */
   onBatch(handler: (batch: PacketBatch) => void): void {
     const batch = this.batch;
+    const rx = this.offloadRx;
+    if (rx) {
+      const readerMeta = this.reader.meta;
+      this.reader.start((count) => {
+        batch.count = rx.process(batch.data, readerMeta, count);
+        batch.meta = rx.meta;
+        if (batch.count > 0) handler(batch);
+      });
+      return;
+    }
     this.reader.start((count) => {
       batch.count = count;
       handler(batch);
@@ -104,6 +127,11 @@ export abstract class NativeRingDevice implements PacketDevice {
       txDropped: w.dropped,
       txErrors: w.errors,
     };
+  }
+
+  /** Checksum completion and segmentation counters; null when the fd has no virtio-net header. */
+  offloadStats(): OffloadRxStats | null {
+    return this.offloadRx ? { ...this.offloadRx.stats } : null;
   }
 
   /** Reader and writer counters as the addon reports them (read errors, lastErrno, backlog depth). */

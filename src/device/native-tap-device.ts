@@ -1,7 +1,28 @@
 // TUN/TAP devices over the native addon: one PacketDevice per queue fd. A TAP carries
 // Ethernet frames, a TUN bare IP packets (IFF_NO_PI in both cases).
 import { loadAddon, type NativeAddon } from '../native/addon.js';
-import { NativeRingDevice, type RingOptions } from './native-ring-device.js';
+import { TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_USO4, TUN_F_USO6, VIRTIO_NET_HDR_MRG_LENGTH } from '../wire/virtio-net-hdr.js';
+import { NativeRingDevice, type RingOptions, type VnetOptions } from './native-ring-device.js';
+
+/** Offload sets tried in order; the first the kernel takes wins (USO needs Linux 6.2+). */
+export const OFFLOAD_PROBE_ORDER: readonly number[] = [
+  TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_USO4 | TUN_F_USO6,
+  TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6,
+  TUN_F_CSUM,
+];
+
+/** Names of the TUNSETOFFLOAD bits set in `flags`, for logs. */
+export function offloadFlagNames(flags: number): string[] {
+  const names: [number, string][] = [[TUN_F_CSUM, 'csum'], [TUN_F_TSO4, 'tso4'], [TUN_F_TSO6, 'tso6'], [TUN_F_USO4, 'uso4'], [TUN_F_USO6, 'uso6']];
+  return names.filter(([bit]) => (flags & bit) !== 0).map(([, name]) => name);
+}
+
+/**
+ * Ring defaults with offloads: a slot must hold a 64 KiB super-packet and, after in-place
+ * segmentation, its segments each with headroom (gso-segment.ts); 128 slots of 128 KiB.
+ */
+const OFFLOAD_SLOTS = 128;
+const OFFLOAD_SLOT_SIZE = 128 << 10;
 
 export interface TunTapOpenOptions extends RingOptions {
   /** Interface name; a `%d` template (e.g. 'vstun%d') lets the kernel pick the number. */
@@ -15,6 +36,12 @@ export interface TunTapOpenOptions extends RingOptions {
   up?: boolean;
   /** Addon to use (tests inject one); defaults to the built addon. */
   addon?: NativeAddon;
+  /**
+   * Open with a virtio-net header and ask the kernel for checksum and segmentation offloads
+   * (TUNSETOFFLOAD, the largest set it takes). Received super-packets are segmented and
+   * partial checksums completed before the data path sees them. Default false.
+   */
+  offload?: boolean;
 }
 
 export class TunTapDevice extends NativeRingDevice {
@@ -26,8 +53,16 @@ export class TunTapDevice extends NativeRingDevice {
     /** Index of this queue among the device's queues. */
     readonly queue: number,
     ring: RingOptions,
+    vnet?: VnetOptions,
+    /** The TUNSETOFFLOAD bits the kernel took (0: none; see offloadFlagNames). */
+    readonly offloadFlags = 0,
   ) {
-    super(addon, name, fd, 'read', 'write', ring);
+    super(addon, name, fd, 'read', 'write', ring, vnet);
+  }
+
+  /** Bytes of virtio-net header on this fd (0: opened without offloads). */
+  get vnetHdrLen(): number {
+    return this.offloadRx?.vnetHdrLen ?? 0;
   }
 
   /**
@@ -37,12 +72,20 @@ export class TunTapDevice extends NativeRingDevice {
    */
   static open(opts: TunTapOpenOptions): TunTapDevice[] {
     const addon = opts.addon ?? loadAddon();
-    const { name, fds } = addon.tunOpen(opts.name, opts.kind, opts.queues ?? 1);
+    const { name, fds, vnetHdrLen } = addon.tunOpen(opts.name, opts.kind, opts.queues ?? 1, { vnetHdr: opts.offload ? VIRTIO_NET_HDR_MRG_LENGTH : 0 });
     const devices: TunTapDevice[] = [];
     try {
+      let flags = 0;
+      let ring: RingOptions = opts;
+      let vnet: VnetOptions | undefined;
+      if (vnetHdrLen > 0) {
+        flags = OFFLOAD_PROBE_ORDER.find((f) => addon.tunSetOffload(fds[0], f) === true) ?? 0;
+        vnet = { hdrLen: vnetHdrLen, l3Offset: opts.kind === 'tap' ? 14 : 0 };
+        ring = { ...opts, slots: opts.slots ?? OFFLOAD_SLOTS, slotSize: opts.slotSize ?? OFFLOAD_SLOT_SIZE };
+      }
       if (opts.mtu !== undefined) addon.linkSetMtu(name, opts.mtu);
       if (opts.up ?? true) addon.linkSetUp(name, true);
-      for (let q = 0; q < fds.length; q++) devices.push(new TunTapDevice(addon, name, fds[q], opts.kind, q, opts));
+      for (let q = 0; q < fds.length; q++) devices.push(new TunTapDevice(addon, name, fds[q], opts.kind, q, ring, vnet, flags));
     } catch (err) {
       for (const d of devices) d.close();
       for (let q = devices.length; q < fds.length; q++) addon.closeFd(fds[q]);

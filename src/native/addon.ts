@@ -22,6 +22,11 @@ export const META_LENGTH = 1;
 export const META_FAMILY = 2;
 export const META_PORT = 3;
 export const ADDR_STRIDE = 16;
+/**
+ * TUN/TAP writers opened with `vnetHdr`: set this bit in a packet's META_FAMILY word when the
+ * packet starts with its own virtio-net header; otherwise the writer prepends a zero one.
+ */
+export const META_FLAG_VNET_HDR = 1;
 
 export interface ReaderOptions {
   /** File descriptor to read from. Set non-blocking by the addon. */
@@ -81,6 +86,8 @@ export interface WriterOptions {
   mode: 'write' | 'sendmmsg';
   /** Packets held while the fd is not writable; overflow is counted in `dropped`. Default 4096. */
   backlog?: number;
+  /** 'write' mode on a TUN/TAP opened with a virtio-net header: its length (10 or 12), else 0. */
+  vnetHdr?: number;
 }
 
 export interface WriterStats {
@@ -113,6 +120,13 @@ export interface TunOpenResult {
   name: string;
   /** One fd per queue. */
   fds: number[];
+  /** Bytes of virtio-net header in front of every frame (0: opened without IFF_VNET_HDR). */
+  vnetHdrLen: number;
+}
+
+export interface TunOpenOptions {
+  /** Open with IFF_VNET_HDR and this header length (10 or 12); 0 or absent: no header. */
+  vnetHdr?: number;
 }
 
 export interface RawSocketOptions {
@@ -136,7 +150,13 @@ export interface UdpSocketOptions {
 
 export interface NativeAddon {
   /** Opens a TUN or TAP device (IFF_NO_PI). `queues` > 1 sets IFF_MULTI_QUEUE. */
-  tunOpen(name: string, kind: 'tun' | 'tap', queues: number): TunOpenResult;
+  tunOpen(name: string, kind: 'tun' | 'tap', queues: number, options?: TunOpenOptions): TunOpenResult;
+  /**
+   * TUNSETOFFLOAD on a queue fd (the set applies to the device): true when the kernel took
+   * `flags`, else the errno name (EINVAL: a bit this kernel does not know). Throws only for
+   * an fd that is not a TUN/TAP.
+   */
+  tunSetOffload(fd: number, flags: number): true | string;
   linkSetMtu(ifname: string, mtu: number): void;
   linkGetMtu(ifname: string): number;
   linkSetUp(ifname: string, up: boolean): void;
@@ -164,6 +184,12 @@ export interface NativeAddon {
   closeFd(fd: number): void;
   createReader(options: ReaderOptions): NativeReader;
   createWriter(options: WriterOptions): NativeWriter;
+  /**
+   * One's-complement sum of bytes[off..off+len) as big-endian 16-bit words, folded to 16 bits,
+   * not complemented (= foldSum(sumBytes(...)) of src/wire/checksum.ts). Throws RangeError for
+   * a range outside the array.
+   */
+  checksumSum(bytes: Uint8Array, off: number, len: number): number;
 }
 
 /** Error thrown by the addon: `code` is errno's name (e.g. 'EPERM'), `target` the device or socket. */

@@ -391,3 +391,18 @@ export function listIpv4Options(options: Uint8Array): Ipv4Option[] | WireError {
   }
   return out;
 }
+
+/**
+ * Sets the Total Length of the IPv4 header at buf[off] to `totalLength` (bytes) and
+ * recomputes its header checksum (IHL read from the header). For code that resizes a packet
+ * in place (segmentation, coalescing); the caller guarantees the header is in the buffer.
+ */
+export function rewriteIpv4TotalLength(buf: Uint8Array, off: number, totalLength: number): void {
+  buf[off + 2] = totalLength >>> 8;
+  buf[off + 3] = totalLength;
+  buf[off + 10] = 0;
+  buf[off + 11] = 0;
+  const ck = finalizeChecksum(sumBytes(buf, off, (buf[off] & 0x0f) << 2));
+  buf[off + 10] = ck >>> 8;
+  buf[off + 11] = ck;
+}

@@ -1,0 +1,139 @@
+#!/usr/bin/env node
+// npm run bench:bulk [-- --seconds 8 --rounds 1]
+//
+// Bulk TCP through the VIP, measured with iperf3 in one run on the lab topology (client,
+// router, director host, one real server; network namespaces):
+//   - kernel path: client -> router -> director host (the kernel forwards) -> router -> RS,
+//     to the RIP, by policy routing on the router: the same hops with no user space;
+//   - vstun with offloads (TAP TSO + software segmentation, TUN GRO): director + agent;
+//   - vstun with --no-offload on both.
+// For each: one upload (client -> VIP) and one download (-R: RS -> client directly, the
+// client's ACKs through director + agent). Ratios are against the kernel path of the same
+// round; medians over rounds. Writes the "bulk" key of bench/results.json (other keys kept)
+// and prints a table. Targets are reported, never asserted. The machine's load average is
+// recorded before and after: on shared CPUs every figure is noisy.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
+};
+const SECONDS = Number(arg('seconds', '8'));
+const ROUNDS = Number(arg('rounds', '1'));
+const PORT = 5201;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const gbit = (bps) => Math.round(bps / 1e7) / 100;
+const ratio = (a, b) => (b > 0 ? Number((a / b).toPrecision(3)) : null);
+
+async function main() {
+  if (!(SECONDS >= 2 && SECONDS <= 60) || !(Number.isInteger(ROUNDS) && ROUNDS >= 1 && ROUNDS <= 5)) {
+    console.error('--seconds must be in [2, 60] and --rounds in 1..5');
+    process.exit(2);
+  }
+  if (process.getuid?.() !== 0) {
+    console.error('npm run bench:bulk needs root (network namespaces, TAP/TUN, raw sockets)');
+    process.exit(2);
+  }
+  execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
+  const { buildLab } = await import(path.join(ROOT, 'dist', 'lab', 'vs-lab.js'));
+  const { startAgent, startDirector, serviceYaml } = await import(path.join(ROOT, 'dist', 'lab', 'lab-daemons.js'));
+  const loadBefore = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  const lab = buildLab({ prefix: 'blk', realServers: 1 });
+  const rs = lab.realServers[0];
+  let agent;
+  let director;
+  let server;
+  const stopAll = async () => {
+    await director?.stop().catch(() => null);
+    await agent?.stop().catch(() => null);
+    director = agent = undefined;
+  };
+  const cleanup = async () => {
+    await stopAll();
+    if (server && server.exitCode === null) server.kill('SIGKILL');
+    lab.cleanup();
+  };
+  process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
+
+  /** One iperf3 run from the client; bits per second received. */
+  const iperf = (target, reverse) => {
+    const args = ['-c', target, '-p', String(PORT), '-t', String(SECONDS), '-J', ...(reverse ? ['-R'] : [])];
+    const r = lab.topo.tryExec(lab.client, 'iperf3', args, (SECONDS + 30) * 1000);
+    if (r.status !== 0) throw new Error(`iperf3 ${args.join(' ')}: ${r.stderr || r.stdout.slice(0, 500)}`);
+    return JSON.parse(r.stdout).end.sum_received.bits_per_second;
+  };
+  const vstun = async (offload) => {
+    await stopAll();
+    const flag = offload ? '--offload' : '--no-offload';
+    agent = await startAgent(lab, rs, { extraArgs: [flag] });
+    director = await startDirector(lab, {
+      config: ['services:', serviceYaml({ protocol: 'tcp', vip: lab.vip, port: PORT, scheduler: 'rr', realServers: [{ address: rs.rip }] }), ''].join('\n'),
+      extraArgs: [flag],
+    });
+  };
+
+  const rounds = [];
+  try {
+    // The kernel path: the router sends the client's traffic for the RIP through the director host.
+    lab.topo.exec(lab.router, 'ip', ['route', 'add', `${rs.rip}/32`, 'via', '10.70.1.2', 'table', '77']);
+    lab.topo.exec(lab.router, 'ip', ['rule', 'add', 'iif', 'cli0', 'to', `${rs.rip}/32`, 'lookup', '77']);
+    lab.topo.sysctl(lab.director, 'net.ipv4.conf.all.send_redirects', 0);
+    lab.topo.sysctl(lab.director, 'net.ipv4.conf.eth0.send_redirects', 0);
+    await vstun(true); // puts the VIP on the RS's lo, so iperf3 answers on the VIP too
+    server = lab.topo.spawn(rs.ns, 'iperf3', ['-s', '-p', String(PORT)]);
+    await new Promise((r) => setTimeout(r, 1000));
+    for (let round = 0; round < ROUNDS; round++) {
+      const r = {};
+      r.kernel = { up: iperf(rs.rip, false), down: iperf(rs.rip, true) };
+      await vstun(true);
+      r.offload = { up: iperf(lab.vip, false), down: iperf(lab.vip, true) };
+      await vstun(false);
+      r.noOffload = { up: iperf(lab.vip, false), down: iperf(lab.vip, true) };
+      rounds.push(r);
+      console.log(`round ${round + 1}: ${JSON.stringify(r, (k, v) => (typeof v === 'number' ? gbit(v) : v))} (Gbit/s)`);
+    }
+  } finally {
+    await cleanup();
+  }
+
+  const med = (path2) => median(rounds.map((r) => r[path2[0]][path2[1]]));
+  const line = (what) => ({
+    upGbit: gbit(med([what, 'up'])),
+    downGbit: gbit(med([what, 'down'])),
+    upRatio: ratio(med([what, 'up']), med(['kernel', 'up'])),
+    downRatio: ratio(med([what, 'down']), med(['kernel', 'down'])),
+  });
+  const bulk = {
+    date: new Date().toISOString(),
+    seconds: SECONDS,
+    rounds: ROUNDS,
+    loadAverage: { before: loadBefore, after: os.loadavg().map((x) => Math.round(x * 100) / 100) },
+    kernelPath: { upGbit: gbit(med(['kernel', 'up'])), downGbit: gbit(med(['kernel', 'down'])) },
+    offload: line('offload'),
+    noOffload: line('noOffload'),
+    offloadGain: { up: ratio(med(['offload', 'up']), med(['noOffload', 'up'])), down: ratio(med(['offload', 'down']), med(['noOffload', 'down'])) },
+    targets: { upRatio: 0.5, downRatio: 0.9 },
+    perRound: rounds.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, { upGbit: gbit(v.up), downGbit: gbit(v.down) }]))),
+  };
+  const file = path.join(ROOT, 'bench', 'results.json');
+  const results = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
+  results.bulk = bulk;
+  fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  console.log('\n| one TCP stream through the VIP | upload Gbit/s | ratio to kernel | download Gbit/s | ratio to kernel |');
+  console.log('|---|---|---|---|---|');
+  console.log(`| kernel path (same hops, no user space) | ${bulk.kernelPath.upGbit} | 1 | ${bulk.kernelPath.downGbit} | 1 |`);
+  console.log(`| vstun, offloads on | ${bulk.offload.upGbit} | ${bulk.offload.upRatio} | ${bulk.offload.downGbit} | ${bulk.offload.downRatio} |`);
+  console.log(`| vstun, --no-offload | ${bulk.noOffload.upGbit} | ${bulk.noOffload.upRatio} | ${bulk.noOffload.downGbit} | ${bulk.noOffload.downRatio} |`);
+  console.log(`offloads on / off: upload ${bulk.offloadGain.up}, download ${bulk.offloadGain.down}; targets: upload >= 0.5, download >= 0.9 of the kernel path`);
+  console.log(`load average before ${loadBefore.join(' ')}, after ${bulk.loadAverage.after.join(' ')}; written to bench/results.json (key "bulk")`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,325 @@
+// User-space GRO for the injection TUN: within one batch of decapsulated packets, TCP
+// segments that continue each other (same flow, next sequence number, same ACK, window,
+// options and IP fields, payload no larger than the first one's) are joined into one
+// super-packet, written with a virtio-net header (gso_type TCPV4/TCPV6, gso_size = the first
+// segment's payload, NEEDS_CSUM with the pseudo-header sum in the TCP checksum field). The
+// kernel then runs one TCP receive for up to 64 KiB instead of one per segment, as with
+// GRO on a NIC. A flow's run ends at a gap, a flag other than ACK/PSH, a PSH (which the
+// run keeps), a short segment, or the end of the batch. A segment whose own checksum is
+// wrong is never merged (the kernel drops it as it would have), since a merged packet's
+// checksum is computed afresh by the kernel.
+//
+// Two passes: the first links segments into items without touching bytes; only when some
+// item has two or more segments does the second copy the batch into an output buffer
+// (every packet behind its own header, in item order, which keeps each flow's order).
+import { META_FAMILY, META_FLAG_VNET_HDR, META_LENGTH, META_OFFSET, META_PORT, META_STRIDE } from '../native/addon.js';
+import type { PacketDevice } from '../device/packet-device.js';
+import { payloadSum } from '../device/payload-sum.js';
+import { foldSum, pseudoHeaderSumV4At, pseudoHeaderSumV6At } from '../wire/checksum.js';
+import { IPPROTO_TCP } from '../wire/ip-protocol.js';
+import { rewriteIpv4TotalLength } from '../wire/ipv4.js';
+import { TCP_ACK, TCP_PSH } from '../wire/tcp.js';
+import { VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6 } from '../wire/virtio-net-hdr.js';
+
+export interface GroStats {
+  /** Super-packets written (items of two or more segments). */
+  superPackets: number;
+  /** Segments that went into them. */
+  mergedSegments: number;
+  /** Segments not merged because their TCP checksum was wrong (written as they came). */
+  badChecksum: number;
+}
+
+/** IP total length (IPv4) or payload length (IPv6) is 16 bits. */
+const MAX_IP_LENGTH = 65535;
+/** At most this many segments per super-packet (Linux GRO's MAX_GRO_SKBS is 17 frags; 64 keeps us under 64 KiB anyway). */
+const MAX_SEGMENTS = 64;
+const HASH_SIZE = 1024;
+const NONE = -1;
+
+export class TcpCoalescer {
+  readonly stats: GroStats = { superPackets: 0, mergedSegments: 0, badChecksum: 0 };
+  /** Output of the last coalesce(): packets (each behind a virtio-net header) and their meta. */
+  buf = new Uint8Array(0);
+  meta = new Int32Array(0);
+  private cap = 0;
+  // Per packet of the batch.
+  private l4 = new Int32Array(0); // TCP header offset, NONE when the packet is no TCP candidate
+  private hdrs = new Int32Array(0); // IP + TCP header bytes
+  private nextInItem = new Int32Array(0);
+  // Per item (at most one per packet).
+  private itemFirst = new Int32Array(0);
+  private itemLast = new Int32Array(0);
+  private itemSegs = new Int32Array(0);
+  private itemLen = new Int32Array(0); // IP packet length after the merge
+  private itemGso = new Int32Array(0); // payload of the first segment
+  private itemNextSeq = new Uint32Array(0);
+  private itemOpen = new Uint8Array(0);
+  private itemChecked = new Uint8Array(0);
+  // Flow hash -> open item, valid when its stamp matches this batch's.
+  private readonly table = new Int32Array(HASH_SIZE);
+  private readonly stamp = new Uint32Array(HASH_SIZE);
+  private batchStamp = 0;
+
+  constructor(
+    /** Bytes of virtio-net header the TUN expects in front of each packet (10 or 12). */
+    readonly vnetHdrLen: number,
+  ) {}
+
+  /**
+   * Coalesces packets 0..count-1 (bare IP packets at meta offsets in data). Returns the
+   * number of packets in this.buf/this.meta, or 0 when nothing could be merged (then the
+   * batch is best written as it is).
+   */
+  coalesce(data: Uint8Array, meta: Int32Array, count: number): number {
+    this.ensure(count);
+    this.batchStamp = (this.batchStamp + 1) >>> 0;
+    if (this.batchStamp === 0) {
+      this.stamp.fill(0);
+      this.batchStamp = 1;
+    }
+    let items = 0;
+    let merged = false;
+    for (let i = 0; i < count; i++) {
+      const off = meta[i * META_STRIDE + META_OFFSET];
+      const len = meta[i * META_STRIDE + META_LENGTH];
+      this.nextInItem[i] = NONE;
+      const l4 = this.parse(data, off, len, i);
+      if (l4 === NONE) {
+        this.newItem(items++, i, false, 0, 0, 0);
+        continue;
+      }
+      const v6 = data[off] >> 4 === 6;
+      const h = flowHash(data, off, l4, v6);
+      let j = this.stamp[h] === this.batchStamp ? this.table[h] : NONE;
+      if (j !== NONE && !sameFlow(data, meta[this.itemFirst[j] * META_STRIDE + META_OFFSET], off, v6)) j = NONE; // a hash collision: leave the other flow's item open
+      const payload = len - this.hdrs[i];
+      const flags = data[l4 + 13];
+      const candidate = payload > 0 && (flags & ~(TCP_ACK | TCP_PSH)) === 0 && (flags & TCP_ACK) !== 0;
+      const seq = ((data[l4 + 4] << 24) | (data[l4 + 5] << 16) | (data[l4 + 6] << 8) | data[l4 + 7]) >>> 0;
+      if (j !== NONE && this.itemOpen[j] === 1) {
+        if (candidate && this.canAppend(data, meta, j, i, off, len, payload, seq)) {
+          this.itemNextSeq[j] = (seq + payload) >>> 0;
+          this.nextInItem[this.itemLast[j]] = i;
+          this.itemLast[j] = i;
+          this.itemSegs[j]++;
+          this.itemLen[j] += payload;
+          merged = true;
+          // PSH ends the run (it stays on the last segment); a short segment can only be last.
+          if ((flags & TCP_PSH) !== 0 || payload < this.itemGso[j]) this.itemOpen[j] = 0;
+          continue;
+        }
+        this.itemOpen[j] = 0;
+      }
+      const open = candidate && (flags & TCP_PSH) === 0;
+      this.newItem(items, i, open, len, payload, (seq + payload) >>> 0);
+      if (open) {
+        this.table[h] = items;
+        this.stamp[h] = this.batchStamp;
+      }
+      items++;
+    }
+    return merged ? this.emit(data, meta, count, items) : 0;
+  }
+
+  /** Coalesces and writes the batch to `tun` (one writeBatch either way); returns packets handed to it. */
+  writeTo(tun: PacketDevice, data: Uint8Array, meta: Int32Array, count: number): number {
+    const n = this.coalesce(data, meta, count);
+    if (n === 0) {
+      tun.writeBatch(data, meta, count);
+      return count;
+    }
+    tun.writeBatch(this.buf, this.meta, n);
+    return n;
+  }
+
+  /** TCP header offset of a TCP-over-IP packet we could merge, else NONE; sets hdrs[i]. */
+  private parse(data: Uint8Array, off: number, len: number, i: number): number {
+    const version = data[off] >> 4;
+    let l4: number;
+    if (version === 4) {
+      // No IP options (as Linux GRO needs), no fragment, the whole packet present.
+      if (len < 40 || data[off] !== 0x45 || data[off + 9] !== IPPROTO_TCP) return NONE;
+      if (((data[off + 6] & 0x3f) | data[off + 7]) !== 0) return NONE;
+      if (((data[off + 2] << 8) | data[off + 3]) !== len) return NONE;
+      l4 = off + 20;
+    } else if (version === 6) {
+      if (len < 60 || data[off + 6] !== IPPROTO_TCP || 40 + ((data[off + 4] << 8) | data[off + 5]) !== len) return NONE;
+      l4 = off + 40;
+    } else {
+      return NONE;
+    }
+    const doff = (data[l4 + 12] >> 4) << 2;
+    if (doff < 20 || l4 + doff > off + len) return NONE;
+    this.l4[i] = l4;
+    this.hdrs[i] = l4 - off + doff;
+    return l4;
+  }
+
+  private newItem(j: number, i: number, open: boolean, len: number, payload: number, nextSeq: number): void {
+    this.itemFirst[j] = i;
+    this.itemLast[j] = i;
+    this.itemSegs[j] = 1;
+    this.itemLen[j] = len;
+    this.itemGso[j] = payload;
+    this.itemNextSeq[j] = nextSeq;
+    this.itemOpen[j] = open ? 1 : 0;
+    this.itemChecked[j] = 0;
+  }
+
+  /** Packet i (TCP, ACK[/PSH], payload > 0) continues item j exactly. */
+  private canAppend(data: Uint8Array, meta: Int32Array, j: number, i: number, off: number, len: number, payload: number, seq: number): boolean {
+    if (seq !== this.itemNextSeq[j] || payload > this.itemGso[j]) return false;
+    if (this.itemSegs[j] >= MAX_SEGMENTS || this.itemLen[j] + payload > MAX_IP_LENGTH + (data[off] >> 4 === 6 ? 40 : 0)) return false;
+    const first = this.itemFirst[j];
+    const fOff = meta[first * META_STRIDE + META_OFFSET];
+    const fl4 = this.l4[first];
+    const l4 = this.l4[i];
+    if (this.hdrs[first] !== this.hdrs[i]) return false;
+    if (data[off] >> 4 === 4) {
+      // TOS, DF, TTL as Linux's inet_gro_receive compares them.
+      if (data[off + 1] !== data[fOff + 1] || (data[off + 6] & 0x40) !== (data[fOff + 6] & 0x40) || data[off + 8] !== data[fOff + 8]) return false;
+    } else {
+      // Traffic class, flow label, hop limit.
+      for (let k = 0; k < 4; k++) if (data[off + k] !== data[fOff + k]) return false;
+      if (data[off + 7] !== data[fOff + 7]) return false;
+    }
+    // ACK number, data offset, window and options equal; flags equal but for PSH.
+    for (let k = 8; k < 12; k++) if (data[l4 + k] !== data[fl4 + k]) return false;
+    if (data[l4 + 12] !== data[fl4 + 12] || (data[l4 + 13] | TCP_PSH) !== (data[fl4 + 13] | TCP_PSH)) return false;
+    if (data[l4 + 14] !== data[fl4 + 14] || data[l4 + 15] !== data[fl4 + 15]) return false;
+    const doff = (data[l4 + 12] >> 4) << 2;
+    for (let k = 20; k < doff; k++) if (data[l4 + k] !== data[fl4 + k]) return false;
+    // Both checksums must hold: the kernel will not see them once merged.
+    if (this.itemChecked[j] === 0) {
+      if (!tcpChecksumOk(data, fOff, meta[first * META_STRIDE + META_LENGTH], fl4)) {
+        this.stats.badChecksum++;
+        this.itemOpen[j] = 0;
+        return false;
+      }
+      this.itemChecked[j] = 1;
+    }
+    if (!tcpChecksumOk(data, off, len, l4)) {
+      this.stats.badChecksum++;
+      return false;
+    }
+    return true;
+  }
+
+  /** Second pass: every item into this.buf behind its header; returns the packet count. */
+  private emit(data: Uint8Array, meta: Int32Array, count: number, items: number): number {
+    const vlen = this.vnetHdrLen;
+    let need = 0;
+    for (let i = 0; i < count; i++) need += vlen + meta[i * META_STRIDE + META_LENGTH];
+    if (this.buf.length < need) this.buf = new Uint8Array(Math.max(need, this.buf.length * 2));
+    const buf = this.buf;
+    const out = this.meta;
+    let pos = 0;
+    for (let j = 0; j < items; j++) {
+      const first = this.itemFirst[j];
+      const fOff = meta[first * META_STRIDE + META_OFFSET];
+      const fLen = meta[first * META_STRIDE + META_LENGTH];
+      const o = j * META_STRIDE;
+      out[o + META_OFFSET] = pos;
+      out[o + META_FAMILY] = META_FLAG_VNET_HDR;
+      out[o + META_PORT] = 0;
+      buf.fill(0, pos, pos + vlen);
+      const pkt = pos + vlen;
+      buf.set(data.subarray(fOff, fOff + fLen), pkt);
+      if (this.itemSegs[j] === 1) {
+        out[o + META_LENGTH] = vlen + fLen;
+        pos = pkt + fLen;
+        continue;
+      }
+      let end = pkt + fLen;
+      let last = first;
+      for (let i = this.nextInItem[first]; i !== NONE; i = this.nextInItem[i]) {
+        const off = meta[i * META_STRIDE + META_OFFSET];
+        const len = meta[i * META_STRIDE + META_LENGTH];
+        const h = this.hdrs[i];
+        buf.set(data.subarray(off + h, off + len), end);
+        end += len - h;
+        last = i;
+      }
+      const total = end - pkt;
+      const hdrs = this.hdrs[first];
+      const ipLen = this.l4[first] - fOff;
+      const l4 = pkt + ipLen;
+      const v6 = buf[pkt] >> 4 === 6;
+      let pseudo: number;
+      if (v6) {
+        buf[pkt + 4] = (total - 40) >>> 8;
+        buf[pkt + 5] = total - 40;
+        pseudo = pseudoHeaderSumV6At(buf, pkt + 8, pkt + 24, IPPROTO_TCP, total - ipLen);
+      } else {
+        rewriteIpv4TotalLength(buf, pkt, total);
+        pseudo = pseudoHeaderSumV4At(buf, pkt + 12, pkt + 16, IPPROTO_TCP, total - ipLen);
+      }
+      // The run's PSH sits on its last segment; the merged packet carries it.
+      buf[l4 + 13] |= data[this.l4[last] + 13] & TCP_PSH;
+      // CHECKSUM_PARTIAL: the field holds the folded pseudo-header sum, not complemented.
+      const partial = foldSum(pseudo);
+      buf[l4 + 16] = partial >>> 8;
+      buf[l4 + 17] = partial;
+      buf[pos] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+      buf[pos + 1] = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+      buf[pos + 2] = hdrs;
+      buf[pos + 3] = hdrs >>> 8;
+      const gso = this.itemGso[j];
+      buf[pos + 4] = gso;
+      buf[pos + 5] = gso >>> 8;
+      buf[pos + 6] = ipLen;
+      buf[pos + 7] = 0;
+      buf[pos + 8] = 16;
+      buf[pos + 9] = 0;
+      out[o + META_LENGTH] = vlen + total;
+      this.stats.superPackets++;
+      this.stats.mergedSegments += this.itemSegs[j];
+      pos = end;
+    }
+    return items;
+  }
+
+  private ensure(count: number): void {
+    if (count <= this.cap) return;
+    const cap = Math.max(count, this.cap * 2, 64);
+    this.cap = cap;
+    this.l4 = new Int32Array(cap);
+    this.hdrs = new Int32Array(cap);
+    this.nextInItem = new Int32Array(cap);
+    this.itemFirst = new Int32Array(cap);
+    this.itemLast = new Int32Array(cap);
+    this.itemSegs = new Int32Array(cap);
+    this.itemLen = new Int32Array(cap);
+    this.itemGso = new Int32Array(cap);
+    this.itemNextSeq = new Uint32Array(cap);
+    this.itemOpen = new Uint8Array(cap);
+    this.itemChecked = new Uint8Array(cap);
+    this.meta = new Int32Array(cap * META_STRIDE);
+  }
+}
+
+/** Hash of the addresses and ports of a TCP packet (IP at off, TCP at l4). */
+function flowHash(data: Uint8Array, off: number, l4: number, v6: boolean): number {
+  let h = 0x811c9dc5;
+  const from = off + (v6 ? 8 : 12);
+  const to = off + (v6 ? 40 : 20);
+  for (let k = from; k < to; k++) h = Math.imul(h ^ data[k], 0x01000193);
+  for (let k = l4; k < l4 + 4; k++) h = Math.imul(h ^ data[k], 0x01000193);
+  return (h >>> 0) & (HASH_SIZE - 1);
+}
+
+/** Same version, addresses and ports (IP headers at a and b; no IPv4 options, see parse). */
+function sameFlow(data: Uint8Array, a: number, b: number, v6: boolean): boolean {
+  if (data[a] >> 4 !== data[b] >> 4) return false;
+  const from = v6 ? 8 : 12;
+  const to = v6 ? 44 : 24; // addresses, then the two ports right after a 20/40-byte header
+  for (let k = from; k < to; k++) if (data[a + k] !== data[b + k]) return false;
+  return true;
+}
+
+function tcpChecksumOk(data: Uint8Array, off: number, len: number, l4: number): boolean {
+  const tcpLen = off + len - l4;
+  const pseudo = data[off] >> 4 === 6 ? pseudoHeaderSumV6At(data, off + 8, off + 24, IPPROTO_TCP, tcpLen) : pseudoHeaderSumV4At(data, off + 12, off + 16, IPPROTO_TCP, tcpLen);
+  return foldSum(payloadSum(data, l4, tcpLen, pseudo)) === 0xffff;
+}

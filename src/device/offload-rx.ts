@@ -1,0 +1,120 @@
+// Receive side of a TUN/TAP opened with a virtio-net header: turns a batch as read (each
+// packet starting with the header) into a batch of plain packets for the data path.
+//  - no offload: the packet is the bytes after the header;
+//  - NEEDS_CSUM (CHECKSUM_PARTIAL): the L4 checksum is completed in place;
+//  - GSO (TCPV4/TCPV6/UDP_L4): the super-packet is segmented in place (gso-segment.ts).
+// A packet that cannot be handled is dropped and counted here, never passed on half-done.
+import { META_FAMILY, META_LENGTH, META_OFFSET, META_PORT, META_STRIDE } from '../native/addon.js';
+import { WIRE_OK } from '../wire/errors.js';
+import { VIRTIO_NET_HDR_GSO_NONE, VirtioNetHdrView } from '../wire/virtio-net-hdr.js';
+import { completeChecksum, GSO_MALFORMED, GSO_NEED_META, GSO_NO_ROOM, GSO_UNSUPPORTED, segmentGso } from './gso-segment.js';
+
+export interface OffloadRxStats {
+  /** Super-packets received and segmented. */
+  gsoPackets: number;
+  /** Segments they became. */
+  gsoSegments: number;
+  /** CHECKSUM_PARTIAL packets (not GSO) whose checksum we completed. */
+  csumCompleted: number;
+  /** Dropped: a gso_type, IP version or protocol we do not segment. */
+  dropGsoUnsupported: number;
+  /** Dropped: lengths in the header or packet that do not add up. */
+  dropGsoMalformed: number;
+  /** Dropped: the segments would not fit the ring slot (gso_size too small for the slot). */
+  dropGsoNoRoom: number;
+  /** Dropped: shorter than the virtio-net header, or csum_start/offset outside the packet. */
+  dropBadVnetHeader: number;
+}
+
+export class OffloadRx {
+  readonly stats: OffloadRxStats = {
+    gsoPackets: 0,
+    gsoSegments: 0,
+    csumCompleted: 0,
+    dropGsoUnsupported: 0,
+    dropGsoMalformed: 0,
+    dropGsoNoRoom: 0,
+    dropBadVnetHeader: 0,
+  };
+  /** Output meta; grows (rarely) when segments outnumber it. */
+  meta: Int32Array;
+  private readonly hdr = new VirtioNetHdrView();
+
+  constructor(
+    /** Bytes of virtio-net header in front of each packet (10 or 12). */
+    readonly vnetHdrLen: number,
+    /** Offset of the IP header in a packet: 14 for a TAP (Ethernet), 0 for a TUN. */
+    readonly l3Offset: number,
+    /** Headroom the reader keeps in front of each packet (before the virtio-net header). */
+    readonly headroom: number,
+    readonly slotSize: number,
+    slots: number,
+  ) {
+    this.meta = new Int32Array(Math.max(slots, 64) * 2 * META_STRIDE);
+  }
+
+  /** Rewrites packets 0..count-1 of `inMeta` into this.meta; returns the new count. */
+  process(data: Uint8Array, inMeta: Int32Array, count: number): number {
+    const hdr = this.hdr;
+    const vlen = this.vnetHdrLen;
+    const st = this.stats;
+    let n = 0;
+    for (let i = 0; i < count; i++) {
+      const m = i * META_STRIDE;
+      const off = inMeta[m + META_OFFSET];
+      const len = inMeta[m + META_LENGTH] - vlen;
+      if (len <= 0 || hdr.bind(data, off, vlen) !== WIRE_OK) {
+        st.dropBadVnetHeader++;
+        continue;
+      }
+      const frame = off + vlen;
+      const gsoType = hdr.gsoType;
+      if (gsoType === VIRTIO_NET_HDR_GSO_NONE) {
+        if (hdr.needsCsum) {
+          if (!completeChecksum(data, frame, len, hdr.csumStart, hdr.csumOffset)) {
+            st.dropBadVnetHeader++;
+            continue;
+          }
+          st.csumCompleted++;
+        }
+        if ((n + 1) * META_STRIDE > this.meta.length) this.grow(n + 1);
+        this.put(n++, frame, len, inMeta, m);
+        continue;
+      }
+      const limit = (Math.floor(off / this.slotSize) + 1) * this.slotSize;
+      let k = segmentGso(data, frame, len, this.l3Offset, gsoType, hdr.gsoSize, this.headroom, limit, this.meta, n);
+      if (k === GSO_NEED_META) {
+        this.grow(n + Math.ceil(len / Math.max(1, hdr.gsoSize)) + 1);
+        k = segmentGso(data, frame, len, this.l3Offset, gsoType, hdr.gsoSize, this.headroom, limit, this.meta, n);
+      }
+      if (k > 0) {
+        for (let j = n; j < n + k; j++) {
+          this.meta[j * META_STRIDE + META_FAMILY] = inMeta[m + META_FAMILY];
+          this.meta[j * META_STRIDE + META_PORT] = inMeta[m + META_PORT];
+        }
+        n += k;
+        st.gsoPackets++;
+        st.gsoSegments += k;
+      } else if (k === GSO_UNSUPPORTED) st.dropGsoUnsupported++;
+      else if (k === GSO_NO_ROOM) st.dropGsoNoRoom++;
+      else if (k === GSO_MALFORMED) st.dropGsoMalformed++;
+    }
+    return n;
+  }
+
+  private put(j: number, off: number, len: number, inMeta: Int32Array, m: number): void {
+    const t = j * META_STRIDE;
+    this.meta[t + META_OFFSET] = off;
+    this.meta[t + META_LENGTH] = len;
+    this.meta[t + META_FAMILY] = inMeta[m + META_FAMILY];
+    this.meta[t + META_PORT] = inMeta[m + META_PORT];
+  }
+
+  private grow(entries: number): void {
+    let size = this.meta.length;
+    while (size < entries * META_STRIDE) size *= 2;
+    const next = new Int32Array(size);
+    next.set(this.meta);
+    this.meta = next;
+  }
+}
