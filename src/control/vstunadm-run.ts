@@ -8,6 +8,7 @@ import { controlRequest, DEFAULT_CONTROL_PATH, defaultControlPath } from './cont
 import { isVstunadmError, VstunadmError } from './errors.js';
 import { formatExplanation, type Explanation } from './flow-explainer.js';
 import { parseVstunadmArgs, type AdminCommand } from './ipvsadm-args.js';
+import { runImportKeepalived } from '../keepalived/import-command.js';
 import { formatRules, formatRulesJson, serviceOption } from './ipvsadm-dump.js';
 import {
   formatConnections,
@@ -40,6 +41,7 @@ const HELP = `vstunadm — ipvsadm's commands against vstun-director (VS/TUN onl
   vstunadm explain -t|u VIP:PORT --client IP:PORT [--json]
   vstunadm counters [--json]
   vstunadm reload            re-read the director's config file (same as SIGHUP)
+  vstunadm import-keepalived FILE [-o director.yaml]   keepalived.conf's LVS part as director.yaml
 
   --control PATH   the director's control socket (default $VSTUN_CONTROL, else ${DEFAULT_CONTROL_PATH},
                    or /run/vstun/netns/NAME/director.sock inside network namespace NAME)
@@ -74,6 +76,8 @@ function formatCounters(res: Record<string, unknown>): string {
 
 /** Runs one vstunadm invocation; returns the exit code (0 ok, 1 refused or failed, 2 bad usage). */
 export async function runVstunadm(argv: readonly string[], io: VstunadmIo): Promise<number> {
+  // A local tool, not a control-socket command: no director needed.
+  if (argv[0] === 'import-keepalived') return runImportKeepalived(argv.slice(1), io);
   const program = new Command()
     .name('vstunadm')
     .option('--control <path>', 'control socket of vstun-director')
