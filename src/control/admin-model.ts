@@ -67,6 +67,9 @@ export interface RealServerSpec extends ServerAddress {
   /** 0..65535; 0 quiesces the server (no new connections). */
   weight: number;
   forward: ForwardMethod;
+  /** Connection thresholds (-x upper, -y lower); absent or 0 = none. */
+  upperThreshold?: number;
+  lowerThreshold?: number;
 }
 
 /** Cumulative counters since the service or server was added (or last zeroed). */

@@ -56,6 +56,8 @@ export function adminSnapshot(director: Director): ServiceSnapshot[] {
             weight: configuredWeight(director, svc, rs),
             forward: 'tunnel' as const,
             effectiveWeight: rs.available ? rs.weight : 0,
+            upperThreshold: rs.upperThreshold,
+            lowerThreshold: rs.lowerThreshold,
             activeConns: rs.activeConns,
             inactConns: rs.inactConns,
             persistConns: rs.persistConns,

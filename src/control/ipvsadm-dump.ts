@@ -40,7 +40,10 @@ export function formatServiceRule(spec: ServiceSpec): string {
 
 /** The `-a` line for a real server of a service, without newline. Prints the configured weight. */
 export function formatServerRule(key: ServiceKey, server: RealServerSpec): string {
-  return `-a ${serviceOption(key)} -r ${formatAddressPort(server.address, server.port)} -i -w ${server.weight}`;
+  let line = `-a ${serviceOption(key)} -r ${formatAddressPort(server.address, server.port)} -i -w ${server.weight}`;
+  if (server.upperThreshold) line += ` -x ${server.upperThreshold}`;
+  if (server.lowerThreshold) line += ` -y ${server.lowerThreshold}`;
+  return line;
 }
 
 /**

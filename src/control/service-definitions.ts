@@ -41,7 +41,14 @@ export function definitionToRules(def: ServiceConfig): ServiceRules {
       if (dotted !== FULL_MASK_V4) rules.netmask = dotted;
     }
   }
-  rules.servers = def.realServers.map((rs) => ({ address: canonicalAddress(rs.address), port: def.port, weight: rs.weight, forward: 'tunnel' as const }));
+  rules.servers = def.realServers.map((rs) => ({
+    address: canonicalAddress(rs.address),
+    port: def.port,
+    weight: rs.weight,
+    forward: 'tunnel' as const,
+    ...(rs.upperThreshold ? { upperThreshold: rs.upperThreshold } : {}),
+    ...(rs.lowerThreshold ? { lowerThreshold: rs.lowerThreshold } : {}),
+  }));
   return rules;
 }
 
@@ -77,7 +84,8 @@ export function rulesToDefinition(rules: ServiceRules, previous: ServiceConfig |
     onePacket: rules.onePacket,
     realServers: rules.servers.map((s) => {
       const old = oldServers.get(s.address);
-      return old ? { ...old, address: s.address, weight: s.weight } : { address: s.address, weight: s.weight, tunnel: 'ipip' as const };
+      const thresholds = { upperThreshold: s.upperThreshold || undefined, lowerThreshold: s.lowerThreshold || undefined };
+      return old ? { ...old, address: s.address, weight: s.weight, ...thresholds } : { address: s.address, weight: s.weight, tunnel: 'ipip' as const, ...thresholds };
     }),
   };
 }

@@ -33,7 +33,7 @@ const HELP = `vstunadm — ipvsadm's commands against vstun-director (VS/TUN onl
 
   vstunadm -A|E -t|u VIP:PORT [-s SCHED] [-b FLAGS] [-p [SECS]] [-M MASK] [-o]
   vstunadm -D -t|u VIP:PORT
-  vstunadm -a|e -t|u VIP:PORT -r RIP[:PORT] [-i] [-w WEIGHT]
+  vstunadm -a|e -t|u VIP:PORT -r RIP[:PORT] [-i] [-w WEIGHT] [-x UPPER] [-y LOWER]
   vstunadm -d -t|u VIP:PORT -r RIP[:PORT]
   vstunadm -L|l [-t|u VIP:PORT] [-n] [--stats|--rate|--exact|--persistent-conn|--tun-info] [-c] [--timeout] [--sort|--nosort] [--json]
   vstunadm -C | -Z [-t|u VIP:PORT] | -S [-n] [--json] | -R < rules
