@@ -30,6 +30,7 @@ export const CONTROL_ERROR_CODES = {
   ERR_NO_CONFIG: 'reload was asked of a director started without --config',
   ERR_REJECTED: 'the director cannot apply the rules as a whole (e.g. a limit or an unsupported address family); nothing was applied',
   ERR_INTERNAL: 'an unexpected failure inside the director; please report it',
+  ERR_NO_BGP: 'drain/undrain was asked of a director whose config has no bgp: section',
   ERR_BAD_THRESHOLD: 'a connection threshold (-x/-y) is not an integer, or the lower one is above the upper one',
 } as const;
 

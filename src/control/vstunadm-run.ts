@@ -6,6 +6,8 @@ import { Command, CommanderError } from 'commander';
 import { IPVS_VERSION, sameServiceKey, type ConnectionSnapshot, type ServiceRules, type ServiceSnapshot, type Timeouts } from './admin-model.js';
 import { controlRequest, DEFAULT_CONTROL_PATH, defaultControlPath } from './control-client.js';
 import { isVstunadmError, VstunadmError } from './errors.js';
+import { formatAnnouncements } from '../bgp/announce-format.js';
+import type { AnnouncerSnapshot } from '../bgp/vip-announcer.js';
 import { formatExplanation, type Explanation } from './flow-explainer.js';
 import { parseVstunadmArgs, type AdminCommand } from './ipvsadm-args.js';
 import { runImportKeepalived } from '../keepalived/import-command.js';
@@ -20,6 +22,14 @@ import {
   formatTimeouts,
   formatTimeoutsJson,
 } from './ipvsadm-format.js';
+
+/** vstunadm announce|drain|undrain [--json] (BGP announcement, src/bgp), or undefined for other words. */
+function announceCommand(words: readonly string[]): AdminCommand | undefined {
+  if (!['announce', 'drain', 'undrain'].includes(words[0])) return undefined;
+  const rest = words.slice(1);
+  if (rest.some((w) => w !== '--json')) throw new VstunadmError('ERR_USAGE', `${words[0]} takes only --json`);
+  return { kind: words[0], json: rest.length > 0 } as unknown as AdminCommand;
+}
 
 export interface VstunadmIo {
   stdout: (text: string) => void;
@@ -41,6 +51,8 @@ const HELP = `vstunadm — ipvsadm's commands against vstun-director (VS/TUN onl
   vstunadm explain -t|u VIP:PORT --client IP:PORT [--json]
   vstunadm counters [--json]
   vstunadm reload            re-read the director's config file (same as SIGHUP)
+  vstunadm announce [--json] the VIPs this director has BIRD announce (bgp: section), and why
+  vstunadm drain | undrain   withdraw every VIP from BGP (forwarding goes on) | announce again by health
   vstunadm import-keepalived FILE [-o director.yaml]   keepalived.conf's LVS part as director.yaml
 
   --control PATH   the director's control socket (default $VSTUN_CONTROL, else ${DEFAULT_CONTROL_PATH},
@@ -71,6 +83,11 @@ function formatCounters(res: Record<string, unknown>): string {
   out += `\nconnection table: ${table.entries}/${table.capacity} entries, ${table.expired} expired, ${table.evictedEstablished + table.evictedOther} evicted\n`;
   const avg = batches.count > 0 ? (batches.packets / batches.count).toFixed(1) : '0';
   out += `batches: ${batches.count}, ${batches.packets} packets, ${avg} per batch\n`;
+  const kernel = (res.kernelDrops ?? {}) as Record<string, number>;
+  if (Object.keys(kernel).length > 0) {
+    out += `\nDropped by the kernel before the director read them (not in frames in):\n`;
+    for (const [n, v] of Object.entries(kernel)) out += `${n.padEnd(width)}  ${v}\n`;
+  }
   return out;
 }
 
@@ -97,7 +114,10 @@ export async function runVstunadm(argv: readonly string[], io: VstunadmIo): Prom
   }
   let cmd: AdminCommand;
   try {
-    cmd = words[0] === 'reload' && words.length === 1 ? ({ kind: 'reload' } as unknown as AdminCommand) : parseVstunadmArgs(words);
+    cmd =
+      words[0] === 'reload' && words.length === 1
+        ? ({ kind: 'reload' } as unknown as AdminCommand)
+        : announceCommand(words) ?? parseVstunadmArgs(words);
   } catch (err) {
     io.stderr(`vstunadm: ${(err as Error).message}\n`);
     return 2;
@@ -111,6 +131,13 @@ export async function runVstunadm(argv: readonly string[], io: VstunadmIo): Prom
       case 'version':
         io.stdout(`vstunadm (vstun) — ipvsadm syntax, IPVS ${IPVS_VERSION} formats\n`);
         return 0;
+      case 'announce':
+      case 'drain':
+      case 'undrain': {
+        const res = await ask((cmd as { kind: string }).kind);
+        io.stdout((cmd as { json?: boolean }).json ? `${JSON.stringify({ schema: 'vstun.announce/1', bgp: res.bgp }, null, 2)}\n` : formatAnnouncements(res.bgp as AnnouncerSnapshot | null));
+        return 0;
+      }
       case 'reload': {
         const res = await ask('reload');
         const r = res.reload as Record<string, string[]>;

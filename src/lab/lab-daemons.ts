@@ -27,7 +27,8 @@ export interface SpawnDaemonOptions {
   nodeArgs?: string[];
 }
 
-function spawnDaemon(lab: Lab, ns: string, args: string[], opts: SpawnDaemonOptions): Daemon {
+/** Spawns node with `args` in namespace `ns`, keeping its output; the lab's cleanup kills it. */
+export function spawnDaemon(lab: Lab, ns: string, args: string[], opts: SpawnDaemonOptions = {}): Daemon {
   let out = '';
   const spawnOpts: SpawnOptions = { cwd: REPO_ROOT };
   if (opts.logFile) {
@@ -95,6 +96,10 @@ export interface DirectorOptions extends SpawnDaemonOptions {
   /** Name for the config/socket files, so that several directors can share a lab (default "director"). */
   name?: string;
   extraArgs?: string[];
+  /** Namespace to run it in (default the lab's director host; the scale-out lab has several). */
+  ns?: string;
+  /** --dip (default the lab's DIP). */
+  dip?: string;
 }
 
 /** TAP name unique to this lab (interface names are global per namespace, but keep them tidy). */
@@ -109,9 +114,9 @@ export async function startDirector(lab: Lab, opts: DirectorOptions): Promise<Di
   const configPath = path.join(lab.workDir, `${name}.yaml`);
   const controlPath = path.join(lab.workDir, `${name}.sock`);
   writeFileSync(configPath, opts.config);
-  const args = [path.join(REPO_ROOT, 'dist/cli/vstun-director.js'), '--config', configPath, '--tap', tap, '--dip', lab.dip, '--control', controlPath];
+  const args = [path.join(REPO_ROOT, 'dist/cli/vstun-director.js'), '--config', configPath, '--tap', tap, '--dip', opts.dip ?? lab.dip, '--control', controlPath];
   args.push('--metrics', '127.0.0.1:9469', ...(opts.extraArgs ?? []));
-  const daemon = spawnDaemon(lab, lab.director, args, opts);
+  const daemon = spawnDaemon(lab, opts.ns ?? lab.director, args, opts);
   const control = (op: string, fields: Record<string, unknown> = {}) => controlRequest(controlPath, { v: 1, op, ...fields });
   await waitFor(
     async () => {

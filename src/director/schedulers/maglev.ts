@@ -5,6 +5,10 @@
 // share, and removing one server remaps little more than its own slots. The lookup key is
 // the client address (and port with mh-port). Hashes are seedless: any director with the
 // same server set builds the same table, which is what makes stateless failover work.
+// That holds only if nothing else differs: the members are sorted by their address and port
+// before the turns are taken (the order servers were added or reloaded in decides who wins a
+// contested slot), and an IPv6 server is hashed by its 16 bytes, not by its process-local id.
+import { IPV6_ID_BASE, ipv6Addresses } from '../address-id.js';
 import type { RealServer } from '../real-server.js';
 import { hash2 } from '../flow-hash.js';
 import { gcd, type FlowKey, type Scheduler, type SchedulerFlag } from './scheduler.js';
@@ -23,6 +27,32 @@ export function isPrime(n: number): boolean {
   if (!Number.isInteger(n) || n < 2) return false;
   for (let d = 2; d * d <= n; d++) if (n % d === 0) return false;
   return true;
+}
+
+/** What a server's permutation is hashed from: the IPv4 value, or a hash of the IPv6 bytes (never the id). */
+function serverHashKey(address: number): number {
+  return address < IPV6_ID_BASE ? address : ipv6Addresses.addressHash(address);
+}
+
+const keyA = new Uint8Array(16);
+const keyB = new Uint8Array(16);
+
+/**
+ * Canonical order of servers: IPv4 before IPv6, then address bytes, then port. The same on
+ * every director whatever order the servers were added in (ids and insertion order differ).
+ */
+export function compareServerKeys(a: RealServer, b: RealServer): number {
+  const a6 = a.address >= IPV6_ID_BASE;
+  const b6 = b.address >= IPV6_ID_BASE;
+  if (a6 !== b6) return a6 ? 1 : -1;
+  if (a6) {
+    ipv6Addresses.copyTo(a.address, keyA, 0);
+    ipv6Addresses.copyTo(b.address, keyB, 0);
+    for (let i = 0; i < 16; i++) if (keyA[i] !== keyB[i]) return keyA[i] - keyB[i];
+  } else if (a.address !== b.address) {
+    return a.address - b.address;
+  }
+  return a.port - b.port;
 }
 
 export class MaglevScheduler implements Scheduler {
@@ -49,6 +79,7 @@ export class MaglevScheduler implements Scheduler {
     // Weight-0 and removed servers take no slots (as in IPVS); overloaded ones keep theirs
     // and are skipped at lookup, so a transient overload does not reshuffle the table.
     const members = servers.filter((rs) => rs.weight > 0 && !rs.removed);
+    members.sort(compareServerKeys);
     this.members = members;
     this.populate();
   }
@@ -73,8 +104,9 @@ export class MaglevScheduler implements Scheduler {
     while (maxW / g >> shift > MAX_TURNS) shift++;
     for (let i = 0; i < n; i++) {
       const rs = this.members[i];
-      pos[i] = hash2(SEED_OFFSET, rs.address, rs.port) % m;
-      skip[i] = (hash2(SEED_SKIP, rs.address, rs.port) % (m - 1)) + 1;
+      const key = serverHashKey(rs.address);
+      pos[i] = hash2(SEED_OFFSET, key, rs.port) % m;
+      skip[i] = (hash2(SEED_SKIP, key, rs.port) % (m - 1)) + 1;
       turns[i] = Math.max(1, (rs.weight / g) >> shift);
     }
     const lookup = this.lookup;
