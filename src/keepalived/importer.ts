@@ -9,6 +9,7 @@
 // 1 (DNS_CHECK 3, MISC_CHECK 0), delay_before_retry 3 s for HTTP_GET/SSL_GET, delay_loop for
 // DNS_CHECK, 1 s otherwise.
 import { canonicalAddress } from '../control/admin-model.js';
+import { formatConfigPath, ServiceConfig } from '../control/config-schema.js';
 import { SCHEDULER_NAMES } from '../director/schedulers/scheduler.js';
 import { splitCommandLine } from '../health/command-line.js';
 import { DNS_QUERY_TYPES } from '../health/health-config.js';
@@ -380,7 +381,19 @@ export class KeepalivedImporter {
     });
     if (onePacketAt && protocol !== 'udp') this.note(onePacketAt, 'not-carried', 'ops: not carried (one-packet scheduling is for UDP services)');
     const ports = [...new Set(addresses.map((x) => x.port ?? 0))];
-    const servers = realServers.map((r) => this.realServer(r, defaults, forwarding, ports)).filter((x) => x !== undefined);
+    const seen = new Set<string>();
+    const servers: Array<{ out: Json; checks: Json[] }> = [];
+    for (const r of realServers) {
+      const x = this.realServer(r, defaults, forwarding, ports);
+      if (x === undefined) continue;
+      const address = x.out.address as string;
+      if (seen.has(address)) {
+        this.note(r, 'refused', `real_server ${address}: refused: already in this virtual_server (VS/TUN keeps the port, so one address is one server)`);
+        continue;
+      }
+      seen.add(address);
+      servers.push(x);
+    }
     if (sorry) {
       const port = addresses[0].port;
       if (sorry.port !== undefined && port !== undefined && sorry.port !== port) {
@@ -396,6 +409,7 @@ export class KeepalivedImporter {
       if (persistence !== undefined && persistence > 0) out.persistence = persistence;
       if (granularity) {
         if (persistence === undefined || persistence === 0) this.note(granularity.at, 'not-carried', `persistence_granularity ${granularity.text}: not carried (only used with persistence_timeout)`);
+        else if (!isGranularity(granularity.text, vip.includes(':'))) this.note(granularity.at, 'not-carried', `persistence_granularity ${granularity.text}: not carried (a netmask like 255.255.255.0 or a prefix length${vip.includes(':') ? ' 1..128' : ' 0..32'})`);
         else out.netmask = granularity.text;
       }
       if (port === undefined && !(persistence! > 0)) {
@@ -405,6 +419,7 @@ export class KeepalivedImporter {
       if (onePacketAt && protocol === 'udp') out.onePacket = true;
       if (Object.keys(hc).length) out.healthCheck = hc;
       out.realServers = servers.map((s) => s.out);
+      if (!this.acceptable(out, granularity?.at ?? at)) continue;
       const key = `${protocol}:${vip}:${port ?? 0}`;
       if (this.serviceKeys.has(key)) {
         this.note(at, 'refused', `virtual_server ${protocol.toUpperCase()} ${vip} ${port ?? 0}: refused: the same service is already defined above`);
@@ -413,6 +428,24 @@ export class KeepalivedImporter {
       this.serviceKeys.add(key);
       this.services.push(structuredClone(out));
     }
+  }
+
+  /**
+   * The director's own schema has the last word on one service: a granularity it refuses is
+   * dropped (named); anything else it refuses drops the service, naming the problems.
+   */
+  private acceptable(out: Json, at: Source): boolean {
+    let r = ServiceConfig.safeParse(out);
+    if (!r.success && r.error.issues.some((i) => i.path[0] === 'netmask')) {
+      const why = r.error.issues.find((i) => i.path[0] === 'netmask')!.message;
+      this.note(at, 'not-carried', `persistence_granularity ${String(out.netmask)}: not carried (${why})`);
+      delete out.netmask;
+      r = ServiceConfig.safeParse(out);
+    }
+    if (r.success) return true;
+    const problems = r.error.issues.map((i) => `${formatConfigPath(i.path)}: ${i.message}`).join('; ');
+    this.note(at, 'refused', `virtual_server ${String(out.protocol).toUpperCase()} ${String(out.vip)} ${String(out.port)}: refused: the director would not accept it (${problems})`);
+    return false;
   }
 
   /** Sets service-level check fields and hoists identical per-server checks into the service. */
@@ -557,6 +590,10 @@ export class KeepalivedImporter {
             else this.note(o, 'not-carried', `${o.keyword}: not carried (not a real_server keyword vstun knows)`);
           }
       }
+    }
+    if ((out.lowerThreshold as number | undefined) !== undefined && (out.lowerThreshold as number) > ((out.upperThreshold as number | undefined) ?? 0)) {
+      this.note(st, 'not-carried', `lthreshold ${out.lowerThreshold}: not carried (it is above uthreshold ${(out.upperThreshold as number | undefined) ?? 0}; IPVS refuses that too)`);
+      delete out.lowerThreshold;
     }
     if (forwarding.tunnel === 'gue') {
       out.tunnel = 'gue';
@@ -808,6 +845,16 @@ export class KeepalivedImporter {
     this.note(o, 'syntax', `${o.keyword} ${o.args[0]}: not a boolean (on|off|true|false|yes|no); taken as true`);
     return true;
   }
+}
+
+/** An IPv4 persistence granularity: a contiguous dotted mask or a prefix length 0..32 (IPv6: left to the schema). */
+function isGranularity(text: string, v6: boolean): boolean {
+  if (v6) return true; // the schema says which prefix lengths an IPv6 VIP takes
+  if (/^\d{1,3}$/.test(text)) return Number(text) <= 32;
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (!m || m.slice(1).some((o) => Number(o) > 255)) return false;
+  const inv = ~m.slice(1).reduce((acc, o) => (acc << 8) | Number(o), 0) >>> 0;
+  return (inv & (inv + 1)) === 0;
 }
 
 /** Removes the check fields hoisted into the service from one server's healthCheck. */
