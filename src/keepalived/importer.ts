@@ -465,11 +465,17 @@ export class KeepalivedImporter {
       // Every server has the same checks: say them once, on the service.
       const checks = servers[0].checks;
       if (checks.length === 1) Object.assign(hc, checks[0]);
-      else hc.checks = checks;
+      else {
+        hc.checks = checks;
+        liftCommon(hc, checks);
+      }
       for (const s of servers) stripChecks(s.out);
     } else if (anyChecked) {
       for (const s of servers) {
-        if (s.checks.length === 0) ((s.out.healthCheck ??= {}) as Json).kind = 'none';
+        const sh = (s.out.healthCheck ??= {}) as Json;
+        if (s.checks.length === 0) sh.kind = 'none';
+        if (Array.isArray(sh.checks)) liftCommon(sh, sh.checks as Json[]);
+        dropInherited(sh, hc);
       }
     }
   }
@@ -855,6 +861,24 @@ function isGranularity(text: string, v6: boolean): boolean {
   if (!m || m.slice(1).some((o) => Number(o) > 255)) return false;
   const inv = ~m.slice(1).reduce((acc, o) => (acc << 8) | Number(o), 0) >>> 0;
   return (inv & (inv + 1)) === 0;
+}
+
+/** The timing fields every imported check carries; said once where they are all equal. */
+const TIMING_FIELDS = ['interval', 'timeout', 'fall', 'retryInterval', 'startUp'] as const;
+
+/** Moves timing fields that every entry of `checks` shares up to `container` (entries inherit them). */
+function liftCommon(container: Json, checks: Json[]): void {
+  for (const k of TIMING_FIELDS) {
+    const v = checks[0]?.[k];
+    if (v === undefined || !checks.every((c) => c[k] === v)) continue;
+    container[k] = v;
+    for (const c of checks) delete c[k];
+  }
+}
+
+/** Drops the timing fields a server's section would inherit unchanged from its service's. */
+function dropInherited(server: Json, service: Json): void {
+  for (const k of TIMING_FIELDS) if (server[k] !== undefined && server[k] === service[k]) delete server[k];
 }
 
 /** Removes the check fields hoisted into the service from one server's healthCheck. */
