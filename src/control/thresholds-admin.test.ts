@@ -13,7 +13,7 @@ describe('connection thresholds in the control plane', () => {
   });
 
   it('-S prints them as ipvsadm does and -R reads them back', () => {
-    const text = '-A -t 10.0.0.1:80 -s wlc\n-a -t 10.0.0.1:80 -r 10.0.1.2:80 -i -w 1 -x 100 -y 50\n-a -t 10.0.0.1:80 -r 10.0.1.3:80 -i -w 1\n';
+    const text = '-A -t 10.0.0.1:80 -s wlc\n-a -t 10.0.0.1:80 -r 10.0.1.2:80 -i -w 1 --tun-type ipip -x 100 -y 50\n-a -t 10.0.0.1:80 -r 10.0.1.3:80 -i -w 1 --tun-type ipip\n';
     expect(formatRules(restoreRules(text))).toBe(text);
   });
 

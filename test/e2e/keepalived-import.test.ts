@@ -117,8 +117,8 @@ describe.skipIf(!canRunNetnsTests())('keepalived.conf imported and run by the re
     expect(save.stdout).toBe(
       [
         `-A -t ${lab.vip}:${LAB_APP_HTTP_PORT} -s wrr`,
-        `-a -t ${lab.vip}:${LAB_APP_HTTP_PORT} -r ${rs1.rip}:${LAB_APP_HTTP_PORT} -i -w 2 -x 100 -y 50`,
-        `-a -t ${lab.vip}:${LAB_APP_HTTP_PORT} -r ${rs2.rip}:${LAB_APP_HTTP_PORT} -i -w 1`,
+        `-a -t ${lab.vip}:${LAB_APP_HTTP_PORT} -r ${rs1.rip}:${LAB_APP_HTTP_PORT} -i -w 2 --tun-type ipip -x 100 -y 50`,
+        `-a -t ${lab.vip}:${LAB_APP_HTTP_PORT} -r ${rs2.rip}:${LAB_APP_HTTP_PORT} -i -w 1 --tun-type ipip`,
         '',
       ].join('\n'),
     );
