@@ -90,6 +90,9 @@ export interface RealServerSpec extends ServerAddress {
   tunPort: number;
   /** GUE UDP checksum (--tun-nocsum/--tun-csum); 'nocsum' for ipip, as in ipvsadm. */
   tunChecksum: TunnelChecksum;
+  /** Connection thresholds (-x upper, -y lower); absent or 0 = none. */
+  upperThreshold?: number;
+  lowerThreshold?: number;
 }
 
 /**

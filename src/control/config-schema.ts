@@ -75,9 +75,16 @@ export const RealServerConfig = z
     healthCheck: serverHealthCheckSchema.optional(),
     /** Agent feedback (vstun-agent /feedback) for this server; same fields as healthCheck.feedback. */
     feedback: feedbackOverrideSchema.optional(),
+    /** Connection thresholds (ipvsadm -x / -y, keepalived uthreshold / lthreshold): no new connections at upper until below lower (default 3/4 of upper); 0 = none. */
+    upperThreshold: intIn(0, 2 ** 31 - 1, 'a connection count').optional(),
+    lowerThreshold: intIn(0, 2 ** 31 - 1, 'a connection count').optional(),
   })
   .superRefine((rs, ctx) => {
     if (rs.guePort !== undefined && rs.tunnel !== 'gue') ctx.addIssue({ code: 'custom', path: ['guePort'], message: `${rs.guePort} is only allowed with tunnel: gue` });
+    // As IPVS: the lower threshold may not exceed the upper one (0 = no upper threshold).
+    if ((rs.lowerThreshold ?? 0) > (rs.upperThreshold ?? 0)) {
+      ctx.addIssue({ code: 'custom', path: ['lowerThreshold'], message: `${rs.lowerThreshold} is higher than upperThreshold ${rs.upperThreshold ?? 0}` });
+    }
     if (rs.feedback !== undefined && rs.healthCheck?.feedback !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['feedback'], message: 'is also given as healthCheck.feedback; keep one' });
     }

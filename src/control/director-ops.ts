@@ -59,6 +59,8 @@ export function adminSnapshot(director: Director): ServiceSnapshot[] {
             forward: 'tunnel' as const,
             ...tunnelFields(rs.addressText, rs.tunnel === TUNNEL_GUE ? 'gue' : 'ipip', rs.guePort),
             effectiveWeight: rs.available ? rs.weight : 0,
+            upperThreshold: rs.upperThreshold,
+            lowerThreshold: rs.lowerThreshold,
             activeConns: rs.activeConns,
             inactConns: rs.inactConns,
             persistConns: rs.persistConns,

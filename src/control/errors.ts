@@ -17,7 +17,7 @@ export const CONTROL_ERROR_CODES = {
   ERR_MISSING_OPTION: 'a command lacks an option it requires',
   ERR_ILLEGAL_OPTION: 'an option does not apply to the command it was given with',
   ERR_OPTION_CONFLICT: 'two options cannot be used together',
-  ERR_UNSUPPORTED: 'an ipvsadm feature vstun does not implement (fwmark, sctp, thresholds, pe)',
+  ERR_UNSUPPORTED: 'an ipvsadm feature vstun does not implement (fwmark, sctp, pe)',
   ERR_BAD_SERVICE: 'a virtual service definition is inconsistent (zero port without persistence, ops on TCP)',
   ERR_SERVICE_EXISTS: 'the virtual service already exists',
   ERR_NO_SUCH_SERVICE: 'the virtual service does not exist',
@@ -31,6 +31,7 @@ export const CONTROL_ERROR_CODES = {
   ERR_REJECTED: 'the director cannot apply the rules as a whole (e.g. a limit or an unsupported address family); nothing was applied',
   ERR_INTERNAL: 'an unexpected failure inside the director; please report it',
   ERR_NO_BGP: 'drain/undrain was asked of a director whose config has no bgp: section',
+  ERR_BAD_THRESHOLD: 'a connection threshold (-x/-y) is not an integer, or the lower one is above the upper one',
 } as const;
 
 export type ControlErrorCode = keyof typeof CONTROL_ERROR_CODES;

@@ -274,7 +274,9 @@ describe('bad argv -> error code and a message that says what to fix', () => {
     { argv: '-L --numeric=yes', code: 'ERR_USAGE', message: /takes no value/ },
     // ipvsadm features vstun lacks
     { argv: '-A -f 1 -s rr', code: 'ERR_UNSUPPORTED', message: /firewall-mark services are not supported; give the service as -t/ },
-    { argv: '-a -t 10.0.0.1:80 -r 10.0.1.2 -x 100', code: 'ERR_UNSUPPORTED', message: /thresholds/ },
+    { argv: '-a -t 10.0.0.1:80 -r 10.0.1.2 -x 10 -y 20', code: 'ERR_BAD_THRESHOLD', message: /lower threshold 20 is higher than upper threshold 10/ },
+    { argv: '-a -t 10.0.0.1:80 -r 10.0.1.2 -x many', code: 'ERR_BAD_THRESHOLD', message: /illegal upper \(-x\) threshold 'many'/ },
+    { argv: '-A -t 10.0.0.1:80 -x 5', code: 'ERR_ILLEGAL_OPTION', message: /-x/ },
     { argv: '--start-daemon master', code: 'ERR_UNSUPPORTED', message: /sync daemon/ },
   ];
 

@@ -108,7 +108,9 @@ type OptionId =
   | 'tun-port'
   | 'tun-checksum'
   | 'json'
-  | 'client';
+  | 'client'
+  | 'u-threshold'
+  | 'l-threshold';
 
 type ArgKind = 'none' | 'required' | 'optional';
 
@@ -186,8 +188,8 @@ const OPTIONS: readonly OptionDef[] = [
   { type: 'unsupported', short: 'f', long: 'fwmark-service', arg: 'required', why: 'firewall-mark services are not supported; give the service as -t VIP:PORT or -u VIP:PORT' },
   { type: 'unsupported', long: 'sctp-service', arg: 'required', why: 'SCTP services are not supported; use -t (TCP) or -u (UDP)' },
   { type: 'unsupported', short: '6', long: 'ipv6', arg: 'none', why: '-6 only applies to fwmark services, which are not supported' },
-  { type: 'unsupported', short: 'x', long: 'u-threshold', arg: 'required', why: 'connection thresholds (-x) are not supported yet; drop the option' },
-  { type: 'unsupported', short: 'y', long: 'l-threshold', arg: 'required', why: 'connection thresholds (-y) are not supported yet; drop the option' },
+  { type: 'option', id: 'u-threshold', short: 'x', long: 'u-threshold', arg: 'required' },
+  { type: 'option', id: 'l-threshold', short: 'y', long: 'l-threshold', arg: 'required' },
   { type: 'unsupported', long: 'pe', arg: 'required', why: 'persistence engines (--pe) are not supported; persistence by client address (-p) is' },
   { type: 'unsupported', long: 'start-daemon', arg: 'required', why: 'the connection sync daemon is not supported' },
   { type: 'unsupported', long: 'stop-daemon', arg: 'required', why: 'the connection sync daemon is not supported' },
@@ -234,8 +236,8 @@ const LEGAL: Record<CommandKind, Partial<Record<OptionId, Legality>>> = {
     'tun-info': ' ',
     json: ' ',
   },
-  'add-server': { service: '+', server: '+', forward: ' ', weight: ' ', 'tun-type': ' ', 'tun-port': ' ', 'tun-checksum': ' ' },
-  'edit-server': { service: '+', server: '+', forward: ' ', weight: ' ', 'tun-type': ' ', 'tun-port': ' ', 'tun-checksum': ' ' },
+  'add-server': { service: '+', server: '+', forward: ' ', weight: ' ', 'tun-type': ' ', 'tun-port': ' ', 'tun-checksum': ' ', 'u-threshold': ' ', 'l-threshold': ' ' },
+  'edit-server': { service: '+', server: '+', forward: ' ', weight: ' ', 'tun-type': ' ', 'tun-port': ' ', 'tun-checksum': ' ', 'u-threshold': ' ', 'l-threshold': ' ' },
   'delete-server': { service: '+', server: '+' },
   'set-timeouts': {},
   restore: {},
@@ -275,6 +277,8 @@ const OPTION_NAMES: Record<OptionId, string> = {
   'tun-checksum': '--tun-nocsum|--tun-csum|--tun-remcsum',
   json: '--json',
   client: '--client',
+  'u-threshold': '-x',
+  'l-threshold': '-y',
 };
 
 const COMMAND_NAMES: Record<CommandKind, string> = {
@@ -611,7 +615,19 @@ function buildServer(scan: Scan, service: ServiceKey): RealServerSpec {
   // its destination port, so, as ipvsadm does for -i, the real server's port is the service's.
   // -a and -e give the whole server: what is not given takes ipvsadm's default.
   const weight = opt.has('weight') ? parseWeight(opt.get('weight')!.value ?? '') : 1;
-  return { address, port: service.port, weight, forward: 'tunnel', ...parseTunnelOptions(scan, address) };
+  const spec: RealServerSpec = { address, port: service.port, weight, forward: 'tunnel', ...parseTunnelOptions(scan, address) };
+  const upper = opt.has('u-threshold') ? parseThreshold(opt.get('u-threshold')!.value ?? '', 'upper (-x)') : 0;
+  const lower = opt.has('l-threshold') ? parseThreshold(opt.get('l-threshold')!.value ?? '', 'lower (-y)') : 0;
+  if (lower > upper) throw new VstunadmError('ERR_BAD_THRESHOLD', `lower threshold ${lower} is higher than upper threshold ${upper}; give -x above -y`);
+  if (upper) spec.upperThreshold = upper;
+  if (lower) spec.lowerThreshold = lower;
+  return spec;
+}
+
+/** A connection threshold, 0..2^31-1 (0 = none), as ipvsadm's -x/-y. */
+function parseThreshold(text: string, which: string): number {
+  if (!/^\d+$/.test(text) || Number(text) > 2 ** 31 - 1) throw new VstunadmError('ERR_BAD_THRESHOLD', `illegal ${which} threshold '${text}'; give a number of connections, 0 for none`);
+  return Number(text);
 }
 
 /**

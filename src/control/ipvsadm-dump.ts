@@ -42,8 +42,11 @@ export function formatServiceRule(spec: ServiceSpec): string {
 
 /** The `-a` line for a real server of a service, without newline. Prints the configured weight. */
 export function formatServerRule(key: ServiceKey, server: RealServerSpec): string {
-  const line = `-a ${serviceOption(key)} -r ${formatAddressPort(server.address, server.port)} -i -w ${server.weight} --tun-type ${server.tunType}`;
-  return server.tunType === 'gue' ? `${line} --tun-port ${server.tunPort} --tun-${server.tunChecksum}` : line;
+  let line = `-a ${serviceOption(key)} -r ${formatAddressPort(server.address, server.port)} -i -w ${server.weight} --tun-type ${server.tunType}`;
+  if (server.tunType === 'gue') line += ` --tun-port ${server.tunPort} --tun-${server.tunChecksum}`;
+  if (server.upperThreshold) line += ` -x ${server.upperThreshold}`;
+  if (server.lowerThreshold) line += ` -y ${server.lowerThreshold}`;
+  return line;
 }
 
 /**

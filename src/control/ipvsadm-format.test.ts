@@ -292,6 +292,12 @@ describe('service line details', () => {
     expect(lines[4]).toBe('  -> 10.0.1.2:80                  0          0          4          2         ');
   });
 
+  it('--thresholds shows a server`s upper and lower thresholds', () => {
+    const s = service('tcp', '10.0.0.1', 80, [{ ...server('10.0.1.2', 80, { active: 4, inact: 2 }), upperThreshold: 100, lowerThreshold: 50 }]);
+    const lines = formatServiceList({ connTableSize: 4096, services: [s] }, fmt({ thresholds: true })).split('\n');
+    expect(lines[4]).toBe('  -> 10.0.1.2:80                  100        50         4          2         ');
+  });
+
   it('formatExpire', () => {
     expect(formatExpire(0)).toBe('00:00');
     expect(formatExpire(59)).toBe('00:59');

@@ -162,8 +162,8 @@ function formatServerLine(server: RealServerSnapshot, layout: Layout, exact: boo
       return `  -> ${left(name, 28)} ${right(r.cps, 8)} ${right(r.inpps, 8)} ${right(r.outpps, 8)}${counterCells([r.inbps, r.outbps], exact)}\n`;
     }
     case 'thresholds':
-      // Connection thresholds are not implemented: both are 0, "not set" in IPVS terms.
-      return `  -> ${left(name, 28)} ${left(0, 10)} ${left(0, 10)} ${active} ${inactive}\n`;
+      // 0 is "not set", as IPVS shows it.
+      return `  -> ${left(name, 28)} ${left(server.upperThreshold ?? 0, 10)} ${left(server.lowerThreshold ?? 0, 10)} ${active} ${inactive}\n`;
     case 'persistent-conn':
       return `  -> ${left(name, 28)} ${left(server.effectiveWeight, 9)} ${left(server.persistConns, 11)} ${active} ${inactive}\n`;
     case 'tun-info':

@@ -37,7 +37,15 @@ export function definitionToRules(def: ServiceConfig): ServiceRules {
   }
   rules.servers = def.realServers.map((rs) => {
     const address = canonicalAddress(rs.address);
-    return { address, port: def.port, weight: rs.weight, forward: 'tunnel' as const, ...tunnelFields(address, rs.tunnel, rs.guePort) };
+    return {
+      address,
+      port: def.port,
+      weight: rs.weight,
+      forward: 'tunnel' as const,
+      ...tunnelFields(address, rs.tunnel, rs.guePort),
+      ...(rs.upperThreshold ? { upperThreshold: rs.upperThreshold } : {}),
+      ...(rs.lowerThreshold ? { lowerThreshold: rs.lowerThreshold } : {}),
+    };
   });
   return rules;
 }
@@ -78,7 +86,7 @@ export function rulesToDefinition(rules: ServiceRules, previous: ServiceConfig |
       // -a/-e give the whole ipvsadm view of a server; fields ipvsadm has no words for
       // (tunnel MTU, health check overrides, feedback) stay as they were.
       const { guePort: _oldPort, ...old } = oldServers.get(s.address) ?? {};
-      const server: RealServerConfig = { ...old, address: s.address, weight: s.weight, tunnel: s.tunType };
+      const server: RealServerConfig = { ...old, address: s.address, weight: s.weight, tunnel: s.tunType, upperThreshold: s.upperThreshold || undefined, lowerThreshold: s.lowerThreshold || undefined };
       if (s.tunType === 'gue') server.guePort = s.tunPort;
       return server;
     }),

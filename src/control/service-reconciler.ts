@@ -69,6 +69,7 @@ function applyServerExtras(rs: RealServer, def: RealServerConfig): void {
   rs.tunnel = TUNNEL_CODES[def.tunnel];
   if (def.guePort !== undefined) rs.guePort = def.guePort;
   rs.tunnelMtu = def.tunnelMtu ?? 0;
+  rs.setThresholds(def.upperThreshold ?? 0, def.lowerThreshold ?? 0);
 }
 
 /** Canonical VIP text of a definition (the same text the registry gives a live service). */

@@ -13,6 +13,7 @@ import { parseVstunadmArgs, type AdminCommand } from './ipvsadm-args.js';
 import { REPORTS } from './vstunadm-reports.js';
 import { ConfigError, loadDirectorConfig } from './config-loader.js';
 import { versionLine } from '../metrics/build-info.js';
+import { runImportKeepalived } from '../keepalived/import-command.js';
 import { formatRules, formatRulesJson, serviceOption } from './ipvsadm-dump.js';
 import {
   formatConnections,
@@ -45,7 +46,7 @@ const HELP = `vstunadm — ipvsadm's commands against vstun-director (VS/TUN onl
 
   vstunadm -A|E -t|u VIP:PORT [-s SCHED] [-b FLAGS] [-p [SECS]] [-M MASK] [-o]
   vstunadm -D -t|u VIP:PORT
-  vstunadm -a|e -t|u VIP:PORT -r RIP[:PORT] [-i] [-w WEIGHT] [--tun-type ipip|gue [--tun-port PORT] [--tun-nocsum|--tun-csum]]
+  vstunadm -a|e -t|u VIP:PORT -r RIP[:PORT] [-i] [-w WEIGHT] [-x UPPER] [-y LOWER] [--tun-type ipip|gue [--tun-port PORT] [--tun-nocsum|--tun-csum]]
   vstunadm -d -t|u VIP:PORT -r RIP[:PORT]
   vstunadm -L|l [-t|u VIP:PORT] [-n] [--stats|--rate|--exact|--persistent-conn|--tun-info] [-c] [--timeout] [--sort|--nosort] [--json]
   vstunadm -C | -Z [-t|u VIP:PORT] | -S [-n] [--json] | -R < rules
@@ -59,6 +60,7 @@ const HELP = `vstunadm — ipvsadm's commands against vstun-director (VS/TUN onl
   vstunadm -L -c [-t|u VIP:PORT]  connections, optionally of one service only
   vstunadm announce [--json] the VIPs this director has BIRD announce (bgp: section), and why
   vstunadm drain | undrain   withdraw every VIP from BGP (forwarding goes on) | announce again by health
+  vstunadm import-keepalived FILE [-o director.yaml]   keepalived.conf's LVS part as director.yaml
 
   --config FILE    take the control socket from the director's config (director.control)
   --control PATH   the director's control socket (default $VSTUN_CONTROL, else ${DEFAULT_CONTROL_PATH},
@@ -102,6 +104,8 @@ function formatCounters(res: Record<string, unknown>): string {
 
 /** Runs one vstunadm invocation; returns the exit code (0 ok, 1 refused or failed, 2 bad usage). */
 export async function runVstunadm(argv: readonly string[], io: VstunadmIo): Promise<number> {
+  // A local tool, not a control-socket command: no director needed.
+  if (argv[0] === 'import-keepalived') return runImportKeepalived(argv.slice(1), io);
   const program = new Command()
     .name('vstunadm')
     .option('--control <path>', 'control socket of vstun-director')

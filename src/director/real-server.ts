@@ -26,6 +26,9 @@ export class RealServer {
   tunnelMtu = 0;
   /** Path MTU learned by discovery (pmtu-discovery.ts) in bytes; 0 = nothing learned. */
   pathMtu = 0;
+  /** Connection thresholds (ipvsadm -x / -y); 0 = none. See noteConnectionCount(). */
+  upperThreshold = 0;
+  lowerThreshold = 0;
 
   /**
    * @param id      index in the director's real-server registry (what the connection table stores)
@@ -62,6 +65,28 @@ export class RealServer {
   /** IPVS's ip_vs_dest_conn_overhead: active connections weigh 256 inactive ones. */
   get overhead(): number {
     return this.activeConns * 256 + this.inactConns;
+  }
+
+  /**
+   * Re-judges the overload flag from the connection count (active + inactive, templates
+   * not counted), as IPVS does when a connection is bound or released: overloaded at
+   * count >= upper; clear again below lower, or, with no lower, below 3/4 of upper.
+   */
+  noteConnectionCount(): void {
+    const conns = this.activeConns + this.inactConns;
+    if (this.upperThreshold > 0 && conns >= this.upperThreshold) this.overloaded = true;
+    else if (!this.overloaded) return;
+    else if (this.lowerThreshold > 0) this.overloaded = conns >= this.lowerThreshold;
+    else if (this.upperThreshold > 0) this.overloaded = conns * 4 >= this.upperThreshold * 3;
+    else this.overloaded = false;
+  }
+
+  /** New thresholds (ipvsadm -e, a reload); the flag follows the current count at once. */
+  setThresholds(upper: number, lower: number): void {
+    if (upper === this.upperThreshold && lower === this.lowerThreshold) return;
+    this.upperThreshold = upper;
+    this.lowerThreshold = lower;
+    this.overloaded = upper > 0 && this.activeConns + this.inactConns >= upper;
   }
 
   /** True when no connection or template refers to it any more. */

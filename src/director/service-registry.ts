@@ -82,13 +82,17 @@ export class ServiceRegistry implements ConnAccounting {
     if (kind === KIND_TCP_TEMPLATE || kind === KIND_UDP_TEMPLATE) rs.persistConns--;
     else if (kind === KIND_TCP && state === TcpState.Established) rs.activeConns--;
     else rs.inactConns--;
+    if (rs.overloaded) rs.noteConnectionCount();
     if (rs.removed && rs.idle) this.freeServer(rsId);
   }
 
   /** A new entry bound to `rs` (IPVS ip_vs_bind_dest): everything starts inactive. */
   bound(rs: RealServer, kind: number): void {
     if (kind === KIND_TCP_TEMPLATE || kind === KIND_UDP_TEMPLATE) rs.persistConns++;
-    else rs.inactConns++;
+    else {
+      rs.inactConns++;
+      if (rs.upperThreshold > 0) rs.noteConnectionCount();
+    }
   }
 
   /** A TCP entry changed state: move it between ActiveConn and InActConn. */

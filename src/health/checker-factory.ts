@@ -4,6 +4,7 @@ import { AllOfChecker } from './checkers/all-of.js';
 import { DnsChecker } from './checkers/dns.js';
 import { ExecChecker } from './checkers/exec.js';
 import { HttpChecker } from './checkers/http.js';
+import { NoneChecker } from './checkers/none.js';
 import { PingChecker } from './checkers/ping.js';
 import { SmtpChecker } from './checkers/smtp.js';
 import { TcpChecker } from './checkers/tcp.js';
@@ -74,6 +75,8 @@ export function makeCheckerFactory(tunnelProber?: TunnelProber): CheckerFactory 
         return new DnsChecker({ host, port: spec.port, name: spec.dnsName, type: spec.dnsType, bindAddress: spec.bindAddress });
       case 'ping':
         return new PingChecker({ host, bindAddress: spec.bindAddress }, spec.timeoutMs / 1000);
+      case 'none':
+        return new NoneChecker();
       case 'smtp':
         return new SmtpChecker({ host, port: spec.port, heloName: spec.heloName, bindAddress: spec.bindAddress });
     }

@@ -12,7 +12,7 @@ import { decodePayload } from './checkers/payload.js';
 import { splitCommandLine } from './command-line.js';
 import { parseStatusSpec } from './checkers/status-ranges.js';
 
-export const CHECK_KINDS = ['tcp', 'http', 'https', 'udp', 'exec', 'tunnel', 'dns', 'ping', 'smtp'] as const;
+export const CHECK_KINDS = ['tcp', 'http', 'https', 'udp', 'exec', 'tunnel', 'dns', 'ping', 'smtp', 'none'] as const;
 /** DNS query types a dns check may ask (keepalived DNS_CHECK's list). */
 export const DNS_QUERY_TYPES = ['A', 'NS', 'CNAME', 'SOA', 'MX', 'TXT', 'AAAA'] as const;
 export const ON_FAILURE_POLICIES = ['keep', 'expire', 'reschedule'] as const;

@@ -60,7 +60,7 @@ export function resolveCheck(service: ServiceHealthCheckConfig, server: ServerHe
     throw new HealthError('HEALTH_MISSING_FIELD', `${ctx.label}: an exec health check needs "script" (the program to run)`);
   }
   const port = m.port ?? ctx.servicePort;
-  if (port === 0 && kind !== 'exec') {
+  if (port === 0 && kind !== 'exec' && kind !== 'ping' && kind !== 'none') {
     throw new HealthError('HEALTH_MISSING_FIELD', `${ctx.label}: the service has port 0, so the ${kind} health check needs an explicit "port"`);
   }
   const intervalMs = (m.interval ?? HEALTH_DEFAULTS.intervalMs / 1000) * 1000;
