@@ -53,6 +53,8 @@ interface FlowRecord {
   verified: number;
   reason?: string;
   brokenAtMs?: number;
+  /** When the last echoed byte arrived (ms since start), or when the flow was established. */
+  progressAtMs: number;
 }
 
 const flows: FlowRecord[] = [];
@@ -68,7 +70,7 @@ function streamByte(id: number, k: number): number {
 }
 
 function openFlow(id: number): void {
-  const f: FlowRecord = { id, server: '', localPort: 0, state: 'connecting', sent: 0, verified: 0 };
+  const f: FlowRecord = { id, server: '', localPort: 0, state: 'connecting', sent: 0, verified: 0, progressAtMs: 0 };
   flows.push(f);
   const s = net.connect({ host, port: Number(values['echo-port']) });
   sockets.push(s);
@@ -118,6 +120,7 @@ function openFlow(id: number): void {
       f.verified++;
     }
     lastProgress = Date.now();
+    f.progressAtMs = lastProgress - started;
   });
   s.on('error', (err: NodeJS.ErrnoException) => broken(err.code ?? err.message));
   s.on('close', () => {
@@ -170,6 +173,8 @@ function status() {
       opened: flows.length,
       established: count('established'),
       connecting: count('connecting'),
+      // Established flows with bytes unanswered for over 2 s: a path still healing.
+      behind: flows.filter((f) => f.state === 'established' && f.verified < f.sent && Date.now() - started - f.progressAtMs > 2000).length,
       broken: count('broken'),
       bytesSent: flows.reduce((a, f) => a + f.sent, 0),
       bytesVerified: flows.reduce((a, f) => a + f.verified, 0),

@@ -296,6 +296,7 @@ export interface ClientStatus {
     opened: number;
     established: number;
     connecting: number;
+    behind: number;
     broken: number;
     bytesSent: number;
     bytesVerified: number;
@@ -352,6 +353,10 @@ export async function startScaleoutClient(lab: ScaleoutLab, opts: ScaleoutClient
     status: read,
     stop: () =>
       new Promise((resolve, reject) => {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          const s = read();
+          return s ? resolve(s) : reject(new Error(`scaleout-client left no status: ${err.trim()}`));
+        }
         const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
         child.once('exit', () => {
           clearTimeout(timer);
