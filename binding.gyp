@@ -11,7 +11,8 @@
         "native/socket.c",
         "native/ring.c",
         "native/reader.c",
-        "native/writer.c"
+        "native/writer.c",
+        "native/notify.c"
       ],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags_c": ["-std=gnu11"],

@@ -26,11 +26,15 @@ typedef struct reader {
   struct mmsghdr *msgs;
   struct iovec *iovs;
   struct sockaddr_storage *names;
+  uint8_t *controls; /* one SO_RXQ_OVFL cmsg buffer per slot */
   napi_ref callback;
   napi_ref self;
   napi_async_context async_ctx;
   bool started, paused, closing, in_callback, handle_closed, finalized, env_gone;
   uint64_t batches, packets, bytes, truncated, errors;
+  /* Packets the kernel dropped because the socket's receive buffer was full (SO_RXQ_OVFL:
+   * the socket's cumulative drop count, carried on each packet received after a drop). */
+  uint64_t overflow;
   int last_errno;
   bool stalled; /* polling stopped after a hard error; resume() retries */
 } reader_t;
@@ -40,6 +44,7 @@ static void reader_free(reader_t *r) {
   free(r->msgs);
   free(r->iovs);
   free(r->names);
+  free(r->controls);
   free(r);
 }
 
@@ -125,10 +130,25 @@ static uint32_t drain_read(reader_t *r) {
   return n;
 }
 
+#define OVFL_CONTROL_LEN CMSG_SPACE(sizeof(uint32_t))
+
+/* Folds a packet's SO_RXQ_OVFL cmsg into r->overflow (the kernel's count is cumulative and
+ * 32-bit: keep the highest seen, extended across wrap-around). */
+static void note_overflow(reader_t *r, struct msghdr *h) {
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c != NULL; c = CMSG_NXTHDR(h, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL || c->cmsg_len < CMSG_LEN(sizeof(uint32_t))) continue;
+    uint32_t v;
+    memcpy(&v, CMSG_DATA(c), sizeof v);
+    uint32_t low = (uint32_t)r->overflow;
+    if (v != low) r->overflow += (uint32_t)(v - low) < 0x80000000u ? (uint32_t)(v - low) : 0;
+  }
+}
+
 static uint32_t drain_recvmmsg(reader_t *r) {
   for (uint32_t i = 0; i < r->slots; i++) {
     r->msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
     r->msgs[i].msg_hdr.msg_flags = 0;
+    if (r->controls) r->msgs[i].msg_hdr.msg_controllen = OVFL_CONTROL_LEN;
   }
   int k;
   do {
@@ -144,6 +164,7 @@ static uint32_t drain_recvmmsg(reader_t *r) {
   uint32_t n = 0;
   for (int i = 0; i < k; i++) {
     struct mmsghdr *mh = &r->msgs[i];
+    if (r->controls && mh->msg_hdr.msg_controllen > 0) note_overflow(r, &mh->msg_hdr);
     if (mh->msg_hdr.msg_flags & MSG_TRUNC) {
       r->truncated++;
       continue;
@@ -307,6 +328,7 @@ static napi_value reader_stats(napi_env env, napi_callback_info info) {
   vstun_set_num(env, o, "bytes", (double)r->bytes);
   vstun_set_num(env, o, "truncated", (double)r->truncated);
   vstun_set_num(env, o, "errors", (double)r->errors);
+  vstun_set_num(env, o, "overflow", (double)r->overflow);
   char buf[16];
   napi_value s;
   NAPI_OK_OR_NULL(napi_create_string_utf8(env, r->last_errno ? vstun_errno_name(r->last_errno, buf, sizeof buf) : "",
@@ -388,6 +410,18 @@ static napi_value create_reader(napi_env env, napi_callback_info info) {
       r->msgs[i].msg_hdr.msg_iov = &r->iovs[i];
       r->msgs[i].msg_hdr.msg_iovlen = 1;
       r->msgs[i].msg_hdr.msg_name = &r->names[i];
+    }
+    /* Ask the kernel to tell us about receive-buffer overflows; a socket type without
+     * SO_RXQ_OVFL simply reports none. */
+    int one = 1;
+    if (setsockopt(r->fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one) == 0) {
+      r->controls = calloc(r->slots, OVFL_CONTROL_LEN);
+      if (!r->controls) {
+        close(dupfd);
+        reader_free(r);
+        return vstun_throw_errno(env, ENOMEM, "createReader", "ring", NULL);
+      }
+      for (uint32_t i = 0; i < r->slots; i++) r->msgs[i].msg_hdr.msg_control = r->controls + (size_t)i * OVFL_CONTROL_LEN;
     }
   }
   uv_loop_t *loop;

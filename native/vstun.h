@@ -57,6 +57,7 @@ bool vstun_init_link(napi_env env, napi_value exports);
 bool vstun_init_socket(napi_env env, napi_value exports);
 bool vstun_init_reader(napi_env env, napi_value exports);
 bool vstun_init_writer(napi_env env, napi_value exports);
+bool vstun_init_notify(napi_env env, napi_value exports);
 
 /* Per-env state (worker threads load the addon once per env). */
 typedef struct vstun_instance {

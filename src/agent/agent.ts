@@ -12,6 +12,8 @@ import type { AgentConfig } from './agent-config.js';
 import { startAgentHttp, type HealthReport } from './agent-http.js';
 import { createAgentMetrics } from './agent-metrics.js';
 import { registerLogMetrics } from '../log/daemon-logger.js';
+import type { EventLoopDelaySampler } from '../metrics/event-loop-delay.js';
+import { registerRuntimeMetrics } from '../metrics/runtime-metrics.js';
 import { SourcePrefixSet, VipTable } from './address-match.js';
 import { DecapCounters, type DecapSource } from './decap-counters.js';
 import { Decapsulator, IPPROTO_IPIP, IPPROTO_IPV6 } from './decap.js';
@@ -30,6 +32,7 @@ export class Agent {
   private server: Server | undefined;
   private decap: Decapsulator | undefined;
   private stopped = false;
+  private loopDelay: EventLoopDelaySampler | undefined;
   /** Packets the kernel routed out of the TUN (nothing should be; counted, then discarded). */
   tunOutbound = 0;
   private lastHealthAccepted = -1;
@@ -147,6 +150,7 @@ export class Agent {
     await feedback.prime();
     const metrics = createAgentMetrics({ counters: this.counters, vips, mode: this.mode, beforeScrape: () => this.decap?.syncDeviceCounters() });
     if (this.config.logSink) registerLogMetrics(metrics, 'vstun_agent', this.config.logSink);
+    this.loopDelay = registerRuntimeMetrics(metrics, 'vstun-agent');
     const server = await startAgentHttp(this.config.listen!, { health: () => this.health(), feedback: () => feedback.read(), metrics });
     this.log.info({ listen: this.config.listen }, 'serving /healthz /feedback /metrics');
     return server;
@@ -188,6 +192,7 @@ export class Agent {
   async stop(): Promise<UndoReport> {
     if (this.stopped) return { undone: 0, failed: [] };
     this.stopped = true;
+    this.loopDelay?.stop();
     if (this.server) {
       const closed = new Promise<void>((r) => this.server!.close(() => r()));
       this.server.closeAllConnections();

@@ -23,6 +23,7 @@ export const DROP_REASONS = [
   'rx-truncated', //             the reader cut a packet longer than its ring slot
   'tun-write-dropped', //        the TUN writer's backlog was full
   'tun-write-error', //          the kernel refused the TUN write
+  'socket-overflow', //          the kernel dropped it: a decap socket's receive buffer was full (SO_RXQ_OVFL)
 ] as const;
 
 export type DropReason = (typeof DROP_REASONS)[number];
@@ -43,6 +44,7 @@ export const D_UNKNOWN_SOURCE_FAMILY = 12;
 export const D_RX_TRUNCATED = 13;
 export const D_TUN_WRITE_DROPPED = 14;
 export const D_TUN_WRITE_ERROR = 15;
+export const D_SOCKET_OVERFLOW = 16;
 
 /** Where encapsulated packets come from; each has its own receive counter. */
 export const DECAP_SOURCES = ['ipv4-ipip', 'ipv4-6in4', 'ipv6-ipip', 'ipv6-ip6ip6', 'gue'] as const;

@@ -111,7 +111,7 @@ describe('Decapsulator golden packets', () => {
   });
 
   it('every drop reason the classifier can return is exercised above', () => {
-    const deviceReasons: DropReason[] = ['rx-truncated', 'tun-write-dropped', 'tun-write-error'];
+    const deviceReasons: DropReason[] = ['rx-truncated', 'tun-write-dropped', 'tun-write-error', 'socket-overflow'];
     const covered = new Set(golden.flatMap((g) => ('drop' in g.expected ? [g.expected.drop] : [])));
     for (const r of DROP_REASONS) if (!deviceReasons.includes(r)) expect(covered, r).toContain(r);
   });
@@ -166,5 +166,17 @@ describe('Decapsulator batches', () => {
     expect(drops['tun-write-dropped']).toBe(1);
     expect(drops['rx-truncated']).toBe(1);
     expect(counters.accepted).toBe(2);
+  });
+
+  it('counts the kernel receive-buffer overflows of every decap socket as socket-overflow, from attach on', () => {
+    const { counters, sources, decap } = setup();
+    sources['ipv4-ipip'].kernelDropped(5);
+    sources.gue.kernelDropped(2);
+    decap.syncDeviceCounters();
+    expect(counters.dropsByReason()['socket-overflow']).toBe(7);
+    sources['ipv4-ipip'].kernelDropped(1);
+    decap.syncDeviceCounters();
+    expect(counters.dropsByReason()['socket-overflow']).toBe(8);
+    expect(counters.totalDrops()).toBe(8);
   });
 });

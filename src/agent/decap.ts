@@ -27,6 +27,7 @@ import {
   D_OUTER_TRUNCATED,
   D_OUTER_UNEXPECTED_PROTOCOL,
   D_RX_TRUNCATED,
+  D_SOCKET_OVERFLOW,
   D_TUN_WRITE_DROPPED,
   D_TUN_WRITE_ERROR,
   D_UNKNOWN_SOURCE_FAMILY,
@@ -65,7 +66,7 @@ export class Decapsulator {
   readonly counters: DecapCounters;
   private readonly tun: PacketDevice;
   private outMeta = new Int32Array(256 * META_STRIDE);
-  private readonly sources: { device: PacketDevice; kind: number; truncatedBase: number }[] = [];
+  private readonly sources: { device: PacketDevice; kind: number; truncatedBase: number; overflowBase: number }[] = [];
   private readonly tunBase: { dropped: number; errors: number };
   // Results of the last classify() call that returned ACCEPT.
   innerOffset = 0;
@@ -84,7 +85,8 @@ export class Decapsulator {
   /** Starts decapsulating whatever `device` delivers, interpreted as `source`. */
   attach(device: PacketDevice, source: DecapSource): void {
     const kind = DECAP_SOURCES.indexOf(source);
-    this.sources.push({ device, kind, truncatedBase: device.stats().rxTruncated });
+    const s = device.stats();
+    this.sources.push({ device, kind, truncatedBase: s.rxTruncated, overflowBase: s.rxOverflow });
     device.onBatch((batch) => this.handleBatch(batch, kind));
   }
 
@@ -231,8 +233,14 @@ export class Decapsulator {
    */
   syncDeviceCounters(): void {
     let truncated = 0;
-    for (const s of this.sources) truncated += s.device.stats().rxTruncated - s.truncatedBase;
+    let overflow = 0;
+    for (const s of this.sources) {
+      const st = s.device.stats();
+      truncated += st.rxTruncated - s.truncatedBase;
+      overflow += st.rxOverflow - s.overflowBase;
+    }
     this.counters.drops[D_RX_TRUNCATED] = truncated;
+    this.counters.drops[D_SOCKET_OVERFLOW] = overflow;
     const t = this.tun.stats();
     const base = this.tunBase;
     this.counters.drops[D_TUN_WRITE_DROPPED] = t.txDropped - base.dropped;

@@ -15,13 +15,18 @@ import { isVstunadmError } from '../control/errors.js';
 import { TunTapDevice } from '../device/native-tap-device.js';
 import { Director } from '../director/director.js';
 import { registerHealthOp, startDirectorHealth, type HealthBinding } from '../director/health-binding.js';
-import { setupDirectorHost } from '../director/host-setup.js';
-import { tunnelSourceResolver } from '../director/tunnel-source.js';
+import { canonicalIpText } from '../director/address-id.js';
+import { HostVipRoutes, setupDirectorHost } from '../director/host-setup.js';
+import { registerKernelDrops, TapDropWatcher } from '../director/kernel-drops.js';
+import { NftGuard } from '../director/guard.js';
+import { TunnelSources } from '../director/tunnel-source.js';
 import { registerPmtuOp, startPathMtuDiscovery } from '../director/pmtu-binding.js';
 import type { PathMtuDiscovery } from '../director/pmtu-discovery.js';
 import { describeChange, HostChanges } from '../host/host-changes.js';
 import { defaultControlPath, defaultDirectorStateFile, removeRunDirIfEmpty } from '../host/instance-paths.js';
 import { createDirectorMetrics } from '../metrics/director-metrics.js';
+import type { EventLoopDelaySampler } from '../metrics/event-loop-delay.js';
+import { registerRuntimeMetrics } from '../metrics/runtime-metrics.js';
 import { clearServerHealth, setServerHealth } from '../metrics/health-gauge.js';
 import { parseListenAddress, startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import { createDaemonLogger, registerLogMetrics } from '../log/daemon-logger.js';
@@ -90,6 +95,9 @@ async function main(): Promise<void> {
   let pmtu: PathMtuDiscovery | undefined;
   let health: HealthBinding | undefined;
   let metricsServer: MetricsServer | undefined;
+  let loopDelay: EventLoopDelaySampler | undefined;
+  let tapDrops: TapDropWatcher | undefined;
+  let guard: NftGuard | undefined;
   let announce: AnnounceBinding | undefined;
   let skipDrain: (() => void) | undefined;
   let stopping = false;
@@ -117,8 +125,11 @@ async function main(): Promise<void> {
     // Closing the listeners must not hold up the undo (e.g. a scraper keeping a connection open).
     const closed = Promise.allSettled([control?.close(), metricsServer?.close()]);
     await Promise.race([closed, new Promise((r) => setTimeout(r, SHUTDOWN_CLOSE_MS).unref())]);
+    loopDelay?.stop();
     health?.stop();
     pmtu?.stop();
+    tapDrops?.stop();
+    guard?.stop();
     director?.stop();
     device?.close();
     undo();
@@ -130,14 +141,16 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGHUP', () => {
     if (!director || stopping) return;
-    try {
-      const r = reloadConfig(director, state);
-      log.info({ reload: r }, 'config reloaded (SIGHUP)');
-      if (r.needsRestart.length) log.warn({ needsRestart: r.needsRestart }, 'some changed settings apply only after a restart');
-    } catch (err) {
-      const e = err as Error & { code?: string };
-      log.error({ code: isVstunadmError(err) ? e.code : 'ERR_INTERNAL', err: e.message }, 'reload failed; nothing was changed');
-    }
+    reloadConfig(director, state).then(
+      (r) => {
+        log.info({ reload: r }, 'config reloaded (SIGHUP)');
+        if (r.needsRestart.length) log.warn({ needsRestart: r.needsRestart }, 'some changed settings apply only after a restart');
+      },
+      (err) => {
+        const e = err as Error & { code?: string };
+        log.error({ code: isVstunadmError(err) ? e.code : 'ERR_INTERNAL', err: e.message }, 'reload failed; nothing was changed');
+      },
+    );
   });
 
   try {
@@ -159,13 +172,20 @@ async function main(): Promise<void> {
     }
     const addon = loadAddon();
     [device] = TunTapDevice.open({ name: tap, kind: 'tap', up: true });
-    const vips = [...new Set(config.services.map((s) => s.vip))];
+    const vips = [...new Set(config.services.map((s) => canonicalIpText(s.vip) ?? s.vip))];
+    let vipRoutes: HostVipRoutes | undefined;
     if (changes) {
       setupDirectorHost(changes, { tap, kernelAddress: d.kernelAddress, linkAddress: d.linkAddress, prefixLength: d.linkPrefixLength, vips, probeSource: d.probeSource });
+      if (d.guard.enabled) {
+        guard = new NftGuard(tap, d.guard, undefined, (what, err) => log.warn({ err: err.message }, `nftables guard ${what} failed`));
+        guard.install(changes, vips);
+      }
       log.info({ changes: changes.applied.map(describeChange) }, 'host set up');
+      // From here on every change of the VIP set (vstunadm, -R, reload, SIGHUP) moves the routes with it.
+      vipRoutes = new HostVipRoutes(changes, { tap, linkAddress: d.linkAddress }, vips, (failed) => log.error({ failed }, 'could not remove the route of a VIP that left; it is undone on exit'));
     }
-    // IPv4 servers: --dip, else the route's source; IPv6 servers: the IPv6 route's source.
-    const dipFor = tunnelSourceResolver(dip);
+    // IPv4 servers: --dip, else the route's source; IPv6 servers: the IPv6 route's source (looked up asynchronously per change).
+    const sources = new TunnelSources(dip);
     director = new Director({
       device,
       mac: parseMac(d.mac)!,
@@ -173,15 +193,25 @@ async function main(): Promise<void> {
       kernelAddress: parseIpv4(d.kernelAddress)!,
       kernelMac: addon.linkGetMac(tap),
       readKernelMac: () => addon.linkGetMac(tap),
-      dipFor,
+      dipFor: sources.dipFor,
+      prepareSources: (rips) => sources.prepare(rips),
+      vipRoutes,
       connTableCapacity: d.connTableSize,
       mhTableSize: d.mhTableSize,
       icmpEcho: d.icmpEcho,
       sloppyTcp: d.sloppyTcp,
     });
     // Through the reconciler (services, their per-service/per-server settings, timeouts), as a reload would.
-    applyConfig(director, state, config);
+    await applyConfig(director, state, config);
     director.start();
+    tapDrops = new TapDropWatcher(tap);
+    registerKernelDrops(director, tapDrops);
+    await tapDrops.start();
+    if (guard) {
+      registerKernelDrops(director, guard);
+      director.onServicesChanged(() => void guard!.syncGuard(director!.definitions.map((s) => s.vip)));
+      await guard.start();
+    }
     pmtu = startPathMtuDiscovery(director, device, { defaultTunnelMtu: d.tunnelMtu, log });
     // Tunnel probes come from director.probeSource, else from the DIP (already routed back here).
     health = startDirectorHealth(director, config.services, { probeSource: d.probeSource ?? dip, defaultPolicy: d.expireNodestConn, log });
@@ -209,6 +239,7 @@ async function main(): Promise<void> {
     await control.listen();
     const registry = createDirectorMetrics(director);
     registerLogMetrics(registry, 'vstun', logSink);
+    loopDelay = registerRuntimeMetrics(registry, 'vstun-director');
     if (announce) registerAnnounceMetrics(registry, announce);
     metricsServer = await startMetricsServer(registry, metrics);
     log.info({ tap, control: controlPath, metrics, services: config.services.length, connTable: director.table.stats() }, 'director running');

@@ -3,8 +3,15 @@
 // entries (-L -c) and timeouts (--timeout / --set). Addresses are always held in one
 // canonical text form (see canonicalAddress) so that equal addresses compare equal as strings.
 
-import { longestZeroRun } from '../wire/ipv6-address.js';
-import { Address4, Address6 } from 'ip-address';
+import {
+  addressTextFamily,
+  addressTextHint,
+  formatAddressPortText,
+  formatAddressText,
+  parseAddressText,
+  type AddressFamily,
+  type ParsedAddress,
+} from '../wire/address-text.js';
 import { BadAddressError } from './errors.js';
 
 /** Schedulers vstun accepts, by ipvsadm's names. */
@@ -29,7 +36,7 @@ export const MAX_TIMEOUT_SECONDS = 86_400 * 31;
 export const IPVS_VERSION = '1.2.1';
 
 export type Protocol = 'tcp' | 'udp';
-export type AddressFamily = 4 | 6;
+export type { AddressFamily };
 
 /** A virtual service: protocol, VIP (canonical IPv4 or IPv6 text) and port 0..65535. fwmark is not supported. */
 export interface ServiceKey {
@@ -142,72 +149,31 @@ export function zeroRates(): TrafficRates {
 
 // ---- Addresses -------------------------------------------------------------------------
 
-/** A parsed numeric address: its family and its value as an unsigned integer. */
-export interface ParsedAddress {
-  family: AddressFamily;
-  value: bigint;
-}
+export type { ParsedAddress };
 
 /**
- * Parses a numeric IPv4 (dotted quad) or IPv6 address. Host names are not resolved, and
- * prefixes or zone ids are not addresses: all of those throw BadAddressError (ERR_BAD_ADDRESS).
+ * Parses a numeric IPv4 (dotted quad) or IPv6 address (src/wire/address-text.ts). Host
+ * names are not resolved, and prefixes or zone ids are not addresses: all of those throw
+ * BadAddressError (ERR_BAD_ADDRESS).
  */
 export function parseAddress(text: string): ParsedAddress {
-  if (text.includes('/') || text.includes('%') || text.trim() !== text || text === '') {
-    throw new BadAddressError(`'${text}' is not a numeric IPv4 or IPv6 address`);
-  }
-  if (Address4.isValid(text)) return { family: 4, value: new Address4(text).bigInt() };
-  if (text.includes(':') && Address6.isValid(text)) return { family: 6, value: new Address6(text).bigInt() };
-  const hint = /^[a-z0-9.-]+$/i.test(text) && /[a-z]/i.test(text) ? ' (host names are not resolved; give the address in numbers)' : '';
-  throw new BadAddressError(`'${text}' is not a numeric IPv4 or IPv6 address${hint}`);
+  const parsed = parseAddressText(text);
+  if (parsed === null) throw new BadAddressError(`'${text}' is not a numeric IPv4 or IPv6 address${addressTextHint(text)}`);
+  return parsed;
 }
 
-/**
- * The canonical text of an address, byte-for-byte what glibc's inet_ntop prints (and so
- * what ipvsadm -n prints): IPv6 lower-case, the longest run of two or more zero groups
- * folded to '::', v4-mapped and v4-compatible addresses with a dotted tail.
- */
-export function formatAddress(address: ParsedAddress): string {
-  if (address.family === 4) {
-    const v = Number(address.value);
-    return `${(v >>> 24) & 255}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
-  }
-  const words: number[] = [];
-  for (let i = 7; i >= 0; i--) words.push(Number((address.value >> BigInt(i * 16)) & 0xffffn));
-  // Same "::" rule as RFC 5952 text; glibc differs only in the dotted tails below.
-  const { start: bestBase, length: bestLen } = longestZeroRun(words);
-  let out = '';
-  for (let i = 0; i < 8; i++) {
-    if (bestBase !== -1 && i >= bestBase && i < bestBase + bestLen) {
-      if (i === bestBase) out += ':';
-      continue;
-    }
-    if (i !== 0) out += ':';
-    // glibc prints an embedded IPv4 tail for ::a.b.c.d and ::ffff:a.b.c.d.
-    if (i === 6 && bestBase === 0 && (bestLen === 6 || (bestLen === 5 && words[5] === 0xffff))) {
-      const v4 = Number(address.value & 0xffffffffn);
-      out += formatAddress({ family: 4, value: BigInt(v4) });
-      return out;
-    }
-    out += words[i].toString(16);
-  }
-  if (bestBase !== -1 && bestBase + bestLen === 8) out += ':';
-  return out;
-}
+/** The canonical text of an address: glibc inet_ntop's, so what ipvsadm -n prints. */
+export const formatAddress = formatAddressText;
 
 /** Parses and re-prints an address in canonical form; throws BadAddressError on bad input. */
 export function canonicalAddress(text: string): string {
-  return formatAddress(parseAddress(text));
+  return formatAddressText(parseAddress(text));
 }
 
-export function addressFamily(canonical: string): AddressFamily {
-  return canonical.includes(':') ? 6 : 4;
-}
+export const addressFamily: (canonical: string) => AddressFamily = addressTextFamily;
 
 /** `a.b.c.d:port` or `[v6]:port`, as ipvsadm prints an address with its port. */
-export function formatAddressPort(address: string, port: number): string {
-  return addressFamily(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
-}
+export const formatAddressPort = formatAddressPortText;
 
 /** Orders addresses as ipvsadm sorts: IPv4 before IPv6, then numerically. */
 export function compareAddresses(a: string, b: string): number {

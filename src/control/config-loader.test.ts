@@ -33,7 +33,7 @@ describe('director config', () => {
     ['bad expire_nodest_conn policy', 'services:\n  - {protocol: tcp, vip: 10.0.0.1, port: 80, expireNodestConn: drop}\n', 'services[0].expireNodestConn: "drop" is not an expire_nodest_conn policy'],
     ['tunnel MTU too small', 'services:\n  - {protocol: tcp, vip: 10.0.0.1, port: 80, tunnelMtu: 100}\n', 'services[0].tunnelMtu: 100 is not a tunnel MTU'],
     ['sorry server in two places', 'services:\n  - {protocol: tcp, vip: 10.0.0.1, port: 80, sorryServer: {address: 10.0.0.9}, healthCheck: {sorryServer: {address: 10.0.0.8}}}\n', 'services[0].sorryServer: is also given as healthCheck.sorryServer'],
-    ['bad health check field', 'services:\n  - {protocol: tcp, vip: 10.0.0.1, port: 80, healthCheck: {kind: smtp}}\n', 'services[0].healthCheck.kind'],
+    ['bad health check field', 'services:\n  - {protocol: tcp, vip: 10.0.0.1, port: 80, healthCheck: {kind: bfd}}\n', 'services[0].healthCheck.kind'],
     ['bad log level', 'director: {logLevel: loud}\n', 'director.logLevel: "loud" is not a log level'],
     ['unknown scheduler', 'services:\n  - {protocol: tcp, vip: 10.0.0.1, port: 80, scheduler: rrr}\n', 'services[0].scheduler: "rrr" is not a scheduler'],
     ['port out of range', 'services:\n  - {protocol: udp, vip: 10.0.0.1, port: 70000}\n', 'services[0].port: 70000 is not a port'],

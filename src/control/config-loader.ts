@@ -1,7 +1,8 @@
 // Reads and validates the director's YAML config. Nothing is applied here: a config that
 // fails any check is rejected whole, with one line per problem (path: what is wrong).
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parseDocument } from 'yaml';
+import { MAX_CONFIG_BYTES, MAX_SERVICES } from './config-checks.js';
 import { DirectorConfig, formatConfigPath } from './config-schema.js';
 
 export class ConfigError extends Error {
@@ -18,6 +19,12 @@ export class ConfigError extends Error {
 
 /** Validates an already-parsed value (e.g. from YAML or JSON). Throws ConfigError. */
 export function validateDirectorConfig(value: unknown, source = 'config'): DirectorConfig {
+  // Refuse an oversized table before validating each entry of it.
+  const services = (value as { services?: unknown } | null)?.services;
+  if (Array.isArray(services) && services.length > MAX_SERVICES) {
+    const problem = `services: has ${services.length} services; at most ${MAX_SERVICES} are allowed`;
+    throw new ConfigError('CONFIG_INVALID', `${source} is invalid:\n  ${problem}`, [problem]);
+  }
   const res = DirectorConfig.safeParse(value ?? {});
   if (res.success) return res.data;
   const problems = res.error.issues.map((iss) => {
@@ -37,14 +44,27 @@ export function parseDirectorConfig(text: string, source = 'config'): DirectorCo
     const where = e.linePos ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '';
     throw new ConfigError('CONFIG_YAML', `${source}: YAML syntax error${where}: ${e.message.split('\n')[0]}`);
   }
-  return validateDirectorConfig(doc.toJS(), source);
+  let value: unknown;
+  try {
+    // yaml refuses documents whose aliases expand past a bound (a "billion laughs" bomb).
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw new ConfigError('CONFIG_YAML', `${source}: YAML refused: ${(err as Error).message}; expand the aliases (*name) or use fewer of them`);
+  }
+  return validateDirectorConfig(value, source);
 }
 
+/** Reads and validates a config file of at most MAX_CONFIG_BYTES (16 MiB), checked before reading. */
 export function loadDirectorConfig(path: string): DirectorConfig {
   let text: string;
   try {
+    const size = statSync(path).size;
+    if (size > MAX_CONFIG_BYTES) {
+      throw new ConfigError('CONFIG_UNREADABLE', `config ${path} is ${size} bytes; config files may be at most ${MAX_CONFIG_BYTES} bytes (16 MiB)`);
+    }
     text = readFileSync(path, 'utf8');
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError('CONFIG_UNREADABLE', `cannot read config ${path}: ${(err as Error).message}`);
   }
   return parseDirectorConfig(text, path);

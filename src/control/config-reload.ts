@@ -23,11 +23,18 @@ export interface ReloadResult extends ReconcileSummary {
   needsRestart: string[];
 }
 
-const START_ONLY = ['tap', 'dip', 'linkAddress', 'kernelAddress', 'linkPrefixLength', 'mac', 'control', 'metrics', 'connTableSize', 'mhTableSize', 'icmpEcho', 'sloppyTcp', 'tunnelMtu', 'logLevel'] as const;
+const START_ONLY = ['tap', 'dip', 'linkAddress', 'kernelAddress', 'linkPrefixLength', 'mac', 'control', 'metrics', 'connTableSize', 'mhTableSize', 'icmpEcho', 'sloppyTcp', 'tunnelMtu', 'logLevel', 'guard'] as const;
 
-/** Applies an already-validated config's services and timeouts. Throws VstunadmError; nothing changes then. */
-export function applyConfig(director: Director, state: ControlState, config: DirectorConfig): ReloadResult {
-  const summary = reconcile(director, config.services, config.director.expireNodestConn);
+/**
+ * Applies an already-validated config's services and timeouts, after any change in flight
+ * (director.exclusive). Throws VstunadmError; nothing changes then.
+ */
+export function applyConfig(director: Director, state: ControlState, config: DirectorConfig): Promise<ReloadResult> {
+  return director.exclusive(() => applyConfigNow(director, state, config));
+}
+
+async function applyConfigNow(director: Director, state: ControlState, config: DirectorConfig): Promise<ReloadResult> {
+  const summary = await reconcile(director, config.services, config.director.expireNodestConn);
   const timeouts = director.setTimeouts(config.director.timeouts);
   const needsRestart = START_ONLY.filter((k) => JSON.stringify(state.config.director[k]) !== JSON.stringify(config.director[k])).map((k) => `director.${k}`);
   if (JSON.stringify(state.config.bgp) !== JSON.stringify(config.bgp)) needsRestart.push('bgp');
@@ -36,7 +43,7 @@ export function applyConfig(director: Director, state: ControlState, config: Dir
 }
 
 /** Re-reads state.configPath and applies the difference. Throws VstunadmError (ERR_NO_CONFIG, ERR_CONFIG, …). */
-export function reloadConfig(director: Director, state: ControlState): ReloadResult {
+export async function reloadConfig(director: Director, state: ControlState): Promise<ReloadResult> {
   if (state.configPath === undefined) throw new VstunadmError('ERR_NO_CONFIG', 'this director was started without --config, so there is no file to reload; use vstunadm -R to change rules');
   let config: DirectorConfig;
   try {

@@ -6,26 +6,18 @@ import { feedbackOverrideSchema, ON_FAILURE_POLICIES, serverHealthCheckSchema, s
 import { isPrime } from '../director/schedulers/maglev.js';
 import { SCHEDULER_NAMES } from '../director/schedulers/scheduler.js';
 import { parseMac } from '../wire/ethernet.js';
-import { parseIpv4 } from '../wire/ipv4-address.js';
-import { canonicalAddress } from './admin-model.js';
+import { canonicalAddressText, formatIpv4Netmask, parseAddressText, parseIpv4Text, parseNetmaskText } from '../wire/address-text.js';
+import { directorProblems, serviceProblems } from './config-checks.js';
 import { BIRD_PROTOCOL_NAME } from '../bgp/vip-include.js';
 
 const ipv4 = z.string().superRefine((v, ctx) => {
-  if (parseIpv4(v) === null) ctx.addIssue({ code: 'custom', message: `"${v}" is not an IPv4 address` });
+  if (parseIpv4Text(v) === null) ctx.addIssue({ code: 'custom', message: `"${v}" is not an IPv4 address` });
 });
 
 /** VIPs and real servers: IPv4 or IPv6 text (whether the data path serves IPv6 is checked when applied). */
 const ipAddress = z.unknown().superRefine((v, ctx) => {
-  let ok = false;
-  if (typeof v === 'string') {
-    try {
-      canonicalAddress(v);
-      ok = true;
-    } catch {
-      ok = false;
-    }
-  }
-  if (!ok) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not an IPv4 or IPv6 address` });
+  if (v === undefined) ctx.addIssue({ code: 'custom', message: 'is missing; give an IPv4 or IPv6 address, e.g. 10.0.0.1 or "2001:db8::1"' });
+  else if (typeof v !== 'string' || canonicalAddressText(v) === null) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not an IPv4 or IPv6 address` });
 }) as unknown as z.ZodType<string>;
 
 /** What happens to a removed (or failed) server's connections; the same three values as the health checks' onFailure. */
@@ -35,17 +27,21 @@ const nodestPolicy = z.enum(ON_FAILURE_POLICIES, {
 
 const tunnelMtu = () => intIn(576, 65535, 'a tunnel MTU in bytes');
 
-const netmask = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const text = String(v);
-  const ok = /^\d{1,3}$/.test(text) ? Number(text) <= 128 : (() => {
-    const m = parseIpv4(text);
-    if (m === null) return false;
-    const inv = ~m >>> 0;
-    return (inv & (inv + 1)) === 0;
-  })();
-  if (!ok) ctx.addIssue({ code: 'custom', message: `"${text}" is not a netmask (dotted like 255.255.255.0, or a prefix length: 0..32 for IPv4, 0..128 for IPv6)` });
-  return text;
-});
+/** Dotted or a prefix length; checked against the VIP's family in config-checks.ts. */
+const netmask = z.union([z.string(), z.number()]).transform((v) => String(v));
+
+/**
+ * One text per mask, so definitions compare equal however a mask was written: dotted for
+ * an IPv4 VIP; for an IPv6 VIP (only /128 is served) the full-mask default, which the
+ * registry reads as "the whole client address" for both families.
+ */
+function canonicalNetmask(text: string, vip: string): string {
+  const a = parseAddressText(vip);
+  if (a === null) return text;
+  const bits = parseNetmaskText(text, a.family);
+  if (a.family === 6) return bits === 128 ? '255.255.255.255' : text;
+  return bits === null ? text : formatIpv4Netmask(bits);
+}
 
 function intIn(min: number, max: number, what: string) {
   return z.unknown().superRefine((v, ctx) => {
@@ -122,9 +118,7 @@ export const ServiceConfig = z
       const innerSet = k === 'sorryServer' ? inner !== undefined : k === 'quorum' ? inner !== undefined && inner !== 1 : inner !== undefined && inner !== 0;
       if (s[k] !== undefined && innerSet) ctx.addIssue({ code: 'custom', path: [k], message: `is also given as healthCheck.${k}; keep one` });
     }
-    const v6 = s.vip.includes(':');
-    if (/^\d+$/.test(s.netmask) && Number(s.netmask) > 32 && !v6) ctx.addIssue({ code: 'custom', path: ['netmask'], message: `"${s.netmask}" is not a netmask for an IPv4 VIP (prefix length 0..32)` });
-    if (v6 && !/^\d+$/.test(s.netmask) && s.netmask !== '255.255.255.255') ctx.addIssue({ code: 'custom', path: ['netmask'], message: `"${s.netmask}" is dotted; an IPv6 VIP takes a prefix length 1..128` });
+    for (const p of serviceProblems(s)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
     if (s.onePacket && s.protocol !== 'udp') ctx.addIssue({ code: 'custom', path: ['onePacket'], message: 'true is only allowed for udp services (one-packet scheduling)' });
     const seen = new Set<string>();
     s.realServers.forEach((rs, i) => {
@@ -132,6 +126,7 @@ export const ServiceConfig = z
       seen.add(rs.address);
     });
   })
+  .transform((s) => ({ ...s, netmask: canonicalNetmask(s.netmask, s.vip) }))
   .transform((s) => {
     if (s.healthCheck === undefined) return s;
     const hc = { ...s.healthCheck };
@@ -174,6 +169,18 @@ export const DirectorSection = z.strictObject({
       udp: intIn(0, 31_536_000, 'a timeout in seconds').optional(),
     })
     .default({}),
+  /**
+   * nftables guard in front of the TAP (src/director/guard.ts): new TCP SYNs and new UDP flows
+   * to each VIP above these rates are dropped by the kernel before they reach the TAP queue.
+   * The defaults sit well below the director's measured new-flow capacity (npm run bench).
+   */
+  guard: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      synPerSecond: intIn(1, 10_000_000, 'a rate in packets per second').default(20_000),
+      udpNewPerSecond: intIn(1, 10_000_000, 'a rate in flows per second').default(20_000),
+    })
+    .default({ enabled: true, synPerSecond: 20_000, udpNewPerSecond: 20_000 }),
 });
 
 /** Announcement of the VIPs through BIRD on this host (README: Scale-out). */
@@ -197,10 +204,11 @@ export const DirectorConfig = z
   .superRefine((c, ctx) => {
     const seen = new Set<string>();
     c.services.forEach((s, i) => {
-      const key = `${s.protocol}:${s.vip}:${s.port}`;
+      const key = `${s.protocol}:${canonicalAddressText(s.vip) ?? s.vip}:${s.port}`;
       if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['services', i], message: `service ${key} is defined twice` });
       seen.add(key);
     });
+    for (const p of directorProblems(c.director, c.services)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
   });
 
 export type DirectorConfig = z.output<typeof DirectorConfig>;

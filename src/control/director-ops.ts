@@ -23,6 +23,7 @@ import { parseVstunadmArgs, type AdminCommand, type RuleCommand } from './ipvsad
 import { parseRestore, type RestoreLine } from './ipvsadm-dump.js';
 import { applyCommandsToDefinitions, definitionToRules } from './service-definitions.js';
 import { reconcile } from './service-reconciler.js';
+import { kernelDrops } from '../director/kernel-drops.js';
 
 export interface DirectorInfo {
   tap: string;
@@ -112,6 +113,8 @@ export function directorCounters(director: Director) {
     verdicts,
     connTable: director.table.stats(),
     batches: { count: director.batchCount, packets: director.batchPacketSum, sizes: buckets },
+    /** Dropped by the kernel before the director read them (TAP queue full, nftables guard); not in framesIn. */
+    kernelDrops: kernelDrops(director),
   };
 }
 
@@ -131,11 +134,16 @@ function commandOf(req: ControlRequest, kinds: readonly string[]): AdminCommand 
 }
 
 /**
- * Applies rule commands as one change: rules first (validated whole), then -Z and --set in
- * order. Returns what changed.
+ * Applies rule commands as one change, after any change in flight (director.exclusive):
+ * rules first (validated whole, host routes included), then -Z and --set in order. Returns
+ * what changed; throws VstunadmError with nothing changed.
  */
 export function applyRuleCommandsToDirector(director: Director, state: ControlState, commands: ReadonlyArray<RuleCommand | RestoreLine>) {
-  const desired = applyCommandsToDefinitions(director.definitions, commands);
+  return director.exclusive(() => applyRuleCommandsNow(director, state, commands));
+}
+
+async function applyRuleCommandsNow(director: Director, state: ControlState, commands: ReadonlyArray<RuleCommand | RestoreLine>) {
+  const desired = applyCommandsToDefinitions(director.definitions, commands, state.config.director);
   // Check -Z targets and timeouts before anything is applied.
   const after = new Set(desired.map((d) => `${d.protocol}:${canonicalAddress(d.vip)}:${d.port}`));
   for (const e of commands) {
@@ -144,7 +152,7 @@ export function applyRuleCommandsToDirector(director: Director, state: ControlSt
       throw new VstunadmError('ERR_NO_SUCH_SERVICE', `-Z: service ${c.service.protocol}:${c.service.vip}:${c.service.port} does not exist`);
     }
   }
-  const summary = reconcile(director, desired, state.config.director.expireNodestConn);
+  const summary = await reconcile(director, desired, state.config.director.expireNodestConn);
   for (const e of commands) {
     const c = 'command' in e ? e.command : e;
     if (c.kind === 'zero') director.zeroCounters(c.service);
@@ -193,7 +201,7 @@ export function registerDirectorOps(server: ControlServer, director: Director, i
       if (!Array.isArray(lines) || !lines.every((l) => typeof l === 'string')) throw new VstunadmError('ERR_USAGE', 'op apply needs "commands": a list of ipvsadm rule lines');
       return applyRuleCommandsToDirector(director, state, parseRestore((lines as string[]).join('\n')));
     })
-    .register('reload', () => ({ reload: reloadConfig(director, state) }));
+    .register('reload', async () => ({ reload: await reloadConfig(director, state) }));
   for (const op of RULE_OPS) {
     server.register(op, (req) => {
       if (op === 'set-timeouts' && req.args === undefined) {

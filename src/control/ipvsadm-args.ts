@@ -32,6 +32,7 @@ import {
   VstunadmError,
   WeightRangeError,
 } from './errors.js';
+import { formatIpv4Netmask, parseNetmaskText } from '../wire/address-text.js';
 
 /** Which table -L prints. */
 export type ListView = 'services' | 'connections' | 'timeout' | 'daemon';
@@ -508,26 +509,23 @@ function parseTimeoutValue(text: string, min: number, what: string): number {
 }
 
 /**
- * -M: a dotted netmask for an IPv4 service, a prefix length 1..128 for IPv6. Returns
+ * -M: a dotted netmask for an IPv4 service, a prefix length 1..128 for IPv6 (ipvsadm's
+ * grammar; what the director serves is checked when the rules are applied). Returns
  * undefined for the full-address default, so specs compare equal however it was spelled.
  */
-export function parseNetmask(text: string, vip: string): string | number | undefined {
+export function parseMaskOption(text: string, vip: string): string | number | undefined {
   if (addressFamily(vip) === 6) {
-    if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 128) {
+    const bits = parseNetmaskText(text, 6);
+    if (bits === null || bits < 1) {
       throw new VstunadmError('ERR_BAD_NETMASK', `invalid IPv6 netmask '${text}'; give a prefix length 1..128`);
     }
-    return Number(text) === 128 ? undefined : Number(text);
+    return bits === 128 ? undefined : bits;
   }
-  const octets = text.split('.');
-  const valid = octets.length === 4 && octets.every((o) => /^\d{1,3}$/.test(o) && Number(o) <= 255);
-  const value = valid ? octets.reduce((acc, o) => acc * 256 + Number(o), 0) : -1;
-  // A persistence mask must be contiguous ones followed by zeros.
-  const inverted = valid ? ~value >>> 0 : 1;
-  if (!valid || (inverted & (inverted + 1)) !== 0) {
+  const bits = /^\d+$/.test(text) ? null : parseNetmaskText(text, 4);
+  if (bits === null) {
     throw new VstunadmError('ERR_BAD_NETMASK', `invalid netmask '${text}'; give a dotted mask like 255.255.255.0`);
   }
-  const canonical = octets.map(Number).join('.');
-  return canonical === '255.255.255.255' ? undefined : canonical;
+  return bits === 32 ? undefined : formatIpv4Netmask(bits);
 }
 
 function parseWeight(text: string): number {
@@ -576,7 +574,7 @@ function buildService(scan: Scan, key: ServiceKey): ServiceSpec {
     spec.persistence = value === undefined ? DEFAULT_PERSISTENCE_SECONDS : parseTimeoutValue(value, 1, 'persistence timeout');
   }
   if (opt.has('netmask')) {
-    const netmask = parseNetmask(opt.get('netmask')!.value ?? '', key.vip);
+    const netmask = parseMaskOption(opt.get('netmask')!.value ?? '', key.vip);
     if (netmask !== undefined) spec.netmask = netmask;
   }
   if (key.port === 0 && spec.persistence === undefined) {

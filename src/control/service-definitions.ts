@@ -2,7 +2,9 @@
 // and its two views: ipvsadm rules (what -S prints and -A/-a/-R edit) and the YAML file.
 // ipvsadm commands edit only ipvsadm's fields; everything else a definition carries
 // (tunnel type, MTU, MSS clamp, health checks, …) is kept across those edits.
-import { canonicalAddress, type SchedFlag, type ServiceKey, type ServiceRules } from './admin-model.js';
+import { formatIpv4Netmask, parseNetmaskText } from '../wire/address-text.js';
+import { addressFamily, canonicalAddress, type SchedFlag, type ServiceKey, type ServiceRules } from './admin-model.js';
+import { directorProblems, serviceProblems, type CheckedDirector } from './config-checks.js';
 import { ServiceConfig, type RealServerConfig } from './config-schema.js';
 import { VstunadmError } from './errors.js';
 import { applyRuleCommands, serviceOption, type RestoreLine } from './ipvsadm-dump.js';
@@ -21,25 +23,17 @@ export function keyText(key: ServiceKey): string {
   return `${key.protocol}:${key.vip}:${key.port}`;
 }
 
-function maskFromPrefix(bits: number): string {
-  const m = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  return `${m >>> 24}.${(m >>> 16) & 255}.${(m >>> 8) & 255}.${m & 255}`;
-}
-
 /** A definition as ipvsadm rules: persistence 0 is "absent", a full netmask is "absent". */
 export function definitionToRules(def: ServiceConfig): ServiceRules {
   const key = definitionKey(def);
   const rules: ServiceRules = { key, scheduler: def.scheduler, flags: [...def.flags] as SchedFlag[], onePacket: def.onePacket, servers: [] };
   if (def.persistence > 0) {
     rules.persistence = def.persistence;
-    const v6 = key.vip.includes(':');
-    const text = String(def.netmask);
-    if (v6) {
-      if (/^\d+$/.test(text) && Number(text) < 128) rules.netmask = Number(text);
-    } else {
-      const dotted = /^\d+$/.test(text) ? maskFromPrefix(Number(text)) : text;
-      if (dotted !== FULL_MASK_V4) rules.netmask = dotted;
-    }
+    const family = addressFamily(key.vip);
+    const bits = parseNetmaskText(String(def.netmask), family);
+    // ipvsadm's forms: dotted for IPv4, a prefix length for IPv6; the full mask is "absent".
+    if (family === 4 && bits !== null && bits < 32) rules.netmask = formatIpv4Netmask(bits);
+    if (family === 6 && bits !== null && bits < 128) rules.netmask = bits;
   }
   rules.servers = def.realServers.map((rs) => ({ address: canonicalAddress(rs.address), port: def.port, weight: rs.weight, forward: 'tunnel' as const }));
   return rules;
@@ -47,7 +41,9 @@ export function definitionToRules(def: ServiceConfig): ServiceRules {
 
 /** A fresh definition with the config's defaults, for a service first made by ipvsadm -A. */
 function defaultDefinition(key: ServiceKey): ServiceConfig {
-  return ServiceConfig.parse({ protocol: key.protocol, vip: key.vip, port: key.port });
+  // Only the defaults are wanted here: the key is judged with the whole table (checkDefinitions).
+  const defaults = ServiceConfig.parse({ protocol: key.protocol, vip: '192.0.2.1', port: 1 });
+  return { ...defaults, protocol: key.protocol, vip: key.vip, port: key.port };
 }
 
 function directorFlags(rules: ServiceRules): ServiceConfig['flags'] {
@@ -73,7 +69,7 @@ export function rulesToDefinition(rules: ServiceRules, previous: ServiceConfig |
     scheduler: rules.scheduler,
     flags: directorFlags(rules),
     persistence: rules.persistence ?? 0,
-    netmask: rules.key.vip.includes(':') && rules.netmask === undefined ? '128' : netmask,
+    netmask,
     onePacket: rules.onePacket,
     realServers: rules.servers.map((s) => {
       const old = oldServers.get(s.address);
@@ -85,9 +81,10 @@ export function rulesToDefinition(rules: ServiceRules, previous: ServiceConfig |
 /**
  * Applies ipvsadm rule commands to `current` and returns the new definitions, or throws
  * VstunadmError (nothing changes: `current` is not modified). IPVS's semantics: adding
- * what exists or changing what does not is an error.
+ * what exists or changing what does not is an error. The result must pass the config
+ * file's rules (checkDefinitions), against `director` when given.
  */
-export function applyCommandsToDefinitions(current: readonly ServiceConfig[], commands: ReadonlyArray<RuleCommand | RestoreLine>): ServiceConfig[] {
+export function applyCommandsToDefinitions(current: readonly ServiceConfig[], commands: ReadonlyArray<RuleCommand | RestoreLine>, director?: CheckedDirector): ServiceConfig[] {
   const before = new Map<string, ServiceConfig>();
   for (const d of current) before.set(keyText(definitionKey(d)), d);
   const rules = applyRuleCommands(current.map(definitionToRules), commands);
@@ -98,10 +95,30 @@ export function applyCommandsToDefinitions(current: readonly ServiceConfig[], co
     if (c.kind === 'delete-service') recreated.add(keyText(c.service));
     if (c.kind === 'clear') for (const k of before.keys()) recreated.add(k);
   }
-  return rules.map((r) => {
+  const defs = rules.map((r) => {
     const k = keyText(r.key);
     return rulesToDefinition(r, recreated.has(k) ? undefined : before.get(k));
   });
+  checkDefinitions(defs, director);
+  return defs;
+}
+
+const FIELD_LABELS: Record<string, string> = { vip: 'VIP', address: 'real server', port: 'port', netmask: 'netmask (-M)', kind: 'health check' };
+
+/**
+ * The file's rules (config-checks.ts) on a table made by ipvsadm commands: throws
+ * ERR_BAD_SERVICE naming the service, the value and what is valid. `director` adds the
+ * checks against the director's own addresses and the table's size.
+ */
+export function checkDefinitions(defs: readonly ServiceConfig[], director?: CheckedDirector): void {
+  const problems = defs.flatMap((d, i) => serviceProblems(d).map((p) => ({ ...p, path: ['services', i, ...p.path] })));
+  if (director !== undefined) problems.push(...directorProblems(director, defs));
+  if (problems.length === 0) return;
+  const [p] = problems;
+  const i = typeof p.path[1] === 'number' ? p.path[1] : -1;
+  const field = [...p.path].reverse().find((x): x is string => typeof x === 'string') ?? '';
+  const where = i === -1 ? 'the service table' : serviceOption(definitionKey(defs[i]));
+  throw new VstunadmError('ERR_BAD_SERVICE', `${where}: ${FIELD_LABELS[field] ?? field} ${p.message}`);
 }
 
 /** Finds a definition by key or throws ERR_NO_SUCH_SERVICE. */

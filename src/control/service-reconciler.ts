@@ -3,7 +3,8 @@
 // connections. All-or-nothing: the whole desired table is first built in a scratch
 // registry (every check the live one makes), and only then applied. Servers that leave
 // follow their service's expire_nodest_conn policy.
-import type { Director, NodestPolicy } from '../director/director.js';
+import { canonicalIpText, formatAddressId } from '../director/address-id.js';
+import type { Director, NodestPolicy, VipRoutes } from '../director/director.js';
 import { DirectorError } from '../director/errors.js';
 import type { RealServer } from '../director/real-server.js';
 import { ServiceRegistry } from '../director/service-registry.js';
@@ -72,30 +73,43 @@ function applyServerExtras(rs: RealServer, def: RealServerConfig): void {
   rs.tunnelMtu = def.tunnelMtu ?? 0;
 }
 
+/** Canonical VIP text of a definition (the same text the registry gives a live service). */
+function vipOf(def: ServiceConfig): string {
+  return canonicalIpText(def.vip) ?? def.vip;
+}
+
+/** `tcp:VIP:PORT` of a live service, with its VIP formatted for its family. */
+function liveKey(svc: VirtualService): string {
+  return `${svc.protocolName}:${formatAddressId(svc.vip)}:${svc.port}`;
+}
+
 /**
  * Checks that the live registry could hold `desired` (throws VstunadmError otherwise), by
- * building it in a scratch registry. Nothing live is touched.
+ * building it in a scratch registry. Nothing live is touched. The tunnel sources of new
+ * servers must have been looked up (Director.prepareSources).
  */
 export function validateDefinitions(director: Director, desired: readonly ServiceConfig[]): void {
   const scratch = new ServiceRegistry({ dipFor: () => 0, mhTableSize: director.mhTableSize, now: director.clock });
-  for (const def of desired) {
-    const label = keyText(definitionKey(def));
-    let svc: VirtualService;
-    try {
-      svc = scratch.addService(serviceSpec(def));
-    } catch (err) {
-      throw toControlError(err, `service ${label}`);
-    }
-    for (const rs of def.realServers) {
+  scratch.batch(() => {
+    for (const def of desired) {
+      const label = keyText(definitionKey(def));
+      let svc: VirtualService;
       try {
-        scratch.addRealServer(svc, { address: rs.address, weight: rs.weight });
-        // The live registry asks for the tunnel source now; fail here rather than half-way.
-        director.dipFor(scratch.findRealServer(svc, rs.address).address);
+        svc = scratch.addService(serviceSpec(def));
       } catch (err) {
-        throw toControlError(err, `service ${label}, real server ${rs.address}`);
+        throw toControlError(err, `service ${label}`);
+      }
+      for (const rs of def.realServers) {
+        try {
+          scratch.addRealServer(svc, { address: rs.address, weight: rs.weight });
+          // The live registry asks for the tunnel source now; fail here rather than half-way.
+          director.dipFor(scratch.findRealServer(svc, rs.address).address);
+        } catch (err) {
+          throw toControlError(err, `service ${label}, real server ${rs.address}`);
+        }
       }
     }
-  }
+  });
 }
 
 function sameServiceParams(a: ServiceConfig, b: ServiceConfig): boolean {
@@ -108,12 +122,53 @@ function sameServiceParams(a: ServiceConfig, b: ServiceConfig): boolean {
   );
 }
 
+/** Every address a change may need a tunnel source for: real servers and sorry servers. */
+function serverAddresses(desired: readonly ServiceConfig[]): string[] {
+  const out: string[] = [];
+  for (const def of desired) {
+    for (const rs of def.realServers) out.push(rs.address);
+    const sorry = def.healthCheck?.sorryServer?.address;
+    if (sorry !== undefined) out.push(sorry);
+  }
+  return out;
+}
+
 /**
- * Makes the live registry match `desired` (validated first; throws VstunadmError and
- * changes nothing if it cannot). Unchanged services and servers are not touched.
+ * Makes the live registry and the host's VIP routes match `desired`, all or nothing: the
+ * new servers' tunnel sources are looked up, the whole table is validated, the new VIPs are
+ * routed, and only then is the registry changed (and the routes of VIPs that left are
+ * removed). Throws VstunadmError, with nothing changed, when any step fails. Unchanged
+ * services and servers are not touched. Call it inside director.exclusive().
  */
-export function reconcile(director: Director, desired: readonly ServiceConfig[], defaultPolicy: NodestPolicy): ReconcileSummary {
+export async function reconcile(director: Director, desired: readonly ServiceConfig[], defaultPolicy: NodestPolicy): Promise<ReconcileSummary> {
+  try {
+    await director.prepareSources(serverAddresses(desired));
+  } catch (err) {
+    throw toControlError(err, 'tunnel source');
+  }
   validateDefinitions(director, desired);
+  let routes: Awaited<ReturnType<VipRoutes['prepare']>> | undefined;
+  if (director.vipRoutes !== undefined) {
+    try {
+      routes = await director.vipRoutes.prepare(new Set(desired.map(vipOf)));
+    } catch (err) {
+      throw new VstunadmError('ERR_REJECTED', `cannot route a VIP into the director: ${(err as Error).message}; nothing was changed`);
+    }
+  }
+  let sum: ReconcileSummary;
+  try {
+    sum = director.registry.batch(() => applyDefinitions(director, desired, defaultPolicy));
+  } catch (err) {
+    await routes?.rollback();
+    throw toControlError(err, 'apply');
+  }
+  director.servicesChanged();
+  await routes?.commit();
+  return sum;
+}
+
+/** The registry part of reconcile(), after validation: linear in the size of the table. */
+function applyDefinitions(director: Director, desired: readonly ServiceConfig[], defaultPolicy: NodestPolicy): ReconcileSummary {
   const sum: ReconcileSummary = { servicesAdded: [], servicesRemoved: [], servicesChanged: [], serversAdded: [], serversRemoved: [], serversChanged: [], expired: 0, rescheduled: 0 };
   const reg = director.registry;
   const previous = new Map<string, ServiceConfig>();
@@ -128,11 +183,15 @@ export function reconcile(director: Director, desired: readonly ServiceConfig[],
   };
 
   // Services that go: their servers' connections follow the policy (nowhere to reschedule).
+  const live = new Map<string, VirtualService>();
   for (const svc of reg.list()) {
-    const label = `${svc.protocolName}:${canonicalAddress(formatVip(svc))}:${svc.port}`;
-    if (wanted.has(label)) continue;
+    const label = liveKey(svc);
+    if (wanted.has(label)) {
+      live.set(label, svc);
+      continue;
+    }
     const servers = [...svc.servers];
-    reg.deleteService(svc.protocolName, formatVip(svc), svc.port);
+    reg.deleteService(svc.protocolName, formatAddressId(svc.vip), svc.port);
     const policy = policyOf(previous.get(label));
     for (const rs of servers) drop(rs, policy === 'reschedule' ? 'expire' : policy);
     sum.servicesRemoved.push(label);
@@ -141,49 +200,40 @@ export function reconcile(director: Director, desired: readonly ServiceConfig[],
   for (const def of desired) {
     const label = keyText(definitionKey(def));
     const old = previous.get(label);
-    let svc: VirtualService;
-    const live = reg.list().find((s) => s.protocolName === def.protocol && formatVip(s) === canonicalAddress(def.vip) && s.port === def.port);
-    if (live === undefined) {
+    let svc = live.get(label);
+    if (svc === undefined) {
       svc = reg.addService(serviceSpec(def));
       sum.servicesAdded.push(label);
-    } else {
-      svc = live;
-      if (old === undefined || !sameServiceParams(old, def)) {
-        reg.editService(serviceSpec(def));
-        sum.servicesChanged.push(label);
-      }
+    } else if (old === undefined || !sameServiceParams(old, def)) {
+      reg.editService(serviceSpec(def));
+      sum.servicesChanged.push(label);
     }
     applyServiceExtras(svc, def);
     const want = new Map<string, RealServerConfig>();
     for (const rs of def.realServers) want.set(canonicalAddress(rs.address), rs);
+    const have = new Map<string, RealServer>();
     for (const rs of [...svc.servers]) {
-      if (want.has(rs.addressText)) continue;
+      if (want.has(rs.addressText)) {
+        if (!rs.removed) have.set(rs.addressText, rs);
+        continue;
+      }
       reg.deleteRealServer(svc, rs.addressText);
       drop(rs, policyOf(def));
       sum.serversRemoved.push(`${label} ${rs.addressText}`);
     }
     for (const rsDef of def.realServers) {
       const addr = canonicalAddress(rsDef.address);
-      const existing = svc.servers.find((s) => s.addressText === addr && !s.removed);
-      let rs: RealServer;
-      if (existing === undefined) {
+      let rs = have.get(addr);
+      if (rs === undefined) {
         rs = reg.addRealServer(svc, { address: addr, weight: rsDef.weight });
         sum.serversAdded.push(`${label} ${addr}`);
-      } else {
-        rs = existing;
-        if (rs.weight !== rsDef.weight) {
-          reg.editRealServer(svc, addr, rsDef.weight);
-          sum.serversChanged.push(`${label} ${addr}`);
-        }
+      } else if (rs.weight !== rsDef.weight) {
+        reg.editRealServer(svc, addr, rsDef.weight);
+        sum.serversChanged.push(`${label} ${addr}`);
       }
       applyServerExtras(rs, rsDef);
     }
   }
   director.definitions = desired.map((d) => d);
-  director.servicesChanged();
   return sum;
-}
-
-function formatVip(svc: VirtualService): string {
-  return `${svc.vip >>> 24}.${(svc.vip >>> 16) & 255}.${(svc.vip >>> 8) & 255}.${svc.vip & 255}`;
 }

@@ -81,6 +81,11 @@ function formatCounters(res: Record<string, unknown>): string {
   out += `\nconnection table: ${table.entries}/${table.capacity} entries, ${table.expired} expired, ${table.evictedEstablished + table.evictedOther} evicted\n`;
   const avg = batches.count > 0 ? (batches.packets / batches.count).toFixed(1) : '0';
   out += `batches: ${batches.count}, ${batches.packets} packets, ${avg} per batch\n`;
+  const kernel = (res.kernelDrops ?? {}) as Record<string, number>;
+  if (Object.keys(kernel).length > 0) {
+    out += `\nDropped by the kernel before the director read them (not in frames in):\n`;
+    for (const [n, v] of Object.entries(kernel)) out += `${n.padEnd(width)}  ${v}\n`;
+  }
   return out;
 }
 

@@ -57,6 +57,7 @@ export class FakeDevice implements PacketDevice {
     rxPackets: 0,
     rxBytes: 0,
     rxTruncated: 0,
+    rxOverflow: 0,
     txPackets: 0,
     txBytes: 0,
     txQueued: 0,
@@ -151,6 +152,11 @@ export class FakeDevice implements PacketDevice {
   }
 
   /** Returns and forgets everything written so far. */
+  /** Counts `n` packets as dropped by the kernel before they were read (a full socket buffer). */
+  kernelDropped(n: number): void {
+    this.counters.rxOverflow += n;
+  }
+
   takeWritten(): WrittenPacket[] {
     return this.written.splice(0, this.written.length);
   }

@@ -97,6 +97,7 @@ export abstract class NativeRingDevice implements PacketDevice {
       rxPackets: r.packets,
       rxBytes: r.bytes,
       rxTruncated: r.truncated,
+      rxOverflow: r.overflow,
       txPackets: w.written,
       txBytes: w.bytes,
       txQueued: w.queued,

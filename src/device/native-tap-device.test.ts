@@ -21,7 +21,7 @@ describe.skipIf(!root)('TunTapDevice', () => {
     expect(a.slotSize).toBe(2112); // 2048 + 64, a multiple of 64
     const addon = loadAddon();
     expect(addon.linkGetMtu(a.name)).toBe(1400);
-    expect(a.stats()).toEqual({ rxBatches: 0, rxPackets: 0, rxBytes: 0, rxTruncated: 0, txPackets: 0, txBytes: 0, txQueued: 0, txDropped: 0, txErrors: 0 });
+    expect(a.stats()).toEqual({ rxBatches: 0, rxPackets: 0, rxBytes: 0, rxTruncated: 0, rxOverflow: 0, txPackets: 0, txBytes: 0, txQueued: 0, txDropped: 0, txErrors: 0 });
     a.close();
     a.close();
     expect(addon.linkIndex(b.name)).toBeGreaterThan(0);

@@ -25,6 +25,8 @@ export interface DeviceStats {
   rxPackets: number;
   rxBytes: number;
   rxTruncated: number;
+  /** Packets the kernel dropped before we read them: socket receive buffer full (SO_RXQ_OVFL). 0 where the device cannot tell. */
+  rxOverflow: number;
   txPackets: number;
   txBytes: number;
   txQueued: number;

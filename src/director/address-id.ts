@@ -5,6 +5,7 @@
 // entry holds one for its client and one for its VIP) and reused once free. Lookups and
 // acquisitions hash the 16 bytes in place: no allocation on the data path.
 import { parseIpv4 as parseDotted } from '../wire/ipv4-address.js';
+import { ipv4ToString } from '../wire/ipv4-address.js';
 import { ipv6ToString, parseIpv6Into } from '../wire/ipv6-address.js';
 import { mix32 } from './flow-hash.js';
 
@@ -166,6 +167,14 @@ export function findAddressId(text: string): number | null {
   if (!parseIpv6Into(text, scratch, 0)) return null;
   const id = ipv6Addresses.find(scratch, 0);
   return id < 0 ? null : id;
+}
+
+/** Canonical text of an IPv4 or IPv6 address (dotted quad, RFC 5952); null when it is neither. */
+export function canonicalIpText(text: string): string | null {
+  const v4 = parseDotted(text);
+  if (v4 !== null) return ipv4ToString(v4);
+  const b = new Uint8Array(16);
+  return parseIpv6Into(text, b, 0) ? ipv6ToString(b, 0) : null;
 }
 
 /** Text of an address id: dotted quad, or RFC 5952 IPv6. */

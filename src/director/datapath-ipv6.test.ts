@@ -21,6 +21,7 @@ import { TUNNEL_GUE } from './tunnel-mtu.js';
 import type { VerdictName } from './verdicts.js';
 import type { ServiceSpec } from './virtual-service.js';
 import { fixtureDirector } from '../../test/fixtures/director/fixture-director.js';
+import { l4v6 } from '../../test/fixtures/director/classify.js';
 
 const VIP6 = 'fd77::100';
 const CLIENT6 = 'fd77:1::2';
@@ -68,17 +69,6 @@ function ipv6(payload: Uint8Array, o: { src?: string; dst?: string; nh: number; 
   const h = new Uint8Array(40);
   Ipv6Header.emit({ trafficClass: o.tc ?? 0, flowLabel: o.flow ?? 0, payloadLength: payload.length, nextHeader: o.nh, hopLimit: o.hop ?? 63, source: o.src ?? CLIENT6, destination: o.dst ?? VIP6 }, h, 0);
   return concat(h, payload);
-}
-
-/** Fills the upper-layer checksum at `at` of `seg` for an IPv6 pseudo-header. */
-function l4v6(seg: Uint8Array, at: number, src: string, dst: string, nh: number): Uint8Array {
-  const ph = concat(parseIpv6(src)!, parseIpv6(dst)!);
-  seg[at] = 0;
-  seg[at + 1] = 0;
-  const c = finalizeChecksum(sumBytes(seg, 0, seg.length, pseudoHeaderSumV6At(ph, 0, 16, nh, seg.length)));
-  seg[at] = c >> 8;
-  seg[at + 1] = c & 0xff;
-  return seg;
 }
 
 function tcp6(o: { sport?: number; flags: number; payload?: Uint8Array; src?: string; dst?: string }): Uint8Array {

@@ -46,6 +46,16 @@ export interface DirectorOptions {
   hashSeed?: number;
   /** Run the sweep and estimator timers (default true; tests drive them by hand). */
   timers?: boolean;
+  /** Looks up the tunnel sources of servers a change adds, before it is applied (async). */
+  prepareSources?: (rips: readonly string[]) => Promise<void>;
+  /** The host's VIP routes, kept in step with the service table (absent with --no-setup). */
+  vipRoutes?: VipRoutes;
+}
+
+/** What a change needs from the host's VIP routes (HostVipRoutes in host-setup.ts; fakes in tests). */
+export interface VipRoutes {
+  /** Routes the VIPs of `desired` not routed yet (all or none; throws); commit removes the others. */
+  prepare(desired: ReadonlySet<string>): Promise<{ commit(): Promise<void>; rollback(): Promise<void> }>;
 }
 
 export interface RealServerSnapshot {
@@ -139,6 +149,10 @@ export class Director {
   private readonly readKernelMac: (() => Uint8Array) | undefined;
   private spoofedSeen = 0;
   private lastMacRead = -Infinity;
+  /** See DirectorOptions; the control plane's reconciler uses them. */
+  vipRoutes: VipRoutes | undefined;
+  readonly prepareSources: (rips: readonly string[]) => Promise<void>;
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: DirectorOptions) {
     this.device = opts.device;
@@ -146,6 +160,8 @@ export class Director {
     this.mhTableSize = opts.mhTableSize;
     this.useTimers = opts.timers ?? true;
     this.readKernelMac = opts.readKernelMac;
+    this.vipRoutes = opts.vipRoutes;
+    this.prepareSources = opts.prepareSources ?? (async () => {});
     this.clock = opts.clock ?? (() => performance.now());
     this.registry = new ServiceRegistry({ dipFor: opts.dipFor, mhTableSize: opts.mhTableSize, random: opts.random, now: this.clock });
     this.table = new ConnTable(opts.connTableCapacity ?? DEFAULT_CONN_TABLE_CAPACITY, this.registry, opts.hashSeed);
@@ -212,6 +228,17 @@ export class Director {
     this.batchCount++;
     this.batchPacketSum += count;
     if (this.batchObserver !== null) this.batchObserver(count);
+  }
+
+  /**
+   * Runs `fn` after every change queued before it has finished, so that control-plane
+   * changes (vstunadm ops, -R, reload, SIGHUP) never interleave across their awaits. Must not
+   * be called from inside `fn` (it would wait for itself).
+   */
+  exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
+    const run = this.queue.then(() => fn());
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
   /** Calls `fn` after every change of services or real servers (add, edit, delete, reload). */

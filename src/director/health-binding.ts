@@ -516,6 +516,7 @@ export class HealthBinding implements HealthConsumer {
   private onEvent(e: HealthEvent): void {
     if (e.type === 'transition') this.log.info({ service: e.serviceId, server: e.transition.rs, from: e.transition.from, to: e.transition.to, reason: e.transition.reason }, 'health transition');
     else if (e.type === 'quorum') this.log.warn({ service: e.serviceId, quorum: e.up, upWeight: e.upWeight, sorryActive: e.sorryActive }, 'service quorum changed');
+    else if (e.type === 'script') this.log[e.outcome.result === 'exit' && e.outcome.code === 0 ? 'info' : 'warn']({ service: e.serviceId, script: e.outcome.line, ran: e.outcome.label, result: e.outcome.result, code: e.outcome.code, detail: e.outcome.detail }, 'health script finished');
     else if (e.type === 'consumer-error') this.log.error({ service: e.serviceId, server: e.rsId, err: e.error instanceof Error ? e.error.message : String(e.error) }, 'applying a health state failed');
   }
 }

@@ -11,7 +11,6 @@
 //   - the tunnel-check probe source P as a /32 on the TAP, when configured: a connect() from
 //     P to a VIP then leaves through the TAP into the director, and replies to P (routed to
 //     this host by the network) are local
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { confSysctl, type HostChanges } from '../host/host-changes.js';
 import { DEFAULT_LINK_ADDRESS6 as DIRECTOR_LINK_ADDRESS6 } from './virtual-host.js';
@@ -36,11 +35,7 @@ export function setupDirectorHost(changes: HostChanges, s: DirectorHostSetup, re
   if (readSysctl('net/ipv4/conf/all/rp_filter') === '1') changes.setSysctl('net/ipv4/conf/all/rp_filter', 0);
   const v6 = s.vips.some((v) => v.includes(':'));
   if (v6) {
-    // Regenerate the kernel's link-local address at once, without DAD's second of waiting.
-    changes.setSysctl(confSysctl(6, s.tap, 'accept_dad'), 0);
-    changes.setSysctl(confSysctl(6, s.tap, 'disable_ipv6'), 1);
-    changes.setSysctl(confSysctl(6, s.tap, 'disable_ipv6'), 0);
-    changes.setSysctl('net/ipv6/conf/all/forwarding', 1);
+    enableTapIpv6(changes, s.tap);
   } else {
     try {
       changes.setSysctl(confSysctl(6, s.tap, 'disable_ipv6'), 1);
@@ -52,28 +47,92 @@ export function setupDirectorHost(changes: HostChanges, s: DirectorHostSetup, re
   if (s.probeSource !== undefined) changes.addAddress(s.tap, `${s.probeSource}/32`);
 }
 
-/** Routes one more VIP to the director (control plane adds services at run time). */
+/** IPv6 on the TAP for IPv6 VIPs: sysctl writes only (no child process), so also fine after start. */
+function enableTapIpv6(changes: HostChanges, tap: string): void {
+  // Regenerate the kernel's link-local address at once, without DAD's second of waiting.
+  changes.setSysctl(confSysctl(6, tap, 'accept_dad'), 0);
+  changes.setSysctl(confSysctl(6, tap, 'disable_ipv6'), 1);
+  changes.setSysctl(confSysctl(6, tap, 'disable_ipv6'), 0);
+  changes.setSysctl('net/ipv6/conf/all/forwarding', 1);
+}
+
+/** Routes one more VIP to the director (start-time host setup). */
 export function addVipRoute(changes: HostChanges, s: Pick<DirectorHostSetup, 'tap' | 'linkAddress'>, vip: string): void {
-  if (vip.includes(':')) changes.addRoute([`${vip}/128`, 'via', DIRECTOR_LINK_ADDRESS6, 'dev', s.tap]);
-  else changes.addRoute([`${vip}/32`, 'via', s.linkAddress, 'dev', s.tap]);
+  changes.addRoute(vipRouteSpec(s, vip));
+}
+
+/** The route that sends `vip` into the TAP: IPv4 /32 via the link address, IPv6 /128 via fe80::2. */
+export function vipRouteSpec(s: Pick<DirectorHostSetup, 'tap' | 'linkAddress'>, vip: string): string[] {
+  return vip.includes(':') ? [`${vip}/128`, 'via', DIRECTOR_LINK_ADDRESS6, 'dev', s.tap] : [`${vip}/32`, 'via', s.linkAddress, 'dev', s.tap];
+}
+
+/** A pending change of the routed VIP set: the new routes are in; commit drops the stale ones. */
+export interface VipRouteChange {
+  /** Deletes the routes of VIPs that left (after the data path stopped serving them). */
+  commit(): Promise<void>;
+  /** Deletes the routes this change added (the rest of the change failed). */
+  rollback(): Promise<void>;
+}
+
+/**
+ * The VIP routes into the TAP after start: every change of the service table passes the VIP
+ * set it leads to, and the host follows (diff against what is routed, add with undo records
+ * first, remove and drop the records after). Asynchronous: never blocks the event loop.
+ * VIP texts must be canonical (dotted quad, RFC 5952).
+ */
+export class HostVipRoutes {
+  private readonly routed = new Set<string>();
+  private ipv6Ready: boolean;
+
+  constructor(
+    private readonly changes: HostChanges,
+    private readonly s: Pick<DirectorHostSetup, 'tap' | 'linkAddress'>,
+    initial: Iterable<string>,
+    /** Called with the failures of deleting stale routes (their undo records stay). */
+    private readonly onRemoveFailed: (failures: string[]) => void = () => {},
+  ) {
+    for (const v of initial) this.routed.add(v);
+    this.ipv6Ready = [...this.routed].some((v) => v.includes(':'));
+  }
+
+  /** The VIPs routed now. */
+  get vips(): ReadonlySet<string> {
+    return this.routed;
+  }
+
+  /**
+   * Adds the routes of VIPs in `desired` that are not routed yet. Throws HostChangeError
+   * (nothing added) when one is refused. The returned change removes the others on commit.
+   */
+  async prepare(desired: ReadonlySet<string>): Promise<VipRouteChange> {
+    const add = [...desired].filter((v) => !this.routed.has(v));
+    if (add.some((v) => v.includes(':')) && !this.ipv6Ready) {
+      enableTapIpv6(this.changes, this.s.tap);
+      this.ipv6Ready = true;
+    }
+    await this.changes.addRoutesAsync(add.map((v) => vipRouteSpec(this.s, v)));
+    for (const v of add) this.routed.add(v);
+    let done = false;
+    return {
+      commit: async () => {
+        if (done) return;
+        done = true;
+        const stale = [...this.routed].filter((v) => !desired.has(v));
+        for (const v of stale) this.routed.delete(v);
+        const failures = await this.changes.removeRoutesAsync(stale.map((v) => vipRouteSpec(this.s, v)));
+        if (failures.length) this.onRemoveFailed(failures);
+      },
+      rollback: async () => {
+        if (done) return;
+        done = true;
+        for (const v of add) this.routed.delete(v);
+        const failures = await this.changes.removeRoutesAsync(add.map((v) => vipRouteSpec(this.s, v)));
+        if (failures.length) this.onRemoveFailed(failures);
+      },
+    };
+  }
 }
 
 function defaultReadSysctl(p: string): string {
   return readFileSync(`/proc/sys/${p}`, 'utf8').trim();
-}
-
-/**
- * The host's source address toward `rip` (what `ip route get` picks): the default outer
- * source of tunnels. Throws with a hint when there is no route.
- */
-export function hostSourceToward(rip: string): string {
-  let out: string;
-  try {
-    out = execFileSync('ip', ['-4', 'route', 'get', rip], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5000 });
-  } catch (err) {
-    throw Object.assign(new Error(`no route to real server ${rip} (${((err as { stderr?: string }).stderr ?? '').trim()}); add one or pass --dip`), { code: 'NO_ROUTE_TO_RS' });
-  }
-  const m = /\bsrc (\d+\.\d+\.\d+\.\d+)/.exec(out);
-  if (!m) throw Object.assign(new Error(`cannot tell the host's source address toward ${rip} from "${out.trim()}"; pass --dip`), { code: 'NO_ROUTE_TO_RS' });
-  return m[1];
 }

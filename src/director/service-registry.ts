@@ -42,6 +42,12 @@ export class ServiceRegistry implements ConnAccounting {
   /** byKey and vips for the data path, without allocation per lookup. */
   private readonly index = new ServiceIndex();
   private readonly schedOpts: SchedulerOptions;
+  /** Lowest ids that may be free (ids are reused lowest first; the hints keep adds O(1) amortized). */
+  private freeServiceHint = 0;
+  private freeServerHint = 0;
+  /** batch() depth: while > 0 the data-path index is rebuilt once at the end, not per change. */
+  private batchDepth = 0;
+  private indexStale = false;
 
   constructor(private readonly opts: RegistryOptions) {
     this.schedOpts = {
@@ -71,7 +77,7 @@ export class ServiceRegistry implements ConnAccounting {
     if (kind === KIND_TCP_TEMPLATE || kind === KIND_UDP_TEMPLATE) rs.persistConns--;
     else if (kind === KIND_TCP && state === TcpState.Established) rs.activeConns--;
     else rs.inactConns--;
-    if (rs.removed && rs.idle) this.servers[rsId] = undefined;
+    if (rs.removed && rs.idle) this.freeServer(rsId);
   }
 
   /** A new entry bound to `rs` (IPVS ip_vs_bind_dest): everything starts inactive. */
@@ -103,8 +109,8 @@ export class ServiceRegistry implements ConnAccounting {
     if (!Number.isInteger(spec.port) || spec.port < 0 || spec.port > 65535) throw new DirectorError('BAD_ARGUMENT', `port must be 0..65535, got ${spec.port}`);
     const key = serviceKey(protocol, vip, spec.port);
     if (this.byKey.has(key)) throw new DirectorError('SERVICE_EXISTS', `service ${spec.protocol}:${spec.vip}:${spec.port} already exists; use edit to change it`);
-    let id = this.services.findIndex((s) => s === undefined);
-    if (id < 0) id = this.services.length;
+    const id = firstFree(this.services, this.freeServiceHint);
+    this.freeServiceHint = id + 1;
     if (id >= MAX_SERVICES) throw new DirectorError('TOO_MANY', `at most ${MAX_SERVICES} services`);
     const p = this.checkServiceParams(spec);
     const svc = new VirtualService(id, protocol, vip, spec.port, p.scheduler, spec.scheduler, p.flags, p.persistenceMs, p.netmask, p.onePacket);
@@ -139,10 +145,30 @@ export class ServiceRegistry implements ConnAccounting {
     if (n === 0) this.vips.delete(svc.vip);
     else this.vips.set(svc.vip, n);
     this.services[svc.id] = undefined;
+    this.freeServiceHint = Math.min(this.freeServiceHint, svc.id);
     this.reindex();
   }
 
+  /**
+   * Runs a run of control-plane changes with the data-path index rebuilt once at the end
+   * (linear instead of quadratic for large tables). The data path must not run inside `fn`
+   * (it is synchronous, so it cannot).
+   */
+  batch<T>(fn: () => T): T {
+    this.batchDepth++;
+    try {
+      return fn();
+    } finally {
+      if (--this.batchDepth === 0 && this.indexStale) this.reindex();
+    }
+  }
+
   private reindex(): void {
+    if (this.batchDepth > 0) {
+      this.indexStale = true;
+      return;
+    }
+    this.indexStale = false;
     const entries: ServiceIndexEntry[] = [];
     for (const svc of this.byKey.values()) entries.push({ protocol: svc.protocol, address: svc.vip, port: svc.port, value: svc.id });
     for (const vip of this.vips.keys()) entries.push({ protocol: 0, address: vip, port: 0, value: 1 });
@@ -157,8 +183,8 @@ export class ServiceRegistry implements ConnAccounting {
     if (svc.servers.some((rs) => rs.address === address && !rs.removed)) {
       throw new DirectorError('REAL_SERVER_EXISTS', `real server ${spec.address} already in ${svc.label}; use edit to change its weight`);
     }
-    let id = this.servers.findIndex((s) => s === undefined);
-    if (id < 0) id = this.servers.length;
+    const id = firstFree(this.servers, this.freeServerHint);
+    this.freeServerHint = id + 1;
     if (id >= MAX_REAL_SERVERS) throw new DirectorError('TOO_MANY', `at most ${MAX_REAL_SERVERS} real servers in all`);
     const rs = new RealServer(id, svc.id, address, 0, weight, this.opts.dipFor(address));
     this.servers[id] = rs;
@@ -205,7 +231,12 @@ export class ServiceRegistry implements ConnAccounting {
 
   private retire(rs: RealServer): void {
     rs.removed = true;
-    if (rs.idle) this.servers[rs.id] = undefined;
+    if (rs.idle) this.freeServer(rs.id);
+  }
+
+  private freeServer(id: number): void {
+    this.servers[id] = undefined;
+    this.freeServerHint = Math.min(this.freeServerHint, id);
   }
 
   private checkWeight(w: number): number {
@@ -221,7 +252,7 @@ export class ServiceRegistry implements ConnAccounting {
     for (const f of flags) if (!SCHEDULER_FLAGS.includes(f)) throw new DirectorError('BAD_ARGUMENT', `unknown scheduler flag "${f}"; use ${SCHEDULER_FLAGS.join(', ')}`);
     const persistence = spec.persistence ?? 0;
     if (!Number.isInteger(persistence) || persistence < 0 || persistence > 31_536_000) throw new DirectorError('BAD_ARGUMENT', `persistence must be whole seconds 0..31536000, got ${persistence}`);
-    const netmask = parseNetmask(spec.netmask ?? '255.255.255.255');
+    const netmask = spec.vip.includes(':') ? checkIpv6Netmask(spec.netmask) : parseNetmask(spec.netmask ?? '255.255.255.255');
     if (netmask === null) throw new DirectorError('BAD_ARGUMENT', `netmask "${spec.netmask}" is not a contiguous IPv4 netmask`);
     const onePacket = spec.onePacket ?? false;
     if (onePacket && spec.protocol !== 'udp') throw new DirectorError('BAD_ARGUMENT', 'onePacket (-o) applies to UDP services only');
@@ -233,6 +264,27 @@ export class ServiceRegistry implements ConnAccounting {
     }
     return { scheduler, flags: [...flags], persistenceMs: persistence * 1000, netmask, onePacket };
   }
+}
+
+/**
+ * An IPv6 service's persistence netmask: a prefix length. The data path keys an IPv6
+ * client's template by its whole address, so only 128 (the default) is accepted; a shorter
+ * prefix is refused rather than silently ignored. Returns the (unused) IPv4 full mask.
+ */
+function checkIpv6Netmask(text: string | undefined): number {
+  // The config's default netmask is the IPv4 full mask; for an IPv6 service it means "whole address" too.
+  if (text === undefined || text === '128' || text === '255.255.255.255') return 0xffffffff;
+  if (/^\d{1,3}$/.test(text) && Number(text) >= 1 && Number(text) < 128) {
+    throw new DirectorError('UNSUPPORTED', `persistence netmask /${text} for an IPv6 service is not supported (IPv6 clients persist per address); use 128`);
+  }
+  throw new DirectorError('BAD_ARGUMENT', `netmask "${text}" is not an IPv6 prefix length 1..128`);
+}
+
+/** The lowest index >= hint holding no entry (the array's length when none). */
+function firstFree<T>(list: readonly (T | undefined)[], hint: number): number {
+  let i = Math.min(hint, list.length);
+  while (i < list.length && list[i] !== undefined) i++;
+  return i;
 }
 
 export { formatIpv4 };

@@ -2,7 +2,7 @@
 // a timeout is a result with ok=false and a detail a human can act on.
 
 /** The checker kinds vstun implements (the `kind` field of a healthCheck config). */
-export type CheckKind = 'tcp' | 'http' | 'https' | 'udp' | 'exec' | 'tunnel';
+export type CheckKind = 'tcp' | 'http' | 'https' | 'udp' | 'exec' | 'tunnel' | 'dns' | 'ping' | 'smtp';
 
 export interface CheckResult {
   /** True when the server passed this one check (before rise/fall dampening). */

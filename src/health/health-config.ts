@@ -9,9 +9,12 @@
 // after 3 intervals).
 import { z } from 'zod';
 import { decodePayload } from './checkers/payload.js';
+import { splitCommandLine } from './command-line.js';
 import { parseStatusSpec } from './checkers/status-ranges.js';
 
-export const CHECK_KINDS = ['tcp', 'http', 'https', 'udp', 'exec', 'tunnel'] as const;
+export const CHECK_KINDS = ['tcp', 'http', 'https', 'udp', 'exec', 'tunnel', 'dns', 'ping', 'smtp'] as const;
+/** DNS query types a dns check may ask (keepalived DNS_CHECK's list). */
+export const DNS_QUERY_TYPES = ['A', 'NS', 'CNAME', 'SOA', 'MX', 'TXT', 'AAAA'] as const;
 export const ON_FAILURE_POLICIES = ['keep', 'expire', 'reschedule'] as const;
 /** What the director does to existing connections of a server taken out of scheduling. */
 export type OnFailurePolicy = (typeof ON_FAILURE_POLICIES)[number];
@@ -75,7 +78,25 @@ const checkFields = {
   env: z.record(z.string(), z.string()),
   /** tunnel: probe with a TCP connect or a UDP payload. */
   proto: z.enum(['tcp', 'udp']),
+  /** Address to check instead of the real server's own (keepalived connect_ip); tcp, http(s), udp, dns, ping, smtp. */
+  host: z.string().min(1),
+  /** dns: the name to ask for (default "."). */
+  dnsName: z.string().min(1).max(253),
+  /** dns: the query type (default SOA); any answer with RCODE NOERROR passes. */
+  dnsType: z.enum(DNS_QUERY_TYPES, { error: (iss) => `${JSON.stringify(iss.input)} is not a DNS query type (${DNS_QUERY_TYPES.join(', ')})` }),
+  /** smtp: the name sent in HELO (default: this host's name). */
+  heloName: z.string().min(1).max(255),
 };
+
+/** One entry of `checks`: a full checker of its own (kind and its fields); unset fields come from the section around it. */
+const checkEntrySchema = z.strictObject(checkFields).partial();
+
+/** A program run on an event, as a command line split like a shell's words (no shell runs it). */
+const scriptLine = z
+  .string()
+  .trim()
+  .min(1, 'a script must name a program')
+  .refine((s) => (splitCommandLine(s)?.length ?? 0) > 0, { error: 'not a command line: an unterminated quote or a trailing backslash' });
 
 const feedbackFields = {
   enabled: z.boolean(),
@@ -115,17 +136,33 @@ export const serviceHealthCheckSchema = z.strictObject({
   quorum: z.number().int().min(1).default(1),
   hysteresis: z.number().int().min(0).default(0),
   feedback: feedbackOverrideSchema.optional(),
+  /** Several checkers per server, all of which must pass (keepalived: several checkers in one real_server). */
+  checks: z.array(checkEntrySchema).min(1).max(16).optional(),
+  /** Run when the service gains quorum / loses it (keepalived quorum_up / quorum_down). */
+  quorumUp: scriptLine.optional(),
+  quorumDown: scriptLine.optional(),
+  /** Defaults for the servers' notifyUp / notifyDown. */
+  notifyUp: scriptLine.optional(),
+  notifyDown: scriptLine.optional(),
 });
 
 /** `healthCheck` of a real server: overrides of the service's checker and feedback settings. */
 export const serverHealthCheckSchema = z.strictObject({
   ...z.strictObject(checkFields).partial().shape,
   feedback: feedbackOverrideSchema.optional(),
+  /** Replaces the service's `checks` for this server. */
+  checks: z.array(checkEntrySchema).min(1).max(16).optional(),
+  /** Overrides the service's inhibitOnFailure for this server (keepalived: per real_server). */
+  inhibitOnFailure: z.boolean().optional(),
+  /** Run when this server comes up / goes down (keepalived notify_up / notify_down). */
+  notifyUp: scriptLine.optional(),
+  notifyDown: scriptLine.optional(),
 });
 
 export type ServiceHealthCheckConfig = z.infer<typeof serviceHealthCheckSchema>;
 export type ServiceHealthCheckInput = z.input<typeof serviceHealthCheckSchema>;
 export type ServerHealthCheckConfig = z.infer<typeof serverHealthCheckSchema>;
+export type CheckEntryConfig = z.infer<typeof checkEntrySchema>;
 
 export const HEALTH_DEFAULTS = {
   kind: 'tcp',
@@ -143,4 +180,8 @@ export const HEALTH_DEFAULTS = {
   feedbackMinWeight: 1,
   feedbackAlpha: 0.3,
   feedbackStaleAfter: 3,
+  dnsName: '.',
+  dnsType: 'SOA',
+  /** Seconds a notify/quorum script may run before its process group is killed. */
+  scriptTimeoutMs: 10_000,
 } as const;

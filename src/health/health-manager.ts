@@ -9,16 +9,17 @@
 // healthy servers. The weight given to a healthy server is its configured weight, adjusted
 // by agent feedback (when on), then by the slow-start ramp (after a recovery).
 import type { Checker, CheckResult } from './check-result.js';
-import { makeCheckerFactory, type CheckerFactory } from './checker-factory.js';
+import { makeCheckerFactory, makeServerChecker, type CheckerFactory } from './checker-factory.js';
 import type { TunnelProber } from './checkers/tunnel.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { Dampener, type HealthState, type HealthTransition } from './dampener.js';
 import type { AgentFeedback } from './feedback.js';
 import { FeedbackPoller, type FeedbackFetcher } from './feedback-poller.js';
-import { serverHealthCheckSchema, serviceHealthCheckSchema, type OnFailurePolicy, type ServiceHealthCheckConfig } from './health-config.js';
+import { HEALTH_DEFAULTS, serverHealthCheckSchema, serviceHealthCheckSchema, type OnFailurePolicy, type ServiceHealthCheckConfig } from './health-config.js';
 import { HealthError } from './health-error.js';
 import { QuorumGate } from './quorum.js';
-import { resolveCheck, resolveFeedback, type ResolvedCheck, type ResolvedFeedback } from './resolved-check.js';
+import { resolveChecks, resolveFeedback, type ResolvedCheck, type ResolvedFeedback } from './resolved-check.js';
+import { ProcessScriptRunner, type ScriptOutcome, type ScriptRunner } from './script-runner.js';
 import { isRamping, slowStartWeight } from './slow-start.js';
 import { z } from 'zod';
 
@@ -61,7 +62,8 @@ export type HealthEvent =
   | { type: 'check'; serviceId: string; rsId: string; result: CheckResult }
   | { type: 'transition'; serviceId: string; transition: HealthTransition }
   | { type: 'quorum'; serviceId: string; up: boolean; upWeight: number; sorryActive: boolean }
-  | { type: 'consumer-error'; serviceId: string; rsId?: string; error: unknown };
+  | { type: 'consumer-error'; serviceId: string; rsId?: string; error: unknown }
+  | { type: 'script'; serviceId: string; outcome: ScriptOutcome };
 
 export interface HealthManagerOptions {
   consumer: HealthConsumer;
@@ -77,6 +79,8 @@ export interface HealthManagerOptions {
   onEvent?: (event: HealthEvent) => void;
   /** Slow-start re-evaluation period, ms (default 1000). */
   slowStartStepMs?: number;
+  /** Runs notify/quorum scripts (default: a ProcessScriptRunner reporting through onEvent). */
+  scriptRunner?: ScriptRunner;
 }
 
 export interface ServiceDefinition {
@@ -99,6 +103,8 @@ export interface ServerHealthSnapshot {
   rsId: string;
   address: string;
   kind: ResolvedCheck['kind'];
+  /** Every check's kind when the server has several (all must pass). */
+  kinds: ResolvedCheck['kind'][];
   state: HealthState;
   /** Clock ms of the last transition. */
   since: number;
@@ -125,7 +131,12 @@ interface ServerEntry {
   port: number;
   weight: number;
   spec: ResolvedCheck;
+  kinds: ResolvedCheck['kind'][];
   checker: Checker;
+  /** This server's inhibitOnFailure, when it overrides the service's. */
+  inhibit: boolean | undefined;
+  notifyUp: string | undefined;
+  notifyDown: string | undefined;
   dampener: Dampener;
   feedback: { spec: ResolvedFeedback; poller: FeedbackPoller } | undefined;
   timer?: TimerHandle;
@@ -154,12 +165,14 @@ export class HealthManager {
   private readonly random: () => number;
   private readonly makeChecker: CheckerFactory;
   private readonly services = new Map<string, ServiceEntry>();
+  private readonly scripts: ScriptRunner;
   private running = false;
 
   constructor(private readonly options: HealthManagerOptions) {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.makeChecker = options.checkerFactory ?? makeCheckerFactory(options.tunnelProber);
+    this.scripts = options.scriptRunner ?? new ProcessScriptRunner({ timeoutMs: HEALTH_DEFAULTS.scriptTimeoutMs });
   }
 
   /** Adds a service; its servers are added with addServer. Throws HealthError on bad config. */
@@ -197,16 +210,22 @@ export class HealthManager {
     const override = def.healthCheck === undefined ? undefined : parseSection(serverHealthCheckSchema, def.healthCheck, label);
     const port = def.port || svc.port;
     const ctx = { label, rsAddress: def.address, servicePort: port };
-    const spec = resolveCheck(svc.config, override, ctx);
+    const specs = resolveChecks(svc.config, override, ctx);
+    // Several checks run as one round: the first one's interval, rise and fall, the longest timeout.
+    const spec = { ...specs[0], timeoutMs: Math.max(...specs.map((x) => x.timeoutMs)) };
     const feedbackSpec = resolveFeedback(svc.config, override, ctx);
-    const checker = this.makeChecker(spec, { serviceId, rsId, rsAddress: def.address, vip: svc.vip, vipPort: svc.port });
+    const checker = makeServerChecker(this.makeChecker, specs, { serviceId, rsId, rsAddress: def.address, vip: svc.vip, vipPort: svc.port });
     const entry: ServerEntry = {
       id: rsId,
       address: def.address,
       port,
       weight: def.weight,
       spec,
+      kinds: specs.map((x) => x.kind),
       checker,
+      inhibit: override?.inhibitOnFailure,
+      notifyUp: override?.notifyUp ?? svc.config.notifyUp,
+      notifyDown: override?.notifyDown ?? svc.config.notifyDown,
       dampener: new Dampener(rsId, { rise: spec.rise, fall: spec.fall, startUp: spec.startUp }, () => this.clock.now()),
       feedback: undefined,
       removed: false,
@@ -265,6 +284,7 @@ export class HealthManager {
         rsId: s.id,
         address: s.address,
         kind: s.spec.kind,
+        kinds: s.kinds,
         state: s.dampener.state,
         since: s.dampener.since,
         pendingStreak: s.dampener.pendingStreak,
@@ -350,6 +370,11 @@ export class HealthManager {
 
   private onTransition(s: ServerEntry, svc: ServiceEntry, t: HealthTransition): void {
     this.emit({ type: 'transition', serviceId: svc.id, transition: t });
+    const script = t.to === 'up' ? s.notifyUp : s.notifyDown;
+    if (script !== undefined) {
+      const env = { ...this.scriptEnv(svc), VSTUN_RS_ADDRESS: s.address, VSTUN_RS_PORT: String(s.port), VSTUN_STATE: t.to === 'up' ? 'UP' : 'DOWN' };
+      this.scripts.run(script, env, `${t.to === 'up' ? 'notifyUp' : 'notifyDown'} of ${s.id}`, (outcome) => this.emit({ type: 'script', serviceId: svc.id, outcome }));
+    }
     if (s.rampTimer) this.clock.clearTimeout(s.rampTimer);
     s.rampTimer = undefined;
     s.recoveredAt = undefined;
@@ -380,7 +405,13 @@ export class HealthManager {
     const quorumChanged = svc.quorum.update(upWeight);
     const sorry = svc.config.sorryServer;
     const sorryActive = sorry !== undefined && !svc.quorum.up;
-    if (quorumChanged) this.emit({ type: 'quorum', serviceId: svc.id, up: svc.quorum.up, upWeight, sorryActive });
+    if (quorumChanged) {
+      this.emit({ type: 'quorum', serviceId: svc.id, up: svc.quorum.up, upWeight, sorryActive });
+      const script = svc.quorum.up ? svc.config.quorumUp : svc.config.quorumDown;
+      if (script !== undefined) this.scripts.run(script, { ...this.scriptEnv(svc), VSTUN_STATE: svc.quorum.up ? 'QUORUM_UP' : 'QUORUM_DOWN', VSTUN_UP_WEIGHT: String(upWeight) }, `${svc.quorum.up ? 'quorumUp' : 'quorumDown'}`, (outcome) =>
+        this.emit({ type: 'script', serviceId: svc.id, outcome }),
+      );
+    }
     if (sorry && sorryActive !== svc.sorryActive) {
       svc.sorryActive = sorryActive;
       this.call(svc.id, undefined, () =>
@@ -396,10 +427,15 @@ export class HealthManager {
     }
   }
 
+  /** What every script gets in its environment about the service. */
+  private scriptEnv(svc: ServiceEntry): Record<string, string> {
+    return { VSTUN_SERVICE: svc.id, VSTUN_VIP: svc.vip, VSTUN_VIP_PORT: String(svc.port) };
+  }
+
   private stateOf(svc: ServiceEntry, s: ServerEntry, sorryActive: boolean, now: number): ServerState {
     const base = { configuredWeight: s.weight, onFailure: svc.config.onFailure };
     if (!s.dampener.up) {
-      return svc.config.inhibitOnFailure
+      return (s.inhibit ?? svc.config.inhibitOnFailure)
         ? { ...base, up: true, weight: 0, healthy: false, reason: 'failed: inhibited (weight 0, connections kept)' }
         : { ...base, up: false, weight: 0, healthy: false, reason: 'failed: out of scheduling' };
     }

@@ -10,6 +10,7 @@ export { feedbackScore, smoothScore, feedbackWeight, parseAgentFeedback, Feedbac
 export { FeedbackPoller, fetchAgentFeedback, type FeedbackFetcher } from './feedback-poller.js';
 export {
   CHECK_KINDS,
+  DNS_QUERY_TYPES,
   ON_FAILURE_POLICIES,
   HEALTH_DEFAULTS,
   serviceHealthCheckSchema,
@@ -37,6 +38,12 @@ export {
   type ServerHealthSnapshot,
 } from './health-manager.js';
 export { TcpChecker } from './checkers/tcp.js';
+export { DnsChecker, encodeDnsQuery, judgeDnsReply } from './checkers/dns.js';
+export { PingChecker } from './checkers/ping.js';
+export { SmtpChecker } from './checkers/smtp.js';
+export { AllOfChecker } from './checkers/all-of.js';
+export { ProcessScriptRunner, type ScriptRunner, type ScriptOutcome } from './script-runner.js';
+export { splitCommandLine } from './command-line.js';
 export { HttpChecker } from './checkers/http.js';
 export { UdpChecker } from './checkers/udp.js';
 export { ExecChecker } from './checkers/exec.js';

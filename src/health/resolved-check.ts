@@ -3,7 +3,7 @@
 // are compiled. Kind-specific requirements are checked here, with messages naming the RS.
 import { decodePayload } from './checkers/payload.js';
 import { parseStatusSpec, type StatusRange } from './checkers/status-ranges.js';
-import { HEALTH_DEFAULTS, type CHECK_KINDS, type ServerHealthCheckConfig, type ServiceHealthCheckConfig } from './health-config.js';
+import { HEALTH_DEFAULTS, type CHECK_KINDS, type CheckEntryConfig, type DNS_QUERY_TYPES, type ServerHealthCheckConfig, type ServiceHealthCheckConfig } from './health-config.js';
 import { HealthError } from './health-error.js';
 
 export interface ResolvedCheck {
@@ -28,6 +28,11 @@ export interface ResolvedCheck {
   shell: boolean;
   env: Record<string, string>;
   proto: 'tcp' | 'udp';
+  /** Address checked instead of the real server's (keepalived connect_ip). */
+  host?: string;
+  dnsName: string;
+  dnsType: (typeof DNS_QUERY_TYPES)[number];
+  heloName?: string;
 }
 
 export interface ResolvedFeedback {
@@ -48,8 +53,8 @@ export interface CheckContext {
 }
 
 /** Merges and resolves; throws HealthError (HEALTH_MISSING_FIELD) for an incomplete spec. */
-export function resolveCheck(service: ServiceHealthCheckConfig, server: ServerHealthCheckConfig | undefined, ctx: CheckContext): ResolvedCheck {
-  const m = { ...stripUndefined(service), ...stripUndefined(server ?? {}) } as ServiceHealthCheckConfig;
+export function resolveCheck(service: ServiceHealthCheckConfig, server: ServerHealthCheckConfig | undefined, ctx: CheckContext, entry?: CheckEntryConfig): ResolvedCheck {
+  const m = { ...stripUndefined(service), ...stripUndefined(server ?? {}), ...stripUndefined(entry ?? {}) } as ServiceHealthCheckConfig;
   const kind = m.kind ?? HEALTH_DEFAULTS.kind;
   if (kind === 'exec' && m.script === undefined) {
     throw new HealthError('HEALTH_MISSING_FIELD', `${ctx.label}: an exec health check needs "script" (the program to run)`);
@@ -83,7 +88,22 @@ export function resolveCheck(service: ServiceHealthCheckConfig, server: ServerHe
     shell: m.shell ?? false,
     env: m.env ?? {},
     proto: m.proto ?? 'tcp',
+    host: m.host,
+    dnsName: m.dnsName ?? HEALTH_DEFAULTS.dnsName,
+    dnsType: m.dnsType ?? HEALTH_DEFAULTS.dnsType,
+    heloName: m.heloName,
   };
+}
+
+/**
+ * Every check of one server: one per `checks` entry (the server's list replaces the
+ * service's; each entry's fields override the section around it), else the single check.
+ * Throws HealthError like resolveCheck.
+ */
+export function resolveChecks(service: ServiceHealthCheckConfig, server: ServerHealthCheckConfig | undefined, ctx: CheckContext): ResolvedCheck[] {
+  const entries = server?.checks ?? service.checks;
+  if (entries === undefined) return [resolveCheck(service, server, ctx)];
+  return entries.map((e, i) => resolveCheck(service, server, { ...ctx, label: `${ctx.label}, check ${i + 1}` }, e));
 }
 
 /** Feedback settings for one server, or null when feedback is off for it. */

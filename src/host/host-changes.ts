@@ -5,7 +5,7 @@
 // one owner at a time: a lock file next to it (created with O_EXCL, holding the owner's pid
 // and start time) makes a second instance that would share it refuse to start, and a lock
 // whose owner is dead (kill -9) is taken over.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -15,7 +15,9 @@ export type HostChange =
   | { kind: 'address'; dev: string; cidr: string }
   | { kind: 'route'; spec: string[]; family: 4 | 6 }
   | { kind: 'link'; name: string }
-  | { kind: 'link-up'; name: string };
+  | { kind: 'link-up'; name: string }
+  /** An nftables table vstun owns whole (the director's guard); undone by deleting the table. */
+  | { kind: 'nft-table'; family: 'inet' | 'ip' | 'ip6'; name: string };
 
 /** The side-effecting primitives, injectable so that unit tests can record instead of act. */
 export interface HostSystem {
@@ -23,6 +25,14 @@ export interface HostSystem {
   ip(args: string[]): string;
   readSysctl(path: string): string;
   writeSysctl(path: string, value: string): void;
+  /**
+   * Runs `ip -force -batch -` over `commands` (each one ip command without "ip") without
+   * blocking the event loop; resolves per command: null when it succeeded, else its error.
+   * Optional: without it, HostChanges runs each command through ip() (test fakes).
+   */
+  ipBatch?(commands: string[][]): Promise<Array<string | null>>;
+  /** Runs `nft ARGS...` with `input` on stdin; throws an Error carrying nft's stderr on failure. Start-up and undo only. */
+  nft?(args: string[], input?: string): string;
 }
 
 export const realHostSystem: HostSystem = {
@@ -37,6 +47,30 @@ export const realHostSystem: HostSystem = {
   readSysctl(p) {
     return readFileSync(path.join('/proc/sys', p), 'utf8').trim();
   },
+  ipBatch(commands) {
+    return new Promise((resolve) => {
+      const child = execFile('ip', ['-force', '-batch', '-'], { encoding: 'utf8', timeout: 30_000, maxBuffer: 64 << 20 }, (err, _stdout, stderr) => {
+        const results: Array<string | null> = commands.map(() => null);
+        if (err && !/Command failed/.test(stderr)) {
+          // ip itself failed (not found, killed by the timeout): every command counts as failed.
+          const why = (stderr || err.message).trim();
+          resolve(results.map(() => why));
+          return;
+        }
+        resolve(batchFailures(stderr, results));
+      });
+      child.stdin?.end(commands.map((c) => c.join(' ')).join('\n') + '\n');
+    });
+  },
+  nft(args, input) {
+    try {
+      return execFileSync('nft', args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'], timeout: 10_000 });
+    } catch (err) {
+      const e = err as { stderr?: string; message: string; code?: string };
+      const hint = e.code === 'ENOENT' ? ' (nft is not installed: apt-get install nftables)' : '';
+      throw new HostChangeError('HOST_COMMAND_FAILED', `nft ${args.join(' ')}: ${(e.stderr ?? e.message).trim()}${hint}`);
+    }
+  },
   writeSysctl(p, value) {
     writeFileSync(path.join('/proc/sys', p), value);
   },
@@ -50,6 +84,25 @@ export class HostChangeError extends Error {
     super(message);
     this.name = 'HostChangeError';
   }
+}
+
+/**
+ * ip -force -batch's stderr: each failed line's messages, then "Command failed -:N". Fills
+ * `results[N-1]` with the messages; the others stay null (succeeded).
+ */
+export function batchFailures(stderr: string, results: Array<string | null>): Array<string | null> {
+  let pending: string[] = [];
+  for (const line of stderr.split('\n')) {
+    const m = /^Command failed -:(\d+)/.exec(line.trim());
+    if (!m) {
+      if (line.trim() !== '') pending.push(line.trim());
+      continue;
+    }
+    const i = Number(m[1]) - 1;
+    if (i >= 0 && i < results.length) results[i] = pending.join('; ') || 'failed';
+    pending = [];
+  }
+  return results;
 }
 
 /** `net.ipv4.conf.eth0.rp_filter` or `net/ipv4/conf/eth0/rp_filter` → the /proc/sys path. */
@@ -159,6 +212,75 @@ export class HostChanges {
     this.apply({ kind: 'route', spec, family }, [`-${family}`, 'route', 'add', ...spec]);
   }
 
+  /**
+   * Adds routes after start, all or none, without blocking the event loop (one `ip -batch`).
+   * The undo records are written first; when any route is refused, the ones added are
+   * deleted again, no record is kept, and HOST_COMMAND_FAILED names the first refusal.
+   */
+  async addRoutesAsync(specs: readonly string[][]): Promise<void> {
+    if (specs.length === 0) return;
+    const records: HostChange[] = specs.map((spec) => ({ kind: 'route', spec: [...spec], family: spec[0].includes(':') ? 6 : 4 }));
+    this.changes.push(...records);
+    this.persist();
+    let results: Array<string | null>;
+    try {
+      results = await this.runBatch(specs.map((spec) => ['route', 'add', ...spec]));
+    } catch (err) {
+      results = specs.map(() => (err as Error).message);
+    }
+    const failed = results.findIndex((r) => r !== null);
+    if (failed < 0) return;
+    const added = specs.filter((_, i) => results[i] === null);
+    if (added.length) await this.runBatch(added.map((spec) => ['route', 'del', ...spec])).catch(() => []);
+    this.forget(records);
+    throw new HostChangeError('HOST_COMMAND_FAILED', `ip route add ${specs[failed].join(' ')}: ${results[failed]}`);
+  }
+
+  /**
+   * Deletes routes this object added (by their spec) and drops their undo records, without
+   * blocking the event loop. A route already gone counts as deleted. Returns the failures
+   * (their records are kept, so the exit undo tries again).
+   */
+  async removeRoutesAsync(specs: readonly string[][]): Promise<string[]> {
+    if (specs.length === 0) return [];
+    let results: Array<string | null>;
+    try {
+      results = await this.runBatch(specs.map((spec) => ['route', 'del', ...spec]));
+    } catch (err) {
+      results = specs.map(() => (err as Error).message);
+    }
+    const failures: string[] = [];
+    const gone = new Set<string>();
+    specs.forEach((spec, i) => {
+      const r = results[i];
+      if (r === null || MISSING.test(r)) gone.add(spec.join(' '));
+      else failures.push(`ip route del ${spec.join(' ')}: ${r}`);
+    });
+    this.forget(this.changes.filter((c) => c.kind === 'route' && gone.has(c.spec.join(' '))));
+    return failures;
+  }
+
+  /** Drops undo records (their change was undone or never made) and rewrites the state file. */
+  private forget(records: readonly HostChange[]): void {
+    const drop = new Set(records);
+    const keep = this.changes.filter((c) => !drop.has(c));
+    this.changes.length = 0;
+    this.changes.push(...keep);
+    this.persist();
+  }
+
+  private async runBatch(commands: string[][]): Promise<Array<string | null>> {
+    if (this.system.ipBatch) return this.system.ipBatch(commands);
+    return commands.map((c) => {
+      try {
+        this.system.ip(c);
+        return null;
+      } catch (err) {
+        return (err as Error).message;
+      }
+    });
+  }
+
   /** Creates a link (`ip link add NAME ...rest`); undone by deleting it. */
   addLink(name: string, rest: string[]): void {
     this.apply({ kind: 'link', name }, ['link', 'add', name, ...rest]);
@@ -167,6 +289,29 @@ export class HostChanges {
   /** Records that a link we own (e.g. a TAP opened through the addon) is deleted on undo. */
   adoptLink(name: string): void {
     this.record({ kind: 'link', name });
+  }
+
+  /**
+   * Creates (or replaces) the nftables table `family name` from `script`, an `nft -f` text
+   * that defines the whole table; undone by deleting the table.
+   */
+  addNftTable(family: 'inet' | 'ip' | 'ip6', name: string, script: string): void {
+    const nft = this.nftRunner();
+    this.record({ kind: 'nft-table', family, name });
+    try {
+      // Declaring then deleting makes the replace work whether or not the table exists, in one transaction.
+      nft(['-f', '-'], `table ${family} ${name} {}\ndelete table ${family} ${name}\n${script}`);
+    } catch (err) {
+      this.changes.pop();
+      this.persist();
+      throw err;
+    }
+  }
+
+  private nftRunner(): (args: string[], input?: string) => string {
+    const sys = this.system;
+    if (!sys.nft) throw new HostChangeError('HOST_COMMAND_FAILED', 'this host system cannot run nft');
+    return (args, input) => sys.nft!(args, input);
   }
 
   /** Brings a link up; undone by setting it down again (only if it was down). */
@@ -291,6 +436,11 @@ export class HostChanges {
       case 'link-up':
         this.ignoreMissing(() => this.system.ip(['link', 'set', c.name, 'down']));
         return;
+      case 'nft-table': {
+        const nft = this.nftRunner();
+        this.ignoreMissing(() => nft(['delete', 'table', c.family, c.name]));
+        return;
+      }
     }
   }
 
@@ -299,10 +449,13 @@ export class HostChanges {
     try {
       fn();
     } catch (err) {
-      if (!/Cannot find device|does not exist|No such process|No such device|ENOENT/i.test((err as Error).message)) throw err;
+      if (!MISSING.test((err as Error).message)) throw err;
     }
   }
 }
+
+/** ip's ways of saying that what it was to delete is already gone. */
+const MISSING = /Cannot find device|does not exist|No such process|No such device|No such file or directory|ENOENT/i;
 
 interface ProcessIdentity {
   pid: number;
@@ -350,5 +503,7 @@ export function describeChange(c: HostChange): string {
       return `link ${c.name}`;
     case 'link-up':
       return `link ${c.name} up`;
+    case 'nft-table':
+      return `nftables table ${c.family} ${c.name}`;
   }
 }

@@ -27,7 +27,8 @@ export interface SpawnDaemonOptions {
   nodeArgs?: string[];
 }
 
-function spawnDaemon(lab: Lab, ns: string, args: string[], opts: SpawnDaemonOptions): Daemon {
+/** Spawns node with `args` in namespace `ns`, keeping its output; the lab's cleanup kills it. */
+export function spawnDaemon(lab: Lab, ns: string, args: string[], opts: SpawnDaemonOptions = {}): Daemon {
   let out = '';
   const spawnOpts: SpawnOptions = { cwd: REPO_ROOT };
   if (opts.logFile) {

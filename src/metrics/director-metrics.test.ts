@@ -7,6 +7,8 @@ import { createDirectorMetrics } from './director-metrics.js';
 import { parseExposition, type Sample } from './exposition-check.js';
 import { resetServerHealth, setServerHealth } from './health-gauge.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
+import { buildInfo } from './build-info.js';
+import { registerRuntimeMetrics } from './runtime-metrics.js';
 
 let t: TestDirector | undefined;
 let m: MetricsServer | undefined;
@@ -58,8 +60,34 @@ describe('director /metrics', () => {
     expect(one(s, 'vstun_real_server_up', { server: 'odd "name" \\ with\nnewline' })).toBe(0);
     expect(one(s, 'vstun_real_server_up', { server: '10.77.3.2' })).toBe(1);
     expect(text).toContain('server="odd \\"name\\" \\\\ with\\nnewline"');
+    // One label scheme: health and traffic series of a server carry the same labels.
+    const rsLabels = { ...svc, server: '10.77.3.2', server_port: '80' };
+    expect(s.find((x) => x.name === 'vstun_real_server_up' && x.labels.server === '10.77.3.2')!.labels).toEqual(rsLabels);
+    expect(s.find((x) => x.name === 'vstun_real_server_packets_total' && x.labels.server === '10.77.3.2')!.labels).toEqual(rsLabels);
     expect((await fetch(`http://${m.address}/other`)).status).toBe(404);
     expect((await fetch(`http://${m.address}/metrics`, { method: 'POST' })).status).toBe(405);
+  });
+
+  test('runtime series: process_*, nodejs_*, the event-loop delay histogram and vstun_build_info', async () => {
+    t = await startTestDirector({});
+    const registry = createDirectorMetrics(t.director);
+    const loop = registerRuntimeMetrics(registry, 'vstun-director');
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      const s = parseExposition(await registry.metrics());
+      for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds']) {
+        expect(s.some((x) => x.name === name), name).toBe(true);
+      }
+      expect(one(s, 'vstun_event_loop_delay_seconds_count')).toBeGreaterThan(0);
+      expect(one(s, 'vstun_event_loop_delay_seconds_bucket', { le: '+Inf' })).toBe(one(s, 'vstun_event_loop_delay_seconds_count'));
+      const info = s.find((x) => x.name === 'vstun_build_info')!;
+      expect(info.value).toBe(1);
+      expect(info.labels).toMatchObject({ daemon: 'vstun-director', version: buildInfo().version, node: process.version });
+      expect(buildInfo().version).toMatch(/^\d+\.\d+\.\d+/);
+      expect(loop.take().samples).toBeGreaterThan(0);
+    } finally {
+      loop.stop();
+    }
   });
 
   test('a taken port is a clear startup error', async () => {

@@ -5,7 +5,9 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { BATCH_SIZE_BUCKETS, type Director } from '../director/director.js';
 import { formatIpv4 } from '../director/ipv4-text.js';
 import { VERDICT_NAMES } from '../director/verdicts.js';
+import { kernelDrops } from '../director/kernel-drops.js';
 import { registerHealthGauge } from './health-gauge.js';
+import { registerIpvsCompatMetrics } from './ipvs-compat.js';
 
 type Labels = Record<string, string>;
 
@@ -13,7 +15,8 @@ type Labels = Record<string, string>;
 export function createDirectorMetrics(director: Director): Registry {
   const registry = new Registry();
   const svcLabels = ['protocol', 'vip', 'port'];
-  const rsLabels = [...svcLabels, 'server'];
+  // One scheme for every per-server series, vstun_real_server_up included.
+  const rsLabels = [...svcLabels, 'server', 'server_port'];
 
   /** Walks services and servers once per metric; cheap next to a scrape's text rendering. */
   const eachService = (fn: (l: Labels, s: ReturnType<Director['registry']['list']>[number]) => void) => {
@@ -21,7 +24,8 @@ export function createDirectorMetrics(director: Director): Registry {
   };
   const eachServer = (fn: (l: Labels, rs: ReturnType<Director['registry']['list']>[number]['servers'][number]) => void) => {
     eachService((l, svc) => {
-      for (const rs of svc.servers) if (!rs.removed) fn({ ...l, server: rs.addressText }, rs);
+      // VS/TUN never rewrites the port: the server's port is the service's.
+      for (const rs of svc.servers) if (!rs.removed) fn({ ...l, server: rs.addressText, server_port: String(rs.port || svc.port) }, rs);
     });
   };
 
@@ -109,7 +113,7 @@ export function createDirectorMetrics(director: Director): Registry {
   });
   new Counter({
     name: 'vstun_drops_total',
-    help: 'Frames dropped, by reason (every drop has one).',
+    help: 'Frames dropped, by reason (every drop has one). tap-* and guard-* are dropped by the kernel before the director reads them, so they are not in vstun_frames_total.',
     labelNames: ['reason'],
     registers: [registry],
     collect() {
@@ -117,6 +121,17 @@ export function createDirectorMetrics(director: Director): Registry {
       VERDICT_NAMES.forEach((name, i) => {
         if (name.startsWith('drop-')) this.inc({ reason: name.slice(5) }, director.datapath.verdicts[i] ?? 0);
       });
+      for (const [reason, n] of Object.entries(kernelDrops(director))) this.inc({ reason }, n);
+    },
+  });
+  new Counter({
+    name: 'vstun_guard_dropped_total',
+    help: 'New TCP SYNs (kind syn-flood) and new UDP flows (kind udp-flood) over the per-VIP rate, dropped by the nftables guard before the TAP.',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries(kernelDrops(director))) if (reason.startsWith('guard-')) this.inc({ kind: reason.slice(6) }, n);
     },
   });
   new Counter({
@@ -181,5 +196,6 @@ export function createDirectorMetrics(director: Director): Registry {
   });
   director.batchObserver = (n) => batch.observe(n);
   registerHealthGauge(registry);
+  registerIpvsCompatMetrics(registry, director);
   return registry;
 }

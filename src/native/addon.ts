@@ -44,6 +44,8 @@ export interface ReaderStats {
   truncated: number;
   /** Read errors other than EAGAIN (see lastErrno). */
   errors: number;
+  /** Packets the kernel dropped because the socket's receive buffer was full (SO_RXQ_OVFL; recvmmsg mode only). */
+  overflow: number;
   /** errno name of the last read error, '' when none. */
   lastErrno: string;
   /** True when polling stopped after a hard read error (the fd went bad); resume() retries. */
@@ -142,6 +144,10 @@ export interface NativeAddon {
   /** 6 bytes. */
   linkSetMac(ifname: string, mac: Uint8Array): void;
   linkGetMac(ifname: string): Uint8Array;
+  /** Sends `state` (sd_notify lines) as one datagram to the AF_UNIX socket `socketPath` (a path, or "@name" abstract). Throws on failure. */
+  sdNotify(socketPath: string, state: string): void;
+  /** CLOCK_MONOTONIC in microseconds (MONOTONIC_USEC= of RELOADING=1). */
+  monotonicUsec(): number;
   /** Sets the primary IPv4 address and prefix length (SIOCSIFADDR + SIOCSIFNETMASK). */
   linkSetIpv4(ifname: string, address: string, prefixLength: number): void;
   /** Adds an IPv6 address (SIOCSIFADDR on an AF_INET6 socket). */

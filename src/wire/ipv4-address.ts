@@ -1,5 +1,7 @@
 // IPv4 addresses as unsigned 32-bit numbers: the data path compares and hashes numbers,
-// never strings. Strings exist only at the edges (config, logs, tests).
+// never strings. Strings exist only at the edges (config, logs, tests), and their text
+// form is address-text.ts's, the one parser and formatter of addresses.
+import { formatIpv4Text, ipv4MaskOfPrefix, parseIpv4Text } from './address-text.js';
 
 /** Reads the 4 bytes at buf[off] as an unsigned 32-bit address. */
 export function readIpv4(buf: Uint8Array, off: number): number {
@@ -15,30 +17,13 @@ export function writeIpv4(buf: Uint8Array, off: number, addr: number): void {
 }
 
 /** Dotted quad for an unsigned 32-bit address (the value is taken modulo 2^32). */
-export function ipv4ToString(addr: number): string {
-  return `${(addr >>> 24) & 255}.${(addr >>> 16) & 255}.${(addr >>> 8) & 255}.${addr & 255}`;
-}
+export const ipv4ToString: (addr: number) => string = formatIpv4Text;
 
-/** Parses a strict dotted quad ("10.0.0.1"; no leading zeros, no shorthand); null if malformed. */
-export function parseIpv4(text: string): number | null {
-  const parts = text.split('.');
-  if (parts.length !== 4) return null;
-  let addr = 0;
-  for (const p of parts) {
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return null;
-    const n = Number(p);
-    if (n > 255) return null;
-    addr = addr * 256 + n;
-  }
-  return addr;
-}
+/** Parses a strict dotted quad ("10.0.0.1"; no leading zeros, no shorthand); null if malformed (address-text.ts). */
+export const parseIpv4: (text: string) => number | null = parseIpv4Text;
 
-/** Network mask for a prefix length 0..32, as an unsigned 32-bit number. */
-export function ipv4PrefixMask(prefixLength: number): number {
-  if (prefixLength <= 0) return 0;
-  if (prefixLength >= 32) return 0xffffffff;
-  return (0xffffffff << (32 - prefixLength)) >>> 0;
-}
+/** Network mask for a prefix length 0..32, as an unsigned 32-bit number (address-text.ts). */
+export const ipv4PrefixMask: (prefixLength: number) => number = ipv4MaskOfPrefix;
 
 /** An IPv4 prefix: network address (host bits zero) and prefix length. */
 export interface Ipv4Cidr {

@@ -14,6 +14,8 @@ export interface UdpCheckOptions {
   bindAddress?: string;
   /** Source port (0 = any); the tunnel prober pins flows by it. */
   bindPort?: number;
+  /** Judges a reply instead of expectPattern (the dns check parses its answer); null ignores it and keeps waiting. */
+  judgeReply?: (reply: Buffer) => { ok: boolean; detail: string } | null;
 }
 
 export class UdpChecker implements Checker {
@@ -60,6 +62,11 @@ export function udpExchange(
     signal.addEventListener('abort', onAbort, { once: true });
     socket.on('error', (err) => finish(false, describeError(err)));
     socket.on('message', (msg) => {
+      if (o.judgeReply !== undefined) {
+        const verdict = o.judgeReply(msg);
+        if (verdict !== null) finish(verdict.ok, verdict.detail);
+        return;
+      }
       if (o.expectPattern === undefined) {
         finish(true, `reply of ${msg.length} bytes`);
         return;

@@ -1,0 +1,117 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { HostChanges, type HostSystem } from '../host/host-changes.js';
+import { guardRuleset, guardTableName, NftGuard, parseGuardCounters, vipElements, type GuardSettings } from './guard.js';
+
+const SETTINGS: GuardSettings = { enabled: true, synPerSecond: 1000, udpNewPerSecond: 500 };
+
+/** A host whose nft keeps a set of table names and logs every call. */
+function nftHost(): HostSystem & { tables: Set<string>; calls: string[] } {
+  const tables = new Set<string>();
+  const calls: string[] = [];
+  return {
+    tables,
+    calls,
+    ip: () => '',
+    readSysctl: () => '0',
+    writeSysctl: () => {},
+    nft: (args, input) => {
+      calls.push(`${args.join(' ')}${input ? `\n${input}` : ''}`);
+      if (args[0] === 'delete') {
+        if (!tables.delete(args[3])) throw new Error('Error: Could not process rule: No such file or directory');
+        return '';
+      }
+      const m = /table inet (\S+) \{\n/.exec(input ?? '');
+      if (m) tables.add(m[1]);
+      return '';
+    },
+  };
+}
+
+describe('guard ruleset', () => {
+  it('names the table after the TAP, with only characters nft takes', () => {
+    expect(guardTableName('vstun0')).toBe('vstun_vstun0');
+    expect(guardTableName('tap-a.1')).toBe('vstun_tap_a_1');
+  });
+
+  it('limits lone SYNs and new UDP 4-tuples per VIP on the forward and output hooks toward the TAP only', () => {
+    const text = guardRuleset('vt0', SETTINGS, ['10.0.0.1', 'fd00::1', '10.0.0.1']);
+    expect(text).toContain('tcp flags & (fin|syn|rst|ack) == syn update @syn_rate4 { ip daddr limit rate over 1000/second burst 1000 packets } counter name "syn_dropped" drop');
+    expect(text).toContain('update @udp_rate6 { ip6 daddr limit rate over 500/second burst 500 packets } counter name "udp_dropped" drop');
+    expect(text).toContain('chain forward { type filter hook forward priority filter - 10; policy accept; oifname "vt0" jump guard; }');
+    expect(text).toContain('chain output { type filter hook output priority filter - 10; policy accept; oifname "vt0" jump guard; }');
+    expect(text).toContain('add element inet vstun_vt0 vips4 { 10.0.0.1 }');
+    expect(text).toContain('add element inet vstun_vt0 vips6 { fd00::1 }');
+  });
+
+  it('replaces the VIP sets whole, and leaves them empty with no VIP', () => {
+    expect(vipElements('t', [])).toBe('flush set inet t vips4\nflush set inet t vips6\n');
+    expect(vipElements('t', ['1.2.3.4', '1.2.3.5'])).toContain('add element inet t vips4 { 1.2.3.4, 1.2.3.5 }');
+  });
+
+  it('reads the two named counters from nft -j, and refuses anything else', () => {
+    const json = JSON.stringify({
+      nftables: [
+        { metainfo: { version: '1.0.6' } },
+        { counter: { family: 'inet', name: 'syn_dropped', table: 't', packets: 12, bytes: 480 } },
+        { counter: { family: 'inet', name: 'udp_dropped', table: 't', packets: 3, bytes: 90 } },
+      ],
+    });
+    expect(parseGuardCounters(json)).toEqual({ syn: 12, udp: 3 });
+    expect(parseGuardCounters('not json')).toBeNull();
+    expect(parseGuardCounters('{"x":1}')).toBeNull();
+  });
+});
+
+describe('NftGuard', () => {
+  it('installs through HostChanges as an nft-table change that undo deletes, also after a crash', () => {
+    const host = nftHost();
+    const stateFile = path.join(mkdtempSync(path.join(tmpdir(), 'vstun-guard-')), 'state.json');
+    const changes = new HostChanges(stateFile, host);
+    new NftGuard('vt0', SETTINGS, async () => '').install(changes, ['10.0.0.1']);
+    expect(host.tables.has('vstun_vt0')).toBe(true);
+    expect(JSON.parse(readFileSync(stateFile, 'utf8'))).toEqual([{ kind: 'nft-table', family: 'inet', name: 'vstun_vt0' }]);
+    // A crashed run: the next start's recover() deletes the table.
+    const next = new HostChanges(stateFile, host);
+    expect(next.recover()).toEqual({ undone: 1, failed: [] });
+    expect(host.tables.size).toBe(0);
+    // Undo of a table somebody already deleted is not a failure.
+    expect(changes.undoAll()).toEqual({ undone: 1, failed: [] });
+  });
+
+  it('coalesces VIP syncs: while one runs, only the newest set is applied next; an unchanged set runs nothing', async () => {
+    const calls: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const nft = async (_args: string[], input?: string) => {
+      calls.push(input ?? '');
+      if (calls.length === 1) await gate;
+      return '';
+    };
+    const g = new NftGuard('vt0', SETTINGS, nft);
+    const first = g.syncGuard(['10.0.0.1']);
+    void g.syncGuard(['10.0.0.2']);
+    const last = g.syncGuard(['10.0.0.3']);
+    release();
+    await Promise.all([first, last]);
+    expect(calls).toHaveLength(2);
+    expect(calls[1]).toContain('{ 10.0.0.3 }');
+    await g.syncGuard(['10.0.0.3']);
+    expect(calls).toHaveLength(2);
+  });
+
+  it('reports a failed sync without rejecting, and counts drops from its counter reads', async () => {
+    const errors: string[] = [];
+    const nft = async (args: string[]) => {
+      if (args[0] === '-f') throw new Error('nft -f -: Error: Could not process rule');
+      return JSON.stringify({ nftables: [{ counter: { name: 'syn_dropped', packets: 7 } }] });
+    };
+    const g = new NftGuard('vt0', SETTINGS, nft, (what, err) => errors.push(`${what}: ${err.message}`));
+    await g.syncGuard(['10.0.0.9']);
+    expect(errors).toEqual(['sync: nft -f -: Error: Could not process rule']);
+    await g.poll();
+    expect(g.read()).toEqual({ 'guard-syn-flood': 7, 'guard-udp-flood': 0 });
+  });
+});
