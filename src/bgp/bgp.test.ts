@@ -151,7 +151,7 @@ describe('talking to a BIRD control socket', () => {
 });
 
 describe('which VIPs a director wants announced', () => {
-  const director = () => {
+  const director = async () => {
     const d = fixtureDirector(new FakeDevice({ headroom: 128 }));
     const cfg = validateDirectorConfig({
       services: [
@@ -161,13 +161,13 @@ describe('which VIPs a director wants announced', () => {
         { protocol: 'tcp', vip: '10.0.0.3', port: 80, scheduler: 'rr', realServers: [] },
       ],
     });
-    reconcile(d, cfg.services, 'keep');
+    await reconcile(d, cfg.services, 'keep');
     return d;
   };
   const byVip = (w: ReturnType<typeof vipWishes>) => Object.fromEntries(w.map((x) => [x.vip, x.live]));
 
-  test('live while one of its services has an available server; quiesced (weight 0) and overloaded servers do not count', () => {
-    const d = director();
+  test('live while one of its services has an available server; quiesced (weight 0) and overloaded servers do not count', async () => {
+    const d = await director();
     expect(byVip(vipWishes(d))).toEqual({ '10.0.0.1': true, '10.0.0.2': true, '10.0.0.3': false });
     for (const rs of d.registry.list()[0].servers) rs.overloaded = true; // health took both of :80 out
     const w = vipWishes(d);
@@ -175,8 +175,8 @@ describe('which VIPs a director wants announced', () => {
     expect(w.find((x) => x.vip === '10.0.0.1')!.reason).toMatch(/none of its 2 services has a live real server/);
   });
 
-  test('a sorry server standing in is not a live server; a server awaiting its first verdict holds the VIP back at start', () => {
-    const d = director();
+  test('a sorry server standing in is not a live server; a server awaiting its first verdict holds the VIP back at start', async () => {
+    const d = await director();
     const udp = d.registry.list()[2].servers[0];
     expect(byVip(vipWishes(d, (rs) => rs === udp))['10.0.0.2']).toBe(false);
     const settling = (rs: { addressText: string }) => rs.addressText === '10.1.0.2';

@@ -202,6 +202,7 @@ export function scaleoutDirectorConfig(lab: ScaleoutLab, host: DirectorHost, opt
     ].join('\n');
   return [
     'director:',
+    `  dip: "${host.dip}"`,
     '  connTableSize: 65536',
     '  logLevel: info',
     'bgp:',
@@ -276,7 +277,8 @@ export function killDirectorHost(lab: ScaleoutLab, host: DirectorHost, silent: b
 /** Brings a killed host back: network on, BIRD, vstun-director. */
 export async function reviveDirectorHost(lab: ScaleoutLab, host: DirectorHost, opts: ScaleoutServiceOptions = {}): Promise<void> {
   lab.topo.tryExec(host.ns, 'nft', ['delete', 'table', 'inet', 'vstun_lab_dead'], 5000);
-  await startDirectorBird(lab, host);
+  // Only vstun-director died (kill -9 of the process): BIRD still runs.
+  if (!host.bird || host.bird.exitCode !== null || host.bird.signalCode !== null) await startDirectorBird(lab, host);
   await startScaleoutDirector(lab, host, opts);
 }
 
