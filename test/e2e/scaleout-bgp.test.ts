@@ -7,7 +7,8 @@
 // Second part: a director whose services lose every live server (its health probes are
 // dropped) withdraws the VIP, and the router stops sending to it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LAB_APP_HTTP_PORT } from '../../src/lab/lab-daemons.js';
+import path from 'node:path';
+import { LAB_APP_HTTP_PORT, REPO_ROOT } from '../../src/lab/lab-daemons.js';
 import { curlMany } from '../../src/lab/curl-many.js';
 import {
   buildScaleoutLab,
@@ -193,4 +194,19 @@ describe.skipIf(!canRunNetnsTests())('scale-out: a director without a live serve
     const again = lab.topo.exec(sick.ns, 'curl', ['-s', '--max-time', '3', 'http://127.0.0.1:9469/metrics']);
     expect(again).toMatch(new RegExp(`vstun_vip_announced\\{vip="${lab.vip.replace(/\./g, '\\.')}"\\} 1`));
   }, 300_000);
+
+  it('vstunadm drain withdraws the VIP while forwarding goes on; undrain announces it again', async () => {
+    const sick = lab.hosts[1];
+    const vstunadm = (...args: string[]) => lab.topo.exec(sick.ns, process.execPath, [path.join(REPO_ROOT, 'dist/cli/vstunadm.js'), '--control', sick.director!.controlPath, ...args]);
+    const drained = vstunadm('drain');
+    print({ drain: drained });
+    expect(drained).toMatch(/drained \(all withdrawn\)/);
+    expect(drained).toMatch(new RegExp(`${lab.vip.replace(/\./g, '\\.')}\\s+withdrawn`));
+    await waitForNextHops(lab, [lab.hosts[0]], 30_000);
+    const json = JSON.parse(vstunadm('announce', '--json'));
+    expect(json).toMatchObject({ schema: 'vstun.announce/1', bgp: { draining: true, vips: [{ vip: lab.vip, announced: false }] } });
+    const undrained = vstunadm('undrain');
+    expect(undrained).toMatch(new RegExp(`${lab.vip.replace(/\./g, '\\.')}\\s+announced`));
+    await waitForNextHops(lab, lab.hosts, 30_000);
+  }, 120_000);
 });
