@@ -258,15 +258,18 @@ export async function startScaleoutStack(lab: ScaleoutLab, opts: ScaleoutService
 }
 
 /**
- * The host dies: with `silent`, its network goes quiet first (nftables drops everything in
- * and out, as a powered-off machine behind a switch), so the router learns only from the
+ * The host dies: with `silent`, its network goes quiet first (nftables drops everything in,
+ * through and out, as a powered-off machine behind a switch), so the router learns only from the
  * BGP hold time; without, the processes die and the kernel closes their sockets. Then
  * vstun-director and BIRD get SIGKILL.
  */
 export function killDirectorHost(lab: ScaleoutLab, host: DirectorHost, silent: boolean): void {
   if (silent) {
     lab.topo.exec(host.ns, 'nft', ['-f', '-'], {
-      input: 'table inet vstun_lab_dead {\n chain in { type filter hook input priority -400; policy drop; }\n chain out { type filter hook output priority -400; policy drop; }\n}\n',
+      // Forwarding too: a live kernel would route the VIP's packets (its TAP route gone) back
+      // to the router, which may hash them to another director: a dead host does not.
+      input:
+        'table inet vstun_lab_dead {\n chain in { type filter hook input priority -400; policy drop; }\n chain through { type filter hook forward priority -400; policy drop; }\n chain out { type filter hook output priority -400; policy drop; }\n}\n',
     });
   }
   for (const child of [host.director?.child, host.bird]) {
