@@ -67,7 +67,7 @@ describe.skipIf(!canRunNetnsTests())('operator, IPv4: an empty director driven w
     for (const n of Object.values(counts)) expect(n).toBeGreaterThanOrEqual(7);
     const list = admOk(director, ['-L', '-n']);
     expect(list).toContain(`TCP  ${vip}:80 rr\n`);
-    for (const rip of rips) expect(list).toMatch(new RegExp(`  -> ${rip.replace(/\./g, '\\.')}:80 +Tunnel +1 +\\d+ +\\d+\\n`));
+    for (const rip of rips) expect(list).toMatch(new RegExp(`  -> ${rip.replace(/\./g, '\\.')}:80 +Tunnel +1 +\\d+ +\\d+ *\\n`));
   });
 
   it('a second VIP added at run time is routed into the TAP and answers, the first keeps answering', async () => {
@@ -149,5 +149,22 @@ describe.skipIf(!canRunNetnsTests())('operator, IPv4: an empty director driven w
     expect(curlOnce(lab, vipUrl(vip))).toBeNull();
     expect(curlOnce(lab, vipUrl(VIP2))).toBeNull();
     expect(director.child.exitCode).toBeNull();
+  });
+
+  it('--no-setup: run-time VIPs change nothing on the host, as documented', async () => {
+    // A bare namespace of its own: only the director's TAP may appear there.
+    const bare = lab.topo.ns('nos');
+    const other = await startOperatorDirector(lab, { ns: bare, extraArgs: ['--no-setup'] });
+    try {
+      admOk(other, ['-A', '-t', `${VIP2}:80`, '-s', 'rr']);
+      admOk(other, ['-a', '-t', `${VIP2}:80`, '-r', rips[0], '-i']);
+      expect(admOk(other, ['-S', '-n'])).toContain(`-A -t ${VIP2}:80 -s rr`);
+      expect(lab.topo.exec(bare, 'ip', ['route', 'show', 'table', 'all'])).not.toContain(VIP2);
+      expect(lab.topo.exec(bare, 'ip', ['-4', 'addr', 'show', 'dev', other.tap])).not.toContain('inet ');
+      admOk(other, ['-C']);
+      expect(admOk(other, ['-S', '-n'])).toBe('');
+    } finally {
+      await other.stop(3000);
+    }
   });
 });

@@ -59,7 +59,7 @@ describe.skipIf(!canRunNetnsTests())('operator: IPv6 and GUE through vstunadm', 
     expect(counts.rs1 + counts.rs2).toBe(20);
   });
 
-  it('with an IPv6 service present, IPv4 -A/-a, -e, -E -M 64, -S/-R and -C all work, and -C removes both routes', async () => {
+  it('with an IPv6 service present, IPv4 -A/-a, -e, -E -p (-M 128 only), -S/-R and -C all work, and -C removes both routes', async () => {
     const [rs1, rs2] = lab.realServers;
     admOk(director, ['-A', '-t', `${b(vip6)}:80`, '-s', 'wrr']);
     admOk(director, ['-a', '-t', `${b(vip6)}:80`, '-r', `${b(rs1.rip6!)}:80`, '-i']);
@@ -67,14 +67,20 @@ describe.skipIf(!canRunNetnsTests())('operator: IPv6 and GUE through vstunadm', 
     admOk(director, ['-A', '-t', `${vip}:80`, '-s', 'rr']);
     admOk(director, ['-a', '-t', `${vip}:80`, '-r', rs2.rip, '-i']);
     admOk(director, ['-e', '-t', `${b(vip6)}:80`, '-r', `${b(rs1.rip6!)}:80`, '-i', '-w', '4']);
-    admOk(director, ['-E', '-t', `${b(vip6)}:80`, '-s', 'wrr', '-p', '60', '-M', '64']);
+    // -M on an IPv6 service is a prefix length; vstun keeps IPv6 persistence per client
+    // address (README, IPv6), so only 128 is served and a shorter prefix is refused clearly.
+    const m64 = director.adm(['-E', '-t', `${b(vip6)}:80`, '-s', 'wrr', '-p', '60', '-M', '64']);
+    expect(m64.status).toBe(1);
+    expect(m64.stderr).toMatch(/-M/);
+    expect(admOk(director, ['-S', '-n'])).not.toContain('-p 60');
+    admOk(director, ['-E', '-t', `${b(vip6)}:80`, '-s', 'wrr', '-p', '60', '-M', '128']);
     expect(vipRoutedToTap(lab, director, vip), tapRoutes(lab, director)).toBe(true);
     expect(vipRoutedToTap(lab, director, vip6), tapRoutes(lab, director)).toBe(true);
     expect(await firstAnswer(lab, vipUrl(vip))).toBe('rs2');
     expect(await firstAnswer(lab, vipUrl(vip6))).toBe('rs1');
 
     const saved = admOk(director, ['-S', '-n']);
-    expect(saved).toContain(`-A -t ${b(vip6)}:80 -s wrr -p 60 -M 64\n`);
+    expect(saved).toContain(`-A -t ${b(vip6)}:80 -s wrr -p 60\n`);
     expect(saved).toMatch(new RegExp(`^-a -t \\[${vip6}\\]:80 -r \\[${rs1.rip6}\\]:80 -i -w 4( --tun-type ipip)?$`, 'm'));
     expect(saved).toContain(`-A -t ${vip}:80 -s rr\n`);
 

@@ -1,8 +1,10 @@
 // Saving and restoring rules the ipvsadm way, and what a reload does to rules made with
 // vstunadm, against the built binaries: `vstunadm -S -n > rules`, `-C`, `vstunadm -R < rules`
 // brings back the same table, the VIP routes into the TAP and the traffic; an ipvsadm dump in
-// the older form (tunnel rows without --tun-type) restores too. With a config file, SIGHUP
+// the older form (tunnel rows without --tun-type) restores too; a refused -R file changes
+// nothing; after kill -9 the next start undoes what the state file recorded. With a config file, SIGHUP
 // re-applies the file, as the README documents: vstunadm changes last until the next reload.
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { curlMany } from '../../src/lab/curl-many.js';
 import { serviceYaml, type Daemon } from '../../src/lab/lab-daemons.js';
@@ -115,6 +117,27 @@ describe.skipIf(!canRunNetnsTests())('operator: -S / -R and reloads against the 
     expect(admOk(d, ['-S', '-n'])).toBe(before);
     expect(vipRoutedToTap(lab, d, VIP3)).toBe(false);
     expect(curlOnce(lab, vipUrl(VIP2))).toMatch(/^rs[12]$/);
+  });
+
+  it('kill -9 with run-time VIPs recorded in the state file: the next start recovers and begins empty', async () => {
+    let d = director!;
+    admOk(d, ['-C']);
+    admOk(d, ['-A', '-t', `${VIP2}:80`, '-s', 'rr']);
+    admOk(d, ['-a', '-t', `${VIP2}:80`, '-r', rips[0], '-i']);
+    expect(await firstAnswer(lab, vipUrl(VIP2))).toBe('rs1');
+    // The run-time route is in the state file, with its undo, before it is on the host.
+    expect(readFileSync(d.stateFile, 'utf8')).toContain(VIP2);
+    d.child.kill('SIGKILL');
+    await waitFor(() => d.child.exitCode !== null || d.child.signalCode !== null, 10_000, 'the director to die');
+    director = d = await startOperatorDirector(lab);
+    expect(admOk(d, ['-S', '-n'])).toBe('');
+    expect(vipRoutedToTap(lab, d, VIP2)).toBe(false);
+    expect(readFileSync(d.stateFile, 'utf8')).not.toContain(VIP2);
+    expect(curlOnce(lab, vipUrl(VIP2))).toBeNull();
+    // And it works as before.
+    admOk(d, ['-A', '-t', `${VIP2}:80`, '-s', 'rr']);
+    admOk(d, ['-a', '-t', `${VIP2}:80`, '-r', rips[1], '-i']);
+    expect(await firstAnswer(lab, vipUrl(VIP2))).toBe('rs2');
   });
 
   it('SIGHUP with a config file while vstunadm changes are live: the file is applied again, as documented', async () => {

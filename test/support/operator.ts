@@ -20,6 +20,8 @@ export interface OperatorDirector extends Daemon {
   /** The control socket; '' when the director runs with its default (per-namespace) path. */
   control: string;
   configPath?: string;
+  /** The state file of its host changes (under /run/vstun/netns/NS with default paths). */
+  stateFile: string;
   /** Runs the built vstunadm in the director's namespace with these ipvsadm words; never throws. */
   adm(args: string[], input?: string): RunResult;
 }
@@ -35,6 +37,8 @@ export interface OperatorDirectorOptions {
    * with vstunadm finding the socket through VSTUN_CONTROL (its documented fallback).
    */
   defaultPaths?: boolean;
+  /** More vstun-director flags (e.g. --no-setup). */
+  extraArgs?: string[];
 }
 
 /** Runs the built vstunadm in `ns`; `control` '' leaves the socket to vstunadm's default. */
@@ -49,10 +53,12 @@ export async function startOperatorDirector(lab: Lab, opts: OperatorDirectorOpti
   const args = [DIRECTOR];
   let tap = 'vstun0';
   let control = '';
+  let stateFile = `${runDirOf(ns)}/director-vstun0.state.json`;
   if (!opts.defaultPaths) {
     tap = labTapName(lab);
     control = path.join(lab.workDir, `director-${ns}.sock`);
-    args.push('--tap', tap, '--control', control, '--state-file', path.join(lab.workDir, `director-${ns}.state.json`));
+    stateFile = path.join(lab.workDir, `director-${ns}.state.json`);
+    args.push('--tap', tap, '--control', control, '--state-file', stateFile);
   }
   let configPath: string | undefined;
   if (opts.config !== undefined) {
@@ -60,7 +66,7 @@ export async function startOperatorDirector(lab: Lab, opts: OperatorDirectorOpti
     writeFileSync(configPath, opts.config);
     args.push('--config', configPath);
   }
-  const daemon = spawnDaemon(lab, ns, args);
+  const daemon = spawnDaemon(lab, ns, [...args, ...(opts.extraArgs ?? [])]);
   const adm = (words: string[], input?: string) => vstunadmIn(ns, control, words, input);
   await waitFor(
     () => {
@@ -71,7 +77,7 @@ export async function startOperatorDirector(lab: Lab, opts: OperatorDirectorOpti
     `vstun-director in ${ns} to answer vstunadm -L -n`,
     200,
   );
-  return { ...daemon, ns, tap, control, configPath, adm };
+  return { ...daemon, ns, tap, control, configPath, stateFile, adm };
 }
 
 /** Runs vstunadm and throws with its stderr unless it exits 0; returns stdout. */
