@@ -17,34 +17,46 @@ export interface BgpSettings {
   drainSeconds: number;
 }
 
-/** Per-VIP wishes from the director's current services and servers. `isStandIn(rs)`: a sorry server standing in. */
-export function vipWishes(director: Director, isStandIn: (rs: RealServer) => boolean = () => false): VipWish[] {
-  const byVip = new Map<string, { services: number; up: number; live: number }>();
+/**
+ * Per-VIP wishes from the director's current services and servers. `isStandIn(rs)`: a sorry
+ * server standing in. `isSettling(rs)`: a server whose first health verdict is not in yet;
+ * with `holdWhileSettling`, a VIP with such a server is not announced (a starting director
+ * that announced with one server up would send the flows ECMP moves to it to that one
+ * server, where the other directors send them elsewhere).
+ */
+export function vipWishes(director: Director, isStandIn: (rs: RealServer) => boolean = () => false, isSettling: (rs: RealServer) => boolean = () => false, holdWhileSettling = false): VipWish[] {
+  const byVip = new Map<string, { services: number; up: number; live: number; settling: number }>();
   for (const svc of director.registry.list()) {
     const vip = svc.vipText;
     const def = director.definitions.find((d) => d.protocol === svc.protocolName && d.port === svc.port && canonicalAddress(d.vip) === vip);
     const quorum = (def as { quorum?: number } | undefined)?.quorum ?? 1;
     let weight = 0;
     let live = 0;
+    let settling = 0;
     for (const rs of svc.servers) {
+      if (!rs.removed && isSettling(rs)) settling++;
       if (!rs.available || isStandIn(rs)) continue;
       weight += rs.weight;
       live++;
     }
-    const e = byVip.get(vip) ?? { services: 0, up: 0, live: 0 };
+    const e = byVip.get(vip) ?? { services: 0, up: 0, live: 0, settling: 0 };
     e.services++;
     e.live += live;
+    e.settling += settling;
     if (live > 0 && weight >= quorum) e.up++;
     byVip.set(vip, e);
   }
-  return [...byVip].map(([vip, e]) => ({
-    vip,
-    live: e.up > 0,
-    reason:
-      e.up > 0
-        ? `${e.up} of ${e.services} service${e.services > 1 ? 's' : ''} on it ha${e.up > 1 ? 've' : 's'} a live server (${e.live} live)`
-        : `withdrawn: none of its ${e.services} service${e.services > 1 ? 's' : ''} has a live real server (or quorum)`,
-  }));
+  return [...byVip].map(([vip, e]) => {
+    if (holdWhileSettling && e.settling > 0) return { vip, live: false, reason: `held back: ${e.settling} of its real servers await their first health verdict` };
+    return {
+      vip,
+      live: e.up > 0,
+      reason:
+        e.up > 0
+          ? `${e.up} of ${e.services} service${e.services > 1 ? 's' : ''} on it ha${e.up > 1 ? 've' : 's'} a live server (${e.live} live)`
+          : `withdrawn: none of its ${e.services} service${e.services > 1 ? 's' : ''} has a live real server (or quorum)`,
+    };
+  });
 }
 
 export interface AnnounceBinding {
@@ -64,6 +76,10 @@ export interface AnnounceBindingOptions {
   tap: string;
   log: AnnouncerLog;
   isStandIn?: (rs: RealServer) => boolean;
+  /** A server whose first health verdict is not in yet (held back at start, see vipWishes). */
+  isSettling?: (rs: RealServer) => boolean;
+  /** How long a start may be held back by settling servers, ms (default 30 000). */
+  settleLimitMs?: number;
   /** Re-evaluation period, ms (default 1000). */
   pollMs?: number;
 }
@@ -71,7 +87,15 @@ export interface AnnounceBindingOptions {
 /** Starts announcing the director's live VIPs through BIRD. */
 export function startVipAnnouncement(director: Director, settings: BgpSettings, opts: AnnounceBindingOptions): AnnounceBinding {
   const announcer = new VipAnnouncer({ birdSocket: settings.birdSocket, includeFile: settings.includeFile, protocol: settings.protocol, tap: opts.tap, log: opts.log });
-  const evaluate = () => announcer.update(vipWishes(director, opts.isStandIn));
+  // Until every server has its first verdict (or the limit passes), a VIP waits; after that, only health counts.
+  const settleUntil = Date.now() + (opts.settleLimitMs ?? 30_000);
+  let settled = false;
+  const evaluate = () => {
+    if (!settled && Date.now() > settleUntil) settled = true;
+    const wishes = vipWishes(director, opts.isStandIn, opts.isSettling, !settled);
+    if (!settled && wishes.every((w) => !w.reason.startsWith('held back'))) settled = true;
+    announcer.update(wishes);
+  };
   director.onServicesChanged(evaluate);
   const poll = setInterval(evaluate, opts.pollMs ?? 1000);
   poll.unref();

@@ -6,6 +6,10 @@ import { writeFileSync } from 'node:fs';
 import { VipAnnouncer } from './vip-announcer.js';
 import { renderVipInclude } from './vip-include.js';
 import { validateDirectorConfig } from '../control/config-loader.js';
+import { reconcile } from '../control/service-reconciler.js';
+import { FakeDevice } from '../device/fake-device.js';
+import { fixtureDirector } from '../../test/fixtures/director/fixture-director.js';
+import { vipWishes } from './announce-binding.js';
 
 const quietLog = { info: () => {}, warn: () => {}, error: () => {} };
 
@@ -143,5 +147,41 @@ describe('talking to a BIRD control socket', () => {
       a.close();
       await bird.close();
     }
+  });
+});
+
+describe('which VIPs a director wants announced', () => {
+  const director = async () => {
+    const d = fixtureDirector(new FakeDevice({ headroom: 128 }));
+    const cfg = validateDirectorConfig({
+      services: [
+        { protocol: 'tcp', vip: '10.0.0.1', port: 80, scheduler: 'mh', realServers: [{ address: '10.1.0.1' }, { address: '10.1.0.2' }] },
+        { protocol: 'tcp', vip: '10.0.0.1', port: 443, scheduler: 'mh', realServers: [{ address: '10.1.0.1', weight: 0 }] },
+        { protocol: 'udp', vip: '10.0.0.2', port: 53, scheduler: 'rr', realServers: [{ address: '10.1.0.3', weight: 2 }] },
+        { protocol: 'tcp', vip: '10.0.0.3', port: 80, scheduler: 'rr', realServers: [] },
+      ],
+    });
+    await reconcile(d, cfg.services, 'keep');
+    return d;
+  };
+  const byVip = (w: ReturnType<typeof vipWishes>) => Object.fromEntries(w.map((x) => [x.vip, x.live]));
+
+  test('live while one of its services has an available server; quiesced (weight 0) and overloaded servers do not count', async () => {
+    const d = await director();
+    expect(byVip(vipWishes(d))).toEqual({ '10.0.0.1': true, '10.0.0.2': true, '10.0.0.3': false });
+    for (const rs of d.registry.list()[0].servers) rs.overloaded = true; // health took both of :80 out
+    const w = vipWishes(d);
+    expect(byVip(w)).toEqual({ '10.0.0.1': false, '10.0.0.2': true, '10.0.0.3': false });
+    expect(w.find((x) => x.vip === '10.0.0.1')!.reason).toMatch(/none of its 2 services has a live real server/);
+  });
+
+  test('a sorry server standing in is not a live server; a server awaiting its first verdict holds the VIP back at start', async () => {
+    const d = await director();
+    const udp = d.registry.list()[2].servers[0];
+    expect(byVip(vipWishes(d, (rs) => rs === udp))['10.0.0.2']).toBe(false);
+    const settling = (rs: { addressText: string }) => rs.addressText === '10.1.0.2';
+    expect(byVip(vipWishes(d, undefined, settling, false))['10.0.0.1']).toBe(true);
+    const held = vipWishes(d, undefined, settling, true).find((x) => x.vip === '10.0.0.1')!;
+    expect(held).toMatchObject({ live: false, reason: expect.stringMatching(/held back: 1 of its real servers/) });
   });
 });

@@ -276,7 +276,16 @@ async function main(): Promise<void> {
     control.register('offload', () => ({ vnetHdrLen: tapDevice.vnetHdrLen, offloads: offloadFlagNames(tapDevice.offloadFlags), counters: tapDevice.offloadStats(), reader: tapDevice.nativeStats().reader }));
     if (config.bgp) {
       const h = health;
-      announce = startVipAnnouncement(director, config.bgp, { tap, log, isStandIn: (rs) => h.healthOf(rs)?.state === 'sorry' });
+      announce = startVipAnnouncement(director, config.bgp, {
+        tap,
+        log,
+        isStandIn: (rs) => h.healthOf(rs)?.state === 'sorry',
+        // Not up yet, and either never checked or passing its way up (rise).
+        isSettling: (rs) => {
+          const hs = h.healthOf(rs);
+          return hs !== undefined && hs.state === 'down' && (hs.lastCheck === undefined || hs.lastCheck.ok);
+        },
+      });
       const a = announce;
       h.onChange(() => a.evaluate());
     }

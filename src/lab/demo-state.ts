@@ -77,3 +77,24 @@ export async function teardownKeptDemos(): Promise<number> {
   }
   return n;
 }
+
+/**
+ * The demo's teardown, run at most once: `stop` (graceful first), then the state file is
+ * removed. SIGINT and SIGTERM run it and exit 130.
+ */
+export function demoTeardown(stop: () => Promise<void>, stateFile: string | undefined, say: (text: string) => void): () => Promise<void> {
+  let tornDown = false;
+  const teardown = async () => {
+    if (tornDown) return;
+    tornDown = true;
+    await stop();
+    if (stateFile) rmSync(stateFile, { force: true });
+  };
+  const onSignal = (sig: NodeJS.Signals) => {
+    say(`\n${sig}: tearing down`);
+    void teardown().then(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return teardown;
+}

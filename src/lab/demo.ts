@@ -15,10 +15,11 @@ import path from 'node:path';
 import { SCHEDULER_NAMES } from '../director/schedulers/scheduler.js';
 import { curlMany } from './curl-many.js';
 import { formatBarChart, type BarRow } from './bar-chart.js';
-import { KEPT_DEMOS_DIR, teardownDemo, teardownKeptDemos, writeDemoState, type DemoState } from './demo-state.js';
+import { demoTeardown, KEPT_DEMOS_DIR, teardownDemo, teardownKeptDemos, writeDemoState, type DemoState } from './demo-state.js';
 import { REPO_ROOT, serviceYaml, startAgent, startDirector, type Daemon, type DirectorHandle } from './lab-daemons.js';
 import { directorListing } from './lab-listing.js';
 import { canRunNetnsTests, waitFor } from './netns.js';
+import { runScaleoutDemo } from './scaleout-demo.js';
 import { buildLab, startHttpServer, type Lab } from './vs-lab.js';
 
 interface DemoFlags {
@@ -29,6 +30,7 @@ interface DemoFlags {
   ipv6: boolean;
   down: boolean;
   stateFile?: string;
+  directors: string;
 }
 
 const program = new Command('vstun-demo')
@@ -40,6 +42,7 @@ const program = new Command('vstun-demo')
   .option('--ipv6', 'also serve an IPv6 VIP and send the requests over IPv6', false)
   .option('--down', 'tear down demos left running by --keep, then exit', false)
   .option('--state-file <path>', 'where to record what to tear down (scripts/demo.sh passes one for its trap)')
+  .option('--directors <n>', 'scale-out: N director hosts behind a BIRD router with ECMP (2..8; src/lab/scaleout-demo.ts)', '1')
   .showHelpAfterError();
 
 const say = (text = '') => process.stdout.write(`${text}\n`);
@@ -56,6 +59,15 @@ async function main(): Promise<void> {
     say(n ? `tore down ${n} kept demo${n > 1 ? 's' : ''}` : 'no kept demo to tear down');
     return;
   }
+  if (flags.directors !== '1') {
+    const n = Number(flags.directors);
+    if (!Number.isInteger(n) || n < 2 || n > 8) fail('--directors: give an integer 2..8');
+    if (flags.keep || flags.ipv6) fail('--directors runs the scale-out demo, which has no --keep or --ipv6');
+    const r = Number(flags.requests);
+    if (!Number.isInteger(r) || r < 1 || r > 5000) fail('--requests: give an integer 1..5000');
+    await runScaleoutDemo({ directors: n, requests: Number(flags.requests), stateFile: flags.stateFile, say });
+    return;
+  }
   const weights = flags.weights.split(',').map(Number);
   const requests = Number(flags.requests);
   if (weights.length !== 3 || !weights.every((w) => Number.isInteger(w) && w >= 0 && w <= 65535)) fail('--weights: give three integers 0..65535, e.g. 1,2,3');
@@ -67,21 +79,15 @@ async function main(): Promise<void> {
   const state: DemoState = { namespaces: [...lab.topo.namespaceNames], workDir: lab.workDir };
   if (flags.stateFile) writeDemoState(flags.stateFile, state);
   const daemons: Daemon[] = [];
-  let tornDown = false;
-  const teardown = async () => {
-    if (tornDown) return;
-    tornDown = true;
-    // Graceful first, so that director and agents undo their host changes.
-    await Promise.all(daemons.map((d) => d.stop(3000)));
-    lab.cleanup();
-    if (flags.stateFile) rmSync(flags.stateFile, { force: true });
-  };
-  const onSignal = (sig: NodeJS.Signals) => {
-    say(`\n${sig}: tearing down`);
-    void teardown().then(() => process.exit(130));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // Graceful first, so that director and agents undo their host changes.
+  const teardown = demoTeardown(
+    async () => {
+      await Promise.all(daemons.map((d) => d.stop(3000)));
+      lab.cleanup();
+    },
+    flags.stateFile,
+    say,
+  );
 
   try {
     const logs = flags.keep ? (name: string) => ({ logFile: path.join(lab.workDir, `${name}.log`) }) : () => ({});

@@ -6,10 +6,13 @@
 //        POST|PUT any   → "NAME LENGTH SHA256" of the body it received, to upload
 //        GET anything   → "NAME"
 // UDP:   every datagram is answered with "NAME " + the datagram (an echo that says who answered).
+// TCP echo (--echo-port P, off by default): sends "NAME\n" on connect, then echoes every byte,
+//        for long-lived connections whose bytes are checked end to end (the scale-out tests).
 // Every reply names the real server, so a test can tell which one the director picked.
 import { createHash } from 'node:crypto';
 import dgram from 'node:dgram';
 import http from 'node:http';
+import net from 'node:net';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
@@ -18,12 +21,14 @@ const { values } = parseArgs({
     host: { type: 'string', multiple: true },
     'http-port': { type: 'string', default: '8080' },
     'udp-port': { type: 'string', default: '7' },
+    'echo-port': { type: 'string' },
   },
 });
 const name = values.name ?? 'app';
 const hosts = values.host ?? ['0.0.0.0'];
 const httpPort = Number(values['http-port']);
 const udpPort = Number(values['udp-port']);
+const echoPort = values['echo-port'] === undefined ? 0 : Number(values['echo-port']);
 const MAX_DOWNLOAD = 1 << 30;
 
 const pattern = Buffer.alloc(64 * 1024, 'vstun lab payload ');
@@ -77,6 +82,19 @@ for (const host of hosts) {
     process.exit(1);
   });
   udp.bind(udpPort, host);
+  if (echoPort > 0) {
+    net
+      .createServer((sock) => {
+        sock.on('error', () => sock.destroy());
+        sock.write(`${name}\n`);
+        sock.pipe(sock);
+      })
+      .on('error', (err) => {
+        process.stderr.write(`lab-app: tcp echo on ${host}:${echoPort}: ${err.message}\n`);
+        process.exit(1);
+      })
+      .listen(echoPort, host);
+  }
 }
 process.stdout.write('ready\n');
 process.on('SIGTERM', () => process.exit(0));

@@ -142,10 +142,14 @@ export function serviceYaml(svc: { protocol: 'tcp' | 'udp'; vip: string; port: n
 export const LAB_APP_HTTP_PORT = 8080;
 export const LAB_APP_UDP_PORT = 7;
 
+/** TCP echo port of the lab app when started with `echo: true` (scale-out tests' long-lived flows). */
+export const LAB_APP_ECHO_PORT = 9000;
+
 /** Starts the lab app on a real server's VIP(s) (the agent must have put them on lo); resolves once it answers. */
-export async function startLabApp(lab: Lab, rs: LabRealServer, opts: SpawnDaemonOptions = {}): Promise<Daemon> {
+export async function startLabApp(lab: Lab, rs: LabRealServer, opts: SpawnDaemonOptions & { echo?: boolean } = {}): Promise<Daemon> {
   const args = [path.join(REPO_ROOT, 'dist/lab/lab-app.js'), '--name', `rs${rs.index}`, '--host', lab.vip, ...(lab.vip6 ? ['--host', lab.vip6] : [])];
   args.push('--http-port', String(LAB_APP_HTTP_PORT), '--udp-port', String(LAB_APP_UDP_PORT));
+  if (opts.echo) args.push('--echo-port', String(LAB_APP_ECHO_PORT));
   const app = spawnDaemon(lab, rs.ns, args, opts);
   await waitFor(
     () => {

@@ -144,14 +144,14 @@ export function buildLab(opts: LabOptions): Lab {
   }
 }
 
-function addr(topo: Topology, ns: string, dev: string, cidr: string): void {
+export function addr(topo: Topology, ns: string, dev: string, cidr: string): void {
   // nodad: IPv6 addresses usable at once, no 1-2 s of duplicate address detection.
   const extra = cidr.includes(':') ? ['nodad'] : [];
   topo.exec(ns, 'ip', ['addr', 'add', cidr, 'dev', dev, ...extra]);
 }
 
 /** Loose reverse-path filtering: in VS/TUN the replies leave by a path the requests did not take. */
-function forwardingDefaults(topo: Topology, ns: string): void {
+export function forwardingDefaults(topo: Topology, ns: string): void {
   topo.sysctl(ns, 'net.ipv4.conf.all.rp_filter', 0);
   topo.sysctl(ns, 'net.ipv4.conf.default.rp_filter', 0);
   // No duplicate-address detection: links come up usable at once (no 1 s stall on first use).
