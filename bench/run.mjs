@@ -186,6 +186,8 @@ async function main() {
       [
         'director:',
         `  connTableSize: ${connTableSize}`,
+        // The bench measures the director itself; the nftables guard would cap new flows.
+        '  guard: { enabled: false }',
         'services:',
         serviceYaml({ protocol: 'udp', vip: lab.vip, port: 9, scheduler: 'rr', realServers: [{ address: rs2.rip }] }),
         serviceYaml({ protocol: 'udp', vip: lab.vip, port: 7, scheduler: 'rr', realServers: [{ address: rs1.rip }] }),
@@ -351,6 +353,10 @@ async function main() {
       directorDrops: drops,
       legitimateUdpEchoed: `${probeResult.received}/${probeResult.sent}`,
     };
+    // The guard's default (director.guard.synPerSecond, per VIP) must stay below this capacity.
+    const { DirectorSection } = await import(path.join(ROOT, 'dist', 'control', 'config-schema.js'));
+    results.synFlood.guardDefaultSynPerSecond = DirectorSection.parse({}).guard.synPerSecond;
+    results.synFlood.guardShareOfCapacity = round2(results.synFlood.guardDefaultSynPerSecond / Math.max(1, results.synFlood.newFlowsPerSecond));
     const f = results.synFlood;
     console.log(`  offered ${k(f.offeredToDirector / dt)}/s to the director, ${k(f.newFlowsPerSecond)} new flows/s forwarded; table full after ${f.tableFullAfterMs ?? 'never'} ms, then ${k(f.evictedNonEstablished)} non-established entries evicted, ${k(f.evictedEstablished)} established`);
     console.log(`  drops before protection: director ${JSON.stringify(drops)}, TAP queue ${k(f.droppedAtTapQueue)}; a legitimate UDP flow during the flood: ${f.legitimateUdpEchoed} echoed`);
@@ -399,6 +405,7 @@ function formatTable(r) {
     ['conn table (B per flow)', r.connTable.map((t) => `${t.bytesPerFlow} @ ${t.flows / 1e6} M`).join(', '), '', '≤ 64'],
     ['Maglev build M=65537, 1000 RS', `${r.maglev.buildMsMedian} ms`, '', '≤ 20 ms'],
     ['SYN flood new flows/s', k(r.synFlood?.newFlowsPerSecond), `full after ${r.synFlood?.tableFullAfterMs ?? '-'} ms, drops ${JSON.stringify(r.synFlood?.directorDrops ?? {})}`, 'reported'],
+    ['guard default SYN/s per VIP', k(r.synFlood?.guardDefaultSynPerSecond), `${r.synFlood?.guardShareOfCapacity ?? '-'} of the new flows/s above`, '< 1.0'],
   ];
   const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((row) => String(row[i]).length), ['figure', 'measured', 'note', 'target'][i].length));
   const fmt = (row) => `| ${row.map((c, i) => String(c).padEnd(widths[i])).join(' | ')} |`;

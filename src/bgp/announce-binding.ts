@@ -7,7 +7,6 @@
 import { Gauge, type Registry } from 'prom-client';
 import { canonicalAddress } from '../control/admin-model.js';
 import type { Director } from '../director/director.js';
-import { formatAddressId } from '../director/address-id.js';
 import type { RealServer } from '../director/real-server.js';
 import { VipAnnouncer, type AnnouncerLog, type VipWish } from './vip-announcer.js';
 
@@ -22,7 +21,7 @@ export interface BgpSettings {
 export function vipWishes(director: Director, isStandIn: (rs: RealServer) => boolean = () => false): VipWish[] {
   const byVip = new Map<string, { services: number; up: number; live: number }>();
   for (const svc of director.registry.list()) {
-    const vip = formatAddressId(svc.vip);
+    const vip = svc.vipText;
     const def = director.definitions.find((d) => d.protocol === svc.protocolName && d.port === svc.port && canonicalAddress(d.vip) === vip);
     const quorum = (def as { quorum?: number } | undefined)?.quorum ?? 1;
     let weight = 0;

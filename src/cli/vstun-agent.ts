@@ -1,6 +1,7 @@
 // vstun-agent: sets up a VS/TUN real server, decapsulates in user space, serves
 // /healthz /feedback /metrics, and restores the host on exit. `vstun-agent check` only
-// reads the host and reports what would break VS/TUN.
+// reads the host and reports what would break VS/TUN; `vstun-agent --check ARGS` validates
+// the arguments as a start would and prints what it would set up (exit 0 valid, 2 invalid).
 import { Command, Option } from 'commander';
 import { Agent } from '../agent/agent.js';
 import { buildAgentConfig, checkInterfaceName, DEFAULT_GUE_PORT, DEFAULT_LISTEN, DEFAULT_TUN, type RawAgentOptions } from '../agent/agent-config.js';
@@ -10,6 +11,10 @@ import { gatherHostFacts } from '../agent/host-facts.js';
 import { detectKernelIpip } from '../agent/kernel-mode.js';
 import { removeRunDirIfEmpty } from '../host/instance-paths.js';
 import { createDaemonLogger } from '../log/daemon-logger.js';
+import { versionLine } from '../metrics/build-info.js';
+import { formatAgentPlan, planAgent } from '../agent/agent-plan.js';
+import { shortUsageErrors } from './cli-usage.js';
+import { notifyServiceManager, type NotifyState } from '../native/sd-notify.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -19,7 +24,19 @@ function fail(err: unknown): never {
   process.exit(2);
 }
 
-async function runAgent(raw: RawAgentOptions): Promise<void> {
+/** --check: validates like a start, prints the plan, changes nothing. */
+function runPlan(raw: RawAgentOptions): never {
+  try {
+    const config = buildAgentConfig(raw);
+    process.stdout.write(formatAgentPlan(config, planAgent(config)));
+    process.exit(0);
+  } catch (err) {
+    fail(err);
+  }
+}
+
+async function runAgent(raw: RawAgentOptions & { check?: boolean }): Promise<void> {
+  if (raw.check) runPlan(raw);
   let config;
   try {
     config = buildAgentConfig(raw);
@@ -36,6 +53,9 @@ async function runAgent(raw: RawAgentOptions): Promise<void> {
     log.error({ code: (err as { code?: string }).code, err: (err as Error).message }, 'agent failed to start; host left as it was');
     fail(err);
   }
+  // Type=notify: READY=1 once serving, STOPPING=1 when the restore begins.
+  const notify = (state: NotifyState) => notifyServiceManager(state, log);
+  notify('ready');
   const exit = (code: number) => {
     removeRunDirIfEmpty();
     sink.flush();
@@ -45,6 +65,7 @@ async function runAgent(raw: RawAgentOptions): Promise<void> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    notify('stopping');
     log.info({ signal }, 'stopping');
     agent
       .stop()
@@ -97,7 +118,10 @@ const program = new Command('vstun-agent')
   .option('--uplink <if>', 'uplink interface for the ARP sysctls (repeatable; default: every non-loopback link that is up)', collect)
   .option('--state-file <path>', 'where pending undo records are kept, for restore after a crash (default /run/vstun/agent.state.json; in another network namespace /run/vstun/netns/NAME/agent.state.json)')
   .option('--no-setup', 'do not add VIPs or change sysctls (only open the TUN and the sockets)')
+  .option('--check', 'validate the arguments as a start would, print what it would set up on this host, and exit: 0 valid, 2 invalid')
+  .version(versionLine('vstun-agent'), '-V, --version', 'print the version and exit')
   .action((opts: RawAgentOptions) => runAgent(opts));
+shortUsageErrors(program, 'vstun-agent');
 
 program
   .command('check')
@@ -108,10 +132,5 @@ program
   .option('--uplink <if>', 'uplink interface (repeatable; default: every non-loopback link that is up)', collect)
   .option('--json', 'print the findings as JSON')
   .action((opts) => runCheck(opts));
-
-program.exitOverride((err) => {
-  if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') process.exit(0);
-  process.exit(2);
-});
 
 program.parseAsync(process.argv).catch(fail);

@@ -4,7 +4,9 @@
 // real servers in IPIP until SIGINT/SIGTERM, when it undoes every host change. SIGHUP (and
 // the control op `reload`, e.g. `vstunadm reload`) re-reads the config and applies only the
 // difference. /metrics is served on --metrics; logs are JSON lines (pino) on stdout, written
-// without ever waiting for its reader (src/log/log-sink.ts).
+// without ever waiting for its reader (src/log/log-sink.ts). Under systemd (Type=notify) it
+// reports READY=1, RELOADING=1 around each reload and STOPPING=1. --check-config FILE
+// validates FILE as a start would, prints the plan and exits 0 (valid) or 2 (invalid).
 import { Command } from 'commander';
 import { applyConfig, reloadConfig, type ControlState } from '../control/config-reload.js';
 import { claimSocketPath, ControlServer } from '../control/control-server.js';
@@ -15,7 +17,7 @@ import { isVstunadmError } from '../control/errors.js';
 import { TunTapDevice } from '../device/native-tap-device.js';
 import { Director } from '../director/director.js';
 import { registerHealthOp, startDirectorHealth, type HealthBinding } from '../director/health-binding.js';
-import { canonicalIpText } from '../director/address-id.js';
+import { canonicalIpText, Ipv6AddressTable } from '../director/address-id.js';
 import { HostVipRoutes, setupDirectorHost } from '../director/host-setup.js';
 import { registerKernelDrops, TapDropWatcher } from '../director/kernel-drops.js';
 import { NftGuard } from '../director/guard.js';
@@ -24,16 +26,21 @@ import { registerPmtuOp, startPathMtuDiscovery } from '../director/pmtu-binding.
 import type { PathMtuDiscovery } from '../director/pmtu-discovery.js';
 import { describeChange, HostChanges } from '../host/host-changes.js';
 import { defaultControlPath, defaultDirectorStateFile, removeRunDirIfEmpty } from '../host/instance-paths.js';
+import { formatPlan, planDirector } from '../control/config-plan.js';
+import { versionLine } from '../metrics/build-info.js';
 import { createDirectorMetrics } from '../metrics/director-metrics.js';
 import type { EventLoopDelaySampler } from '../metrics/event-loop-delay.js';
 import { registerRuntimeMetrics } from '../metrics/runtime-metrics.js';
 import { clearServerHealth, setServerHealth } from '../metrics/health-gauge.js';
 import { parseListenAddress, startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
+import { statusRoutes } from '../status/status-routes.js';
 import { createDaemonLogger, registerLogMetrics } from '../log/daemon-logger.js';
 import { registerAnnounceMetrics, registerAnnounceOps, startVipAnnouncement, type AnnounceBinding } from '../bgp/announce-binding.js';
 import { birdConfigure } from '../bgp/bird-control.js';
 import { renderVipInclude, writeFileAtomic } from '../bgp/vip-include.js';
 import { loadAddon } from '../native/addon.js';
+import { notifyServiceManager } from '../native/sd-notify.js';
+import { shortUsageErrors } from './cli-usage.js';
 import { parseMac } from '../wire/ethernet.js';
 import { ipv4ToString, parseIpv4 } from '../wire/ipv4-address.js';
 
@@ -45,6 +52,7 @@ interface Flags {
   stateFile?: string;
   metrics?: string;
   logLevel?: string;
+  checkConfig?: string;
   setup: boolean;
 }
 
@@ -64,11 +72,33 @@ const program = new Command()
   .option('--metrics <host:port>', 'metrics listen address (default 127.0.0.1:9469)')
   .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')} (default info, or director.logLevel)`)
   .option('--no-setup', 'do not change the host (TAP address, VIP routes, sysctls); you do it')
-  .showHelpAfterError();
+  .option('--check-config <file>', 'validate FILE fully, print what a start would set up (host changes, services) and exit: 0 valid, 2 invalid')
+  .version(versionLine('vstun-director'), '-V, --version', 'print the version and exit');
+shortUsageErrors(program, 'vstun-director');
+
+const notify = notifyServiceManager;
+
+/** --check-config: validates FILE, prints the plan; exits 0 or 2. */
+async function checkConfig(file: string, flags: Flags): Promise<never> {
+  try {
+    const config = loadDirectorConfig(file);
+    const d = config.director;
+    if (flags.dip !== undefined && parseIpv4(flags.dip) === null) throw new ConfigError('CONFIG_INVALID', `--dip: "${flags.dip}" is not an IPv4 address`);
+    const metrics = flags.metrics ?? d.metrics ?? '127.0.0.1:9469';
+    parseListenAddress(metrics);
+    const settings = { tap: flags.tap ?? d.tap ?? 'vstun0', control: flags.control ?? d.control ?? defaultControlPath(), metrics, setup: flags.setup };
+    process.stdout.write(formatPlan(file, settings, await planDirector(config, settings)));
+    process.exit(0);
+  } catch (err) {
+    process.stderr.write(`vstun-director: ${file}: invalid: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+}
 
 async function main(): Promise<void> {
   program.parse();
   const flags = program.opts<Flags>();
+  if (flags.checkConfig !== undefined) await checkConfig(flags.checkConfig, flags);
 
   let config: DirectorConfig;
   try {
@@ -116,6 +146,7 @@ async function main(): Promise<void> {
       return;
     }
     stopping = true;
+    notify('stopping', log);
     log.info({ signal }, 'stopping');
     if (announce) {
       // Withdraw first and keep forwarding while the router moves the flows to other directors.
@@ -137,11 +168,20 @@ async function main(): Promise<void> {
     logSink.flush();
     process.exit(code);
   };
+  // RELOADING=1 … READY=1 around every reload (SIGHUP or the control op), as Type=notify expects.
+  const reloading = async <T>(fn: () => Promise<T>): Promise<T> => {
+    notify('reloading', log);
+    try {
+      return await fn();
+    } finally {
+      notify('ready', log);
+    }
+  };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGHUP', () => {
     if (!director || stopping) return;
-    reloadConfig(director, state).then(
+    reloading(() => reloadConfig(director!, state)).then(
       (r) => {
         log.info({ reload: r }, 'config reloaded (SIGHUP)');
         if (r.needsRestart.length) log.warn({ needsRestart: r.needsRestart }, 'some changed settings apply only after a restart');
@@ -185,7 +225,8 @@ async function main(): Promise<void> {
       vipRoutes = new HostVipRoutes(changes, { tap, linkAddress: d.linkAddress }, vips, (failed) => log.error({ failed }, 'could not remove the route of a VIP that left; it is undone on exit'));
     }
     // IPv4 servers: --dip, else the route's source; IPv6 servers: the IPv6 route's source (looked up asynchronously per change).
-    const sources = new TunnelSources(dip);
+    const addresses = new Ipv6AddressTable();
+    const sources = new TunnelSources(dip, addresses);
     director = new Director({
       device,
       mac: parseMac(d.mac)!,
@@ -193,6 +234,7 @@ async function main(): Promise<void> {
       kernelAddress: parseIpv4(d.kernelAddress)!,
       kernelMac: addon.linkGetMac(tap),
       readKernelMac: () => addon.linkGetMac(tap),
+      addresses,
       dipFor: sources.dipFor,
       prepareSources: (rips) => sources.prepare(rips),
       vipRoutes,
@@ -220,6 +262,7 @@ async function main(): Promise<void> {
     registerHealthOp(control, health);
     health.onChange((row) => (row.removed ? clearServerHealth(row.service, row.server) : setServerHealth(row.service, row.server, row.up)));
     registerPmtuOp(control, pmtu);
+    control.register('reload', async () => ({ reload: await reloading(() => reloadConfig(director!, state)) }));
     if (config.bgp) {
       const h = health;
       announce = startVipAnnouncement(director, config.bgp, { tap, log, isStandIn: (rs) => h.healthOf(rs)?.state === 'sorry' });
@@ -232,8 +275,19 @@ async function main(): Promise<void> {
     registerLogMetrics(registry, 'vstun', logSink);
     loopDelay = registerRuntimeMetrics(registry, 'vstun-director');
     if (announce) registerAnnounceMetrics(registry, announce);
-    metricsServer = await startMetricsServer(registry, metrics);
+    const bound = health;
+    const delay = loopDelay;
+    const announcer = announce?.announcer;
+    const status = statusRoutes({
+      director,
+      health: () => bound.snapshot(),
+      eventLoop: () => delay.take(),
+      // "announced" / "withdrawn: reason" per VIP, when a bgp: section makes BIRD announce them.
+      announcements: announcer && (() => new Map(announcer.snapshot().vips.map((v) => [v.vip, v.announced ? 'announced' : `withdrawn: ${v.reason}`]))),
+    });
+    metricsServer = await startMetricsServer(registry, metrics, status);
     log.info({ tap, control: controlPath, metrics, services: config.services.length, connTable: director.table.stats() }, 'director running');
+    notify('ready', log);
   } catch (err) {
     const e = err as Error & { code?: string };
     log.error({ code: e.code, err: e.message }, 'cannot start');

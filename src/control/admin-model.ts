@@ -3,6 +3,7 @@
 // entries (-L -c) and timeouts (--timeout / --set). Addresses are always held in one
 // canonical text form (see canonicalAddress) so that equal addresses compare equal as strings.
 
+import { GUE_PORT } from '../wire/gue.js';
 import {
   addressTextFamily,
   addressTextHint,
@@ -70,10 +71,38 @@ export interface ServiceSpec {
 /** Tunnelling is the only forwarding method vstun implements. */
 export type ForwardMethod = 'tunnel';
 
+/** ipvsadm 1.31's --tun-type values that vstun's data path implements (gre is not). */
+export const TUNNEL_TYPES = ['ipip', 'gue'] as const;
+export type TunnelType = (typeof TUNNEL_TYPES)[number];
+/** ipvsadm 1.31's tunnel flags, in its order: --tun-nocsum, --tun-csum, --tun-remcsum. */
+export const TUNNEL_CHECKSUMS = ['nocsum', 'csum', 'remcsum'] as const;
+export type TunnelChecksum = (typeof TUNNEL_CHECKSUMS)[number];
+/** The GUE port the data path uses when the config names none (src/wire/gue.ts). */
+export const DEFAULT_GUE_PORT = GUE_PORT;
+
 export interface RealServerSpec extends ServerAddress {
   /** 0..65535; 0 quiesces the server (no new connections). */
   weight: number;
   forward: ForwardMethod;
+  /** Encapsulation toward the server (ipvsadm --tun-type; ipip when not given). */
+  tunType: TunnelType;
+  /** GUE destination UDP port 1..65535 (--tun-port); 0 for ipip, as in ipvsadm. */
+  tunPort: number;
+  /** GUE UDP checksum (--tun-nocsum/--tun-csum); 'nocsum' for ipip, as in ipvsadm. */
+  tunChecksum: TunnelChecksum;
+}
+
+/**
+ * The GUE checksum vstun's data path sends to a real server: none over IPv4 (ipvsadm's
+ * default), always over IPv6, where RFC 8200 requires it. Remote checksum offload never.
+ */
+export function gueChecksumFor(address: string): TunnelChecksum {
+  return addressFamily(address) === 6 ? 'csum' : 'nocsum';
+}
+
+/** The tunnel fields of a real server: ipip, or gue to `port` with the family's checksum. */
+export function tunnelFields(address: string, type: TunnelType, port: number = DEFAULT_GUE_PORT): Pick<RealServerSpec, 'tunType' | 'tunPort' | 'tunChecksum'> {
+  return type === 'gue' ? { tunType: 'gue', tunPort: port, tunChecksum: gueChecksumFor(address) } : { tunType: 'ipip', tunPort: 0, tunChecksum: 'nocsum' };
 }
 
 /** Cumulative counters since the service or server was added (or last zeroed). */

@@ -5,6 +5,8 @@
 import { FakeDevice } from '../device/fake-device.js';
 import { Director } from '../director/director.js';
 import { HealthBinding } from '../director/health-binding.js';
+import { canonicalIpText } from '../director/address-id.js';
+import { NftGuard } from '../director/guard.js';
 import { setupDirectorHost } from '../director/host-setup.js';
 import { parseIpv4 } from '../director/ipv4-text.js';
 import { describeChange, HostChanges } from '../host/host-changes.js';
@@ -37,7 +39,7 @@ export interface DirectorPlan {
  * HealthError, DirectorError …) for anything the director would refuse. Never touches
  * the host: host changes are only planned.
  */
-export function planDirector(config: DirectorConfig, s: PlanSettings): DirectorPlan {
+export async function planDirector(config: DirectorConfig, s: PlanSettings): Promise<DirectorPlan> {
   const d = config.director;
   const device = new FakeDevice({ headroom: 128 });
   const director = new Director({
@@ -52,7 +54,7 @@ export function planDirector(config: DirectorConfig, s: PlanSettings): DirectorP
     timers: false,
   });
   try {
-    applyConfig(director, { configPath: undefined, config: validateDirectorConfig({}) }, config);
+    await applyConfig(director, { configPath: undefined, config: validateDirectorConfig({}) }, config);
     // Health config is checked where a start checks it: when a service is bound.
     const health = new HealthBinding({ director, probeSource: d.probeSource, defaultPolicy: d.expireNodestConn, reconcileEveryMs: 0 });
     let healthChecked = 0;
@@ -63,10 +65,12 @@ export function planDirector(config: DirectorConfig, s: PlanSettings): DirectorP
     const hostChanges: string[] = [];
     if (s.setup) {
       const changes = new HostChanges(null, planningHostSystem);
-      const vips = [...new Set(config.services.map((svc) => svc.vip))];
+      const vips = [...new Set(config.services.map((svc) => canonicalIpText(svc.vip) ?? svc.vip))];
       setupDirectorHost(changes, { tap: s.tap, kernelAddress: d.kernelAddress, linkAddress: d.linkAddress, prefixLength: d.linkPrefixLength, vips, probeSource: d.probeSource }, (p) => planningHostSystem.readSysctl(p));
+      if (d.guard.enabled) new NftGuard(s.tap, d.guard).install(changes, vips);
       hostChanges.push(`create TAP ${s.tap} (deleted on exit)`, ...changes.applied.filter((c) => c.kind !== 'link').map(describeChange));
     }
+    if (config.bgp) hostChanges.push(`BIRD announces the healthy VIPs: include file ${config.bgp.includeFile}, protocol ${config.bgp.protocol}, control socket ${config.bgp.birdSocket}`);
     return { hostChanges, rules: formatRules(adminRules(director)), services: config.services.length, healthChecked };
   } finally {
     director.stop();

@@ -179,8 +179,10 @@ export const DirectorSection = z.strictObject({
       enabled: z.boolean().default(true),
       synPerSecond: intIn(1, 10_000_000, 'a rate in packets per second').default(20_000),
       udpNewPerSecond: intIn(1, 10_000_000, 'a rate in flows per second').default(20_000),
+      /** Frames the kernel queues on the TAP for the director: absorbs the director's short stalls (GC, a busy CPU). */
+      tapQueueLength: intIn(16, 65_536, 'a TAP queue length in frames').default(8192),
     })
-    .default({ enabled: true, synPerSecond: 20_000, udpNewPerSecond: 20_000 }),
+    .default({ enabled: true, synPerSecond: 20_000, udpNewPerSecond: 20_000, tapQueueLength: 8192 }),
 });
 
 /** Announcement of the VIPs through BIRD on this host (README: Scale-out). */

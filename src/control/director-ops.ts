@@ -15,7 +15,8 @@ import { formatIpv4 } from '../director/ipv4-text.js';
 import type { RealServer } from '../director/real-server.js';
 import { VERDICT_NAMES } from '../director/verdicts.js';
 import type { VirtualService } from '../director/virtual-service.js';
-import { canonicalAddress, IPVS_VERSION, type ConnectionSnapshot, type ServiceRules, type ServiceSnapshot } from './admin-model.js';
+import { TUNNEL_GUE } from '../director/tunnel-mtu.js';
+import { canonicalAddress, IPVS_VERSION, tunnelFields, type ConnectionSnapshot, type ServiceRules, type ServiceSnapshot } from './admin-model.js';
 import { applyConfig, reloadConfig, type ControlState } from './config-reload.js';
 import { VstunadmError } from './errors.js';
 import { explainFlow } from './flow-explainer.js';
@@ -41,7 +42,7 @@ export function adminSnapshot(director: Director): ServiceSnapshot[] {
   return director.registry.list().map((svc) => {
     const s = svc.stats.snapshot();
     const spec: ServiceSnapshot = {
-      key: { protocol: svc.protocolName, vip: formatIpv4(svc.vip), port: svc.port },
+      key: { protocol: svc.protocolName, vip: svc.vipText, port: svc.port },
       scheduler: svc.schedulerName,
       flags: [...svc.flags],
       onePacket: svc.onePacket,
@@ -56,6 +57,7 @@ export function adminSnapshot(director: Director): ServiceSnapshot[] {
             port: svc.port,
             weight: configuredWeight(director, svc, rs),
             forward: 'tunnel' as const,
+            ...tunnelFields(rs.addressText, rs.tunnel === TUNNEL_GUE ? 'gue' : 'ipip', rs.guePort),
             effectiveWeight: rs.available ? rs.weight : 0,
             activeConns: rs.activeConns,
             inactConns: rs.inactConns,
@@ -79,7 +81,7 @@ export function adminSnapshot(director: Director): ServiceSnapshot[] {
  * standing in) show their registry weight.
  */
 function configuredWeight(director: Director, svc: VirtualService, rs: RealServer): number {
-  const vip = formatIpv4(svc.vip);
+  const vip = svc.vipText;
   const def = director.definitions.find((d) => d.protocol === svc.protocolName && d.port === svc.port && canonicalAddress(d.vip) === vip);
   return def?.realServers.find((r) => canonicalAddress(r.address) === rs.addressText)?.weight ?? rs.weight;
 }

@@ -4,7 +4,8 @@
 // copy of its state, so asking does not move rr's pointer or lblc's memory.
 import { KIND_TCP, KIND_TCP_TEMPLATE, KIND_UDP, KIND_UDP_TEMPLATE } from '../director/conn-table.js';
 import type { Director } from '../director/director.js';
-import { formatIpv4, parseIpv4 } from '../director/ipv4-text.js';
+import { formatIpv4 } from '../director/ipv4-text.js';
+import { parseIpv4Text } from '../wire/address-text.js';
 import type { RealServer } from '../director/real-server.js';
 import { newFlowKey, type Scheduler } from '../director/schedulers/scheduler.js';
 import { connStateName } from '../director/tcp-state.js';
@@ -62,8 +63,8 @@ function serverText(rs: RealServer | undefined): string | null {
 
 /** Explains the flow; throws VstunadmError for a non-IPv4 address. */
 export function explainFlow(director: Director, service: ServiceKey, client: ServerAddress): Explanation {
-  const vaddr = parseIpv4(service.vip);
-  const caddr = parseIpv4(client.address);
+  const vaddr = parseIpv4Text(service.vip);
+  const caddr = parseIpv4Text(client.address);
   if (vaddr === null || caddr === null) throw new VstunadmError('ERR_UNSUPPORTED', 'explain handles IPv4 flows only in this director');
   const proto = service.protocol === 'tcp' ? 6 : 17;
   const svc: VirtualService | undefined = director.registry.lookup(proto, vaddr, service.port);

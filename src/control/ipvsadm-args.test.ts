@@ -18,6 +18,7 @@ const LIST: ListFormat = {
 };
 const list = (over: Partial<ListFormat> = {}): ListFormat => ({ ...LIST, ...over });
 const tcp80 = { protocol: 'tcp' as const, vip: '10.0.0.1', port: 80 };
+const IPIP = { tunType: 'ipip', tunPort: 0, tunChecksum: 'nocsum' } as const;
 
 describe('valid argv -> command', () => {
   const cases: Array<{ argv: string; expected: AdminCommand }> = [
@@ -77,28 +78,63 @@ describe('valid argv -> command', () => {
     { argv: '-D -t 10.0.0.1:80', expected: { kind: 'delete-service', service: tcp80 } },
     {
       argv: '-a -t 10.0.0.1:80 -r 10.0.1.2:80 -i -w 3',
-      expected: { kind: 'add-server', service: tcp80, server: { address: '10.0.1.2', port: 80, weight: 3, forward: 'tunnel' } },
+      expected: { kind: 'add-server', service: tcp80, server: { address: '10.0.1.2', port: 80, weight: 3, forward: 'tunnel', ...IPIP } },
     },
     {
       argv: '-a -t 10.0.0.1:80 -r 10.0.1.2',
-      expected: { kind: 'add-server', service: tcp80, server: { address: '10.0.1.2', port: 80, weight: 1, forward: 'tunnel' } },
+      expected: { kind: 'add-server', service: tcp80, server: { address: '10.0.1.2', port: 80, weight: 1, forward: 'tunnel', ...IPIP } },
     },
     {
       // Tunnelling keeps the destination port: the service's port wins, as in ipvsadm.
       argv: '-at 10.0.0.1:80 -r 10.0.1.2:8080 -iw 0',
-      expected: { kind: 'add-server', service: tcp80, server: { address: '10.0.1.2', port: 80, weight: 0, forward: 'tunnel' } },
+      expected: { kind: 'add-server', service: tcp80, server: { address: '10.0.1.2', port: 80, weight: 0, forward: 'tunnel', ...IPIP } },
     },
     {
       argv: '--add-server --tcp-service 10.0.0.1:80 --real-server [2001:db8::a0a0]:80 --ipip --weight 65535',
-      expected: { kind: 'add-server', service: tcp80, server: { address: '2001:db8::a0a0', port: 80, weight: 65535, forward: 'tunnel' } },
+      expected: { kind: 'add-server', service: tcp80, server: { address: '2001:db8::a0a0', port: 80, weight: 65535, forward: 'tunnel', ...IPIP } },
     },
     {
       argv: '-a -t 10.0.0.1:80 -r 2001:db8::5 -i -w 2 --tun-type ipip',
-      expected: { kind: 'add-server', service: tcp80, server: { address: '2001:db8::5', port: 80, weight: 2, forward: 'tunnel' } },
+      expected: { kind: 'add-server', service: tcp80, server: { address: '2001:db8::5', port: 80, weight: 2, forward: 'tunnel', ...IPIP } },
+    },
+    {
+      // ipvsadm(8) 1.31, EXAMPLE 3 (GUE tunnelling), with the checksum vstun sends over IPv4.
+      argv: '-a -t 207.175.44.110:80 -r 192.168.10.1:80 -i --tun-type gue --tun-port 6080 --tun-nocsum',
+      expected: {
+        kind: 'add-server',
+        service: { protocol: 'tcp', vip: '207.175.44.110', port: 80 },
+        server: { address: '192.168.10.1', port: 80, weight: 1, forward: 'tunnel', tunType: 'gue', tunPort: 6080, tunChecksum: 'nocsum' },
+      },
+    },
+    {
+      // print_tunnel_rule's GUE form, as -S writes it and -R reads it back.
+      argv: '-a -t 10.0.0.1:80 -r 10.0.1.2:80 -i -w 1 --tun-type gue --tun-port 6080 --tun-nocsum',
+      expected: { kind: 'add-server', service: tcp80, server: { address: '10.0.1.2', port: 80, weight: 1, forward: 'tunnel', tunType: 'gue', tunPort: 6080, tunChecksum: 'nocsum' } },
+    },
+    {
+      // No checksum option: the one the data path sends (none over IPv4, always over IPv6).
+      argv: '-a -t 10.0.0.1:80 -r 10.0.1.2 --tun-type=gue --tun-port=7000',
+      expected: { kind: 'add-server', service: tcp80, server: { address: '10.0.1.2', port: 80, weight: 1, forward: 'tunnel', tunType: 'gue', tunPort: 7000, tunChecksum: 'nocsum' } },
+    },
+    {
+      argv: '-a -t [2001:db8::1]:443 -r [2001:db8::a0a0]:443 -i -w 65535 --tun-type gue --tun-port 5555 --tun-csum',
+      expected: {
+        kind: 'add-server',
+        service: { protocol: 'tcp', vip: '2001:db8::1', port: 443 },
+        server: { address: '2001:db8::a0a0', port: 443, weight: 65535, forward: 'tunnel', tunType: 'gue', tunPort: 5555, tunChecksum: 'csum' },
+      },
+    },
+    {
+      argv: '-e -t [2001:db8::1]:443 -r [2001:db8::a0a0]:443 --tun-type gue --tun-port 5555',
+      expected: {
+        kind: 'edit-server',
+        service: { protocol: 'tcp', vip: '2001:db8::1', port: 443 },
+        server: { address: '2001:db8::a0a0', port: 443, weight: 1, forward: 'tunnel', tunType: 'gue', tunPort: 5555, tunChecksum: 'csum' },
+      },
     },
     {
       argv: '-e -t 10.0.0.1:80 -r 10.0.1.2:80',
-      expected: { kind: 'edit-server', service: tcp80, server: { address: '10.0.1.2', port: 80, weight: 1, forward: 'tunnel' } },
+      expected: { kind: 'edit-server', service: tcp80, server: { address: '10.0.1.2', port: 80, weight: 1, forward: 'tunnel', ...IPIP } },
     },
     { argv: '-d -t 10.0.0.1:80 -r 10.0.1.2', expected: { kind: 'delete-server', service: tcp80, server: { address: '10.0.1.2', port: 80 } } },
     { argv: '-L -n', expected: { kind: 'list', view: 'services', format: list({ numeric: true }) } },
@@ -110,6 +146,7 @@ describe('valid argv -> command', () => {
     },
     { argv: '-L -n --sort --thresholds', expected: { kind: 'list', view: 'services', format: list({ numeric: true, thresholds: true }) } },
     { argv: '-Lnc', expected: { kind: 'list', view: 'connections', format: list({ numeric: true }) } },
+    { argv: '-L -c -u 10.0.0.1:53', expected: { kind: 'list', view: 'connections', service: { protocol: 'udp', vip: '10.0.0.1', port: 53 }, format: list() } },
     {
       argv: '-L -c --persistent-conn',
       expected: { kind: 'list', view: 'connections', format: list({ persistentConn: true }) },
@@ -185,7 +222,18 @@ describe('bad argv -> error code and a message that says what to fix', () => {
     { argv: '-a -t 10.0.0.1:80 -r 10.0.1.2 -g', code: 'ERR_FORWARD_UNSUPPORTED', message: /direct routing \(-g\) is not supported yet; .* use -i/ },
     { argv: '-a -t 10.0.0.1:80 -r 10.0.1.2 -m -w 1', code: 'ERR_FORWARD_UNSUPPORTED', message: /masquerading \(-m\) is not supported yet/ },
     { argv: '--add-server -t 10.0.0.1:80 -r 10.0.1.2 --gatewaying', code: 'ERR_FORWARD_UNSUPPORTED', message: /not supported yet/ },
-    { argv: '-a -t 10.0.0.1:80 -r 10.0.1.2 -i --tun-type gue', code: 'ERR_FORWARD_UNSUPPORTED', message: /tunnel type 'gue'/ },
+    // tunnel options (ipvsadm 1.31's tunnel_opt_check, then what the data path sends)
+    { argv: '-a -t 10.0.0.1:80 -r 10.0.1.2 -i --tun-type gue', code: 'ERR_USAGE', message: /the gue tunnel type needs the --tun-port option/ },
+    { argv: '-a -t 10.0.0.1:80 -r 10.0.1.2 -i --tun-port 6080', code: 'ERR_USAGE', message: /option --tun-port does not apply to the ipip tunnel type; it is for --tun-type gue/ },
+    { argv: '-a -t 10.0.0.1:80 -r 10.0.1.2 -i --tun-type ipip --tun-nocsum', code: 'ERR_USAGE', message: /--tun-nocsum does not apply to the ipip tunnel type/ },
+    { argv: '-a -t 10.0.0.1:80 -r 10.0.1.2 -i --tun-type gue --tun-port 0', code: 'ERR_BAD_PORT', message: /illegal tunnel port '0'; give --tun-port 1\.\.65535/ },
+    { argv: '-a -t 10.0.0.1:80 -r 10.0.1.2 -i --tun-type gue --tun-port 6080 --tun-csum --tun-nocsum', code: 'ERR_DUPLICATE_OPTION', message: /--tun-csum and --tun-nocsum both set/ },
+    { argv: '-a -t 10.0.0.1:80 -r 10.0.1.2 -i --tun-type gre', code: 'ERR_FORWARD_UNSUPPORTED', message: /tunnel type 'gre' is not supported; vstun's data path encapsulates with --tun-type ipip or --tun-type gue/ },
+    { argv: '-a -t 10.0.0.1:80 -r 10.0.1.2 -i --tun-type vxlan', code: 'ERR_USAGE', message: /illegal tunnel type 'vxlan'; use --tun-type ipip or --tun-type gue/ },
+    { argv: '-a -t 10.0.0.1:80 -r 10.0.1.2 -i --tun-type gue --tun-port 6080 --tun-remcsum', code: 'ERR_UNSUPPORTED', message: /remote checksum offload is not supported/ },
+    { argv: '-a -t 10.0.0.1:80 -r 10.0.1.2 -i --tun-type gue --tun-port 6080 --tun-csum', code: 'ERR_UNSUPPORTED', message: /--tun-csum: vstun sends GUE to IPv4 real servers without a UDP checksum; use --tun-nocsum/ },
+    { argv: '-a -t 10.0.0.1:80 -r [2001:db8::5] -i --tun-type gue --tun-port 6080 --tun-nocsum', code: 'ERR_UNSUPPORTED', message: /IPv6 requires the UDP checksum \(RFC 8200\).*use --tun-csum/ },
+    { argv: '-d -t 10.0.0.1:80 -r 10.0.1.2 --tun-type ipip', code: 'ERR_ILLEGAL_OPTION', message: /--tun-type does not apply to -d/ },
     // missing service / server
     { argv: '-A -s rr', code: 'ERR_MISSING_OPTION', message: /-A \(add-service\) needs the -t\|-u VIP:PORT option/ },
     { argv: '-a -r 10.0.1.2 -i', code: 'ERR_MISSING_OPTION', message: /needs the -t\|-u VIP:PORT option/ },
@@ -201,7 +249,9 @@ describe('bad argv -> error code and a message that says what to fix', () => {
     { argv: '-D -t 10.0.0.1:80 -s rr', code: 'ERR_ILLEGAL_OPTION', message: /option -s does not apply to -D/ },
     { argv: '-A -t 10.0.0.1:80 --json', code: 'ERR_ILLEGAL_OPTION', message: /--json applies to listings/ },
     { argv: '-d -t 10.0.0.1:80 -r 10.0.1.2 -w 2', code: 'ERR_ILLEGAL_OPTION', message: /-w does not apply to -d/ },
-    { argv: '-L -c -t 10.0.0.1:80', code: 'ERR_OPTION_CONFLICT', message: /-c and -t cannot be combined/ },
+    // -L -c -t VIP:PORT is allowed (one service's connections); other pairs still conflict.
+    { argv: '-L -c --timeout', code: 'ERR_OPTION_CONFLICT', message: /-c and --timeout cannot be combined/ },
+    { argv: '-L -t 10.0.0.1:80 --timeout', code: 'ERR_OPTION_CONFLICT', message: /-t and --timeout cannot be combined/ },
     { argv: '-L -c --stats', code: 'ERR_OPTION_CONFLICT', message: /-c and --stats cannot be combined/ },
     { argv: '-L --timeout --persistent-conn', code: 'ERR_OPTION_CONFLICT', message: /--persistent-conn/ },
     // service consistency

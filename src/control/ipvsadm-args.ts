@@ -13,11 +13,13 @@ import {
   addressFamily,
   canonicalAddress,
   isScheduler,
+  tunnelFields,
   type Protocol,
   type RealServerSpec,
   type SchedFlag,
   type SchedulerName,
   type ServerAddress,
+  type TunnelChecksum,
   type ServiceKey,
   type ServiceSpec,
   type Timeouts,
@@ -103,6 +105,8 @@ type OptionId =
   | 'sched-flags'
   | 'tun-info'
   | 'tun-type'
+  | 'tun-port'
+  | 'tun-checksum'
   | 'json'
   | 'client';
 
@@ -173,6 +177,10 @@ const OPTIONS: readonly OptionDef[] = [
   { type: 'option', id: 'sched-flags', short: 'b', long: 'sched-flags', arg: 'required' },
   { type: 'option', id: 'tun-info', long: 'tun-info', arg: 'none' },
   { type: 'option', id: 'tun-type', long: 'tun-type', arg: 'required' },
+  { type: 'option', id: 'tun-port', long: 'tun-port', arg: 'required' },
+  { type: 'option', id: 'tun-checksum', long: 'tun-nocsum', arg: 'none', variant: 'nocsum' },
+  { type: 'option', id: 'tun-checksum', long: 'tun-csum', arg: 'none', variant: 'csum' },
+  { type: 'option', id: 'tun-checksum', long: 'tun-remcsum', arg: 'none', variant: 'remcsum' },
   { type: 'option', id: 'json', long: 'json', arg: 'none' },
   { type: 'option', id: 'client', long: 'client', arg: 'required' },
   { type: 'unsupported', short: 'f', long: 'fwmark-service', arg: 'required', why: 'firewall-mark services are not supported; give the service as -t VIP:PORT or -u VIP:PORT' },
@@ -189,10 +197,6 @@ const OPTIONS: readonly OptionDef[] = [
   { type: 'unsupported', long: 'mcast-port', arg: 'required', why: 'the connection sync daemon is not supported' },
   { type: 'unsupported', long: 'mcast-ttl', arg: 'required', why: 'the connection sync daemon is not supported' },
   { type: 'unsupported', long: 'sync-maxlen', arg: 'required', why: 'the connection sync daemon is not supported' },
-  { type: 'unsupported', long: 'tun-port', arg: 'required', why: 'only IPIP tunnelling is supported; GUE options do not apply' },
-  { type: 'unsupported', long: 'tun-nocsum', arg: 'none', why: 'only IPIP tunnelling is supported; GUE/GRE checksum options do not apply' },
-  { type: 'unsupported', long: 'tun-csum', arg: 'none', why: 'only IPIP tunnelling is supported; GUE/GRE checksum options do not apply' },
-  { type: 'unsupported', long: 'tun-remcsum', arg: 'none', why: 'only IPIP tunnelling is supported; GUE/GRE checksum options do not apply' },
 ];
 
 const BY_SHORT = new Map<string, OptionDef>();
@@ -230,8 +234,8 @@ const LEGAL: Record<CommandKind, Partial<Record<OptionId, Legality>>> = {
     'tun-info': ' ',
     json: ' ',
   },
-  'add-server': { service: '+', server: '+', forward: ' ', weight: ' ', 'tun-type': ' ' },
-  'edit-server': { service: '+', server: '+', forward: ' ', weight: ' ', 'tun-type': ' ' },
+  'add-server': { service: '+', server: '+', forward: ' ', weight: ' ', 'tun-type': ' ', 'tun-port': ' ', 'tun-checksum': ' ' },
+  'edit-server': { service: '+', server: '+', forward: ' ', weight: ' ', 'tun-type': ' ', 'tun-port': ' ', 'tun-checksum': ' ' },
   'delete-server': { service: '+', server: '+' },
   'set-timeouts': {},
   restore: {},
@@ -267,6 +271,8 @@ const OPTION_NAMES: Record<OptionId, string> = {
   'sched-flags': '-b',
   'tun-info': '--tun-info',
   'tun-type': '--tun-type',
+  'tun-port': '--tun-port',
+  'tun-checksum': '--tun-nocsum|--tun-csum|--tun-remcsum',
   json: '--json',
   client: '--client',
 };
@@ -548,7 +554,9 @@ function checkLegality(scan: Scan, kind: CommandKind): void {
       throw new VstunadmError('ERR_ILLEGAL_OPTION', `option ${seen.spelling} does not apply to ${COMMAND_NAMES[kind]}${hint}`);
     }
     if (legality === '1') {
-      if (exclusive !== undefined) {
+      // -L -c -t|-u VIP:PORT lists one service's connections (vstun's addition to ipvsadm).
+      const connectionsOfService = kind === 'list' && exclusive !== undefined && new Set([exclusive.def.id, seen.def.id]).size === 2 && [exclusive.def.id, seen.def.id].every((id) => id === 'connection' || id === 'service');
+      if (exclusive !== undefined && !connectionsOfService) {
         throw new VstunadmError(
           'ERR_OPTION_CONFLICT',
           `options ${exclusive.spelling} and ${seen.spelling} cannot be combined in ${COMMAND_NAMES[kind]}; list one thing at a time`,
@@ -589,26 +597,59 @@ function buildService(scan: Scan, key: ServiceKey): ServiceSpec {
   return spec;
 }
 
-function buildServer(scan: Scan, service: ServiceKey, withForward: boolean): RealServerSpec {
+function buildServer(scan: Scan, service: ServiceKey): RealServerSpec {
   const opt = scan.options;
   const seen = opt.get('server')!;
   const { address } = parseAddressPort(seen.value ?? '', `${seen.spelling} (real server)`);
-  if (withForward) {
-    const forward = opt.get('forward');
-    if (forward !== undefined && forward.def.variant !== 'tunnel') {
-      throw new ForwardUnsupportedError(
-        `forwarding method ${forward.def.variant} is not supported yet; vstun forwards by IPIP tunnelling, use -i`,
-      );
-    }
-    const tunType = opt.get('tun-type');
-    if (tunType !== undefined && tunType.value !== 'ipip') {
-      throw new ForwardUnsupportedError(`tunnel type '${tunType.value}' is not supported yet; vstun tunnels with ipip`);
-    }
+  const forward = opt.get('forward');
+  if (forward !== undefined && forward.def.variant !== 'tunnel') {
+    throw new ForwardUnsupportedError(
+      `forwarding method ${forward.def.variant} is not supported yet; vstun forwards by IPIP tunnelling, use -i`,
+    );
   }
   // vstun defaults to -i, its only method (ipvsadm defaults to -g). A tunnelled packet keeps
   // its destination port, so, as ipvsadm does for -i, the real server's port is the service's.
+  // -a and -e give the whole server: what is not given takes ipvsadm's default.
   const weight = opt.has('weight') ? parseWeight(opt.get('weight')!.value ?? '') : 1;
-  return { address, port: service.port, weight, forward: 'tunnel' };
+  return { address, port: service.port, weight, forward: 'tunnel', ...parseTunnelOptions(scan, address) };
+}
+
+/**
+ * --tun-type and its options, checked as ipvsadm 1.31's tunnel_opt_check does (gue needs
+ * --tun-port; ipip takes neither a port nor a checksum option), then against what vstun's
+ * data path sends: GUE over IPv4 without UDP checksum, over IPv6 always with one (RFC 8200),
+ * never remote checksum offload, and no GRE.
+ */
+function parseTunnelOptions(scan: Scan, address: string): Pick<RealServerSpec, 'tunType' | 'tunPort' | 'tunChecksum'> {
+  const opt = scan.options;
+  const typeText = opt.get('tun-type')?.value ?? 'ipip';
+  if (typeText === 'gre') {
+    throw new ForwardUnsupportedError("tunnel type 'gre' is not supported; vstun's data path encapsulates with --tun-type ipip or --tun-type gue");
+  }
+  if (typeText !== 'ipip' && typeText !== 'gue') throw new UsageError(`illegal tunnel type '${typeText}'; use --tun-type ipip or --tun-type gue`);
+  const port = opt.get('tun-port');
+  const checksum = opt.get('tun-checksum');
+  if (typeText === 'ipip') {
+    const extra = port ?? checksum;
+    if (extra !== undefined) throw new UsageError(`option ${extra.spelling} does not apply to the ipip tunnel type; it is for --tun-type gue`);
+    return tunnelFields(address, 'ipip');
+  }
+  if (port === undefined) throw new UsageError("the gue tunnel type needs the --tun-port option: the real server's GUE UDP port, e.g. --tun-port 6080");
+  const text = port.value ?? '';
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 65535) throw new BadPortError(`illegal tunnel port '${text}'; give --tun-port 1..65535`);
+  const fields = tunnelFields(address, 'gue', Number(text));
+  const asked = checksum?.def.variant as TunnelChecksum | undefined;
+  if (asked === 'remcsum') {
+    throw new UnsupportedError('--tun-remcsum: remote checksum offload is not supported by vstun\'s data path; use --tun-nocsum for an IPv4 real server, --tun-csum for an IPv6 one');
+  }
+  if (asked !== undefined && asked !== fields.tunChecksum) {
+    throw new UnsupportedError(
+      fields.tunChecksum === 'nocsum'
+        ? `${checksum!.spelling}: vstun sends GUE to IPv4 real servers without a UDP checksum; use --tun-nocsum or leave the option out`
+        : `${checksum!.spelling}: IPv6 requires the UDP checksum (RFC 8200), so vstun always sends it to IPv6 real servers; use --tun-csum or leave the option out`,
+    );
+  }
+  return fields;
 }
 
 function listFormat(scan: Scan): ListFormat {
@@ -673,7 +714,7 @@ function build(scan: Scan): AdminCommand {
     case 'add-server':
     case 'edit-server': {
       const service = serviceKey();
-      return { kind, service, server: buildServer(scan, service, true) };
+      return { kind, service, server: buildServer(scan, service) };
     }
     case 'delete-server': {
       const service = serviceKey();

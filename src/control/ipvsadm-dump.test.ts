@@ -7,6 +7,7 @@ import {
   canonicalAddress,
   compareServers,
   compareServiceKeys,
+  tunnelFields,
   type RealServerSpec,
   type SchedFlag,
   type SchedulerName,
@@ -61,7 +62,7 @@ const serviceRules: fc.Arbitrary<ServiceRules> = fc
     persistence: fc.option(fc.oneof(fc.constant(300), fc.integer({ min: 1, max: MAX_TIMEOUT_SECONDS })), { nil: undefined }),
     maskPrefix: fc.option(fc.nat(127), { nil: undefined }),
     onePacket: fc.boolean(),
-    servers: fc.uniqueArray(fc.record({ address, weight: fc.oneof(fc.constant(1), fc.nat(65535)) }), {
+    servers: fc.uniqueArray(fc.record({ address, weight: fc.oneof(fc.constant(1), fc.nat(65535)), gue: fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }) }), {
       maxLength: 6,
       selector: (s) => s.address,
     }),
@@ -76,7 +77,9 @@ const serviceRules: fc.Arbitrary<ServiceRules> = fc
       scheduler: r.scheduler,
       flags: r.flags,
       onePacket: r.onePacket && r.protocol === 'udp',
-      servers: r.servers.map((s): RealServerSpec => ({ address: s.address, port: r.port, weight: s.weight, forward: 'tunnel' })),
+      servers: r.servers.map(
+        (s): RealServerSpec => ({ address: s.address, port: r.port, weight: s.weight, forward: 'tunnel', ...(s.gue === undefined ? tunnelFields(s.address, 'ipip') : tunnelFields(s.address, 'gue', s.gue)) }),
+      ),
     };
     if (persistence !== undefined) {
       spec.persistence = persistence;
@@ -180,17 +183,32 @@ describe('-R input', () => {
     expect(formatRules(restoreRules(text))).toBe(text);
   });
 
-  it("accepts ipvsadm 1.31's `--tun-type ipip` and dumps the 1.2x form", () => {
-    expect(formatRules(restoreRules(fixture('restore-ipvsadm-1.31.txt')))).toBe(
-      [
-        '-A -t 10.0.0.10:80 -s rr',
-        '-a -t 10.0.0.10:80 -r 10.0.0.201:80 -i -w 1',
-        '-a -t 10.0.0.10:80 -r 10.0.0.202:80 -i -w 1',
-        '-A -t [2001:db8::80]:80 -s rr',
-        '-a -t [2001:db8::80]:80 -r [2001:db8::a0a0]:80 -i -w 1',
-        '',
-      ].join('\n'),
+  it("accepts ipvsadm 1.31's `--tun-type ipip` and dumps the same form", () => {
+    const text = fixture('restore-ipvsadm-1.31.txt');
+    expect(formatRules(restoreRules(text))).toBe(text);
+  });
+
+  it('reads the older plain -i form (ipvsadm before 1.31) as ipip', () => {
+    const old = '-A -t 10.0.0.10:80 -s rr\n-a -t 10.0.0.10:80 -r 10.0.0.201:80 -i -w 1\n-a -t 10.0.0.10:80 -r [2001:db8::a0a0]:80 -i -w 2\n';
+    expect(formatRules(restoreRules(old))).toBe(
+      '-A -t 10.0.0.10:80 -s rr\n-a -t 10.0.0.10:80 -r 10.0.0.201:80 -i -w 1 --tun-type ipip\n-a -t 10.0.0.10:80 -r [2001:db8::a0a0]:80 -i -w 2 --tun-type ipip\n',
     );
+  });
+
+  it("restores ipvsadm(8)'s GUE example (EXAMPLE 3) fed to -R", () => {
+    // The man page's lines use --tun-csum; vstun sends GUE to IPv4 servers without a
+    // checksum, so the line is refused with the option to use instead, and accepted with it.
+    const line = '-a -t 207.175.44.110:80 -r 192.168.10.1:80 -i --tun-type gue --tun-port 6080 --tun-csum';
+    const err = thrown(() => parseRestore(`-A -t 207.175.44.110:80 -s rr\n${line}\n`));
+    expect(err.line).toBe(2);
+    expect(err.message).toMatch(/use --tun-nocsum/);
+    const rules = restoreRules(`-A -t 207.175.44.110:80 -s rr\n${line.replace('--tun-csum', '--tun-nocsum')}\n`);
+    expect(formatRules(rules)).toBe('-A -t 207.175.44.110:80 -s rr\n-a -t 207.175.44.110:80 -r 192.168.10.1:80 -i -w 1 --tun-type gue --tun-port 6080 --tun-nocsum\n');
+  });
+
+  it('-e gives the whole server: a gue server edited without --tun-type is ipip again (as IPVS edit_dest)', () => {
+    const rules = restoreRules('-A -t 10.0.0.1:80\n-a -t 10.0.0.1:80 -r 10.0.1.1 -w 3 --tun-type gue --tun-port 6080\n-e -t 10.0.0.1:80 -r 10.0.1.1 -w 4\n');
+    expect(formatRules(rules)).toBe('-A -t 10.0.0.1:80 -s wlc\n-a -t 10.0.0.1:80 -r 10.0.1.1:80 -i -w 4 --tun-type ipip\n');
   });
 
   it("rejects the man page's masquerading example at its first -m line", () => {
@@ -230,7 +248,7 @@ describe('-R input', () => {
         '--set 900 120 300',
       ].join('\n'),
     );
-    expect(formatRules(rules)).toBe('-A -t 10.0.0.1:80 -s wlc -p 60\n-a -t 10.0.0.1:80 -r 10.0.1.1:80 -i -w 7\n');
+    expect(formatRules(rules)).toBe('-A -t 10.0.0.1:80 -s wlc -p 60\n-a -t 10.0.0.1:80 -r 10.0.1.1:80 -i -w 7 --tun-type ipip\n');
     expect(restoreRules('-A -t 10.0.0.1:80\n-C\n')).toEqual([]);
   });
 

@@ -1,11 +1,13 @@
 // ipvsadm's rule dump (-S) and its restore input (-R). The dump is one ipvsadm command per
-// line, services sorted, each followed by its real servers:
+// line, services sorted, each followed by its real servers, in ipvsadm 1.31's form
+// (print_tunnel_rule: tunnel servers carry their tunnel type, GUE ones its port and
+// checksum option):
 //   -A -t 10.0.0.1:80 -s wlc -p 300 -M 255.255.255.0
-//   -a -t 10.0.0.1:80 -r 10.0.1.2:80 -i -w 1
-// Restore reads such lines back into commands, and applying them to an empty table gives
-// the same rules, so dump -> restore -> dump is byte-for-byte the same text.
-// ipvsadm 1.31 appends `--tun-type ipip` to tunnel servers; the dump uses the 1.2x-1.30
-// form above (what most saved files contain), and restore accepts both.
+//   -a -t 10.0.0.1:80 -r 10.0.1.2:80 -i -w 1 --tun-type ipip
+//   -a -t 10.0.0.1:80 -r 10.0.1.3:80 -i -w 1 --tun-type gue --tun-port 6080 --tun-nocsum
+// Restore reads such lines back into commands, and also the older form without
+// --tun-type (ipvsadm before 1.31), which means ipip. Applying a dump to an empty table
+// gives the same rules, so dump -> restore -> dump is byte-for-byte the same text.
 
 import {
   compareServers,
@@ -40,7 +42,8 @@ export function formatServiceRule(spec: ServiceSpec): string {
 
 /** The `-a` line for a real server of a service, without newline. Prints the configured weight. */
 export function formatServerRule(key: ServiceKey, server: RealServerSpec): string {
-  return `-a ${serviceOption(key)} -r ${formatAddressPort(server.address, server.port)} -i -w ${server.weight}`;
+  const line = `-a ${serviceOption(key)} -r ${formatAddressPort(server.address, server.port)} -i -w ${server.weight} --tun-type ${server.tunType}`;
+  return server.tunType === 'gue' ? `${line} --tun-port ${server.tunPort} --tun-${server.tunChecksum}` : line;
 }
 
 /**
@@ -75,7 +78,7 @@ export function formatRulesJson(services: readonly ServiceRules[]): string {
         onePacket: s.onePacket,
         servers: [...s.servers]
           .sort(compareServers)
-          .map((r) => ({ address: r.address, port: r.port, forward: r.forward, weight: r.weight })),
+          .map((r) => ({ address: r.address, port: r.port, forward: r.forward, weight: r.weight, tunType: r.tunType, tunPort: r.tunPort, tunChecksum: r.tunChecksum })),
       })),
     },
     null,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it, test } from 'vitest';
 import type { ConnectionSnapshot, RealServerSnapshot, ServiceSnapshot, TrafficCounters, TrafficRates } from './admin-model.js';
-import { zeroCounters, zeroRates } from './admin-model.js';
+import { tunnelFields, zeroCounters, zeroRates } from './admin-model.js';
 import type { ListFormat } from './ipvsadm-args.js';
 import {
   CONNECTIONS_JSON_SCHEMA,
@@ -50,13 +50,14 @@ const rates = (r: number[]): TrafficRates => ({ cps: r[0], inpps: r[1], outpps: 
 function server(
   address: string,
   port: number,
-  o: { weight?: number; active?: number; inact?: number; persist?: number; stats?: number[]; rates?: number[] } = {},
+  o: { weight?: number; active?: number; inact?: number; persist?: number; stats?: number[]; rates?: number[]; gue?: number } = {},
 ): RealServerSnapshot {
   return {
     address,
     port,
     weight: o.weight ?? 1,
     forward: 'tunnel',
+    ...(o.gue === undefined ? tunnelFields(address, 'ipip') : tunnelFields(address, 'gue', o.gue)),
     effectiveWeight: o.weight ?? 1,
     activeConns: o.active ?? 0,
     inactConns: o.inact ?? 0,
@@ -117,7 +118,7 @@ const GOLDEN_SERVICES: ServiceSnapshot[] = [
     '10.0.0.1',
     80,
     [
-      server('10.0.1.10', 80, { active: 12, inact: 345, stats: [1000, 50000, 0, 6000000, 0], rates: [2, 30, 0, 4000, 0] }),
+      server('10.0.1.10', 80, { gue: 6080, active: 12, inact: 345, stats: [1000, 50000, 0, 6000000, 0], rates: [2, 30, 0, 4000, 0] }),
       server('10.0.1.9', 80, { weight: 0, inact: 6789, stats: [234, 6789, 0, 543210, 0], rates: [1, 10, 0, 1000, 0] }),
     ],
     { stats: [1234, 56789, 0, 6543210, 0], rates: [3, 40, 0, 5000, 0] },
@@ -127,7 +128,7 @@ const GOLDEN_SERVICES: ServiceSnapshot[] = [
     '2001:db8::1',
     80,
     [
-      server('2001:db8::a0a0', 80, { weight: 65535, active: 1, persist: 1, stats: [1, 10, 0, 1000, 0] }),
+      server('2001:db8::a0a0', 80, { gue: 5555, weight: 65535, active: 1, persist: 1, stats: [1, 10, 0, 1000, 0] }),
       server('10.0.1.2', 80, { weight: 5, inact: 1, stats: [1, 10, 0, 1000, 0] }),
     ],
     { scheduler: 'sh', flags: ['sh-port'], persistence: 300, netmask: 64, stats: [2, 20, 0, 2000, 0] },
@@ -150,6 +151,7 @@ describe('golden: exact text from ipvsadm.c formats (trailing blanks included)',
     { file: 'list-rate.golden.txt', format: fmt({ rate: true }) },
     { file: 'list-rate-exact.golden.txt', format: fmt({ rate: true, exact: true }) },
     { file: 'list-persistent-conn.golden.txt', format: fmt({ persistentConn: true }) },
+    { file: 'list-tun-info.golden.txt', format: fmt({ tunInfo: true }) },
   ])('$file', ({ file, format }) => {
     expect(formatServiceList(listing, format)).toBe(fixture(file));
   });
@@ -326,6 +328,9 @@ describe('--json', () => {
           address: '10.0.1.9',
           port: 80,
           forward: 'tunnel',
+          tunType: 'ipip',
+          tunPort: 0,
+          tunChecksum: 'nocsum',
           weight: 0,
           effectiveWeight: 0,
           activeConns: 0,
@@ -334,7 +339,7 @@ describe('--json', () => {
           stats: { conns: 234, inpkts: 6789, outpkts: 0, inbytes: 543210, outbytes: 0 },
           rates: { cps: 1, inpps: 10, outpps: 0, inbps: 1000, outbps: 0 },
         },
-        expect.objectContaining({ address: '10.0.1.10', activeConns: 12 }),
+        expect.objectContaining({ address: '10.0.1.10', activeConns: 12, tunType: 'gue', tunPort: 6080, tunChecksum: 'nocsum' }),
       ],
     });
     expect(parsed.services[1]).toMatchObject({ persistence: 600, netmask: '255.255.255.0' });

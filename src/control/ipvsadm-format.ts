@@ -13,10 +13,12 @@ import {
   formatAddressPort,
   type ConnectionSnapshot,
   type RealServerSnapshot,
+  type RealServerSpec,
   type ServiceSnapshot,
   type ServiceSpec,
   type Timeouts,
   type TrafficCounters,
+  type TunnelChecksum,
   type TrafficRates,
 } from './admin-model.js';
 import type { ListFormat } from './ipvsadm-args.js';
@@ -103,6 +105,14 @@ function serverName(server: RealServerSnapshot): string {
   return addressFamily(server.address) === 4 ? name.slice(0, 28) : name;
 }
 
+// ipvsadm 1.31's tunflags[], indexed like TUNNEL_CHECKSUMS.
+const TUNNEL_FLAG_TEXT: Record<TunnelChecksum, string> = { nocsum: '-c', csum: '+c', remcsum: 'r+c' };
+
+/** The --tun-info column, as ipvsadm 1.31's fwd_tun_info: `ipip`, or `gue:PORT:-c|+c|r+c`. */
+export function formatTunnelInfo(server: Pick<RealServerSpec, 'tunType' | 'tunPort' | 'tunChecksum'>): string {
+  return server.tunType === 'gue' ? `gue:${server.tunPort}:${TUNNEL_FLAG_TEXT[server.tunChecksum]}` : 'ipip';
+}
+
 /** The scheduler flags as ipvsadm lists them: comma-joined, canonical order. */
 export function formatSchedFlags(spec: ServiceSpec): string {
   return spec.flags.join(',');
@@ -157,7 +167,7 @@ function formatServerLine(server: RealServerSnapshot, layout: Layout, exact: boo
     case 'persistent-conn':
       return `  -> ${left(name, 28)} ${left(server.effectiveWeight, 9)} ${left(server.persistConns, 11)} ${active} ${inactive}\n`;
     case 'tun-info':
-      return `  -> ${left(name, 28)} ${left('Tunnel', 7)} ${left('ipip', 13)} ${left(server.effectiveWeight, 6)} ${active} ${inactive}\n`;
+      return `  -> ${left(name, 28)} ${left('Tunnel', 7)} ${left(formatTunnelInfo(server), 13)} ${left(server.effectiveWeight, 6)} ${active} ${inactive}\n`;
     case 'plain':
       // The weight the scheduler uses now, as the kernel's table shows after a health
       // checker quiesces a server; -S prints the configured weight instead.
@@ -257,6 +267,9 @@ function serviceJson(service: ServiceSnapshot, sort: boolean): object {
       address: s.address,
       port: s.port,
       forward: s.forward,
+      tunType: s.tunType,
+      tunPort: s.tunPort,
+      tunChecksum: s.tunChecksum,
       weight: s.weight,
       effectiveWeight: s.effectiveWeight,
       activeConns: s.activeConns,

@@ -3,7 +3,7 @@
 // ipvsadm commands edit only ipvsadm's fields; everything else a definition carries
 // (tunnel type, MTU, MSS clamp, health checks, …) is kept across those edits.
 import { formatIpv4Netmask, parseNetmaskText } from '../wire/address-text.js';
-import { addressFamily, canonicalAddress, type SchedFlag, type ServiceKey, type ServiceRules } from './admin-model.js';
+import { addressFamily, canonicalAddress, tunnelFields, type SchedFlag, type ServiceKey, type ServiceRules } from './admin-model.js';
 import { directorProblems, serviceProblems, type CheckedDirector } from './config-checks.js';
 import { ServiceConfig, type RealServerConfig } from './config-schema.js';
 import { VstunadmError } from './errors.js';
@@ -35,7 +35,10 @@ export function definitionToRules(def: ServiceConfig): ServiceRules {
     if (family === 4 && bits !== null && bits < 32) rules.netmask = formatIpv4Netmask(bits);
     if (family === 6 && bits !== null && bits < 128) rules.netmask = bits;
   }
-  rules.servers = def.realServers.map((rs) => ({ address: canonicalAddress(rs.address), port: def.port, weight: rs.weight, forward: 'tunnel' as const }));
+  rules.servers = def.realServers.map((rs) => {
+    const address = canonicalAddress(rs.address);
+    return { address, port: def.port, weight: rs.weight, forward: 'tunnel' as const, ...tunnelFields(address, rs.tunnel, rs.guePort) };
+  });
   return rules;
 }
 
@@ -72,8 +75,12 @@ export function rulesToDefinition(rules: ServiceRules, previous: ServiceConfig |
     netmask,
     onePacket: rules.onePacket,
     realServers: rules.servers.map((s) => {
-      const old = oldServers.get(s.address);
-      return old ? { ...old, address: s.address, weight: s.weight } : { address: s.address, weight: s.weight, tunnel: 'ipip' as const };
+      // -a/-e give the whole ipvsadm view of a server; fields ipvsadm has no words for
+      // (tunnel MTU, health check overrides, feedback) stay as they were.
+      const { guePort: _oldPort, ...old } = oldServers.get(s.address) ?? {};
+      const server: RealServerConfig = { ...old, address: s.address, weight: s.weight, tunnel: s.tunType };
+      if (s.tunType === 'gue') server.guePort = s.tunPort;
+      return server;
     }),
   };
 }

@@ -10,7 +10,7 @@ import { fakeHost, type FakeHost } from '../../test/fixtures/director/fake-host.
 import { validateDirectorConfig } from './config-loader.js';
 import { applyConfig } from './config-reload.js';
 import { TunnelSources } from '../director/tunnel-source.js';
-import { parseAddressId } from '../director/address-id.js';
+import { Ipv6AddressTable, parseAddressId } from '../director/address-id.js';
 
 const VIP4 = '10.77.0.100';
 const VIP6 = 'fd77::100';
@@ -123,7 +123,9 @@ describe('run-time VIPs reach the host', () => {
 describe('tunnel sources (bug 6)', () => {
   test('one asynchronous batch per change finds the source of every new server; none runs on the event loop', async () => {
     const batches: string[][] = [];
-    const sources = new TunnelSources(undefined, async (lines) => {
+    const table = new Ipv6AddressTable(64);
+    const id = (text: string) => parseAddressId(text, table)!;
+    const sources = new TunnelSources(undefined, table, async (lines) => {
       batches.push(lines);
       return {
         stdout: lines
@@ -134,12 +136,12 @@ describe('tunnel sources (bug 6)', () => {
       };
     });
     const rs = Array.from({ length: 100 }, (_, i) => `10.77.${3 + (i >> 8)}.${(i & 255) + 1}`);
-    expect(() => sources.dipFor(parseAddressId(rs[0])!)).toThrow(/not looked up yet/);
+    expect(() => sources.dipFor(id(rs[0]))).toThrow(/not looked up yet/);
     await sources.prepare([...rs, 'fd77:3::2']);
     expect(batches).toHaveLength(1);
     expect(batches[0]).toHaveLength(101);
-    expect(sources.dipFor(parseAddressId(rs[99])!)).toBe(parseAddressId('10.77.2.1'));
-    expect(sources.dipFor(parseAddressId('fd77:3::2')!)).toBe(parseAddressId('fd77:2::1'));
+    expect(sources.dipFor(id(rs[99]))).toBe(id('10.77.2.1'));
+    expect(sources.dipFor(id('fd77:3::2'))).toBe(id('fd77:2::1'));
     await sources.prepare(rs); // cached: no second child
     expect(batches).toHaveLength(1);
     await expect(sources.prepare(['10.9.9.9'])).rejects.toThrow(/no route to real server 10\.9\.9\.9 \(RTNETLINK answers: Network is unreachable\)/);

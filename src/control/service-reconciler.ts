@@ -3,16 +3,14 @@
 // connections. All-or-nothing: the whole desired table is first built in a scratch
 // registry (every check the live one makes), and only then applied. Servers that leave
 // follow their service's expire_nodest_conn policy.
-import { canonicalIpText, formatAddressId } from '../director/address-id.js';
+import { canonicalIpText, IPV6_ID_BASE, Ipv6AddressTable, parseAddressId } from '../director/address-id.js';
 import type { Director, NodestPolicy, VipRoutes } from '../director/director.js';
 import { DirectorError } from '../director/errors.js';
 import type { RealServer } from '../director/real-server.js';
-import { ServiceRegistry } from '../director/service-registry.js';
+import { MAX_REAL_SERVERS, MAX_SERVICES, ServiceRegistry } from '../director/service-registry.js';
 import type { VirtualService } from '../director/virtual-service.js';
-import { canonicalAddress } from './admin-model.js';
 import type { RealServerConfig, ServiceConfig } from './config-schema.js';
 import { VstunadmError, type ControlErrorCode } from './errors.js';
-import { definitionKey, keyText } from './service-definitions.js';
 
 /** Tunnel codes as the data path stores them (src/director/tunnel-mtu.ts). */
 const TUNNEL_CODES = { ipip: 0, gue: 1 } as const;
@@ -78,21 +76,54 @@ function vipOf(def: ServiceConfig): string {
   return canonicalIpText(def.vip) ?? def.vip;
 }
 
+/** `tcp:VIP:PORT` of a definition, as defKey(def) writes it, through src/wire's fast parsers. */
+function defKey(def: ServiceConfig): string {
+  return `${def.protocol}:${vipOf(def)}:${def.port}`;
+}
+
+function addressOf(rs: RealServerConfig): string {
+  return canonicalIpText(rs.address) ?? rs.address;
+}
+
 /** `tcp:VIP:PORT` of a live service, with its VIP formatted for its family. */
 function liveKey(svc: VirtualService): string {
-  return `${svc.protocolName}:${formatAddressId(svc.vip)}:${svc.port}`;
+  return `${svc.protocolName}:${svc.vipText}:${svc.port}`;
 }
 
 /**
- * Checks that the live registry could hold `desired` (throws VstunadmError otherwise), by
- * building it in a scratch registry. Nothing live is touched. The tunnel sources of new
- * servers must have been looked up (Director.prepareSources).
+ * Checks that the live registry could hold `desired` (throws VstunadmError otherwise).
+ * Definitions equal to the live ones are known good; the others are built in a scratch
+ * registry (every check the live one makes), and the table-wide limits are counted, so a
+ * small change to a large table costs little. Nothing live is touched. The tunnel sources
+ * of new servers must have been looked up (Director.prepareSources).
  */
-export function validateDefinitions(director: Director, desired: readonly ServiceConfig[]): void {
-  const scratch = new ServiceRegistry({ dipFor: () => 0, mhTableSize: director.mhTableSize, now: director.clock });
+export function validateDefinitions(director: Director, desired: readonly ServiceConfig[]): Set<string> {
+  const live = new Map<string, string>();
+  for (const d of director.definitions) live.set(defKey(d), JSON.stringify(d));
+  const seen = new Set<string>();
+  const changed: ServiceConfig[] = [];
+  const unchanged = new Set<string>();
+  let servers = director.registry.drainingServers();
+  let v6 = 0;
+  for (const def of desired) {
+    const key = defKey(def);
+    if (seen.has(key)) throw new VstunadmError('ERR_SERVICE_EXISTS', `service ${key} is given twice; give each service once`);
+    seen.add(key);
+    servers += def.realServers.length;
+    if (live.get(key) === JSON.stringify(def)) {
+      unchanged.add(key);
+      continue;
+    }
+    changed.push(def);
+    v6 += 1 + def.realServers.length;
+  }
+  if (desired.length > MAX_SERVICES) throw new VstunadmError('ERR_REJECTED', `${desired.length} services: at most ${MAX_SERVICES}`);
+  if (servers > MAX_REAL_SERVERS) throw new VstunadmError('ERR_REJECTED', `${servers} real servers (with those still draining): at most ${MAX_REAL_SERVERS} in all`);
+  // Its own address table, sized to the change: nothing is acquired in the live one.
+  const scratch = new ServiceRegistry({ dipFor: () => 0, mhTableSize: director.mhTableSize, now: director.clock, addresses: new Ipv6AddressTable(Math.max(16, v6)) });
   scratch.batch(() => {
-    for (const def of desired) {
-      const label = keyText(definitionKey(def));
+    for (const def of changed) {
+      const label = defKey(def);
       let svc: VirtualService;
       try {
         svc = scratch.addService(serviceSpec(def));
@@ -103,13 +134,26 @@ export function validateDefinitions(director: Director, desired: readonly Servic
         try {
           scratch.addRealServer(svc, { address: rs.address, weight: rs.weight });
           // The live registry asks for the tunnel source now; fail here rather than half-way.
-          director.dipFor(scratch.findRealServer(svc, rs.address).address);
+          checkTunnelSource(director, rs.address);
         } catch (err) {
           throw toControlError(err, `service ${label}, real server ${rs.address}`);
         }
       }
     }
   });
+  return unchanged;
+}
+
+/** Asks the live director for a server's tunnel source (it throws when there is none), holding no address. */
+function checkTunnelSource(director: Director, address: string): void {
+  const live = director.registry.addresses;
+  const id = parseAddressId(address, live);
+  if (id === null) return; // the scratch registry has refused it already
+  try {
+    director.dipFor(id);
+  } finally {
+    if (id >= IPV6_ID_BASE) live.release(id);
+  }
 }
 
 function sameServiceParams(a: ServiceConfig, b: ServiceConfig): boolean {
@@ -146,7 +190,7 @@ export async function reconcile(director: Director, desired: readonly ServiceCon
   } catch (err) {
     throw toControlError(err, 'tunnel source');
   }
-  validateDefinitions(director, desired);
+  const unchanged = validateDefinitions(director, desired);
   let routes: Awaited<ReturnType<VipRoutes['prepare']>> | undefined;
   if (director.vipRoutes !== undefined) {
     try {
@@ -157,7 +201,7 @@ export async function reconcile(director: Director, desired: readonly ServiceCon
   }
   let sum: ReconcileSummary;
   try {
-    sum = director.registry.batch(() => applyDefinitions(director, desired, defaultPolicy));
+    sum = director.registry.batch(() => applyDefinitions(director, desired, defaultPolicy, unchanged));
   } catch (err) {
     await routes?.rollback();
     throw toControlError(err, 'apply');
@@ -168,13 +212,13 @@ export async function reconcile(director: Director, desired: readonly ServiceCon
 }
 
 /** The registry part of reconcile(), after validation: linear in the size of the table. */
-function applyDefinitions(director: Director, desired: readonly ServiceConfig[], defaultPolicy: NodestPolicy): ReconcileSummary {
+function applyDefinitions(director: Director, desired: readonly ServiceConfig[], defaultPolicy: NodestPolicy, unchanged: ReadonlySet<string>): ReconcileSummary {
   const sum: ReconcileSummary = { servicesAdded: [], servicesRemoved: [], servicesChanged: [], serversAdded: [], serversRemoved: [], serversChanged: [], expired: 0, rescheduled: 0 };
   const reg = director.registry;
   const previous = new Map<string, ServiceConfig>();
-  for (const d of director.definitions) previous.set(keyText(definitionKey(d)), d);
+  for (const d of director.definitions) previous.set(defKey(d), d);
   const wanted = new Map<string, ServiceConfig>();
-  for (const d of desired) wanted.set(keyText(definitionKey(d)), d);
+  for (const d of desired) wanted.set(defKey(d), d);
   const policyOf = (def: ServiceConfig | undefined): NodestPolicy => def?.expireNodestConn ?? defaultPolicy;
   const drop = (rs: RealServer, policy: NodestPolicy) => {
     const r = director.applyNodestPolicy(rs, policy);
@@ -191,16 +235,18 @@ function applyDefinitions(director: Director, desired: readonly ServiceConfig[],
       continue;
     }
     const servers = [...svc.servers];
-    reg.deleteService(svc.protocolName, formatAddressId(svc.vip), svc.port);
+    reg.deleteService(svc.protocolName, svc.vipText, svc.port);
     const policy = policyOf(previous.get(label));
     for (const rs of servers) drop(rs, policy === 'reschedule' ? 'expire' : policy);
     sum.servicesRemoved.push(label);
   }
 
   for (const def of desired) {
-    const label = keyText(definitionKey(def));
+    const label = defKey(def);
     const old = previous.get(label);
     let svc = live.get(label);
+    // Equal to what is live (validateDefinitions compared them): nothing to do.
+    if (svc !== undefined && unchanged.has(label)) continue;
     if (svc === undefined) {
       svc = reg.addService(serviceSpec(def));
       sum.servicesAdded.push(label);
@@ -210,7 +256,7 @@ function applyDefinitions(director: Director, desired: readonly ServiceConfig[],
     }
     applyServiceExtras(svc, def);
     const want = new Map<string, RealServerConfig>();
-    for (const rs of def.realServers) want.set(canonicalAddress(rs.address), rs);
+    for (const rs of def.realServers) want.set(addressOf(rs), rs);
     const have = new Map<string, RealServer>();
     for (const rs of [...svc.servers]) {
       if (want.has(rs.addressText)) {
@@ -222,7 +268,7 @@ function applyDefinitions(director: Director, desired: readonly ServiceConfig[],
       sum.serversRemoved.push(`${label} ${rs.addressText}`);
     }
     for (const rsDef of def.realServers) {
-      const addr = canonicalAddress(rsDef.address);
+      const addr = addressOf(rsDef);
       let rs = have.get(addr);
       if (rs === undefined) {
         rs = reg.addRealServer(svc, { address: addr, weight: rsDef.weight });

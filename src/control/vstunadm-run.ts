@@ -10,6 +10,9 @@ import { formatAnnouncements } from '../bgp/announce-format.js';
 import type { AnnouncerSnapshot } from '../bgp/vip-announcer.js';
 import { formatExplanation, type Explanation } from './flow-explainer.js';
 import { parseVstunadmArgs, type AdminCommand } from './ipvsadm-args.js';
+import { REPORTS } from './vstunadm-reports.js';
+import { ConfigError, loadDirectorConfig } from './config-loader.js';
+import { versionLine } from '../metrics/build-info.js';
 import { formatRules, formatRulesJson, serviceOption } from './ipvsadm-dump.js';
 import {
   formatConnections,
@@ -42,20 +45,28 @@ const HELP = `vstunadm — ipvsadm's commands against vstun-director (VS/TUN onl
 
   vstunadm -A|E -t|u VIP:PORT [-s SCHED] [-b FLAGS] [-p [SECS]] [-M MASK] [-o]
   vstunadm -D -t|u VIP:PORT
-  vstunadm -a|e -t|u VIP:PORT -r RIP[:PORT] [-i] [-w WEIGHT]
+  vstunadm -a|e -t|u VIP:PORT -r RIP[:PORT] [-i] [-w WEIGHT] [--tun-type ipip|gue [--tun-port PORT] [--tun-nocsum|--tun-csum]]
   vstunadm -d -t|u VIP:PORT -r RIP[:PORT]
   vstunadm -L|l [-t|u VIP:PORT] [-n] [--stats|--rate|--exact|--persistent-conn|--tun-info] [-c] [--timeout] [--sort|--nosort] [--json]
   vstunadm -C | -Z [-t|u VIP:PORT] | -S [-n] [--json] | -R < rules
   vstunadm --set TCP TCPFIN UDP
   vstunadm explain -t|u VIP:PORT --client IP:PORT [--json]
   vstunadm counters [--json]
-  vstunadm reload            re-read the director's config file (same as SIGHUP)
+  vstunadm reload            re-read the director's config file (same as SIGHUP); fails, changing
+                             nothing, when the file is invalid
+  vstunadm status|health|pmtu [--json]
+                             the director's state, its health checks, its tunnel MTUs
+  vstunadm -L -c [-t|u VIP:PORT]  connections, optionally of one service only
   vstunadm announce [--json] the VIPs this director has BIRD announce (bgp: section), and why
   vstunadm drain | undrain   withdraw every VIP from BGP (forwarding goes on) | announce again by health
 
+  --config FILE    take the control socket from the director's config (director.control)
   --control PATH   the director's control socket (default $VSTUN_CONTROL, else ${DEFAULT_CONTROL_PATH},
                    or /run/vstun/netns/NAME/director.sock inside network namespace NAME)
   Schedulers: rr wrr lc wlc sed nq sh dh lblc lblcr fo ovf mh twos
+  Addresses: 10.0.0.1:80, [2001:db8::1]:80. -M: a dotted mask (IPv4); for IPv6 only 128 (the data
+  path keeps IPv6 persistence per client address). GUE needs --tun-port; its UDP checksum is
+  what the data path sends: none to IPv4 servers (--tun-nocsum), always to IPv6 ones (--tun-csum).
 `;
 
 function listServices(cmd: Extract<AdminCommand, { kind: 'list' }>, res: Record<string, unknown>): string {
@@ -94,6 +105,7 @@ export async function runVstunadm(argv: readonly string[], io: VstunadmIo): Prom
   const program = new Command()
     .name('vstunadm')
     .option('--control <path>', 'control socket of vstun-director')
+    .option('--config <file>', "the director's config: its director.control names the socket")
     .allowUnknownOption()
     .allowExcessArguments()
     .helpOption(false)
@@ -103,10 +115,33 @@ export async function runVstunadm(argv: readonly string[], io: VstunadmIo): Prom
   try {
     const parsed = program.parseOptions([...argv]);
     words = [...parsed.operands, ...parsed.unknown];
-    control = program.opts<{ control?: string }>().control ?? io.env.VSTUN_CONTROL ?? defaultControlPath();
+    const o = program.opts<{ control?: string; config?: string }>();
+    // --config: the socket the YAML names (systemd's ExecReload uses it, so editing director.control just works).
+    control = o.control ?? (o.config !== undefined ? (loadDirectorConfig(o.config).director.control ?? defaultControlPath()) : undefined) ?? io.env.VSTUN_CONTROL ?? defaultControlPath();
   } catch (err) {
+    if (err instanceof ConfigError) {
+      io.stderr(`vstunadm: ${err.message}\nnothing was sent to the director\n`);
+      return 1;
+    }
     io.stderr(`vstunadm: ${err instanceof CommanderError ? err.message.replace(/^error: /, '') : String(err)}\n`);
     return 2;
+  }
+  // vstun's reports (status, health, pmtu): one control op each, [--json].
+  const report = REPORTS[words[0]];
+  if (report !== undefined && Object.hasOwn(REPORTS, words[0])) {
+    const rest = words.slice(1);
+    if (rest.some((w) => w !== '--json')) {
+      io.stderr(`vstunadm: ${words[0]} takes only --json, not '${rest.find((w) => w !== '--json')}' (see vstunadm -h)\n`);
+      return 2;
+    }
+    try {
+      const { v: _v, ok: _ok, ...body } = await controlRequest(control, words[0], {});
+      io.stdout(rest.length ? `${JSON.stringify({ schema: `vstun.${words[0]}/1`, ...body }, null, 2)}\n` : report(body));
+      return 0;
+    } catch (err) {
+      io.stderr(`vstunadm: ${(err as Error).message}\n`);
+      return isVstunadmError(err) && err.code === 'ERR_USAGE' ? 2 : 1;
+    }
   }
   let cmd: AdminCommand;
   try {
@@ -125,7 +160,7 @@ export async function runVstunadm(argv: readonly string[], io: VstunadmIo): Prom
         io.stdout(HELP);
         return 0;
       case 'version':
-        io.stdout(`vstunadm (vstun) — ipvsadm syntax, IPVS ${IPVS_VERSION} formats\n`);
+        io.stdout(`${versionLine('vstunadm')}; ipvsadm syntax, IPVS ${IPVS_VERSION} formats\n`);
         return 0;
       case 'announce':
       case 'drain':

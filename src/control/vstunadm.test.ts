@@ -117,13 +117,13 @@ describe('vstunadm listings in ipvsadm formats', () => {
 describe('-S and -R', () => {
   const DUMP = [
     '-A -t 10.77.0.100:80 -s wrr',
-    '-a -t 10.77.0.100:80 -r 10.77.3.2:80 -i -w 1',
-    '-a -t 10.77.0.100:80 -r 10.77.4.2:80 -i -w 2',
+    '-a -t 10.77.0.100:80 -r 10.77.3.2:80 -i -w 1 --tun-type ipip',
+    '-a -t 10.77.0.100:80 -r 10.77.4.2:80 -i -w 2 --tun-type ipip',
     '-A -t 10.77.0.100:443 -s mh -p 300 -M 255.255.255.0 -b mh-fallback',
-    '-a -t 10.77.0.100:443 -r 10.77.3.2:443 -i -w 1',
-    '-a -t 10.77.0.100:443 -r 10.77.4.2:443 -i -w 1',
+    '-a -t 10.77.0.100:443 -r 10.77.3.2:443 -i -w 1 --tun-type ipip',
+    '-a -t 10.77.0.100:443 -r 10.77.4.2:443 -i -w 1 --tun-type ipip',
     '-A -u 10.77.0.100:53 -s rr -o',
-    '-a -u 10.77.0.100:53 -r 10.77.3.2:53 -i -w 1',
+    '-a -u 10.77.0.100:53 -r 10.77.3.2:53 -i -w 1 --tun-type ipip',
     '',
   ].join('\n');
 
@@ -168,7 +168,7 @@ describe('rule changes', () => {
     await out(t, ['-E', '-t', `${VIP}:80`, '-s', 'wlc', '-p', '60']);
     await out(t, ['-e', '-t', `${VIP}:80`, '-r', RS2, '-w', '0']);
     await out(t, ['-d', '-t', `${VIP}:80`, '-r', RS1]);
-    expect(await out(t, ['-S'])).toBe('-A -t 10.77.0.100:80 -s wlc -p 60\n-a -t 10.77.0.100:80 -r 10.77.4.2:80 -i -w 0\n');
+    expect(await out(t, ['-S'])).toBe('-A -t 10.77.0.100:80 -s wlc -p 60\n-a -t 10.77.0.100:80 -r 10.77.4.2:80 -i -w 0 --tun-type ipip\n');
     await out(t, ['-D', '-t', `${VIP}:80`]);
     expect(await out(t, ['-S'])).toBe('');
   });
@@ -184,18 +184,73 @@ describe('rule changes', () => {
     expect(JSON.parse(await out(t, ['-L', '-n', '--stats', '--json'])).services.every((s: { stats: { inpkts: number } }) => s.stats.inpkts === 0)).toBe(true);
   });
 
-  test('ipvsadm edits keep the config-only fields (tunnel type, MTU, MSS clamp) of a service and its servers', async () => {
-    const t = await director({ services: [{ protocol: 'tcp', vip: VIP, port: 80, tunnelMtu: 1400, mssClamp: false, realServers: [{ address: RS1, tunnel: 'gue', guePort: 6080 }] }] });
+  test('ipvsadm edits keep the config-only fields (MTU, MSS clamp) of a service and its servers; -e gives the whole ipvsadm view', async () => {
+    const t = await director({ services: [{ protocol: 'tcp', vip: VIP, port: 80, tunnelMtu: 1400, mssClamp: false, realServers: [{ address: RS1, tunnel: 'gue', guePort: 6080, tunnelMtu: 1300 }] }] });
+    expect(await out(t, ['-S'])).toBe(`-A -t ${VIP}:80 -s wlc\n-a -t ${VIP}:80 -r ${RS1}:80 -i -w 1 --tun-type gue --tun-port 6080 --tun-nocsum\n`);
     await out(t, ['-E', '-t', `${VIP}:80`, '-s', 'rr']);
-    await out(t, ['-e', '-t', `${VIP}:80`, '-r', RS1, '-w', '7']);
+    await out(t, ['-e', '-t', `${VIP}:80`, '-r', RS1, '-w', '7', '--tun-type', 'gue', '--tun-port', '7000']);
     await out(t, ['-a', '-t', `${VIP}:80`, '-r', RS2]);
     const def = t.director.definitions[0];
     expect(def).toMatchObject({ scheduler: 'rr', tunnelMtu: 1400, mssClamp: false });
     expect(def.realServers).toEqual([
-      expect.objectContaining({ address: RS1, weight: 7, tunnel: 'gue', guePort: 6080 }),
+      expect.objectContaining({ address: RS1, weight: 7, tunnel: 'gue', guePort: 7000, tunnelMtu: 1300 }),
       expect.objectContaining({ address: RS2, weight: 1, tunnel: 'ipip' }),
     ]);
+    expect(await out(t, ['-L', '-n', '--tun-info'])).toContain(`  -> ${RS1}:80                 Tunnel  gue:7000:-c   7      0          0         \n`);
+    // As IPVS's edit: what -e does not give takes ipvsadm's default (ipip, weight 1).
+    await out(t, ['-e', '-t', `${VIP}:80`, '-r', RS1]);
+    expect(t.director.definitions[0].realServers[0]).toEqual({ address: RS1, weight: 1, tunnel: 'ipip', tunnelMtu: 1300 });
+    expect(t.director.registry.list()[0].servers.find((rs) => rs.addressText === RS1)!.tunnel).toBe(0);
   });
+
+  test('IPv6 services and GUE servers through vstunadm, in ipvsadm 1.31 text', async () => {
+    const t = await director({});
+    const input = [
+      '-A -t [2001:DB8::1]:80 -s rr',
+      '-a -t [2001:db8::1]:80 -r [2001:db8::a0a0]:80 -i -w 2 --tun-type gue --tun-port 6080',
+      '-a -t [2001:db8::1]:80 -r 10.77.3.2',
+      '-E -t [2001:db8::1]:80 -s wrr -p 60 -M 128',
+      '',
+    ].join('\n');
+    await out(t, ['-R'], input);
+    const dump = await out(t, ['-S', '-n']);
+    expect(dump).toContain('-A -t [2001:db8::1]:80 -s wrr -p 60\n-a -t [2001:db8::1]:80 -r 10.77.3.2:80 -i -w 1 --tun-type ipip\n-a -t [2001:db8::1]:80 -r [2001:db8::a0a0]:80 -i -w 2 --tun-type gue --tun-port 6080 --tun-csum\n');
+    expect(await out(t, ['-L', '-n', '--tun-info'])).toContain('TCP  [2001:db8::1]:80 wrr persistent 60\n  -> 10.77.3.2:80                 Tunnel  ipip          1      0          0         \n  -> [2001:db8::a0a0]:80          Tunnel  gue:6080:+c   2      0          0         \n');
+    // -R of that dump into an empty director gives the same dump.
+    const b = await director({});
+    await out(b, ['-R'], dump);
+    expect(await out(b, ['-S', '-n'])).toBe(dump);
+  });
+
+  test('with an IPv6 service in the table, every later change still works (issue 11, item 1)', async () => {
+    const t = await director();
+    await out(t, ['-A', '-t', '[2001:db8::1]:80', '-s', 'rr']);
+    await out(t, ['-a', '-t', '[2001:db8::1]:80', '-r', '[2001:db8::a0a0]', '--tun-type', 'gue', '--tun-port', '6080']);
+    await out(t, ['-a', '-t', '[2001:db8::1]:80', '-r', RS1, '-w', '3']);
+    await out(t, ['-A', '-u', `${VIP}:5353`, '-s', 'rr']);
+    await out(t, ['-E', '-t', '[2001:db8::1]:80', '-s', 'wrr', '-p', '60', '-M', '128']);
+    await out(t, ['-e', '-t', '[2001:db8::1]:80', '-r', RS1, '-w', '5']);
+    await out(t, ['-Z']);
+    await out(t, ['-Z', '-t', '[2001:db8::1]:80']);
+    await out(t, ['--set', '900', '120', '300']);
+    const dump = await out(t, ['-S', '-n']);
+    expect(dump).toContain('-A -t [2001:db8::1]:80 -s wrr -p 60\n-a -t [2001:db8::1]:80 -r 10.77.3.2:80 -i -w 5 --tun-type ipip\n-a -t [2001:db8::1]:80 -r [2001:db8::a0a0]:80 -i -w 1 --tun-type gue --tun-port 6080 --tun-csum\n');
+    await out(t, ['-R'], '-D -u 10.77.0.100:5353\n');
+    await out(t, ['-d', '-t', '[2001:db8::1]:80', '-r', '[2001:db8::a0a0]']);
+    await out(t, ['-D', '-t', '[2001:db8::1]:80']);
+    expect(await out(t, ['-S', '-n'])).toBe(await out(await director(), ['-S', '-n']));
+  });
+
+  test('-M with an IPv6 prefix shorter than /128 is refused, saying what the data path serves', async () => {
+    const t = await director({});
+    const r = await t.vstunadm(['-A', '-t', '[2001:db8::1]:80', '-s', 'rr', '-p', '60', '-M', '64']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      'vstunadm: -t [2001:db8::1]:80: netmask (-M) "64" cannot be served for an IPv6 VIP: vstun keeps IPv6 persistence per client address (/128) and does not group IPv6 clients by prefix; give 128 or leave netmask out (vstunadm: -M 128 or no -M)\n',
+    );
+    expect(await out(t, ['-S'])).toBe('');
+  });
+
   test('config-only fields reach the live service and server objects the data path reads', async () => {
     const t = await director({ services: [{ protocol: 'tcp', vip: VIP, port: 80, tunnelMtu: 1400, mssClamp: false, sloppy: true, realServers: [{ address: RS1, tunnel: 'gue', guePort: 7000, tunnelMtu: 1300 }] }] });
     const svc = t.director.registry.services.find((s) => s !== undefined && s.port === 80)!;
@@ -330,7 +385,7 @@ describe('reload', () => {
     writeFileSync(file, yaml([kept, RS3], `  - {protocol: udp, vip: ${VIP}, port: 53, realServers: [{address: ${RS3}}]}\n`));
     const r = await out(t, ['reload']);
     expect(r).toBe('reloaded: servicesAdded 1, servicesRemoved 0, servicesChanged 0, serversAdded 2, serversRemoved 1, serversChanged 0\n');
-    expect(await out(t, ['-S'])).toBe(`-A -t ${VIP}:80 -s mh\n-a -t ${VIP}:80 -r ${kept}:80 -i -w 1\n-a -t ${VIP}:80 -r ${RS3}:80 -i -w 1\n-A -u ${VIP}:53 -s wlc\n-a -u ${VIP}:53 -r ${RS3}:53 -i -w 1\n`);
+    expect(await out(t, ['-S'])).toBe(`-A -t ${VIP}:80 -s mh\n-a -t ${VIP}:80 -r ${kept}:80 -i -w 1 --tun-type ipip\n-a -t ${VIP}:80 -r ${RS3}:80 -i -w 1 --tun-type ipip\n-A -u ${VIP}:53 -s wlc\n-a -u ${VIP}:53 -r ${RS3}:53 -i -w 1 --tun-type ipip\n`);
     // The kept server is the same object, and its connection still forwards to it.
     expect(t.director.registry.servers.find((s) => s?.addressText === kept && !s.removed)).toBe(keptRs);
     t.device.takeWritten();

@@ -55,13 +55,23 @@ describe('Ipv6AddressTable', () => {
     expect(t.acquire(addr(9), 0)).toBeGreaterThanOrEqual(IPV6_ID_BASE);
   });
 
-  test('text round trip through the process table; IPv4 stays a plain uint32', () => {
-    const id = parseAddressId('2001:db8::a:1')!;
+  test('text round trip through a table; IPv4 stays a plain uint32', () => {
+    const t = new Ipv6AddressTable(16);
+    const id = parseAddressId('2001:db8::a:1', t)!;
     expect(id).toBeGreaterThanOrEqual(IPV6_ID_BASE);
-    expect(formatAddressId(id)).toBe('2001:db8::a:1');
-    expect(findAddressId('2001:0db8:0::a:1')).toBe(id);
-    expect(parseAddressId('10.0.0.1')).toBe(0x0a000001);
-    expect(formatAddressId(0x0a000001)).toBe('10.0.0.1');
-    expect(parseAddressId('not an address')).toBeNull();
+    expect(formatAddressId(id, t)).toBe('2001:db8::a:1');
+    expect(findAddressId('2001:0db8:0::a:1', t)).toBe(id);
+    expect(parseAddressId('10.0.0.1', t)).toBe(0x0a000001);
+    expect(formatAddressId(0x0a000001, t)).toBe('10.0.0.1');
+    expect(parseAddressId('not an address', t)).toBeNull();
+  });
+
+  test('each table is its own: an address in one is unknown to another (one per director)', () => {
+    const a = new Ipv6AddressTable(16);
+    const b = new Ipv6AddressTable(16);
+    parseAddressId('2001:db8::a:2', a);
+    expect(findAddressId('2001:db8::a:2', a)).not.toBeNull();
+    expect(findAddressId('2001:db8::a:2', b)).toBeNull();
+    expect(b.size).toBe(0);
   });
 });

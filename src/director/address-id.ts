@@ -2,7 +2,8 @@
 // connection table keep their numeric fields: an IPv4 address is its uint32 value; an
 // IPv6 address is IPV6_ID_BASE + a slot in a fixed-capacity table of 16-byte addresses.
 // Slots are refcounted (VIPs and real servers hold one for good, each IPv6 connection
-// entry holds one for its client and one for its VIP) and reused once free. Lookups and
+// entry holds one for its client and one for its VIP) and reused once free. Each director
+// owns its table (ServiceRegistry.addresses): an id means something only with its table. Lookups and
 // acquisitions hash the 16 bytes in place: no allocation on the data path.
 import { parseIpv4 as parseDotted } from '../wire/ipv4-address.js';
 import { ipv4ToString } from '../wire/ipv4-address.js';
@@ -142,9 +143,6 @@ export function hashIpv6At(buf: Uint8Array, off: number): number {
   return hashWords(word(buf, off), word(buf, off + 4), word(buf, off + 8), word(buf, off + 12));
 }
 
-/** The process's IPv6 addresses (one table: ids must mean the same thing everywhere). */
-export const ipv6Addresses = new Ipv6AddressTable();
-
 const scratch = new Uint8Array(16);
 
 /**
@@ -152,20 +150,20 @@ const scratch = new Uint8Array(16);
  * address (control plane: VIPs, real servers). null when the text is neither, or when
  * the IPv6 table is full.
  */
-export function parseAddressId(text: string): number | null {
+export function parseAddressId(text: string, table: Ipv6AddressTable): number | null {
   const v4 = parseDotted(text);
   if (v4 !== null) return v4;
   if (!parseIpv6Into(text, scratch, 0)) return null;
-  const id = ipv6Addresses.acquire(scratch, 0);
+  const id = table.acquire(scratch, 0);
   return id < 0 ? null : id;
 }
 
 /** The id of IPv4/IPv6 text without adding anything; null when unknown or not an address. */
-export function findAddressId(text: string): number | null {
+export function findAddressId(text: string, table: Ipv6AddressTable): number | null {
   const v4 = parseDotted(text);
   if (v4 !== null) return v4;
   if (!parseIpv6Into(text, scratch, 0)) return null;
-  const id = ipv6Addresses.find(scratch, 0);
+  const id = table.find(scratch, 0);
   return id < 0 ? null : id;
 }
 
@@ -178,9 +176,9 @@ export function canonicalIpText(text: string): string | null {
 }
 
 /** Text of an address id: dotted quad, or RFC 5952 IPv6. */
-export function formatAddressId(id: number): string {
-  if (id < IPV6_ID_BASE) return `${id >>> 24}.${(id >>> 16) & 255}.${(id >>> 8) & 255}.${id & 255}`;
+export function formatAddressId(id: number, table: Ipv6AddressTable): string {
+  if (id < IPV6_ID_BASE) return ipv4ToString(id);
   const b = new Uint8Array(16);
-  ipv6Addresses.copyTo(id, b, 0);
+  table.copyTo(id, b, 0);
   return ipv6ToString(b, 0);
 }

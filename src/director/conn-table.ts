@@ -4,21 +4,22 @@
 // entry, else the soonest-expiring non-established one, else the soonest-expiring
 // established one, found by a bounded scan from the sweep cursor.
 //
-// Entry layout (30 bytes per slot, slots = capacity / 0.75 → 40 bytes per entry):
+// Entry layout (32 bytes per slot, slots = capacity / 0.75 → 43 bytes per entry):
 //   hash   u32  key hash (home slot = hash % slots; also short-circuits compares)
 //   caddr  u32  client address      vaddr u32  virtual address
-//   ports  u32  cport << 16 | vport rs    u16  real-server id   svc u16  service id
+//   ports  u32  cport << 16 | vport rs    u32  real-server id   svc u16  service id
+//   (a u32 server id: 10 000 services x 10 servers is more than 65 535 servers)
 //   state  u8   TCP state or UDP_STATE
 //   kind   u8   0 = empty; KIND_* (protocol / template); bit 7 (KIND_V6) marks IPv6
 //   expires f64 milliseconds (monotonic clock)
 // IPv6: callers pass address ids (address-id.ts); an IPv6 entry stores the slots of its
 // client and virtual address in the interned side table of 16-byte addresses (each entry
 // holds a reference on both, dropped when the entry goes) and sets KIND_V6, so IPv4
-// entries, the common case, stay 30 bytes.
+// entries, the common case, stay 32 bytes.
 //
 // Expiry never scans the whole table per packet: lookups expire the entry they hit, and
 // sweep() checks a bounded number of slots per call from a rotating cursor.
-import { IPV6_ID_BASE, ipv6Addresses } from './address-id.js';
+import { IPV6_ID_BASE, Ipv6AddressTable } from './address-id.js';
 import { hash4 } from './flow-hash.js';
 import { TcpState } from './tcp-state.js';
 
@@ -56,7 +57,7 @@ export class ConnTable {
   private readonly caddr: Uint32Array;
   private readonly vaddr: Uint32Array;
   private readonly ports: Uint32Array;
-  private readonly rsId: Uint16Array;
+  private readonly rsId: Uint32Array;
   private readonly svcId: Uint16Array;
   private readonly stateArr: Uint8Array;
   private readonly kind: Uint8Array;
@@ -76,6 +77,8 @@ export class ConnTable {
     capacity: number = DEFAULT_CONN_TABLE_CAPACITY,
     private readonly accounting: ConnAccounting = { released() {} },
     private readonly seed: number = (Math.random() * 0x100000000) >>> 0,
+    /** The director's IPv6 address table (the ids callers pass are its slots). */
+    private readonly addresses: Ipv6AddressTable = new Ipv6AddressTable(1024),
   ) {
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > 64 * 1024 * 1024) {
       throw new RangeError(`connection table capacity must be an integer in 1..67108864, got ${capacity}`);
@@ -87,7 +90,7 @@ export class ConnTable {
     this.caddr = new Uint32Array(n);
     this.vaddr = new Uint32Array(n);
     this.ports = new Uint32Array(n);
-    this.rsId = new Uint16Array(n);
+    this.rsId = new Uint32Array(n);
     this.svcId = new Uint16Array(n);
     this.stateArr = new Uint8Array(n);
     this.kind = new Uint8Array(n);
@@ -158,10 +161,10 @@ export class ConnTable {
     if (this.count >= this.capacity && !this.evictOne(now)) return -1;
     if (caddr >= IPV6_ID_BASE) {
       // The entry holds its addresses in the side table until it goes.
-      ipv6Addresses.retain(caddr);
+      this.addresses.retain(caddr);
       kind |= KIND_V6;
       caddr -= IPV6_ID_BASE;
-      ipv6Addresses.retain(vaddr);
+      this.addresses.retain(vaddr);
       vaddr -= IPV6_ID_BASE;
     }
     const ports = ((cport << 16) | vport) >>> 0;
@@ -225,6 +228,16 @@ export class ConnTable {
   /** Removes the entry in `slot` (reporting it to the accounting). */
   remove(slot: number): void {
     this.removeAt(slot);
+  }
+
+  /**
+   * Moves the entry in `slot` to another real server (reschedule), in place: the old
+   * server is told the entry left it (accounting), the key, the addresses it holds (IPv6
+   * references) and the expiry stay. The caller accounts the entry to the new server.
+   */
+  rebind(slot: number, rsId: number): void {
+    this.accounting.released(this.rsId[slot], this.kind[slot] & ~KIND_V6, this.stateArr[slot]);
+    this.rsId[slot] = rsId;
   }
 
   /**
@@ -318,8 +331,8 @@ export class ConnTable {
   /** Knuth's algorithm R: pull later entries of the probe run back so lookups stay correct. */
   private releaseAddresses(slot: number): void {
     if ((this.kind[slot] & KIND_V6) === 0) return;
-    ipv6Addresses.release(this.caddr[slot] + IPV6_ID_BASE);
-    ipv6Addresses.release(this.vaddr[slot] + IPV6_ID_BASE);
+    this.addresses.release(this.caddr[slot] + IPV6_ID_BASE);
+    this.addresses.release(this.vaddr[slot] + IPV6_ID_BASE);
   }
 
   private removeAt(slot: number): void {

@@ -16,7 +16,7 @@ import { parseIpv4 } from '../wire/ipv4-address.js';
 import { Ipv6Header } from '../wire/ipv6.js';
 import { parseIpv6 } from '../wire/ipv6-address.js';
 import { concat, DIP, DIRECTOR_MAC, ethernet, hex, ipv4, KERNEL_MAC, SYN, ACK, PSH, tcp, VIP, CLIENT } from '../../test/fixtures/director/frames.js';
-import { findAddressId, ipv6Addresses, parseAddressId } from './address-id.js';
+import { findAddressId, Ipv6AddressTable, parseAddressId } from './address-id.js';
 import { TUNNEL_GUE } from './tunnel-mtu.js';
 import type { VerdictName } from './verdicts.js';
 import type { ServiceSpec } from './virtual-service.js';
@@ -35,8 +35,10 @@ const collected: Uint8Array[] = [];
 function build(services: Array<{ vip: string; servers: string[]; protocol?: 'tcp' | 'udp'; port?: number; gue?: boolean; mssClamp?: boolean }>) {
   const dev = new FakeDevice({ headroom: 128 });
   const clock = { now: 1_000_000 };
-  const dip6 = parseAddressId(DIP6)!;
+  const addresses = new Ipv6AddressTable();
+  const dip6 = parseAddressId(DIP6, addresses)!;
   const d = fixtureDirector(dev, {
+    addresses,
     dipFor: (rip) => (rip >= 2 ** 32 ? dip6 : parseIpv4(DIP)!),
     connTableCapacity: 1024,
     clock: () => clock.now,
@@ -229,14 +231,15 @@ describe('IPv6 fragments and the address table', () => {
 
   test('a client address is held only while its connections live', () => {
     const env = build([{ vip: VIP6, servers: [RS6] }]);
-    const before = ipv6Addresses.size;
+    const table = env.d.registry.addresses;
+    const before = table.size;
     step(env, v6frame(tcp6({ flags: SYN, src: 'fd77:1::99' }), 6, { src: 'fd77:1::99' }));
-    expect(findAddressId('fd77:1::99')).not.toBeNull();
-    expect(ipv6Addresses.size).toBe(before + 1);
+    expect(findAddressId('fd77:1::99', table)).not.toBeNull();
+    expect(table.size).toBe(before + 1);
     expect(env.d.connections()[0]).toMatchObject({ client: 'fd77:1::99', virtual: VIP6, realServer: RS6 });
     env.d.table.clear();
-    expect(findAddressId('fd77:1::99')).toBeNull();
-    expect(ipv6Addresses.size).toBe(before);
+    expect(findAddressId('fd77:1::99', table)).toBeNull();
+    expect(table.size).toBe(before);
   });
 });
 

@@ -15,7 +15,7 @@ import { Ipv4View } from '../wire/ipv4.js';
 import { readIpv4 } from '../wire/ipv4-address.js';
 import { ipv6Equals } from '../wire/ipv6-address.js';
 import { Ipv6View } from '../wire/ipv6.js';
-import { hashIpv6At, IPV6_ID_BASE, ipv6Addresses } from './address-id.js';
+import { hashIpv6At, IPV6_ID_BASE, type Ipv6AddressTable } from './address-id.js';
 import { ConnTable, KIND_TCP, KIND_TCP_TEMPLATE, KIND_UDP, KIND_UDP_TEMPLATE } from './conn-table.js';
 import { frameOverhead, TunnelEncapsulator } from './encap-tunnel.js';
 import { FragmentCache } from './fragment-cache.js';
@@ -58,7 +58,7 @@ export class Datapath {
   private readonly ip = new Ipv4View();
   private readonly ip6 = new Ipv6View();
   private readonly quoted6 = new Ipv6View();
-  private readonly encap = new TunnelEncapsulator();
+  private readonly encap: TunnelEncapsulator;
   private readonly flow = newFlowKey();
   /** Set when a frame was dropped for lack of the kernel's MAC: the owner sends an ARP probe. */
   needKernelMac = false;
@@ -87,7 +87,13 @@ export class Datapath {
     private readonly timeouts: Timeouts,
     private readonly host: VirtualHost,
     readonly options: DatapathOptions,
-  ) {}
+  ) {
+    this.addresses = registry.addresses;
+    this.encap = new TunnelEncapsulator(registry.addresses);
+  }
+
+  /** The director's IPv6 address table (the registry's), read per IPv6 packet. */
+  private readonly addresses: Ipv6AddressTable;
 
   /** Processes one batch at time `now` (ms, monotonic) and writes the output in one call. */
   processBatch(batch: PacketBatch, device: PacketDevice, now: number): void {
@@ -477,7 +483,7 @@ export class Datapath {
       }
       return Verdict.DropToDirector;
     }
-    const dst = ipv6Addresses.find(data, ipOff + 24);
+    const dst = this.addresses.find(data, ipOff + 24);
     if (dst < 0 || !this.registry.isVip(dst)) return Verdict.DropNotVip;
     if (ip.fragmentHeaderOffset >= 0 && ip.fragmentOffset > 0) {
       return this.laterFragment(data, ipOff, total, true, protocol, hashIpv6At(data, ipOff + 8), dst, ip.fragmentIdentification, now);
@@ -499,17 +505,17 @@ export class Datapath {
     const svc = this.registry.lookup(protocol, dst, vport);
     if (svc === undefined) return Verdict.DropNoService;
     // The entry takes its own references; a new client's address is held only meanwhile.
-    let caddr = ipv6Addresses.find(data, ipOff + 8);
+    let caddr = this.addresses.find(data, ipOff + 8);
     const fresh = caddr < 0;
     if (fresh) {
-      caddr = ipv6Addresses.acquire(data, ipOff + 8);
+      caddr = this.addresses.acquire(data, ipOff + 8);
       if (caddr < 0) return Verdict.DropAddressTableFull;
     }
-    const flowCaddr = ipv6Addresses.addressHash(caddr);
+    const flowCaddr = this.addresses.addressHash(caddr);
     const flags = isTcp ? data[l4 + 13] : 0;
     this.flowHash = hash2(0x6e7, flowCaddr, ((cport << 16) | vport) >>> 0) | 0;
     const v = this.connect(svc, protocol, isTcp, flags, caddr, flowCaddr, cport, dst, vport, now);
-    if (fresh) ipv6Addresses.release(caddr);
+    if (fresh) this.addresses.release(caddr);
     if (v !== Verdict.Forward) return v;
     const rs = this.picked!;
     if (isTcp && (flags & TCP_SYN) !== 0 && svc.mssClamp) {
@@ -552,8 +558,8 @@ export class Datapath {
     const proto = q.upperProtocol;
     const p = q.upperOffset;
     if ((proto !== IPPROTO_TCP && proto !== IPPROTO_UDP) || p < 0 || p + 4 > icmp + icmpLen) return Verdict.DropIcmpNoFlow;
-    const vaddr = ipv6Addresses.find(data, icmp + 8 + 8);
-    const caddr = ipv6Addresses.find(data, icmp + 8 + 24);
+    const vaddr = this.addresses.find(data, icmp + 8 + 8);
+    const caddr = this.addresses.find(data, icmp + 8 + 24);
     if (vaddr < 0 || caddr < 0) return Verdict.DropIcmpNoFlow;
     const vport = (data[p] << 8) | data[p + 1];
     const cport = (data[p + 2] << 8) | data[p + 3];
@@ -562,7 +568,7 @@ export class Datapath {
     const rs = this.registry.servers[this.table.rsAt(slot)];
     const svc = this.registry.services[this.table.serviceAt(slot)];
     if (rs === undefined || svc === undefined) return Verdict.DropIcmpNoFlow;
-    this.flowHash = hash2(0x6e7, ipv6Addresses.addressHash(caddr), ((cport << 16) | vport) >>> 0) | 0;
+    this.flowHash = hash2(0x6e7, this.addresses.addressHash(caddr), ((cport << 16) | vport) >>> 0) | 0;
     return this.forward(data, ipOff, total, true, svc, rs, Verdict.ForwardIcmpError, now);
   }
 }

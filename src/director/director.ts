@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { PacketDevice } from '../device/packet-device.js';
 import type { ServiceConfig } from '../control/config-schema.js';
 import type { OnFailurePolicy } from '../health/health-config.js';
+import { IPV6_ID_BASE, type Ipv6AddressTable } from './address-id.js';
 import { ConnTable, DEFAULT_CONN_TABLE_CAPACITY, KIND_TCP, KIND_TCP_TEMPLATE, KIND_UDP, KIND_UDP_TEMPLATE } from './conn-table.js';
 import { Datapath } from './datapath.js';
 import { formatIpv4 } from './ipv4-text.js';
@@ -46,6 +47,8 @@ export interface DirectorOptions {
   hashSeed?: number;
   /** Run the sweep and estimator timers (default true; tests drive them by hand). */
   timers?: boolean;
+  /** This director's IPv6 address table (a fresh one by default; pass it when dipFor makes IPv6 ids). */
+  addresses?: Ipv6AddressTable;
   /** Looks up the tunnel sources of servers a change adds, before it is applied (async). */
   prepareSources?: (rips: readonly string[]) => Promise<void>;
   /** The host's VIP routes, kept in step with the service table (absent with --no-setup). */
@@ -163,8 +166,8 @@ export class Director {
     this.vipRoutes = opts.vipRoutes;
     this.prepareSources = opts.prepareSources ?? (async () => {});
     this.clock = opts.clock ?? (() => performance.now());
-    this.registry = new ServiceRegistry({ dipFor: opts.dipFor, mhTableSize: opts.mhTableSize, random: opts.random, now: this.clock });
-    this.table = new ConnTable(opts.connTableCapacity ?? DEFAULT_CONN_TABLE_CAPACITY, this.registry, opts.hashSeed);
+    this.registry = new ServiceRegistry({ dipFor: opts.dipFor, mhTableSize: opts.mhTableSize, random: opts.random, now: this.clock, addresses: opts.addresses });
+    this.table = new ConnTable(opts.connTableCapacity ?? DEFAULT_CONN_TABLE_CAPACITY, this.registry, opts.hashSeed, this.registry.addresses);
     this.host = new VirtualHost(opts.mac, opts.linkAddress, opts.kernelAddress, opts.kernelMac);
     this.datapath = new Datapath(this.registry, this.table, this.timeouts, this.host, {
       icmpEcho: opts.icmpEcho ?? true,
@@ -269,31 +272,31 @@ export class Director {
     });
     const now = this.clock();
     const flow = newFlowKey();
-    for (const [kind, caddr, cport, vaddr, vport, svcId, state, expires] of entries) {
+    for (const [kind, caddr, cport, vaddr, vport, svcId, state] of entries) {
       const slot = t.lookup(kind, caddr, cport, vaddr, vport, now);
       if (slot < 0 || t.rsAt(slot) !== rs.id) continue;
-      t.remove(slot);
       const svc = this.registry.services[svcId];
       const template = kind === KIND_TCP_TEMPLATE || kind === KIND_UDP_TEMPLATE;
       if (policy === 'expire' || template || svc === undefined) {
+        t.remove(slot);
         result.expired++;
         continue;
       }
       flow.protocol = svc.protocol;
-      flow.caddr = caddr;
+      // As the data path hashes it: an IPv6 client by its address, not its table slot.
+      flow.caddr = caddr >= IPV6_ID_BASE ? this.registry.addresses.addressHash(caddr) : caddr;
       flow.cport = cport;
       flow.vaddr = vaddr;
       flow.vport = vport;
       const next = svc.scheduler.schedule(flow);
       if (next === null || next === rs) {
+        t.remove(slot);
         result.expired++;
         continue;
       }
-      const ns = t.insert(kind, caddr, cport, vaddr, vport, svc.id, next.id, state, expires, now);
-      if (ns < 0) {
-        result.expired++;
-        continue;
-      }
+      // In place: removing and re-inserting would drop the entry's IPv6 address references
+      // in between (the client's last one frees its id for the next new client).
+      t.rebind(slot, next.id);
       this.registry.bound(next, kind);
       if (kind === KIND_TCP && state === TcpState.Established) this.registry.transition(next, TcpState.None, TcpState.Established);
       result.rescheduled++;
@@ -334,7 +337,7 @@ export class Director {
       kernelMacKnown: this.host.kernelMacKnown,
       services: this.registry.list().map((svc) => ({
         protocol: svc.protocolName,
-        vip: formatIpv4(svc.vip),
+        vip: svc.vipText,
         port: svc.port,
         scheduler: svc.schedulerName,
         flags: [...svc.flags],
@@ -377,9 +380,9 @@ export class Director {
         protocol: kind === KIND_TCP || kind === KIND_TCP_TEMPLATE ? 'TCP' : 'UDP',
         template,
         state: template ? 'NONE' : kind === KIND_UDP ? 'UDP' : connStateName(t.stateAt(slot)),
-        client: formatIpv4(t.clientAt(slot)),
+        client: this.registry.addressText(t.clientAt(slot)),
         clientPort: t.clientPortAt(slot),
-        virtual: formatIpv4(t.virtualAt(slot)),
+        virtual: this.registry.addressText(t.virtualAt(slot)),
         virtualPort: t.virtualPortAt(slot),
         realServer: rs ? rs.addressText : '?',
         expiresIn: Math.max(0, Math.round((t.expiresAt(slot) - now) / 1000)),

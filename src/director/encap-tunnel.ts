@@ -13,7 +13,7 @@ import { copyMac, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../wire/ethernet.js';
 import { writeOuterUdpGue, type OuterUdpGueParams } from '../wire/gue.js';
 import { IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_UDP } from '../wire/ip-protocol.js';
 import { writeOuterIpv4Fields, writeOuterIpv6, type OuterIpv6Params } from '../wire/ipip.js';
-import { IPV6_ID_BASE, ipv6Addresses } from './address-id.js';
+import { IPV6_ID_BASE, type Ipv6AddressTable } from './address-id.js';
 import type { RealServer } from './real-server.js';
 import { TUNNEL_GUE, tunnelOverhead } from './tunnel-mtu.js';
 
@@ -27,6 +27,9 @@ export function gueSourcePort(flowHash: number): number {
 }
 
 export class TunnelEncapsulator {
+  /** @param addresses the director's IPv6 address table (servers' and DIPs' ids are its slots) */
+  constructor(private readonly addresses: Ipv6AddressTable) {}
+
   private readonly src6 = new Uint8Array(16);
   private readonly dst6 = new Uint8Array(16);
   private readonly v6: OuterIpv6Params = { src: this.src6, dst: this.dst6, nextHeader: 0, innerLength: 0, hopLimit: ENCAP_TTL, trafficClass: 0, flowLabel: 0 };
@@ -71,8 +74,8 @@ export class TunnelEncapsulator {
         start = ip - writeOuterIpv4Fields(data, ip, rs.dip, rs.address, proto, innerLength, ENCAP_TTL, df, id, tos);
       }
     } else {
-      ipv6Addresses.copyTo(rs.dip, this.src6, 0);
-      ipv6Addresses.copyTo(rs.address, this.dst6, 0);
+      this.addresses.copyTo(rs.dip, this.src6, 0);
+      this.addresses.copyTo(rs.address, this.dst6, 0);
       const p = this.v6;
       p.trafficClass = tos;
       p.flowLabel = flowHash & 0xfffff;

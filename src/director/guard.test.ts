@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { HostChanges, type HostSystem } from '../host/host-changes.js';
 import { guardRuleset, guardTableName, NftGuard, parseGuardCounters, vipElements, type GuardSettings } from './guard.js';
 
-const SETTINGS: GuardSettings = { enabled: true, synPerSecond: 1000, udpNewPerSecond: 500 };
+const SETTINGS: GuardSettings = { enabled: true, synPerSecond: 1000, udpNewPerSecond: 500, tapQueueLength: 4096 };
 
 /** A host whose nft keeps a set of table names and logs every call. */
 function nftHost(): HostSystem & { tables: Set<string>; calls: string[] } {
@@ -14,7 +14,10 @@ function nftHost(): HostSystem & { tables: Set<string>; calls: string[] } {
   return {
     tables,
     calls,
-    ip: () => '',
+    ip: (args) => {
+      calls.push(`ip ${args.join(' ')}`);
+      return args[0] === '-j' ? JSON.stringify([{ txqlen: 500 }]) : '';
+    },
     readSysctl: () => '0',
     writeSysctl: () => {},
     nft: (args, input) => {
@@ -72,13 +75,18 @@ describe('NftGuard', () => {
     const changes = new HostChanges(stateFile, host);
     new NftGuard('vt0', SETTINGS, async () => '').install(changes, ['10.0.0.1']);
     expect(host.tables.has('vstun_vt0')).toBe(true);
-    expect(JSON.parse(readFileSync(stateFile, 'utf8'))).toEqual([{ kind: 'nft-table', family: 'inet', name: 'vstun_vt0' }]);
-    // A crashed run: the next start's recover() deletes the table.
+    expect(JSON.parse(readFileSync(stateFile, 'utf8'))).toEqual([
+      { kind: 'txqueuelen', name: 'vt0', previous: 500, value: 4096 },
+      { kind: 'nft-table', family: 'inet', name: 'vstun_vt0' },
+    ]);
+    expect(host.calls).toContain('ip link set vt0 txqueuelen 4096');
+    // A crashed run: the next start's recover() deletes the table and restores the queue length.
     const next = new HostChanges(stateFile, host);
-    expect(next.recover()).toEqual({ undone: 1, failed: [] });
+    expect(next.recover()).toEqual({ undone: 2, failed: [] });
     expect(host.tables.size).toBe(0);
+    expect(host.calls.at(-1)).toBe('ip link set vt0 txqueuelen 500');
     // Undo of a table somebody already deleted is not a failure.
-    expect(changes.undoAll()).toEqual({ undone: 1, failed: [] });
+    expect(changes.undoAll()).toEqual({ undone: 2, failed: [] });
   });
 
   it('coalesces VIP syncs: while one runs, only the newest set is applied next; an unchanged set runs nothing', async () => {

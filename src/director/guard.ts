@@ -18,6 +18,8 @@ export interface GuardSettings {
   synPerSecond: number;
   /** New UDP flows (first packet of a 4-tuple not seen in the last minute) per second per VIP. */
   udpNewPerSecond: number;
+  /** The TAP's queue length in frames (what the kernel holds while the director is busy). */
+  tapQueueLength: number;
 }
 
 /** Runs `nft ARGS` with `input` on stdin; resolves with stdout, rejects with nft's stderr. */
@@ -133,6 +135,7 @@ export class NftGuard extends PolledDropSource {
 
   /** Creates the table with `vips` (recorded in `changes`, so it is deleted on undo). Throws HostChangeError. */
   install(changes: HostChanges, vips: readonly string[]): void {
+    changes.setTxQueueLength(this.tap, this.settings.tapQueueLength);
     changes.addNftTable('inet', this.table, guardRuleset(this.tap, this.settings, vips));
     this.lastVips = key(vips);
   }

@@ -207,7 +207,7 @@ export class HealthBinding implements HealthConsumer {
     // Taken first: adding the service may already add its sorry server to svc.servers.
     const servers = svc.servers.filter((rs) => !rs.removed);
     try {
-      this.manager.addService(id, { vip: formatIpv4(svc.vip), port: svc.port, healthCheck: config.healthCheck });
+      this.manager.addService(id, { vip: svc.vipText, port: svc.port, healthCheck: config.healthCheck });
       for (const rs of servers) this.addServer(b, rs, configured.get(rs.addressText));
     } catch (err) {
       this.unbind(b);

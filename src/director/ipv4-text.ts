@@ -1,26 +1,14 @@
 // Dotted-quad text <-> uint32 for the control plane (the data path only sees numbers).
-import { Address4 } from 'ip-address';
-import { formatAddressId, IPV6_ID_BASE } from './address-id.js';
+import { ipv4ToString, parseIpv4 as parseDottedQuad } from '../wire/ipv4-address.js';
 
-/** Parses a dotted quad into an unsigned 32-bit number; null when it is not one. */
+/** Parses a dotted quad into an unsigned 32-bit number; null when it is not one (src/wire's parser). */
 export function parseIpv4(text: string): number | null {
-  if (!Address4.isValid(text) || text.includes('/')) return null;
-  const parts = text.split('.');
-  if (parts.length !== 4) return null;
-  let v = 0;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p)) return null;
-    const n = Number(p);
-    if (n > 255) return null;
-    v = v * 256 + n;
-  }
-  return v >>> 0;
+  return parseDottedQuad(text);
 }
 
-/** Text of an address number; an IPv6 address id (>= 2^32, see address-id.ts) formats as IPv6. */
+/** Dotted quad of an IPv4 address or mask (IPv6 address ids need their table: ServiceRegistry.addressText). */
 export function formatIpv4(v: number): string {
-  if (v >= IPV6_ID_BASE) return formatAddressId(v);
-  return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+  return ipv4ToString(v);
 }
 
 /** Prefix length → mask (0..32). */

@@ -10,7 +10,7 @@ import { Ipv6Header } from '../wire/ipv6.js';
 import { parseIpv4 } from '../wire/ipv4-address.js';
 import { ACK, concat, DIP, ethernet, icmp, ipv4, PSH, SYN, tcp, VIP } from '../../test/fixtures/director/frames.js';
 import { parseIpv6 } from '../wire/ipv6-address.js';
-import { parseAddressId } from './address-id.js';
+import { Ipv6AddressTable, parseAddressId } from './address-id.js';
 import { Director } from './director.js';
 import { PATH_MTU_EXPIRE_MS, PathMtuDiscovery, plateauBelow, PROBE_ECHO_ID } from './pmtu-discovery.js';
 import type { ServiceSpec } from './virtual-service.js';
@@ -162,8 +162,9 @@ describe('probes', () => {
 describe('IPv6 servers: Packet Too Big', () => {
   test('a PTB (raw ICMPv6 socket, no IPv6 header) quoting our 6in6 packet lowers the server; other sources and short MTUs are handled', () => {
     const dev = new FakeDevice({ headroom: 128 });
-    const dip6 = parseAddressId('fd77:2::1')!;
-    const d = fixtureDirector(dev, { dipFor: (rip) => (rip >= 2 ** 32 ? dip6 : ip(DIP)) });
+    const addresses = new Ipv6AddressTable();
+    const dip6 = parseAddressId('fd77:2::1', addresses)!;
+    const d = fixtureDirector(dev, { addresses, dipFor: (rip) => (rip >= 2 ** 32 ? dip6 : ip(DIP)) });
     const svc = d.registry.addService({ protocol: 'tcp', vip: 'fd77::100', port: 80, scheduler: 'rr' } as ServiceSpec);
     const rs = d.registry.addRealServer(svc, { address: 'fd77:3::2' });
     const pmtu = new PathMtuDiscovery({ registry: d.registry, host: d.host, tap: dev, defaultTunnelMtu: () => 1500, clock: () => 0 });
@@ -191,8 +192,9 @@ describe('IPv6 servers: Packet Too Big', () => {
 describe('probes follow the server tunnel', () => {
   test('IPv6 VIP on an IPv6 server: 6in6 probe with an ICMPv6 echo DIP6 → VIP6; its echo reply (ICMPv6 socket) confirms the size', () => {
     const dev = new FakeDevice({ headroom: 128 });
-    const dip6 = parseAddressId('fd77:2::1')!;
-    const d = fixtureDirector(dev, { dipFor: (rip) => (rip >= 2 ** 32 ? dip6 : ip(DIP)) });
+    const addresses = new Ipv6AddressTable();
+    const dip6 = parseAddressId('fd77:2::1', addresses)!;
+    const d = fixtureDirector(dev, { addresses, dipFor: (rip) => (rip >= 2 ** 32 ? dip6 : ip(DIP)) });
     const svc = d.registry.addService({ protocol: 'tcp', vip: 'fd77::100', port: 80, scheduler: 'rr' } as ServiceSpec);
     const rs = d.registry.addRealServer(svc, { address: 'fd77:3::2' });
     const gueSvc = d.registry.addService({ protocol: 'tcp', vip: VIP, port: 80, scheduler: 'rr' } as ServiceSpec);

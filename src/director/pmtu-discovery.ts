@@ -25,7 +25,7 @@ import { finalizeChecksum, pseudoHeaderSumV6At, sumBytes } from '../wire/checksu
 import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_UDP } from '../wire/ip-protocol.js';
 import { writeOuterIpv4Fields } from '../wire/ipip.js';
 import { readIpv4, writeIpv4 } from '../wire/ipv4-address.js';
-import { formatAddressId, IPV6_ID_BASE, ipv6Addresses } from './address-id.js';
+import { IPV6_ID_BASE } from './address-id.js';
 import type { PacketBatch, PacketDevice } from '../device/packet-device.js';
 import { META_LENGTH, META_OFFSET, META_STRIDE } from '../device/packet-device.js';
 import type { RealServer } from './real-server.js';
@@ -80,7 +80,7 @@ export interface PathMtuSnapshot {
 export class PathMtuDiscovery {
   private readonly paths = new Map<number, PathState>();
   private readonly frame = new Uint8Array(MAX_ENCAP_HEADROOM + 65535);
-  private readonly encap = new TunnelEncapsulator();
+  private readonly encap: TunnelEncapsulator;
   private readonly meta = new Int32Array(META_STRIDE);
   private timer: NodeJS.Timeout | null = null;
   private icmp: PacketDevice | null = null;
@@ -90,7 +90,9 @@ export class PathMtuDiscovery {
   fragNeededAccepted = 0;
   fragNeededIgnored = 0;
 
-  constructor(private readonly opts: PathMtuOptions) {}
+  constructor(private readonly opts: PathMtuOptions) {
+    this.encap = new TunnelEncapsulator(opts.registry.addresses);
+  }
 
   /**
    * Starts listening on `icmpSocket` (a raw IPv4 ICMP socket, packets with their IP
@@ -144,8 +146,8 @@ export class PathMtuDiscovery {
     if (data[q] >> 4 !== 6) return this.ignore();
     const nh = data[q + 6];
     if (nh !== IPPROTO_IPIP && nh !== IPPROTO_IPV6 && nh !== IPPROTO_UDP) return this.ignore();
-    const dip = ipv6Addresses.find(data, q + 8);
-    const rip = ipv6Addresses.find(data, q + 24);
+    const dip = this.opts.registry.addresses.find(data, q + 8);
+    const rip = this.opts.registry.addresses.find(data, q + 24);
     if (dip < 0 || rip < 0) return this.ignore();
     const servers = this.serversAt(rip, dip);
     if (servers.length === 0) return this.ignore();
@@ -203,7 +205,7 @@ export class PathMtuDiscovery {
       if (mtu < before) {
         rs.pathMtu = mtu;
         changed = true;
-        this.opts.onChange?.(formatAddressId(rip), before, mtu, 'frag-needed');
+        this.opts.onChange?.(this.opts.registry.addressText(rip), before, mtu, 'frag-needed');
       }
     }
     return changed;
@@ -246,7 +248,7 @@ export class PathMtuDiscovery {
       const svc = this.opts.registry.services[rs.serviceId] ?? null;
       const p = this.paths.get(rs.address);
       out.push({
-        address: formatAddressId(rs.address),
+        address: this.opts.registry.addressText(rs.address),
         configuredMtu: configuredTunnelMtu(rs, svc, this.opts.defaultTunnelMtu()),
         pathMtu: rs.pathMtu,
         effectiveMtu: effectiveTunnelMtu(rs, svc, this.opts.defaultTunnelMtu()),
@@ -279,7 +281,7 @@ export class PathMtuDiscovery {
     f[icmp + 7] = size;
     for (let k = 0; k < 4; k++) f[icmp + 8 + k] = PROBE_TAG[k];
     if (v6) {
-      ipv6Addresses.copyTo(rs.address, f, icmp + 12);
+      this.opts.registry.addresses.copyTo(rs.address, f, icmp + 12);
       f[inner] = 0x60;
       f[inner + 1] = 0;
       f[inner + 2] = 0;
@@ -288,8 +290,8 @@ export class PathMtuDiscovery {
       f[inner + 5] = icmpLen;
       f[inner + 6] = IPPROTO_ICMPV6;
       f[inner + 7] = PROBE_TTL;
-      ipv6Addresses.copyTo(rs.dip, f, inner + 8);
-      ipv6Addresses.copyTo(vip, f, inner + 24);
+      this.opts.registry.addresses.copyTo(rs.dip, f, inner + 8);
+      this.opts.registry.addresses.copyTo(vip, f, inner + 24);
       const c = finalizeChecksum(sumBytes(f, icmp, icmpLen, pseudoHeaderSumV6At(f, inner + 8, inner + 24, IPPROTO_ICMPV6, icmpLen)));
       f[icmp + 2] = c >>> 8;
       f[icmp + 3] = c;
@@ -308,7 +310,7 @@ export class PathMtuDiscovery {
     if (icmpLen < (v6 ? 28 : 16) || ((data[icmp + 4] << 8) | data[icmp + 5]) !== PROBE_ECHO_ID) return false;
     for (let k = 0; k < 4; k++) if (data[icmp + 8 + k] !== PROBE_TAG[k]) return false;
     const size = (data[icmp + 6] << 8) | data[icmp + 7];
-    const rip = v6 ? ipv6Addresses.find(data, icmp + 12) : readIpv4(data, icmp + 12);
+    const rip = v6 ? this.opts.registry.addresses.find(data, icmp + 12) : readIpv4(data, icmp + 12);
     const path = this.paths.get(rip);
     if (path === undefined) return false;
     if (size > path.confirmedMtu) path.confirmedMtu = size;
@@ -318,7 +320,7 @@ export class PathMtuDiscovery {
       if (rs.pathMtu > 0 && size > rs.pathMtu) {
         const from = rs.pathMtu;
         rs.pathMtu = size >= configuredTunnelMtu(rs, this.opts.registry.services[rs.serviceId] ?? null, this.opts.defaultTunnelMtu()) ? 0 : size;
-        this.opts.onChange?.(formatAddressId(rip), from, rs.pathMtu || size, 'probe-confirmed');
+        this.opts.onChange?.(this.opts.registry.addressText(rip), from, rs.pathMtu || size, 'probe-confirmed');
         raised = true;
       }
     }
@@ -330,7 +332,7 @@ export class PathMtuDiscovery {
       if (rs.pathMtu === 0) continue;
       const from = rs.pathMtu;
       rs.pathMtu = 0;
-      this.opts.onChange?.(formatAddressId(rip), from, this.effective(rs), why);
+      this.opts.onChange?.(this.opts.registry.addressText(rip), from, this.effective(rs), why);
     }
   }
 

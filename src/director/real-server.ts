@@ -31,6 +31,7 @@ export class RealServer {
    * @param port    0 in VS/TUN (the port is never rewritten); kept for listings and hashing
    * @param weight  0..65535; 0 is quiescent
    * @param dip     outer source address for packets to this server (uint32)
+   * @param addressText the address as text (required for an IPv6 address id)
    */
   constructor(
     readonly id: number,
@@ -39,7 +40,13 @@ export class RealServer {
     readonly port: number,
     public weight: number,
     public dip: number,
-  ) {}
+    addressText?: string,
+  ) {
+    this.addressText = addressText ?? formatIpv4(address);
+  }
+
+  /** Canonical text of the address (dotted quad or RFC 5952). */
+  readonly addressText: string;
 
   /** May take new connections. */
   get available(): boolean {
@@ -49,10 +56,6 @@ export class RealServer {
   /** IPVS's ip_vs_dest_conn_overhead: active connections weigh 256 inactive ones. */
   get overhead(): number {
     return this.activeConns * 256 + this.inactConns;
-  }
-
-  get addressText(): string {
-    return formatIpv4(this.address);
   }
 
   /** True when no connection or template refers to it any more. */

@@ -4,7 +4,7 @@
 import { ServiceIndex, type ServiceIndexEntry } from './service-index.js';
 import { KIND_TCP, KIND_TCP_TEMPLATE, KIND_UDP_TEMPLATE, type ConnAccounting } from './conn-table.js';
 import { DirectorError } from './errors.js';
-import { findAddressId, parseAddressId } from './address-id.js';
+import { findAddressId, formatAddressId, Ipv6AddressTable, parseAddressId } from './address-id.js';
 import { formatIpv4, parseNetmask } from './ipv4-text.js';
 import { RealServer } from './real-server.js';
 import { DEFAULT_MH_TABLE_SIZE } from './schedulers/maglev.js';
@@ -12,9 +12,9 @@ import { createScheduler, SCHEDULER_NAMES, type SchedulerFlag, type SchedulerNam
 import { TcpState } from './tcp-state.js';
 import { PROTO_TCP, PROTO_UDP, serviceKey, VirtualService, type ServiceSpec } from './virtual-service.js';
 
-/** Ids fit the table's 16-bit fields. */
-const MAX_SERVICES = 65535;
-const MAX_REAL_SERVERS = 65535;
+/** Service ids fit the connection table's 16-bit field; server ids its 32-bit one (bounded for memory). */
+export const MAX_SERVICES = 65535;
+export const MAX_REAL_SERVERS = 1 << 20;
 const SCHEDULER_FLAGS: readonly SchedulerFlag[] = ['sh-fallback', 'sh-port', 'mh-fallback', 'mh-port'];
 
 export interface RealServerSpec {
@@ -29,6 +29,8 @@ export interface RegistryOptions {
   mhTableSize?: number;
   random?: (n: number) => number;
   now: () => number;
+  /** The director's IPv6 address table (a fresh one by default). */
+  addresses?: Ipv6AddressTable;
 }
 
 export class ServiceRegistry implements ConnAccounting {
@@ -42,6 +44,8 @@ export class ServiceRegistry implements ConnAccounting {
   /** byKey and vips for the data path, without allocation per lookup. */
   private readonly index = new ServiceIndex();
   private readonly schedOpts: SchedulerOptions;
+  /** This director's IPv6 addresses: every address id of its services, servers and connections is a slot here. */
+  readonly addresses: Ipv6AddressTable;
   /** Lowest ids that may be free (ids are reused lowest first; the hints keep adds O(1) amortized). */
   private freeServiceHint = 0;
   private freeServerHint = 0;
@@ -50,6 +54,7 @@ export class ServiceRegistry implements ConnAccounting {
   private indexStale = false;
 
   constructor(private readonly opts: RegistryOptions) {
+    this.addresses = opts.addresses ?? new Ipv6AddressTable();
     this.schedOpts = {
       flags: new Set(),
       mhTableSize: opts.mhTableSize ?? DEFAULT_MH_TABLE_SIZE,
@@ -104,7 +109,7 @@ export class ServiceRegistry implements ConnAccounting {
   addService(spec: ServiceSpec): VirtualService {
     const protocol = spec.protocol === 'tcp' ? PROTO_TCP : spec.protocol === 'udp' ? PROTO_UDP : -1;
     if (protocol < 0) throw new DirectorError('BAD_ARGUMENT', `protocol must be tcp or udp, got "${spec.protocol}"`);
-    const vip = parseAddressId(spec.vip);
+    const vip = parseAddressId(spec.vip, this.addresses);
     if (vip === null) throw new DirectorError('BAD_ARGUMENT', `vip "${spec.vip}" is not an IPv4 or IPv6 address`);
     if (!Number.isInteger(spec.port) || spec.port < 0 || spec.port > 65535) throw new DirectorError('BAD_ARGUMENT', `port must be 0..65535, got ${spec.port}`);
     const key = serviceKey(protocol, vip, spec.port);
@@ -113,7 +118,7 @@ export class ServiceRegistry implements ConnAccounting {
     this.freeServiceHint = id + 1;
     if (id >= MAX_SERVICES) throw new DirectorError('TOO_MANY', `at most ${MAX_SERVICES} services`);
     const p = this.checkServiceParams(spec);
-    const svc = new VirtualService(id, protocol, vip, spec.port, p.scheduler, spec.scheduler, p.flags, p.persistenceMs, p.netmask, p.onePacket);
+    const svc = new VirtualService(id, protocol, vip, spec.port, p.scheduler, spec.scheduler, p.flags, p.persistenceMs, p.netmask, p.onePacket, this.addressText(vip));
     this.services[id] = svc;
     this.byKey.set(key, svc);
     this.vips.set(vip, (this.vips.get(vip) ?? 0) + 1);
@@ -177,7 +182,7 @@ export class ServiceRegistry implements ConnAccounting {
 
   /** Adds a real server to a service (ipvsadm -a). */
   addRealServer(svc: VirtualService, spec: RealServerSpec): RealServer {
-    const address = parseAddressId(spec.address);
+    const address = parseAddressId(spec.address, this.addresses);
     if (address === null) throw new DirectorError('BAD_ARGUMENT', `real server "${spec.address}" is not an IPv4 or IPv6 address`);
     const weight = this.checkWeight(spec.weight ?? 1);
     if (svc.servers.some((rs) => rs.address === address && !rs.removed)) {
@@ -186,7 +191,7 @@ export class ServiceRegistry implements ConnAccounting {
     const id = firstFree(this.servers, this.freeServerHint);
     this.freeServerHint = id + 1;
     if (id >= MAX_REAL_SERVERS) throw new DirectorError('TOO_MANY', `at most ${MAX_REAL_SERVERS} real servers in all`);
-    const rs = new RealServer(id, svc.id, address, 0, weight, this.opts.dipFor(address));
+    const rs = new RealServer(id, svc.id, address, 0, weight, this.opts.dipFor(address), this.addressText(address));
     this.servers[id] = rs;
     svc.servers = svc.servers.filter((s) => !s.removed).concat(rs);
     svc.refresh();
@@ -211,17 +216,29 @@ export class ServiceRegistry implements ConnAccounting {
 
   findService(protocol: string, vip: string, port: number): VirtualService {
     const proto = protocol === 'tcp' ? PROTO_TCP : protocol === 'udp' ? PROTO_UDP : -1;
-    const addr = findAddressId(vip);
+    const addr = findAddressId(vip, this.addresses);
     const svc = proto < 0 || addr === null ? undefined : this.byKey.get(serviceKey(proto, addr, port));
     if (!svc) throw new DirectorError('SERVICE_NOT_FOUND', `no service ${protocol}:${vip}:${port}`);
     return svc;
   }
 
   findRealServer(svc: VirtualService, address: string): RealServer {
-    const addr = findAddressId(address);
+    const addr = findAddressId(address, this.addresses);
     const rs = svc.servers.find((s) => s.address === addr && !s.removed);
     if (!rs) throw new DirectorError('REAL_SERVER_NOT_FOUND', `no real server ${address} in ${svc.label}`);
     return rs;
+  }
+
+  /** Servers deleted but still holding their id while their connections drain. */
+  drainingServers(): number {
+    let n = 0;
+    for (const rs of this.servers) if (rs !== undefined && rs.removed) n++;
+    return n;
+  }
+
+  /** Text of an address id of this director (dotted quad or RFC 5952). */
+  addressText(id: number): string {
+    return formatAddressId(id, this.addresses);
   }
 
   /** Live services in id order. */

@@ -4,7 +4,7 @@
 // all its new servers in one `ip -batch` child that does not block the event loop; the
 // registry then reads the cache synchronously.
 import { execFile } from 'node:child_process';
-import { canonicalIpText, IPV6_ID_BASE, formatAddressId, parseAddressId } from './address-id.js';
+import { canonicalIpText, formatAddressId, IPV6_ID_BASE, parseAddressId, type Ipv6AddressTable } from './address-id.js';
 
 /** Runs `ip -o -force -batch -` over `lines`; resolves with its stdout and stderr. */
 export type IpBatchRunner = (lines: string[]) => Promise<{ stdout: string; stderr: string }>;
@@ -17,17 +17,25 @@ const realBatch: IpBatchRunner = (lines) =>
     child.stdin?.end(lines.join('\n') + '\n');
   });
 
-function noRoute(rip: string, why: string, v6: boolean): Error {
-  return Object.assign(new Error(`no route to real server ${rip} (${why}); add one${v6 ? '' : ' or pass --dip'}`), { code: 'NO_ROUTE_TO_RS' });
+function noRoute(rip: string, why: string): Error {
+  return Object.assign(new Error(`no route to real server ${rip} (${why}); add one${rip.includes(':') ? '' : ' or pass --dip'}`), { code: 'NO_ROUTE_TO_RS' });
 }
 
 export class TunnelSources {
-  private readonly cache = new Map<number, number>();
+  /** Canonical server address → DIP id (in `addresses`). */
+  private readonly cache = new Map<string, number>();
   private readonly fixed4: number | null;
 
-  /** `dip4` (dotted quad) overrides the IPv4 source. */
-  constructor(dip4?: string, private readonly runBatch: IpBatchRunner = realBatch) {
-    this.fixed4 = dip4 !== undefined ? parseAddressId(dip4) : null;
+  /**
+   * @param dip4      dotted quad that overrides the IPv4 source
+   * @param addresses the director's IPv6 address table (ids in and out are its slots)
+   */
+  constructor(
+    dip4: string | undefined,
+    private readonly addresses: Ipv6AddressTable,
+    private readonly runBatch: IpBatchRunner = realBatch,
+  ) {
+    this.fixed4 = dip4 !== undefined ? parseAddressId(dip4, addresses) : null;
   }
 
   /**
@@ -36,8 +44,9 @@ export class TunnelSources {
    */
   readonly dipFor = (rip: number): number => {
     if (rip < IPV6_ID_BASE && this.fixed4 !== null) return this.fixed4;
-    const v = this.cache.get(rip);
-    if (v === undefined) throw noRoute(formatAddressId(rip), 'not looked up yet', rip >= IPV6_ID_BASE);
+    const text = formatAddressId(rip, this.addresses);
+    const v = this.cache.get(text);
+    if (v === undefined) throw noRoute(text, 'not looked up yet');
     return v;
   };
 
@@ -47,35 +56,32 @@ export class TunnelSources {
    * a route; the others found are cached.
    */
   async prepare(rips: Iterable<string>): Promise<void> {
-    const want = new Map<number, string>();
-    for (const text of rips) {
-      const id = parseAddressId(text);
-      if (id === null || want.has(id) || this.cache.has(id)) continue;
-      if (id < IPV6_ID_BASE && this.fixed4 !== null) continue;
-      want.set(id, text);
+    const want = new Set<string>();
+    for (const raw of rips) {
+      const text = canonicalIpText(raw);
+      if (text === null || this.cache.has(text)) continue;
+      if (!text.includes(':') && this.fixed4 !== null) continue;
+      want.add(text);
     }
     if (want.size === 0) return;
-    const ids = [...want.keys()];
-    const byText = new Map<string, number>();
-    for (const id of ids) byText.set(formatAddressId(id), id);
     // The family follows from the address (batch lines take no -4/-6).
-    const { stdout, stderr } = await this.runBatch(ids.map((id) => `route get ${formatAddressId(id)}`));
+    const { stdout, stderr } = await this.runBatch([...want].map((t) => `route get ${t}`));
     // Each answer is one line: [type] DEST [via GW] dev DEV src SRC ...; failures print nothing there.
     for (const line of stdout.split('\n')) {
-      let dest: number | undefined;
+      let dest: string | undefined;
       for (const w of line.trim().split(/\s+/)) {
         const t = canonicalIpText(w);
         if (t !== null) {
-          dest = byText.get(t);
+          dest = t;
           break;
         }
       }
-      const src = /\bsrc (\S+)/.exec(line)?.[1];
-      if (dest === undefined || src === undefined || canonicalIpText(src) === null) continue;
-      if ((dest >= IPV6_ID_BASE) !== src.includes(':')) continue;
-      this.cache.set(dest, parseAddressId(src)!);
+      const src = canonicalIpText(/\bsrc (\S+)/.exec(line)?.[1] ?? '');
+      if (dest === undefined || !want.has(dest) || src === null || dest.includes(':') !== src.includes(':')) continue;
+      const id = parseAddressId(src, this.addresses);
+      if (id !== null) this.cache.set(dest, id);
     }
-    const missing = ids.find((id) => !this.cache.has(id));
-    if (missing !== undefined) throw noRoute(want.get(missing)!, stderr.split('\n').find((l) => l.trim() !== '' && !l.startsWith('Command failed'))?.trim() ?? 'no answer', missing >= IPV6_ID_BASE);
+    const missing = [...want].find((t) => !this.cache.has(t));
+    if (missing !== undefined) throw noRoute(missing, stderr.split('\n').find((l) => l.trim() !== '' && !l.startsWith('Command failed'))?.trim() ?? 'no answer');
   }
 }

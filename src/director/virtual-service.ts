@@ -51,7 +51,14 @@ export class VirtualService {
     /** uint32 mask applied to the client address for templates. */
     public netmask: number,
     public onePacket: boolean,
-  ) {}
+    /** The VIP as text (required for an IPv6 address id). */
+    vipText?: string,
+  ) {
+    this.vipText = vipText ?? formatIpv4(vip);
+  }
+
+  /** Canonical text of the VIP (dotted quad or RFC 5952). */
+  readonly vipText: string;
 
   get protocolName(): ServiceProtocol {
     return this.protocol === PROTO_TCP ? 'tcp' : 'udp';
@@ -59,7 +66,7 @@ export class VirtualService {
 
   /** "TCP  10.0.0.1:80" style key used in errors and listings. */
   get label(): string {
-    return `${this.protocolName}:${formatIpv4(this.vip)}:${this.port}`;
+    return `${this.protocolName}:${this.vipText}:${this.port}`;
   }
 
   /** Tells the scheduler the current server list (after any add/edit/delete). */

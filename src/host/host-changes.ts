@@ -17,7 +17,8 @@ export type HostChange =
   | { kind: 'link'; name: string }
   | { kind: 'link-up'; name: string }
   /** An nftables table vstun owns whole (the director's guard); undone by deleting the table. */
-  | { kind: 'nft-table'; family: 'inet' | 'ip' | 'ip6'; name: string };
+  | { kind: 'nft-table'; family: 'inet' | 'ip' | 'ip6'; name: string }
+  | { kind: 'txqueuelen'; name: string; previous: number; value: number };
 
 /** The side-effecting primitives, injectable so that unit tests can record instead of act. */
 export interface HostSystem {
@@ -314,6 +315,14 @@ export class HostChanges {
     return (args, input) => sys.nft!(args, input);
   }
 
+  /** Sets a link's transmit queue length (for a TAP: the frames the kernel holds for its reader); undone to the previous length. */
+  setTxQueueLength(name: string, value: number): void {
+    const info = JSON.parse(this.system.ip(['-j', 'link', 'show', 'dev', name]) || '[]') as Array<{ txqlen?: number }>;
+    const previous = info[0]?.txqlen;
+    if (previous === undefined || previous === value) return;
+    this.apply({ kind: 'txqueuelen', name, previous, value }, ['link', 'set', name, 'txqueuelen', String(value)]);
+  }
+
   /** Brings a link up; undone by setting it down again (only if it was down). */
   setLinkUp(name: string): void {
     const out = this.system.ip(['-o', 'link', 'show', 'dev', name]);
@@ -436,6 +445,9 @@ export class HostChanges {
       case 'link-up':
         this.ignoreMissing(() => this.system.ip(['link', 'set', c.name, 'down']));
         return;
+      case 'txqueuelen':
+        this.ignoreMissing(() => this.system.ip(['link', 'set', c.name, 'txqueuelen', String(c.previous)]));
+        return;
       case 'nft-table': {
         const nft = this.nftRunner();
         this.ignoreMissing(() => nft(['delete', 'table', c.family, c.name]));
@@ -505,5 +517,7 @@ export function describeChange(c: HostChange): string {
       return `link ${c.name} up`;
     case 'nft-table':
       return `nftables table ${c.family} ${c.name}`;
+    case 'txqueuelen':
+      return `link ${c.name} txqueuelen ${c.value} (was ${c.previous})`;
   }
 }

@@ -2,7 +2,7 @@
 // read-only `ip ... show|get` commands and sysctl reads go to the real host, so the plan
 // leaves out what is already in place; every change is recorded by HostChanges (the
 // caller lists `changes.applied`) and never carried out. A sysctl that cannot be read
-// (e.g. of a TAP that does not exist yet) reads as "absent".
+// (e.g. of a TAP that does not exist yet) reads as "absent"; nft rulesets are not loaded.
 import { realHostSystem, type HostSystem } from './host-changes.js';
 
 const READ_ONLY = new Set(['show', 'get', 'list']);
@@ -24,4 +24,7 @@ export const planningHostSystem: HostSystem = {
     }
   },
   writeSysctl() {},
+  nft() {
+    return '';
+  },
 };

@@ -20,7 +20,7 @@ export function createDirectorMetrics(director: Director): Registry {
 
   /** Walks services and servers once per metric; cheap next to a scrape's text rendering. */
   const eachService = (fn: (l: Labels, s: ReturnType<Director['registry']['list']>[number]) => void) => {
-    for (const svc of director.registry.list()) fn({ protocol: svc.protocolName, vip: formatIpv4(svc.vip), port: String(svc.port) }, svc);
+    for (const svc of director.registry.list()) fn({ protocol: svc.protocolName, vip: svc.vipText, port: String(svc.port) }, svc);
   };
   const eachServer = (fn: (l: Labels, rs: ReturnType<Director['registry']['list']>[number]['servers'][number]) => void) => {
     eachService((l, svc) => {

@@ -1,7 +1,8 @@
-// The /metrics HTTP endpoint (Prometheus text exposition). GET /metrics only; anything
-// else is 404/405. Listening on 127.0.0.1 by default: metrics are for the local scraper.
+// The /metrics HTTP endpoint (Prometheus text exposition), and the read-only status page's
+// routes next to it (src/status/). GET and HEAD only; anything else is 404/405. Listening on 127.0.0.1 by default: metrics are for the local scraper.
 import http from 'node:http';
 import type { Registry } from 'prom-client';
+import type { Routes } from '../status/status-routes.js';
 
 export interface MetricsServer {
   /** The bound address, e.g. 127.0.0.1:9469 (port resolved if 0 was asked). */
@@ -16,11 +17,28 @@ export function parseListenAddress(text: string): { host: string; port: number }
   return { host: m[1], port: Number(m[2]) };
 }
 
-/** Serves `registry` on `listen` (HOST:PORT). Rejects if the port is taken. */
-export async function startMetricsServer(registry: Registry, listen: string): Promise<MetricsServer> {
+/**
+ * Serves `registry` on `listen` (HOST:PORT), and `routes` next to /metrics (the status page).
+ * Rejects if the port is taken.
+ */
+export async function startMetricsServer(registry: Registry, listen: string, routes: Routes = new Map()): Promise<MetricsServer> {
   const { host, port } = parseListenAddress(listen);
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
+    const route = routes.get(url);
+    if (route !== undefined) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('use GET\n');
+        return;
+      }
+      try {
+        const r = route();
+        res.writeHead(200, { 'content-type': r.type, ...r.headers }).end(req.method === 'HEAD' ? undefined : r.body);
+      } catch (err) {
+        res.writeHead(500, { 'content-type': 'text/plain' }).end(`failed: ${(err as Error).message}\n`);
+      }
+      return;
+    }
     if (url !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found; metrics are at /metrics\n');
       return;

@@ -24,3 +24,12 @@ export function sdNotify(state: NotifyState, env: NodeJS.ProcessEnv = process.en
   addon.sdNotify(socket, notifyText(state, () => addon.monotonicUsec()));
   return true;
 }
+
+/** sdNotify for daemons: a failure is logged as a warning, never thrown (systemd then times out and says so). */
+export function notifyServiceManager(state: NotifyState, log?: { warn(o: object, m: string): void }): void {
+  try {
+    sdNotify(state);
+  } catch (err) {
+    log?.warn({ err: (err as Error).message, state }, 'cannot notify the service manager');
+  }
+}

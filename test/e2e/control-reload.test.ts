@@ -102,7 +102,7 @@ describe.skipIf(!canRunNetnsTests())('config reload keeps established connection
       // Reload 1 (SIGHUP): add rs2 and rs3, and a UDP service.
       writeFileSync(director.configPath, config([rs1.rip, rs2.rip, rs3.rip], `  - { protocol: udp, vip: "${lab.vip}", port: 7, scheduler: rr, realServers: [{ address: "${rs2.rip}" }] }`));
       director.child.kill('SIGHUP');
-      await waitFor(() => vstunadm('-S', '-n').stdout.includes(`-a -t ${lab.vip}:${LAB_APP_HTTP_PORT} -r ${rs3.rip}:${LAB_APP_HTTP_PORT} -i -w 1`), 10_000, 'SIGHUP reload applied', 100);
+      await waitFor(() => vstunadm('-S', '-n').stdout.includes(`-a -t ${lab.vip}:${LAB_APP_HTTP_PORT} -r ${rs3.rip}:${LAB_APP_HTTP_PORT} -i -w 1 --tun-type ipip`), 10_000, 'SIGHUP reload applied', 100);
       expect(vstunadm('-S', '-n').stdout).toContain(`-A -u ${lab.vip}:7 -s rr`);
       await new Promise((r) => setTimeout(r, 1500));
       expect(client.exitCode, `connection still in use after the first reload: ${out}`).toBeNull();
@@ -114,7 +114,7 @@ describe.skipIf(!canRunNetnsTests())('config reload keeps established connection
       expect(r.code).toBe(0);
       expect(r.stdout).toBe('reloaded: servicesAdded 0, servicesRemoved 1, servicesChanged 0, serversAdded 0, serversRemoved 1, serversChanged 0\n');
       expect(vstunadm('-S', '-n').stdout).toBe(
-        `-A -t ${lab.vip}:${LAB_APP_HTTP_PORT} -s wrr\n-a -t ${lab.vip}:${LAB_APP_HTTP_PORT} -r ${rs1.rip}:${LAB_APP_HTTP_PORT} -i -w 1\n-a -t ${lab.vip}:${LAB_APP_HTTP_PORT} -r ${rs3.rip}:${LAB_APP_HTTP_PORT} -i -w 1\n`,
+        `-A -t ${lab.vip}:${LAB_APP_HTTP_PORT} -s wrr\n-a -t ${lab.vip}:${LAB_APP_HTTP_PORT} -r ${rs1.rip}:${LAB_APP_HTTP_PORT} -i -w 1 --tun-type ipip\n-a -t ${lab.vip}:${LAB_APP_HTTP_PORT} -r ${rs3.rip}:${LAB_APP_HTTP_PORT} -i -w 1 --tun-type ipip\n`,
       );
       expect(client.exitCode, 'connection still in use after the second reload').toBeNull();
 

@@ -141,8 +141,9 @@ describe.skipIf(!canRunNetnsTests())('health checks in the real director', () =>
     const listed = list.services.find((s: { key: { port: number } }) => s.key.port === LAB_APP_HTTP_PORT).servers.find((r: { address: string }) => r.address === lab.realServers[1].rip);
     expect(listed).toMatchObject({ weight: WEIGHT, effectiveWeight: 0 });
     const metrics = lab.topo.exec(lab.director, 'curl', ['-s', '--max-time', '2', 'http://127.0.0.1:9469/metrics']);
-    expect(metrics).toContain(`vstun_real_server_up{service="tcp:${lab.vip}:${LAB_APP_HTTP_PORT}",server="${lab.realServers[1].rip}"} 0`);
-    expect(metrics).toContain(`vstun_real_server_up{service="tcp:${lab.vip}:${LAB_APP_HTTP_PORT}",server="${lab.realServers[0].rip}"} 1`);
+    const up = (rip: string) => `vstun_real_server_up{protocol="tcp",vip="${lab.vip}",port="${LAB_APP_HTTP_PORT}",server="${rip}",server_port="${LAB_APP_HTTP_PORT}"}`;
+    expect(metrics).toContain(`${up(lab.realServers[1].rip)} 0`);
+    expect(metrics).toContain(`${up(lab.realServers[0].rip)} 1`);
     const out = Date.now();
     await waitFor(async () => since(out).length > 20, 30_000, 'more than 20 requests after rs2 left', 100);
     const after = since(out);

@@ -3,7 +3,7 @@
 // process happened to give them (IPv6 ids are slots in a process-local table).
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { formatAddressId, ipv6Addresses, parseAddressId } from '../address-id.js';
+import { Ipv6AddressTable, parseAddressId } from '../address-id.js';
 import { RealServer } from '../real-server.js';
 import { MaglevScheduler } from './maglev.js';
 
@@ -14,9 +14,17 @@ interface ServerSpec {
 
 const TABLE = 1021;
 
-/** Builds a table from `specs` in the given order; returns each slot's owner as text ("" = empty). */
-function tableOf(specs: readonly ServerSpec[], firstId: number): string[] {
-  const rs = specs.map((s, i) => new RealServer(firstId + i, 0, parseAddressId(s.address)!, 0, s.weight, 0));
+/** A real server as a director builds it: its address id from that director's own table. */
+function serverOf(table: Ipv6AddressTable, id: number, s: ServerSpec): RealServer {
+  return new RealServer(id, 0, parseAddressId(s.address, table)!, 0, s.weight, 0, s.address);
+}
+
+/**
+ * Builds a table from `specs` in the given order, as a director whose IPv6 address table is
+ * `ids` would; returns each slot's owner as text ("" = empty).
+ */
+function tableOf(specs: readonly ServerSpec[], firstId: number, ids = new Ipv6AddressTable(1024)): string[] {
+  const rs = specs.map((s, i) => serverOf(ids, firstId + i, s));
   const m = new MaglevScheduler(new Set(), TABLE);
   m.update(rs);
   return Array.from(m.lookup, (i) => (i < 0 ? '' : ownerText(m, i)));
@@ -25,7 +33,7 @@ function tableOf(specs: readonly ServerSpec[], firstId: number): string[] {
 /** Text of the member at `index` (the scheduler's private list, read for the test only). */
 function ownerText(m: MaglevScheduler, index: number): string {
   const members = (m as unknown as { members: RealServer[] }).members;
-  return formatAddressId(members[index].address);
+  return members[index].addressText;
 }
 
 const v4 = fc.tuple(fc.integer({ min: 1, max: 254 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 1, max: 254 })).map(([a, b, c]) => `10.${a}.${b}.${c}`);
@@ -48,13 +56,10 @@ describe('Maglev: the same table on every director', () => {
     fc.assert(
       fc.property(serverSet(v6), fc.array(fc.nat()), fc.integer({ min: 0, max: 20 }), (specs, shuffleKeys, padding) => {
         const first = tableOf(specs, 0);
-        release(specs);
-        // Another "process": other addresses took the low slots first, and the order differs.
-        const pads = Array.from({ length: padding }, (_, i) => `fe80:dead::${(i + 1).toString(16)}`);
-        for (const p of pads) parseAddressId(p);
-        const second = tableOf(shuffle(specs, shuffleKeys), 7);
-        release(specs);
-        release(pads.map((address) => ({ address, weight: 1 })));
+        // Another director: other addresses took the low ids of its table first, and the order differs.
+        const other = new Ipv6AddressTable(1024);
+        for (let i = 0; i < padding; i++) parseAddressId(`fe80:dead::${(i + 1).toString(16)}`, other);
+        const second = tableOf(shuffle(specs, shuffleKeys), 7, other);
         expect(second).toEqual(first);
       }),
       { numRuns: 100 },
@@ -67,11 +72,12 @@ describe('Maglev: the same table on every director', () => {
       { address: '10.71.2.2', weight: 2 },
       { address: '10.71.3.2', weight: 1 },
     ];
-    const rs = specs.map((s, i) => new RealServer(i, 0, parseAddressId(s.address)!, 0, s.weight, 0));
+    const ids = new Ipv6AddressTable(1024);
+    const rs = specs.map((s, i) => serverOf(ids, i, s));
     const m = new MaglevScheduler(new Set(), TABLE);
     m.update(rs);
     m.update([rs[1], rs[2]]);
-    const readded = new RealServer(9, 0, rs[0].address, 0, 1, 0);
+    const readded = serverOf(ids, 9, specs[0]);
     m.update([rs[1], rs[2], readded]);
     const after = Array.from(m.lookup, (i) => (i < 0 ? '' : ownerText(m, i)));
     expect(after).toEqual(tableOf(specs, 0));
@@ -86,12 +92,4 @@ function shuffle<T>(items: readonly T[], keys: readonly number[]): T[] {
     [out[i], out[j]] = [out[j], out[i]];
   }
   return out;
-}
-
-function release(specs: readonly ServerSpec[]): void {
-  for (const s of specs) {
-    const id = parseAddressId(s.address)!; // +1 ref
-    ipv6Addresses.release(id);
-    ipv6Addresses.release(id);
-  }
 }

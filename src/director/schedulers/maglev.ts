@@ -8,7 +8,8 @@
 // That holds only if nothing else differs: the members are sorted by their address and port
 // before the turns are taken (the order servers were added or reloaded in decides who wins a
 // contested slot), and an IPv6 server is hashed by its 16 bytes, not by its process-local id.
-import { IPV6_ID_BASE, ipv6Addresses } from '../address-id.js';
+import { hashIpv6At, IPV6_ID_BASE } from '../address-id.js';
+import { parseIpv6Into } from '../../wire/ipv6-address.js';
 import type { RealServer } from '../real-server.js';
 import { hash2 } from '../flow-hash.js';
 import { gcd, type FlowKey, type Scheduler, type SchedulerFlag } from './scheduler.js';
@@ -29,13 +30,19 @@ export function isPrime(n: number): boolean {
   return true;
 }
 
-/** What a server's permutation is hashed from: the IPv4 value, or a hash of the IPv6 bytes (never the id). */
-function serverHashKey(address: number): number {
-  return address < IPV6_ID_BASE ? address : ipv6Addresses.addressHash(address);
-}
-
 const keyA = new Uint8Array(16);
 const keyB = new Uint8Array(16);
+
+/** The 16 bytes of an IPv6 server, from its text (ids are per director, the text is not). */
+function ipv6BytesOf(rs: RealServer, out: Uint8Array): Uint8Array {
+  if (!parseIpv6Into(rs.addressText, out, 0)) throw new RangeError(`real server ${rs.addressText} has an IPv6 id but no IPv6 text`);
+  return out;
+}
+
+/** What a server's permutation is hashed from: the IPv4 value, or a hash of the IPv6 bytes (never the id). */
+function serverHashKey(rs: RealServer): number {
+  return rs.address < IPV6_ID_BASE ? rs.address : hashIpv6At(ipv6BytesOf(rs, keyA), 0);
+}
 
 /**
  * Canonical order of servers: IPv4 before IPv6, then address bytes, then port. The same on
@@ -46,8 +53,8 @@ export function compareServerKeys(a: RealServer, b: RealServer): number {
   const b6 = b.address >= IPV6_ID_BASE;
   if (a6 !== b6) return a6 ? 1 : -1;
   if (a6) {
-    ipv6Addresses.copyTo(a.address, keyA, 0);
-    ipv6Addresses.copyTo(b.address, keyB, 0);
+    ipv6BytesOf(a, keyA);
+    ipv6BytesOf(b, keyB);
     for (let i = 0; i < 16; i++) if (keyA[i] !== keyB[i]) return keyA[i] - keyB[i];
   } else if (a.address !== b.address) {
     return a.address - b.address;
@@ -104,7 +111,7 @@ export class MaglevScheduler implements Scheduler {
     while (maxW / g >> shift > MAX_TURNS) shift++;
     for (let i = 0; i < n; i++) {
       const rs = this.members[i];
-      const key = serverHashKey(rs.address);
+      const key = serverHashKey(rs);
       pos[i] = hash2(SEED_OFFSET, key, rs.port) % m;
       skip[i] = (hash2(SEED_SKIP, key, rs.port) % (m - 1)) + 1;
       turns[i] = Math.max(1, (rs.weight / g) >> shift);
