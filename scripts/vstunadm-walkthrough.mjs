@@ -34,7 +34,9 @@ const step = (ns, shown, argv, input) => {
   if (r.status !== 0 && r.stderr) process.stdout.write(r.stderr.endsWith('\n') ? r.stderr : `${r.stderr}\n`);
   return r;
 };
-const adm = (words, { input, shown } = {}) => step(lab.director, shown ?? `vstunadm ${words.join(' ')}`, [process.execPath, path.join(REPO_ROOT, 'dist/cli/vstunadm.js'), ...words], input);
+/** As an operator types it: an argument with brackets (IPv6) quoted against the shell's globbing. */
+const typed = (words) => words.map((w) => (/[[\]]/.test(w) ? `'${w}'` : w)).join(' ');
+const adm = (words, { input, shown } = {}) => step(lab.director, shown ?? `vstunadm ${typed(words)}`, [process.execPath, path.join(REPO_ROOT, 'dist/cli/vstunadm.js'), ...words], input);
 const sh = (ns, script) => step(ns, script, ['sh', '-c', script]);
 const quietly = (ns, argv) => run('ip', ['netns', 'exec', ns, ...argv], { allowFail: true, timeoutMs: 10_000 });
 const answers = (url) => waitFor(() => quietly(lab.client, ['curl', '-s', '--max-time', '1', url]).status === 0, 15_000, `an answer from ${url}`, 200);
