@@ -29,7 +29,7 @@ export interface CheckedService {
   persistence: number;
   netmask: string;
   healthCheck?: { kind?: string };
-  realServers: ReadonlyArray<{ address: unknown; healthCheck?: { kind?: string } }>;
+  realServers: ReadonlyArray<{ address: unknown; forward?: string; port?: number; healthCheck?: { kind?: string } }>;
 }
 
 /** The fields of the director section these rules read. */
@@ -62,6 +62,14 @@ export function serviceProblems(s: CheckedService): ConfigProblem[] {
     const a = typeof rs?.address === 'string' ? parseAddressText(rs.address) : null;
     if (a !== null && unusable(a)) {
       out.push({ path: ['realServers', i, 'address'], message: `"${rs.address}" is ${ADDRESS_USE_TEXT[addressUse(a)]}; a real server must be ${USABLE}, reachable through a tunnel` });
+    }
+    // As ipvsadm: only a tunnel can carry one family inside the other.
+    const forward = rs?.forward ?? 'tunnel';
+    if (a !== null && vip !== null && forward !== 'tunnel' && a.family !== vip.family) {
+      out.push({ path: ['realServers', i, 'address'], message: `"${rs.address}" is IPv${a.family} and the VIP IPv${vip.family}; forward: ${forward} needs both of one family (only tunnelling crosses families)` });
+    }
+    if (forward === 'masq' && s.port === 0 && rs?.port === undefined) {
+      out.push({ path: ['realServers', i, 'port'], message: 'is needed for forward: masq in a port-0 service: the server\'s port (vstunadm: -r ADDRESS:PORT)' });
     }
   });
   if (s.port === 0 && s.persistence === 0) {
