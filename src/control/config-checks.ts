@@ -40,6 +40,8 @@ export interface CheckedDirector {
   mac: string;
   dip?: string;
   probeSource?: string;
+  /** VS/DR's bridge (config-schema.ts); direct-routing servers need it. */
+  dr?: { bridge: string };
 }
 
 const USABLE = 'a unicast address (not 0.0.0.0, loopback, multicast, broadcast, 0.0.0.0/8 or 240.0.0.0/4)';
@@ -139,6 +141,18 @@ export function directorProblems(d: CheckedDirector, services: readonly CheckedS
     const i = services.findIndex(usesTunnelCheck);
     if (i !== -1) {
       out.push({ path: ['services', i, 'healthCheck', 'kind'], message: '"tunnel" checks need a probe source: set director.probeSource (a /32 routed back to this host) or director.dip' });
+    }
+  }
+  if (d.dr === undefined) {
+    for (let i = 0; i < services.length; i++) {
+      const rs = Array.isArray(services[i].realServers) ? services[i].realServers : [];
+      const j = rs.findIndex((r) => r?.forward === 'route');
+      if (j === -1) continue;
+      out.push({
+        path: ['services', i, 'realServers', j, 'forward'],
+        message: '"route" (direct routing, -g) needs director.dr: the bridge on the real servers\' LAN that the TAP joins (README: VS/DR)',
+      });
+      break;
     }
   }
   if (services.length > MAX_SERVICES) out.push({ path: ['services'], message: `has ${services.length} services; at most ${MAX_SERVICES} are allowed` });

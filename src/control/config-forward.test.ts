@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { validateDirectorConfig } from './config-loader.js';
 import { definitionToRules } from './service-definitions.js';
 
-const service = (realServers: unknown[], extra: object = {}) => ({ services: [{ protocol: 'tcp', vip: '203.0.113.10', port: 80, realServers, ...extra }] });
+const service = (realServers: unknown[], extra: object = {}) => ({ director: { dr: { bridge: 'br-rs' } }, services: [{ protocol: 'tcp', vip: '203.0.113.10', port: 80, realServers, ...extra }] });
 
 describe('realServers[].forward and port', () => {
   it('defaults to tunnel; masq may map the port; the rules view carries both', () => {
@@ -26,6 +26,12 @@ describe('realServers[].forward and port', () => {
     [{ address: '10.0.0.7', forward: 'masq', port: 0 }, /port/],
   ])('refuses %j', (rs, message) => {
     expect(() => validateDirectorConfig(service([rs]))).toThrow(message);
+  });
+
+  it('a direct-routing server needs director.dr (the bridge on its LAN)', () => {
+    const { director: _dr, ...noBridge } = service([{ address: '10.0.0.7', forward: 'route' }]);
+    expect(() => validateDirectorConfig(noBridge)).toThrow(/services\[0\]\.realServers\[0\]\.forward: "route" \(direct routing, -g\) needs director\.dr/);
+    expect(validateDirectorConfig(service([{ address: '10.0.0.7', forward: 'route' }])).director.dr).toEqual({ bridge: 'br-rs', ports: [] });
   });
 
   it('a masq server of a port-0 service needs its port', () => {

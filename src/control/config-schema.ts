@@ -157,8 +157,10 @@ export const ServiceConfig = z
     return { ...s, healthCheck: hc, sorryServer: hc.sorryServer, quorum: hc.quorum, hysteresis: hc.hysteresis };
   });
 
+const ifName = z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, { error: (iss) => `${JSON.stringify(iss.input)} is not an interface name (1..15 of A-Z a-z 0-9 _ . -)` });
+
 export const DirectorSection = z.strictObject({
-  tap: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, { error: (iss) => `${JSON.stringify(iss.input)} is not an interface name (1..15 of A-Z a-z 0-9 _ . -)` }).optional(),
+  tap: ifName.optional(),
   dip: ipv4.optional(),
   /** The director's own address on the TAP link. */
   linkAddress: ipv4.default('169.254.77.2'),
@@ -182,6 +184,19 @@ export const DirectorSection = z.strictObject({
   probeSource: ipv4.optional(),
   /** Default tunnel MTU toward real servers (the uplink's MTU). */
   tunnelMtu: tunnelMtu().default(1500),
+  /**
+   * VS/DR (forward: route servers): the bridge on the real servers' LAN that the TAP joins.
+   * An existing bridge is joined as it is; a missing one is created with `ports` (LAN
+   * interfaces without addresses of their own) and removed on exit.
+   */
+  dr: z
+    .strictObject({
+      bridge: ifName,
+      ports: z.array(ifName).default([]),
+    })
+    .optional(),
+  /** VS/NAT (forward: masq servers): the policy-routing table (and rule priority) that steers their replies into the TAP. */
+  natTable: intIn(1, 0x7ffffffe, 'a routing table number').default(7377),
   /** Open the TAP with a virtio-net header and TSO/checksum offloads where the kernel has them (--offload / --no-offload). */
   offload: z.boolean().default(true),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: (iss) => `${JSON.stringify(iss.input)} is not a log level (fatal, error, warn, info, debug, trace, silent)` }).default('info'),

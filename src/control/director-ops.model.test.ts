@@ -36,6 +36,8 @@ const PORTS = [
 ] as const;
 const SCHEDULERS = ['rr', 'wrr', 'wlc', 'sh', 'mh'];
 const STEPS_WANTED = 10_000;
+/** A DR bridge, so that -g servers are allowed (the fake host sets nothing up). */
+const DIRECTOR = { dr: { bridge: 'br-model' } };
 
 type Proto = 'tcp' | 'udp';
 type Forward = 'tunnel' | 'masq' | 'route';
@@ -258,6 +260,7 @@ class ReloadCommand implements fc.AsyncCommand<Model, Real> {
     const after: Model = { services: new Map(), refuse: new Set(m.refuse) };
     let ok = true;
     const config = {
+      director: DIRECTOR,
       services: this.services.map((s) => {
         const k = keyOf(s.protocol, s.vip, s.port);
         if (after.services.has(k)) ok = false; // the same service twice: the file is invalid
@@ -366,7 +369,7 @@ async function setup(): Promise<Real> {
   director.vipRoutes = host.routes;
   const configPath = path.join(dir, 'director.json');
   const state: ControlState = { configPath, config: validateDirectorConfig({}) };
-  await applyConfig(director, state, validateDirectorConfig({}));
+  await applyConfig(director, state, validateDirectorConfig({ director: DIRECTOR }));
   director.start();
   const server = new ControlServer(path.join(dir, 'unused.sock'));
   registerDirectorOps(server, director, { tap: 'fake0', startedAt: new Date(0).toISOString(), pid: process.pid }, state);

@@ -203,6 +203,14 @@ export async function reconcile(director: Director, desired: readonly ServiceCon
       throw new VstunadmError('ERR_REJECTED', `cannot route a VIP into the director: ${(err as Error).message}; nothing was changed`);
     }
   }
+  if (director.natReplies !== undefined) {
+    try {
+      director.natReplies.sync(natServerAddresses(desired));
+    } catch (err) {
+      await routes?.rollback();
+      throw new VstunadmError('ERR_REJECTED', `cannot steer NAT replies into the director: ${(err as Error).message}; nothing was changed`);
+    }
+  }
   let sum: ReconcileSummary;
   try {
     sum = director.registry.batch(() => applyDefinitions(director, desired, defaultPolicy, unchanged));
@@ -213,6 +221,13 @@ export async function reconcile(director: Director, desired: readonly ServiceCon
   director.servicesChanged();
   await routes?.commit();
   return sum;
+}
+
+/** Canonical addresses of every masquerading (VS/NAT) server: their replies must come back through the director. */
+export function natServerAddresses(defs: readonly ServiceConfig[]): Set<string> {
+  const out = new Set<string>();
+  for (const d of defs) for (const rs of d.realServers) if (rs.forward === 'masq') out.add(addressOf(rs));
+  return out;
 }
 
 /** The registry part of reconcile(), after validation: linear in the size of the table. */

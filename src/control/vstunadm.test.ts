@@ -260,7 +260,9 @@ describe('rule changes', () => {
 });
 
 describe('forwarding methods per real server (-m, -g, -i) as ipvsadm shows them', () => {
+  const WITH_DR = { director: { dr: { bridge: 'br-test' } } };
   const MIXED = {
+    ...WITH_DR,
     services: [
       {
         protocol: 'tcp',
@@ -327,8 +329,14 @@ describe('forwarding methods per real server (-m, -g, -i) as ipvsadm shows them'
     ]);
   });
 
-  test('-a -m maps the port; as in IPVS a server is named by address and port, so -e -g cannot unmap it', async () => {
+  test('-g needs director.dr; without it the change is refused and nothing changes', async () => {
     const t = await director();
+    const r = await t.vstunadm(['-a', '-t', `${VIP}:80`, '-r', RS3, '-g']);
+    expect([r.code, r.stderr]).toEqual([1, expect.stringContaining('needs director.dr')]);
+  });
+
+  test('-a -m maps the port; as in IPVS a server is named by address and port, so -e -g cannot unmap it', async () => {
+    const t = await director({ ...BASE, ...WITH_DR });
     await out(t, ['-a', '-t', `${VIP}:80`, '-r', `${RS3}:8080`, '-m', '-w', '3']);
     const rs = () => t.director.registry.list()[0].servers.find((r) => r.addressText === RS3)!;
     expect([rs().forward, rs().natPort]).toEqual([1, 8080]);
