@@ -70,8 +70,9 @@ export function serviceProblems(s: CheckedService): ConfigProblem[] {
     if (a !== null && vip !== null && forward !== 'tunnel' && a.family !== vip.family) {
       out.push({ path: ['realServers', i, 'address'], message: `"${rs.address}" is IPv${a.family} and the VIP IPv${vip.family}; forward: ${forward} needs both of one family (only tunnelling crosses families)` });
     }
-    if (forward === 'masq' && s.port === 0 && rs?.port === undefined) {
-      out.push({ path: ['realServers', i, 'port'], message: 'is needed for forward: masq in a port-0 service: the server\'s port (vstunadm: -r ADDRESS:PORT)' });
+    if (forward === 'masq' && s.port === 0) {
+      // A reply names the server's port only: without one service port it cannot be mapped back.
+      out.push({ path: ['realServers', i, 'forward'], message: '"masq" is not supported in a port-0 (all ports) service; give the service a port, or use tunnel or route' });
     }
   });
   if (s.port === 0 && s.persistence === 0) {

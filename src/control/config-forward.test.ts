@@ -23,7 +23,7 @@ describe('realServers[].forward and port', () => {
     [{ address: '10.0.0.7', forward: 'masq', tunnel: 'gue' }, /tunnel: is a tunnel setting; forward: masq does not tunnel/],
     [{ address: '10.0.0.7', forward: 'route', tunnelMtu: 1400 }, /tunnelMtu: is a tunnel setting; forward: route does not tunnel/],
     [{ address: '2001:db8::7', forward: 'masq' }, /"2001:db8::7" is IPv6 and the VIP IPv4; forward: masq needs both of one family/],
-    [{ address: '10.0.0.7', forward: 'masq', port: 0 }, /port/],
+    [{ address: '10.0.0.7', forward: 'masq', port: 0 }, /port: 0 is not a port/],
   ])('refuses %j', (rs, message) => {
     expect(() => validateDirectorConfig(service([rs]))).toThrow(message);
   });
@@ -34,8 +34,7 @@ describe('realServers[].forward and port', () => {
     expect(validateDirectorConfig(service([{ address: '10.0.0.7', forward: 'route' }])).director.dr).toEqual({ bridge: 'br-rs', ports: [] });
   });
 
-  it('a masq server of a port-0 service needs its port', () => {
-    expect(() => validateDirectorConfig(service([{ address: '10.0.0.7', forward: 'masq' }], { port: 0, persistence: 300 }))).toThrow(/port: is needed for forward: masq in a port-0 service/);
-    expect(() => validateDirectorConfig(service([{ address: '10.0.0.7', forward: 'masq', port: 8080 }], { port: 0, persistence: 300 }))).not.toThrow();
+  it('masq is refused in a port-0 service (a reply could not be mapped back to its port)', () => {
+    expect(() => validateDirectorConfig(service([{ address: '10.0.0.7', forward: 'masq', port: 8080 }], { port: 0, persistence: 300 }))).toThrow(/forward: "masq" is not supported in a port-0/);
   });
 });

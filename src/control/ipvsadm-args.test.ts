@@ -246,7 +246,7 @@ describe('bad argv -> error code and a message that says what to fix', () => {
     { argv: '-a -t 10.0.0.1:80 -r 10.0.1.2 -g --tun-type gue --tun-port 6080', code: 'ERR_USAGE', message: /conflicts with -g/ },
     { argv: '-a -t 10.0.0.1:80 -r [2001:db8::5] -m', code: 'ERR_BAD_ADDRESS', message: /different address families; that is allowed only for tunnelling servers \(-i\)/ },
     { argv: '-a -t 10.0.0.1:80 -r [2001:db8::5] --gatewaying', code: 'ERR_BAD_ADDRESS', message: /only for tunnelling servers/ },
-    { argv: '-a -t 10.0.0.1:0 -r 10.0.1.2 -m', code: 'ERR_BAD_PORT', message: /port-0 service needs the server's port; give -r 10\.0\.1\.2:PORT/ },
+    { argv: '-a -t 10.0.0.1:0 -r 10.0.1.2:80 -m', code: 'ERR_UNSUPPORTED', message: /masquerading \(-m\) is not supported in a port-0 \(all ports\) service/ },
     // tunnel options (ipvsadm 1.31's tunnel_opt_check, then what the data path sends)
     { argv: '-a -t 10.0.0.1:80 -r 10.0.1.2 -i --tun-type gue', code: 'ERR_USAGE', message: /the gue tunnel type needs the --tun-port option/ },
     { argv: '-a -t 10.0.0.1:80 -r 10.0.1.2 -i --tun-port 6080', code: 'ERR_USAGE', message: /option --tun-port does not apply to the ipip tunnel type; it is for --tun-type gue/ },

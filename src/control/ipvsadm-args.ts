@@ -13,7 +13,6 @@ import {
   SCHEDULERS,
   addressFamily,
   canonicalAddress,
-  formatAddressPort,
   isScheduler,
   tunnelFields,
   type ForwardMethod,
@@ -617,8 +616,9 @@ function buildServer(scan: Scan, service: ServiceKey): RealServerSpec {
   if (forward !== 'tunnel' && addressFamily(address) !== addressFamily(service.vip)) {
     throw new VstunadmError('ERR_BAD_ADDRESS', `real server ${address} and VIP ${service.vip} are of different address families; that is allowed only for tunnelling servers (-i)`);
   }
-  if (forward === 'masq' && port === 0) {
-    throw new BadPortError(`masquerading (-m) to ${address} in a port-0 service needs the server's port; give -r ${formatAddressPort(address, 8080).replace(/8080$/, 'PORT')}`);
+  if (forward === 'masq' && service.port === 0) {
+    // A reply names the server's port only: without one service port it cannot be mapped back.
+    throw new UnsupportedError('masquerading (-m) is not supported in a port-0 (all ports) service; give the service a port, or use -i or -g');
   }
   const tunnelOption = opt.get('tun-type') ?? opt.get('tun-port') ?? opt.get('tun-checksum');
   if (forward !== 'tunnel' && tunnelOption !== undefined) {
