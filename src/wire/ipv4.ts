@@ -158,6 +158,10 @@ export class Ipv4View {
   get headerLength(): number {
     return (this.buf[this.off + VER_IHL] & 0x0f) << 2;
   }
+  /** The whole DSCP/ECN byte (the old TOS), as an outer header copies it. */
+  get tos(): number {
+    return this.buf[this.off + DSCP_ECN];
+  }
   get dscp(): number {
     return this.buf[this.off + DSCP_ECN] >> 2;
   }

@@ -44,6 +44,19 @@ export class UdpView {
     return WIRE_OK;
   }
 
+  /**
+   * Binds to the first fragment of a datagram: the length field (at least 8) may cover
+   * more than the len bytes this fragment carries.
+   */
+  bindFirstFragment(buf: Uint8Array, off: number, len: number): WireErrorCode {
+    if (off < 0 || len < UDP_HEADER_LENGTH || off + len > buf.length) return E_TRUNCATED;
+    if (((buf[off + LENGTH] << 8) | buf[off + LENGTH + 1]) < UDP_HEADER_LENGTH) return E_BAD_LENGTH;
+    this.buf = buf;
+    this.off = off;
+    this.len = len;
+    return WIRE_OK;
+  }
+
   get sourcePort(): number {
     return (this.buf[this.off + SOURCE_PORT] << 8) | this.buf[this.off + SOURCE_PORT + 1];
   }
