@@ -125,6 +125,26 @@ export class Ipv4View {
   }
 
   /**
+   * Binds to a packet that must be exactly len bytes (a tunnel's payload, a raw socket's
+   * datagram): version 4, 20 <= header length <= len, total length === len. Codes:
+   * truncated (len < 20), bad-version, bad-header-length, bad-total-length (the total
+   * length is not len). Options are not checked: the kernel that receives the packet
+   * checks them.
+   */
+  bindExact(buf: Uint8Array, off: number, len: number): WireErrorCode {
+    if (off < 0 || len < IPV4_HEADER_LENGTH || off + len > buf.length) return E_TRUNCATED;
+    const vi = buf[off + VER_IHL];
+    if (vi >> 4 !== 4) return E_BAD_VERSION;
+    const hlen = (vi & 0x0f) << 2;
+    if (hlen < IPV4_HEADER_LENGTH || hlen > len) return E_BAD_HEADER_LENGTH;
+    if (((buf[off + TOTAL_LENGTH] << 8) | buf[off + TOTAL_LENGTH + 1]) !== len) return E_BAD_TOTAL_LENGTH;
+    this.buf = buf;
+    this.off = off;
+    this.len = len;
+    return WIRE_OK;
+  }
+
+  /**
    * Binds to the packet quoted inside an ICMP error: the fixed header must be complete and
    * sane, but the total length may exceed the bytes present (errors quote only a prefix).
    * Use quotedPayloadLength, not payloadLength, for what is actually there.
