@@ -136,6 +136,7 @@ export class Datapath {
     else if (etherType === ETHERTYPE_IPV6) v = this.parser.ipv6(rec);
     else return Verdict.DropEthertype;
     if (v !== GO_ON) return v;
+    this.parser.transport(rec);
     if (rec.toDirector) return this.local.toDirector(rec);
     v = this.classifier.classify(rec);
     if (v !== GO_ON) return v;

@@ -46,9 +46,13 @@ export const IPV4_HEADER_LENGTH = 20;
 export const IPV4_MAX_HEADER_LENGTH = 60;
 
 const FLAG_RESERVED = 0x8000;
-const FLAG_DF = 0x4000;
-const FLAG_MF = 0x2000;
-const OFFSET_MASK = 0x1fff;
+/** Bits of flagsFragment: don't fragment, more fragments, the fragment offset (8-byte units). */
+export const IPV4_FLAG_DF = 0x4000;
+export const IPV4_FLAG_MF = 0x2000;
+export const IPV4_FRAGMENT_OFFSET_MASK = 0x1fff;
+const FLAG_DF = IPV4_FLAG_DF;
+const FLAG_MF = IPV4_FLAG_MF;
+const OFFSET_MASK = IPV4_FRAGMENT_OFFSET_MASK;
 
 export const IPV4_OPT_END = 0;
 export const IPV4_OPT_NOP = 1;
@@ -203,7 +207,8 @@ export class Ipv4View {
     this.buf[this.off + IDENTIFICATION] = v >>> 8;
     this.buf[this.off + IDENTIFICATION + 1] = v;
   }
-  private get flagsFragment(): number {
+  /** Flags and fragment offset as one 16-bit word (IPV4_FLAG_DF, IPV4_FLAG_MF, IPV4_FRAGMENT_OFFSET_MASK): one read for a data path that needs all three. */
+  get flagsFragment(): number {
     return (this.buf[this.off + FLAGS_FRAGMENT] << 8) | this.buf[this.off + FLAGS_FRAGMENT + 1];
   }
   get dontFragment(): boolean {

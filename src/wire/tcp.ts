@@ -160,6 +160,12 @@ export class TcpView {
     return WIRE_OK;
   }
 
+  /** Both ports in one number, source << 16 | destination (unsigned): a flow key's half in one read. */
+  get ports(): number {
+    const b = this.buf;
+    const o = this.off;
+    return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+  }
   get sourcePort(): number {
     return (this.buf[this.off + SOURCE_PORT] << 8) | this.buf[this.off + SOURCE_PORT + 1];
   }

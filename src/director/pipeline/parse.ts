@@ -7,7 +7,7 @@ import { ETHERNET_HEADER_LENGTH, EthernetView } from '../../wire/ethernet.js';
 import { ICMP_DEST_UNREACHABLE, ICMP_ECHO_REQUEST as ICMPV4_ECHO_REQUEST, ICMP_PARAMETER_PROBLEM, ICMP_TIME_EXCEEDED, Icmpv4View } from '../../wire/icmpv4.js';
 import { ICMPV6_ECHO_REQUEST, ICMPV6_NEIGHBOR_SOLICITATION, Icmpv6View, isIcmpv6Error } from '../../wire/icmpv6.js';
 import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_TCP, IPPROTO_UDP } from '../../wire/ip-protocol.js';
-import { Ipv4View } from '../../wire/ipv4.js';
+import { IPV4_FLAG_DF, IPV4_FLAG_MF, IPV4_FRAGMENT_OFFSET_MASK, Ipv4View } from '../../wire/ipv4.js';
 import { ipv6Equals } from '../../wire/ipv6-address.js';
 import { IPV6_HEADER_LENGTH, Ipv6View } from '../../wire/ipv6.js';
 import { TcpView } from '../../wire/tcp.js';
@@ -64,12 +64,17 @@ export class Parser {
     // Loop guard: never tunnel a tunnel packet again (e.g. a route pointing back at us).
     if (protocol === IPPROTO_IPIP || protocol === IPPROTO_IPV6) return Verdict.DropIpipLoop;
     rec.family = FAMILY_V4;
-    rec.ipHeaderLength = ip.headerLength;
-    rec.total = ip.totalLength;
+    // Each field read once (a getter call apiece on the hot path): the rest is derived.
+    const hlen = ip.headerLength;
+    const total = ip.totalLength;
+    const flags = ip.flagsFragment;
+    rec.ipHeaderLength = hlen;
+    rec.total = total;
     rec.tos = ip.tos;
-    rec.dontFragment = ip.dontFragment;
-    rec.fragment = ip.isLaterFragment ? FRAGMENT_LATER : ip.moreFragments ? FRAGMENT_FIRST : FRAGMENT_NONE;
-    rec.fragmentId = ip.identification;
+    rec.dontFragment = (flags & IPV4_FLAG_DF) !== 0;
+    const later = (flags & IPV4_FRAGMENT_OFFSET_MASK) !== 0;
+    rec.fragment = later ? FRAGMENT_LATER : (flags & IPV4_FLAG_MF) !== 0 ? FRAGMENT_FIRST : FRAGMENT_NONE;
+    rec.fragmentId = rec.fragment === FRAGMENT_NONE ? 0 : ip.identification;
     rec.ipProtocol = protocol;
     rec.protocol = protocol;
     rec.sourceOffset = ip.sourceOffset;
@@ -79,9 +84,8 @@ export class Parser {
     const dst = ip.destination;
     rec.vaddr = dst;
     rec.toDirector = dst === this.host.linkAddress;
-    rec.l4Offset = rec.fragment === FRAGMENT_LATER ? -1 : ip.payloadOffset;
-    rec.l4Length = ip.payloadLength;
-    this.transport(rec, protocol === IPPROTO_ICMP);
+    rec.l4Offset = later ? -1 : rec.ipOffset + hlen;
+    rec.l4Length = total - hlen;
     return GO_ON;
   }
 
@@ -111,12 +115,11 @@ export class Parser {
     rec.vaddr = rec.toDirector ? -1 : this.addresses.find(data, dst);
     rec.l4Offset = ip.upperOffset;
     rec.l4Length = ip.upperLength;
-    this.transport(rec, protocol === IPPROTO_ICMPV6);
     return GO_ON;
   }
 
-  /** Ports and flags of TCP/UDP, or the kind of the family's ICMP message. */
-  private transport(rec: PacketRecord, icmp: boolean): void {
+  /** After ipv4/ipv6: ports and flags of TCP/UDP, or the kind of the family's ICMP message. */
+  transport(rec: PacketRecord): void {
     rec.icmpKind = ICMP_NONE;
     rec.l4Sane = false;
     rec.tcpFlags = 0;
@@ -131,18 +134,22 @@ export class Parser {
       const tcp = this.tcp;
       if (tcp.bindHeader(data, l4, len) !== WIRE_OK) return;
       rec.l4Sane = true;
-      rec.cport = tcp.sourcePort;
-      rec.vport = tcp.destinationPort;
+      const ports = tcp.ports;
+      rec.cport = ports >>> 16;
+      rec.vport = ports & 0xffff;
       rec.tcpFlags = tcp.flags;
     } else if (protocol === IPPROTO_UDP) {
       const udp = this.udp;
       // A first fragment carries only the start of a datagram its length field covers.
       if ((rec.fragment === FRAGMENT_FIRST ? udp.bindFirstFragment(data, l4, len) : udp.bind(data, l4, len)) !== WIRE_OK) return;
       rec.l4Sane = true;
-      rec.cport = udp.sourcePort;
-      rec.vport = udp.destinationPort;
-    } else if (icmp) {
-      rec.icmpKind = rec.family === FAMILY_V4 ? this.icmpv4Kind(data, l4, len) : this.icmpv6Kind(data, l4, len);
+      const ports = udp.ports;
+      rec.cport = ports >>> 16;
+      rec.vport = ports & 0xffff;
+    } else if (rec.family === FAMILY_V4) {
+      if (protocol === IPPROTO_ICMP) rec.icmpKind = this.icmpv4Kind(data, l4, len);
+    } else if (protocol === IPPROTO_ICMPV6) {
+      rec.icmpKind = this.icmpv6Kind(data, l4, len);
     }
   }
 
