@@ -18,7 +18,7 @@ import { offloadFlagNames, TunTapDevice } from '../device/native-tap-device.js';
 import { Director } from '../director/director.js';
 import { registerHealthOp, startDirectorHealth, type HealthBinding } from '../director/health-binding.js';
 import { canonicalIpText, Ipv6AddressTable } from '../director/address-id.js';
-import { HostVipRoutes, setupDirectorHost } from '../director/host-setup.js';
+import { HostVipRoutes, kernelLinkDevice, NatReplyRules, setupDirectorHost } from '../director/host-setup.js';
 import { registerKernelDrops, TapDropWatcher } from '../director/kernel-drops.js';
 import { NftGuard } from '../director/guard.js';
 import { TunnelSources } from '../director/tunnel-source.js';
@@ -222,15 +222,19 @@ async function main(): Promise<void> {
     else log.info({ tap, offloads: offloadFlagNames(device.offloadFlags) }, 'TAP offloads on; super-packets are segmented in software before tunnelling');
     const vips = [...new Set(config.services.map((s) => canonicalIpText(s.vip) ?? s.vip))];
     let vipRoutes: HostVipRoutes | undefined;
+    let natReplies: NatReplyRules | undefined;
+    // With a DR bridge the kernel's side of the TAP link is the bridge (host-setup.ts).
+    const kernelLink = kernelLinkDevice({ tap, dr: d.dr });
     if (changes) {
-      setupDirectorHost(changes, { tap, kernelAddress: d.kernelAddress, linkAddress: d.linkAddress, prefixLength: d.linkPrefixLength, vips, probeSource: d.probeSource });
+      setupDirectorHost(changes, { tap, kernelAddress: d.kernelAddress, linkAddress: d.linkAddress, prefixLength: d.linkPrefixLength, vips, probeSource: d.probeSource, dr: d.dr });
+      natReplies = new NatReplyRules(changes, { device: kernelLink, linkAddress: d.linkAddress }, d.natTable);
       if (d.guard.enabled) {
         guard = new NftGuard(tap, d.guard, undefined, (what, err) => log.warn({ err: err.message }, `nftables guard ${what} failed`));
         guard.install(changes, vips);
       }
       log.info({ changes: changes.applied.map(describeChange) }, 'host set up');
       // From here on every change of the VIP set (vstunadm, -R, reload, SIGHUP) moves the routes with it.
-      vipRoutes = new HostVipRoutes(changes, { tap, linkAddress: d.linkAddress }, vips, (failed) => log.error({ failed }, 'could not remove the route of a VIP that left; it is undone on exit'));
+      vipRoutes = new HostVipRoutes(changes, { tap: kernelLink, linkAddress: d.linkAddress }, vips, (failed) => log.error({ failed }, 'could not remove the route of a VIP that left; it is undone on exit'));
     }
     // IPv4 servers: --dip, else the route's source; IPv6 servers: the IPv6 route's source (looked up asynchronously per change).
     const addresses = new Ipv6AddressTable();
@@ -240,8 +244,8 @@ async function main(): Promise<void> {
       mac: parseMac(d.mac)!,
       linkAddress: parseIpv4(d.linkAddress)!,
       kernelAddress: parseIpv4(d.kernelAddress)!,
-      kernelMac: addon.linkGetMac(tap),
-      readKernelMac: () => addon.linkGetMac(tap),
+      kernelMac: addon.linkGetMac(kernelLink),
+      readKernelMac: () => addon.linkGetMac(kernelLink),
       addresses,
       dipFor: sources.dipFor,
       prepareSources: (rips) => sources.prepare(rips),
@@ -251,6 +255,7 @@ async function main(): Promise<void> {
       icmpEcho: d.icmpEcho,
       sloppyTcp: d.sloppyTcp,
     });
+    director.natReplies = natReplies;
     // Through the reconciler (services, their per-service/per-server settings, timeouts), as a reload would.
     await applyConfig(director, state, config);
     director.start();

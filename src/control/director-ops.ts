@@ -12,6 +12,7 @@ import type { ControlRequest, ControlServer } from './control-server.js';
 import type { Director } from '../director/director.js';
 import { BATCH_SIZE_BUCKETS } from '../director/director.js';
 import { formatIpv4 } from '../director/ipv4-text.js';
+import { FORWARD_CODE_NAMES } from '../director/forward-method.js';
 import type { RealServer } from '../director/real-server.js';
 import { VERDICT_NAMES } from '../director/verdicts.js';
 import type { VirtualService } from '../director/virtual-service.js';
@@ -52,11 +53,12 @@ export function adminSnapshot(director: Director): ServiceSnapshot[] {
         .filter((rs) => !rs.removed)
         .map((rs) => {
           const r = rs.stats.snapshot();
+          const forward = FORWARD_CODE_NAMES[rs.forward];
           return {
             address: rs.addressText,
-            port: svc.port,
+            port: forward === 'masq' ? rs.natPort : svc.port,
             weight: configuredWeight(director, svc, rs),
-            forward: 'tunnel' as const,
+            forward,
             ...tunnelFields(rs.addressText, rs.tunnel === TUNNEL_GUE ? 'gue' : 'ipip', rs.guePort),
             effectiveWeight: rs.available ? rs.weight : 0,
             upperThreshold: rs.upperThreshold,

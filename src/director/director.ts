@@ -154,6 +154,8 @@ export class Director {
   private lastMacRead = -Infinity;
   /** See DirectorOptions; the control plane's reconciler uses them. */
   vipRoutes: VipRoutes | undefined;
+  /** VS/NAT: the host's reply steering for NAT servers (host-setup.ts NatReplyRules); absent without host setup. */
+  natReplies: { sync(servers: Iterable<string>): void } | undefined;
   readonly prepareSources: (rips: readonly string[]) => Promise<void>;
   private queue: Promise<unknown> = Promise.resolve();
 
