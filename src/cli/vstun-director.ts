@@ -41,6 +41,8 @@ import { parseListenAddress, startMetricsServer, type MetricsServer } from '../m
 import { statusRoutes } from '../status/status-routes.js';
 import { createDaemonLogger, registerLogMetrics } from '../log/daemon-logger.js';
 import { registerOffloadMetrics } from '../metrics/offload-metrics.js';
+import { registerQueueMetrics } from '../metrics/queue-metrics.js';
+import { collectQueueStats, summarizeQueue } from '../director/counter-merge.js';
 import { registerAnnounceMetrics, registerAnnounceOps, startVipAnnouncement, type AnnounceBinding } from '../bgp/announce-binding.js';
 import { birdConfigure } from '../bgp/bird-control.js';
 import { renderVipInclude, writeFileAtomic } from '../bgp/vip-include.js';
@@ -300,6 +302,8 @@ async function main(): Promise<void> {
       );
       pool = new QueuePool({ director, ports: threads.ports, onProblem: (queue, what) => log.warn({ queue }, `queue worker ${what}`) });
       await pool.start();
+      // Every queue's first counters, before anything reads them (metrics registration, status).
+      await pool.refresh();
     }
     tapDrops = new TapDropWatcher(tap);
     registerKernelDrops(director, tapDrops);
@@ -332,6 +336,9 @@ async function main(): Promise<void> {
       reader: single ? single.nativeStats().reader : queuePool?.deviceStats(),
       queues,
     }));
+    // Per queue: frames read, forwarded, entries, and each server's counts (one queue: the main thread's).
+    const queueSummaries = () => (queuePool ? queuePool.queueStats().filter((s) => s !== null) : [collectQueueStats(director!, 0, 0)]).map(summarizeQueue);
+    control.register('queues', () => ({ queues: queueSummaries() }));
     if (queuePool) {
       // Fresh counters from every queue before each op; the change an op made reaches every queue before its answer.
       control.around(async (_req, next) => {
@@ -363,6 +370,7 @@ async function main(): Promise<void> {
     loopDelay = registerRuntimeMetrics(registry, 'vstun-director');
     if (announce) registerAnnounceMetrics(registry, announce);
     registerOffloadMetrics(registry, offloadStats);
+    registerQueueMetrics(registry, queueSummaries);
     const bound = health;
     const delay = loopDelay;
     const announcer = announce?.announcer;

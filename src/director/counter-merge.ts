@@ -7,6 +7,7 @@ import type { OffloadRxStats } from '../device/offload-rx.js';
 import type { DeviceStats } from '../device/packet-device.js';
 import { KIND_UDP, type ConnTableStats } from './conn-table.js';
 import type { Director } from './director.js';
+import { Verdict } from './verdicts.js';
 
 export interface ServerCounters {
   address: string;
@@ -157,4 +158,20 @@ function releaseDeleted(director: Director): void {
     rs.inactConns = 1;
     reg.released(rs.id, KIND_UDP, 0);
   }
+}
+
+/** One queue at a glance (the `queues` control op, vstun_queue_frames_total). */
+export interface QueueSummary {
+  queue: number;
+  framesIn: number;
+  forwarded: number;
+  connections: number;
+  /** "protocol:vip:port address" → that server's counts on this queue. */
+  servers: Record<string, { conns: number; inPkts: number }>;
+}
+
+export function summarizeQueue(s: QueueStats): QueueSummary {
+  const servers: QueueSummary['servers'] = {};
+  for (const svc of s.services) for (const rs of svc.servers) servers[`${svc.label} ${rs.address}`] = { conns: rs.conns, inPkts: rs.inPkts };
+  return { queue: s.queue, framesIn: s.framesIn, forwarded: s.verdicts[Verdict.Forward] ?? 0, connections: s.table.entries, servers };
 }
