@@ -192,9 +192,10 @@ export function registerDirectorOps(server: ControlServer, director: Director, i
     .register('timeouts', () => ({ timeouts: director.timeouts.get() }))
     .register('save', () => ({ services: adminRules(director) }))
     .register('counters', () => directorCounters(director))
-    .register('explain', (req) => {
+    .register('explain', async (req) => {
       const cmd = commandOf(req, ['explain']) as Extract<AdminCommand, { kind: 'explain' }>;
-      return { explanation: explainFlow(director, cmd.service, cmd.client) };
+      // With queue workers the entries are in their tables.
+      return { explanation: director.queues !== null ? await director.queues.explain(cmd.service, cmd.client) : explainFlow(director, cmd.service, cmd.client) };
     })
     .register('restore', (req) => {
       if (typeof req.text !== 'string') throw new VstunadmError('ERR_USAGE', 'op restore needs "text": the -R input, one ipvsadm command per line');

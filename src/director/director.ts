@@ -5,6 +5,8 @@ import { performance } from 'node:perf_hooks';
 import type { PacketDevice } from '../device/packet-device.js';
 import type { ServiceConfig } from '../control/config-schema.js';
 import type { OnFailurePolicy } from '../health/health-config.js';
+import type { ServerAddress, ServiceKey } from '../control/admin-model.js';
+import type { Explanation } from '../control/flow-explainer.js';
 import { IPV6_ID_BASE, type Ipv6AddressTable } from './address-id.js';
 import { ConnTable, DEFAULT_CONN_TABLE_CAPACITY, type ConnTableStats, KIND_TCP, KIND_TCP_TEMPLATE, KIND_UDP, KIND_UDP_TEMPLATE } from './conn-table.js';
 import { Datapath } from './datapath.js';
@@ -121,6 +123,8 @@ export interface DirectorQueues {
   tableStats(): ConnTableStats;
   /** Every queue's connection list, at most `limit` entries. */
   connections(limit: number): Promise<ConnectionSnapshot[]>;
+  /** `vstunadm explain` on the queue that holds the flow (see QueuePool.explain). */
+  explain(service: ServiceKey, client: ServerAddress): Promise<Explanation>;
 }
 
 /** Upper bounds of the packets-per-batch histogram buckets (the last bucket is +Inf). */

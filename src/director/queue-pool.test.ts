@@ -177,6 +177,18 @@ describe('QueuePool: counters and connections come back summed', () => {
     expect((await t.main.listConnections(3)).length).toBe(3);
   });
 
+  test('explain answers from the queue that holds the flow, and passes on a worker\'s error', async () => {
+    const t = build();
+    await t.pool.start();
+    const to = t.send(1, tcpFrame({ sport: 49001, flags: SYN }));
+    const e = await t.main.queues!.explain({ protocol: 'tcp', vip: VIP, port: 80 }, { address: CLIENT, port: 49001 });
+    expect(e).toMatchObject({ reason: 'connection', server: to });
+    const fresh = await t.main.queues!.explain({ protocol: 'tcp', vip: VIP, port: 80 }, { address: CLIENT, port: 49999 });
+    expect(fresh.reason).toBe('scheduler');
+    expect((await t.main.queues!.explain({ protocol: 'tcp', vip: VIP, port: 81 }, { address: CLIENT, port: 1 })).reason).toBe('no-service');
+    await expect(t.main.queues!.explain({ protocol: 'tcp', vip: 'fd00::1', port: 80 }, { address: 'fd00::2', port: 1 })).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED' });
+  });
+
   test('-Z zeroes every queue, and a report sent before the -Z does not bring the counts back', async () => {
     const t = build();
     await t.pool.start();

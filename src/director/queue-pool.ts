@@ -14,6 +14,8 @@ import { projectDirector, type NodestRequest } from './registry-projection.js';
 import type { FromWorker, ToWorker, ZeroTarget } from './queue-worker-core.js';
 import type { OffloadRxStats } from '../device/offload-rx.js';
 import type { DeviceStats } from '../device/packet-device.js';
+import type { Explanation } from '../control/flow-explainer.js';
+import type { ServerAddress, ServiceKey } from '../control/admin-model.js';
 
 /** How the pool talks to one worker (a worker_threads Worker, or a MessagePort in tests). */
 export interface PoolPort {
@@ -162,6 +164,25 @@ export class QueuePool implements DirectorQueues {
       if (r?.t === 'conns') for (const c of r.connections) if (out.length < limit) out.push(c);
     }
     return out;
+  }
+
+  /**
+   * `vstunadm explain` over every queue: the queue that holds the flow's entry (or template)
+   * answers; with none, queue 0 says what its scheduler would pick now (each queue keeps
+   * its own rr position). Throws the workers' error (e.g. no such service).
+   */
+  async explain(service: ServiceKey, client: ServerAddress): Promise<Explanation> {
+    const replies = await this.ask((seq) => ({ t: 'explain', seq, service, client }));
+    const answers: Explanation[] = [];
+    for (let q = 0; q < this.ports.length; q++) {
+      const r = replies.get(q);
+      if (r?.t !== 'explain') continue;
+      if (r.error !== null) throw Object.assign(new Error(r.error.message), { code: r.error.code });
+      if (r.explanation !== null) answers.push(r.explanation);
+    }
+    const found = answers.find((a) => a.reason === 'connection') ?? answers.find((a) => a.reason === 'template') ?? answers[0];
+    if (found === undefined) throw Object.assign(new Error('no queue worker answered; try again'), { code: 'ERR_BUSY' });
+    return found;
   }
 
   /** The queues' device counters summed (null before any report). */

@@ -9,6 +9,8 @@ import type { ConnectionSnapshot, Director } from './director.js';
 import { ProbePinTable } from './probe-pins.js';
 import type { RealServer } from './real-server.js';
 import { applyProjection, type DataplaneProjection, type NodestRequest } from './registry-projection.js';
+import { explainFlow, type Explanation } from '../control/flow-explainer.js';
+import type { ServerAddress, ServiceKey } from '../control/admin-model.js';
 
 export type ZeroTarget = { protocol: string; vip: string; port: number } | null;
 
@@ -17,6 +19,7 @@ export type ToWorker =
   | { t: 'apply'; seq: number; projection: DataplaneProjection | null; nodest: NodestRequest[]; zero: ZeroTarget[]; zeroEpoch: number }
   | { t: 'stats'; seq: number }
   | { t: 'conns'; seq: number; limit: number }
+  | { t: 'explain'; seq: number; service: ServiceKey; client: ServerAddress }
   | { t: 'stop' };
 
 /** Worker → main thread. */
@@ -24,6 +27,7 @@ export type FromWorker =
   | { t: 'ack'; seq: number; expired: number; rescheduled: number; error: string | null }
   | { t: 'stats'; seq: number; stats: QueueStats }
   | { t: 'conns'; seq: number; connections: ConnectionSnapshot[] }
+  | { t: 'explain'; seq: number; explanation: Explanation | null; error: { code: string; message: string } | null }
   | { t: 'stopped' };
 
 /** The message port a worker core talks through (worker_threads' parentPort, or a MessagePort in tests). */
@@ -100,6 +104,14 @@ export class QueueWorkerCore {
         return;
       case 'conns':
         this.opts.port.postMessage({ t: 'conns', seq: msg.seq, connections: d.connections(msg.limit) });
+        return;
+      case 'explain':
+        try {
+          this.opts.port.postMessage({ t: 'explain', seq: msg.seq, explanation: explainFlow(d, msg.service, msg.client), error: null });
+        } catch (err) {
+          const e = err as { code?: string; message?: string };
+          this.opts.port.postMessage({ t: 'explain', seq: msg.seq, explanation: null, error: { code: e.code ?? 'ERR_INTERNAL', message: e.message ?? String(err) } });
+        }
         return;
       case 'stop':
         if (this.timer) clearInterval(this.timer);
