@@ -140,9 +140,10 @@ try {
   };
   console.log('medians:');
   variants.forEach(([label], i) => console.log(`  ${label.padEnd(26)} ${kpps(mid(runs[i].map((m) => m.pps))).padStart(13)}`));
-  console.log(`ratio director 2 queues / 1 queue        = ${result.ratioDirector2To1}`);
-  console.log(`ratio director 2 queues / C 2 queues     = ${result.ratioDirector2ToC2}   (target >= 1.0)`);
-  console.log(`ratio C 2 queues / C 1 queue (ceiling)   = ${result.ratioC2ToC1}`);
+  const r3 = (x) => (x === null ? 'n/a' : x.toPrecision(3));
+  console.log(`ratio director 2 queues / 1 queue        = ${r3(result.ratioDirector2To1)}`);
+  console.log(`ratio director 2 queues / C 2 queues     = ${r3(result.ratioDirector2ToC2)}   (target >= 1.0)`);
+  console.log(`ratio C 2 queues / C 1 queue (ceiling)   = ${r3(result.ratioC2ToC1)}`);
   if (process.argv.includes('--json')) console.log(JSON.stringify(result));
 } finally {
   cleanup();

@@ -302,6 +302,17 @@ async function main(): Promise<void> {
       );
       pool = new QueuePool({ director, ports: threads.ports, onProblem: (queue, what) => log.warn({ queue }, `queue worker ${what}`) });
       await pool.start();
+      // Persistence templates are per queue (README "Several queues"): say so once per service.
+      const warned = new Set<string>();
+      const warnPersistence = () => {
+        for (const svc of director!.registry.list()) {
+          if (svc.persistenceMs === 0 || warned.has(svc.label)) continue;
+          warned.add(svc.label);
+          log.warn({ service: svc.label, queues }, "persistence with several TAP queues: templates are per queue, so a client's connections on different queues may go to different servers (--queues 1 keeps one table)");
+        }
+      };
+      warnPersistence();
+      director.onServicesChanged(warnPersistence);
       // Every queue's first counters, before anything reads them (metrics registration, status).
       await pool.refresh();
     }
