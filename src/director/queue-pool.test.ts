@@ -35,7 +35,7 @@ afterEach(() => {
   for (const p of open.splice(0)) p.close();
 });
 
-function build(scheduler: 'rr' | 'wlc' | 'mh' = 'rr') {
+function build(scheduler: 'rr' | 'wlc' | 'mh' = 'rr', syncIntervalMs = 0) {
   const main = fixtureDirector(new FakeDevice({ headroom: 128 }), { hashSeed: 1 });
   const svc = main.registry.addService({ protocol: 'tcp', vip: VIP, port: 80, scheduler });
   main.registry.addRealServer(svc, { address: RS1, weight: 1 });
@@ -52,7 +52,7 @@ function build(scheduler: 'rr' | 'wlc' | 'mh' = 'rr') {
     workers.push({ director, device, core });
   }
   const problems: string[] = [];
-  const pool = new QueuePool({ director: main, ports, syncIntervalMs: 0, replyTimeoutMs: 5000, onProblem: (q, what) => problems.push(`${q}: ${what}`) });
+  const pool = new QueuePool({ director: main, ports, syncIntervalMs, replyTimeoutMs: 5000, onProblem: (q, what) => problems.push(`${q}: ${what}`) });
   /** Injects one frame into queue q; returns the RS it was tunnelled to, or the verdict's name. */
   const send = (q: number, frame: Uint8Array): string => {
     const w = workers[q];
@@ -109,6 +109,17 @@ describe('QueuePool: the control plane reaches every queue', () => {
     }
     expect(thresholdShare(9, 2)).toBe(5);
     expect(thresholdShare(0, 2)).toBe(0);
+  });
+
+  test('a change nobody announces (a slow-start weight, a learned path MTU) is picked up by the periodic check', async () => {
+    const t = build('rr', 10);
+    await t.pool.start();
+    t.svc.servers[0].weight = 5;
+    t.svc.servers[1].pathMtu = 1300;
+    const seen = () => t.workers.every((w) => w.director.registry.list()[0].servers[0].weight === 5 && w.director.registry.list()[0].servers[1].pathMtu === 1300);
+    for (let i = 0; i < 500 && !seen(); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(seen()).toBe(true);
+    await t.pool.stop();
   });
 
   test('rr is staggered per queue: the first flow of each queue goes to a different server', async () => {

@@ -27,7 +27,11 @@ export interface QueuePoolOptions {
   director: Director;
   /** One per queue, in queue order. */
   ports: PoolPort[];
-  /** How often (ms) to look for changes nobody announced (slow-start ramps, feedback weights, PMTU). Default 200; 0: never. */
+  /**
+   * How often (ms) to look for changes nobody announced (slow-start ramps, feedback weights,
+   * PMTU): a cheap fingerprint of the servers' numbers each time, the whole state every 25th.
+   * Default 200; 0: never.
+   */
   syncIntervalMs?: number;
   /** How long (ms) to wait for a worker's answer before going on without it. Default 2000. */
   replyTimeoutMs?: number;
@@ -60,6 +64,8 @@ export class QueuePool implements DirectorQueues {
   private inflight: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private lastFingerprint = 0;
+  private ticks = 0;
 
   constructor(private readonly opts: QueuePoolOptions) {
     this.director = opts.director;
@@ -82,7 +88,9 @@ export class QueuePool implements DirectorQueues {
     await this.flush(true);
     const every = this.opts.syncIntervalMs ?? 200;
     if (every > 0) {
-      this.timer = setInterval(() => void this.flush(), every);
+      this.timer = setInterval(() => {
+        if (++this.ticks % 25 === 0 || this.fingerprint() !== this.lastFingerprint) void this.flush();
+      }, every);
       this.timer.unref();
     }
   }
@@ -103,6 +111,7 @@ export class QueuePool implements DirectorQueues {
    */
   flush(force = false): Promise<void> {
     if (this.stopped) return Promise.resolve();
+    this.lastFingerprint = this.fingerprint();
     const projection = projectDirector(this.director);
     const pins = this.director.datapath.probePins;
     const state = JSON.stringify({ ...projection, probe: projection.probe && { source: projection.probe.source, portRange: projection.probe.portRange } });
@@ -120,6 +129,34 @@ export class QueuePool implements DirectorQueues {
       for (const [q, r] of replies) if (r.t === 'ack' && r.error !== null) this.opts.onProblem?.(q, `refused a change: ${r.error}`);
     });
     return this.inflight;
+  }
+
+  /**
+   * A hash of what changes without a change being announced (servers' weights, path MTUs,
+   * the default tunnel MTU, timeouts) and of the table's shape: O(servers), no allocation.
+   */
+  private fingerprint(): number {
+    let h = 0x2545f491;
+    const mix = (x: number) => {
+      h = (Math.imul(h ^ x, 0x9e3779b1) + 0x7f4a7c15) | 0;
+    };
+    const d = this.director;
+    mix(d.datapath.defaultTunnelMtu);
+    const t = d.timeouts.get();
+    mix(t.tcp);
+    mix(t.tcpfin);
+    mix(t.udp);
+    for (const svc of d.registry.services) {
+      if (svc === undefined) continue;
+      mix(svc.id);
+      for (const rs of svc.servers) {
+        mix(rs.id);
+        mix(rs.weight);
+        mix(rs.pathMtu);
+        mix(rs.removed ? 1 : 0);
+      }
+    }
+    return h;
   }
 
   /** Asks every worker for its counters and merges them into the Director. */
