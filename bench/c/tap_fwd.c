@@ -1,46 +1,24 @@
-/* Minimal C TAP forwarder, the bar for vstun-director in `npm run bench`: one frame at a
- * time, blocking read(2) from the TAP, add an outer IPv4 header (DIP -> RIP, protocol 4)
- * in the headroom in front of the inner packet, write(2) the frame back to the kernel.
+/* Minimal C TAP forwarder, the one-frame-at-a-time bar for vstun-director in `npm run bench`:
+ * blocking read(2) from the TAP, add an outer IPv4 header (DIP -> RIP, protocol 4) in the
+ * headroom in front of the inner packet (ipip.h), write(2) the frame back to the kernel.
  * No scheduling, no connection table, no ARP: the runner pins the kernel's neighbour entry
  * for the link address, so this is the least work a user-space VS/TUN director can do.
- * usage: tap_fwd TAP MY_MAC DIP RIP
+ * (io_ref.c ... ipip does the same work batched, the addon's structure.)
+ * usage: tap_fwd TAP MY_MAC DIP RIP [UDP_PORT RIP2]   (UDP to UDP_PORT goes to RIP2)
  * Prints "ready" once the TAP exists; runs until SIGTERM/SIGINT, then prints
  * {"read":R,"written":W,"skipped":S,"writeErrors":E}. */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/if_tun.h>
-#include <net/if.h>
 #include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include "ipip.h"
 
 static volatile sig_atomic_t stop;
 static void on_signal(int sig) { (void)sig; stop = 1; }
 
-static uint16_t csum(const uint8_t *p, int len) {
-  uint32_t sum = 0;
-  for (int i = 0; i + 1 < len; i += 2) sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return (uint16_t)~sum;
-}
-
 int main(int argc, char **argv) {
-  if (argc != 5) {
-    fprintf(stderr, "usage: %s TAP MY_MAC DIP RIP\n", argv[0]);
-    return 2;
-  }
-  uint8_t mine[6];
-  struct in_addr dip, rip;
-  if (sscanf(argv[2], "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &mine[0], &mine[1], &mine[2], &mine[3], &mine[4], &mine[5]) != 6 ||
-      !inet_aton(argv[3], &dip) || !inet_aton(argv[4], &rip)) {
-    fprintf(stderr, "tap_fwd: bad MAC or address\n");
+  struct ipip_path path;
+  if ((argc != 5 && argc != 7) || ipip_path_parse(&path, argc - 2, argv + 2) != 0) {
+    fprintf(stderr, "usage: %s TAP MY_MAC DIP RIP [UDP_PORT RIP2]\n", argv[0]);
     return 2;
   }
   struct sigaction sa;
@@ -48,62 +26,19 @@ int main(int argc, char **argv) {
   sa.sa_handler = on_signal; /* no SA_RESTART: the blocking read returns EINTR */
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
-  int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-  struct ifreq ifr;
-  memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-  strncpy(ifr.ifr_name, argv[1], IFNAMSIZ - 1);
-  if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) < 0) {
-    perror("tap_fwd: open TAP");
-    return 1;
-  }
-  int s = socket(AF_INET, SOCK_DGRAM, 0);
-  if (ioctl(s, SIOCGIFHWADDR, &ifr) < 0) {
-    perror("tap_fwd: SIOCGIFHWADDR");
-    return 1;
-  }
-  uint8_t kernel[6];
-  memcpy(kernel, ifr.ifr_hwaddr.sa_data, 6);
+  int fd = ipip_tap_open(argv[1], 0, &path);
   printf("ready\n");
   fflush(stdout);
 
-  /* The frame is read 20 bytes in: the new Ethernet + outer IPv4 headers (34 bytes) end
-   * exactly where the old Ethernet header (14 bytes) did, so the inner packet never moves. */
-  static uint8_t buf[20 + 65536];
+  static uint8_t buf[IPIP_HEADROOM + 65536];
   unsigned long long nread = 0, written = 0, skipped = 0, werr = 0;
-  uint16_t id = 0;
   while (!stop) {
-    ssize_t n = read(fd, buf + 20, sizeof buf - 20);
+    ssize_t n = read(fd, buf + IPIP_HEADROOM, sizeof buf - IPIP_HEADROOM);
     if (n <= 0) continue;
     nread++;
-    uint8_t *frame = buf + 20;
-    if (n < 34 || frame[12] != 0x08 || frame[13] != 0x00) {
-      skipped++;
-      continue;
-    }
-    int inner = (int)n - 14, total = inner + 20;
-    uint8_t *ip = buf + 14;
-    memcpy(buf, kernel, 6);
-    memcpy(buf + 6, mine, 6);
-    buf[12] = 0x08;
-    buf[13] = 0x00;
-    ip[0] = 0x45;
-    ip[1] = 0;
-    ip[2] = (uint8_t)(total >> 8);
-    ip[3] = (uint8_t)total;
-    ip[4] = (uint8_t)(id >> 8);
-    ip[5] = (uint8_t)id++;
-    ip[6] = frame[14 + 6] & 0x40; /* copy DF from the inner header */
-    ip[7] = 0;
-    ip[8] = 64;
-    ip[9] = 4;
-    ip[10] = ip[11] = 0;
-    memcpy(ip + 12, &dip, 4);
-    memcpy(ip + 16, &rip, 4);
-    uint16_t c = csum(ip, 20);
-    ip[10] = (uint8_t)(c >> 8);
-    ip[11] = (uint8_t)c;
-    if (write(fd, buf, (size_t)total + 14) >= 0) written++;
+    size_t len = ipip_encap(&path, buf, n);
+    if (!len) skipped++;
+    else if (write(fd, buf, len) >= 0) written++;
     else werr++;
   }
   printf("{\"read\":%llu,\"written\":%llu,\"skipped\":%llu,\"writeErrors\":%llu}\n", nread, written, skipped, werr);
