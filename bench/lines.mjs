@@ -15,6 +15,9 @@
 //   met        the target checked on the unrounded figure (null: reported only)
 //   note       conditions that matter for reading it (load achieved, lost probes, rounds)
 
+/** The sections of `npm run bench`, in the order they run; a full run has all of them. */
+export const SECTIONS = ['memory', 'forwarding', 'latency', 'synflood', 'throughput', 'agent', 'control'];
+
 const OPS = {
   '>=': (a, b) => a >= b,
   '<=': (a, b) => a <= b,

@@ -36,7 +36,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatTable, line } from './lines.mjs';
+import { formatTable, line, SECTIONS } from './lines.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'bench', 'bin');
@@ -50,7 +50,6 @@ const QUICK = flag('quick');
 const SECONDS = Number(arg('seconds', QUICK ? '2' : '3'));
 const ROUNDS = Number(arg('rounds', QUICK ? '1' : '3'));
 const MAX_MINUTES = Number(arg('max-minutes', '15'));
-const SECTIONS = ['memory', 'forwarding', 'latency', 'synflood', 'throughput', 'agent', 'control'];
 const ONLY = arg('only', '') ? arg('only', '').split(',') : flag('no-agent') ? SECTIONS.filter((s) => s !== 'agent') : SECTIONS;
 const PAYLOAD = 64;
 const WARMUP_MS = 1000;
