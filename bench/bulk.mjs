@@ -121,6 +121,8 @@ async function main() {
     noOffload: line('noOffload'),
     offloadGain: { up: ratio(med(['offload', 'up']), med(['noOffload', 'up'])), down: ratio(med(['offload', 'down']), med(['noOffload', 'down'])) },
     targets: { upRatio: 0.5, downRatio: 0.9 },
+    /** The medians in bits per second, unrounded (npm run bench computes its ratios from these). */
+    medianBps: Object.fromEntries(['kernel', 'offload', 'noOffload'].map((w) => [w, { up: med([w, 'up']), down: med([w, 'down']) }])),
     perRound: rounds.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, { upGbit: gbit(v.up), downGbit: gbit(v.down) }]))),
   };
   const file = path.join(ROOT, 'bench', 'results.json');
