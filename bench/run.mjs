@@ -355,27 +355,41 @@ async function labSections(r, want, stopper) {
       };
       const both = async () => ({ idle: await rtt(false), loaded: await rtt(true) });
       const vipOnRs1 = (op) => lab.topo.exec(rs1.ns, 'ip', ['addr', op, `${lab.vip}/32`, 'dev', 'lo']);
-      // Each path's set-up returns its tear-down.
+      // Each half's set-up returns its tear-down; a path is a real-server half (first: it puts
+      // the VIP on rs1) and a director half. The two mixed paths split the tail between the hops.
+      const rsAgent = async () => {
+        const agent = await agentOn();
+        const echo = await echoOn();
+        return async () => (await stopChild(echo), await agent.stop(5000));
+      };
+      // The C decapsulator, rs1 set up by hand as the agent does.
+      const rsCdecap = async () => {
+        vipOnRs1('add');
+        for (const key of ['all', 'default']) lab.topo.sysctl(rs1.ns, `net.ipv4.conf.${key}.rp_filter`, 0);
+        const decap = spawnIn(rs1.ns, path.join(BIN, 'decap_ref'), ['decap', 'vtfloor0', lab.dip, lab.vip, String(2 * probeSeconds + 30)]);
+        await waitLine(lines(decap), (l) => l === 'ready', 5000, 'decap_ref');
+        const echo = await echoOn();
+        return async () => (await stopChild(echo), await stopChild(decap), vipOnRs1('del'));
+      };
+      const fwdDirector = async () => {
+        const d = await runDirector();
+        return () => d.stop(5000);
+      };
+      const fwdC = async () => {
+        const fwd = await oneFrameC();
+        return () => stopChild(fwd);
+      };
+      const pathOf = (rsHalf, fwdHalf) => async () => {
+        const downRs = await rsHalf();
+        const downFwd = await fwdHalf().catch(async (err) => (await downRs(), Promise.reject(err)));
+        return async () => (await downFwd(), await downRs());
+      };
       const setups = {
-        // director + agent
-        vstun: async () => {
-          const agent = await agentOn();
-          const echo = await echoOn();
-          const d = await runDirector();
-          return async () => (await d.stop(5000), await stopChild(echo), await agent.stop(5000));
-        },
-        // the floor: C forwarder + C decapsulator on the same hops (rs1 set up by hand as the agent does)
-        floor: async () => {
-          vipOnRs1('add');
-          for (const key of ['all', 'default']) lab.topo.sysctl(rs1.ns, `net.ipv4.conf.${key}.rp_filter`, 0);
-          const decap = spawnIn(rs1.ns, path.join(BIN, 'decap_ref'), ['decap', 'vtfloor0', lab.dip, lab.vip, String(2 * probeSeconds + 30)]);
-          await waitLine(lines(decap), (l) => l === 'ready', 5000, 'decap_ref');
-          const echo = await echoOn();
-          const fwd = await oneFrameC();
-          return async () => (await stopChild(fwd), await stopChild(echo), await stopChild(decap), vipOnRs1('del'));
-        },
-        // the kernel on the same hops: the director host forwards the VIP back to the router,
-        // whose policy routing sends it straight to rs1 (port 9 load to rs2, as the director does).
+        vstun: pathOf(rsAgent, fwdDirector),
+        // the floor: C forwarder + C decapsulator on the same hops
+        floor: pathOf(rsCdecap, fwdC),
+        directorHop: pathOf(rsCdecap, fwdDirector),
+        agentHop: pathOf(rsAgent, fwdC),
         kernel: async () => {
           vipOnRs1('add');
           lab.topo.sysctl(lab.director, 'net.ipv4.ip_forward', 1);
@@ -433,7 +447,7 @@ async function labSections(r, want, stopper) {
       const lost = (when) => `lost probes ${['vstun', 'floor', 'kernel'].map((p) => `${p} ${paths[p][when].lost}/${paths[p][when].sent}`).join(', ')}`;
       const raw = (when, q) => `${q.slice(0, 3)} vstun ${paths.vstun[when][q]}, floor ${paths.floor[when][q]}, kernel ${paths.kernel[when][q]} µs`;
       const achieved = `load achieved at the sink: vstun ${k(paths.vstun.loaded.loadAtSinkPps)}, floor ${k(paths.floor.loaded.loadAtSinkPps)}, kernel ${k(paths.kernel.loaded.loadAtSinkPps)} pps (asked ${k(loadAsked)})`;
-      for (const [p, label] of [['vstun', 'director + agent'], ['floor', 'C tap_fwd + C decap_ref'], ['kernel', 'kernel routing']]) {
+      for (const [p, label] of [['vstun', 'director + agent'], ['floor', 'C tap_fwd + C decap_ref'], ['directorHop', 'director + C decap_ref'], ['agentHop', 'C tap_fwd + agent'], ['kernel', 'kernel routing']]) {
         const x = paths[p];
         console.log(`  ${label.padEnd(24)}: idle p50 ${x.idle.p50us} / p99 ${x.idle.p99us} µs (lost ${x.idle.lost}/${x.idle.sent}); loaded p50 ${x.loaded.p50us} / p99 ${x.loaded.p99us} µs (lost ${x.loaded.lost}/${x.loaded.sent}; load at the sink ${k(x.loaded.loadAtSinkPps)} pps)`);
       }
@@ -445,6 +459,8 @@ async function labSections(r, want, stopper) {
         line({ id: 'rtt.idle.added-p99', what: 'added RTT p99, idle', value: rl.idle.vstun.addedP99us, unit: 'µs', target: { on: 'value', op: '<=', bound: 500, text: '≤ 500 µs' } }),
         // The whole RTT, never n/a: what the added figures are made of.
         line({ id: 'rtt.idle.p99-vs-floor', what: 'RTT p99, idle (whole path)', value: paths.vstun.idle.p99us, unit: 'µs', reference: { what: 'C forwarder + C decapsulator', value: paths.floor.idle.p99us }, note: `kernel path ${paths.kernel.idle.p99us} µs` }),
+        line({ id: 'rtt.idle.p99.director-hop', what: 'RTT p99, idle, director + C decapsulator', value: paths.directorHop.idle.p99us, unit: 'µs', reference: { what: 'C forwarder + C decapsulator', value: paths.floor.idle.p99us }, note: `where the tail is: the director's hop alone; ~50% load ${paths.directorHop.loaded.p99us} µs` }),
+        line({ id: 'rtt.idle.p99.agent-hop', what: 'RTT p99, idle, C forwarder + agent', value: paths.agentHop.idle.p99us, unit: 'µs', reference: { what: 'C forwarder + C decapsulator', value: paths.floor.idle.p99us }, note: `where the tail is: the agent's hop alone; ~50% load ${paths.agentHop.loaded.p99us} µs` }),
         line({ id: 'rtt.idle.added-p50', what: 'added RTT p50, idle', value: rl.idle.vstun.addedP50us, unit: 'µs', reference: floor('idle', 'addedP50us'), note: raw('idle', 'p50us') }),
         line({ id: 'rtt.loaded.added-p50', what: 'added RTT p50, ~50% load', value: rl.loaded.vstun.addedP50us, unit: 'µs', reference: floor('loaded', 'addedP50us'), note: `${raw('loaded', 'p50us')}; ${achieved}` }),
         line({ id: 'rtt.loaded.added-p99', what: 'added RTT p99, ~50% load', value: rl.loaded.vstun.addedP99us, unit: 'µs', reference: floor('loaded', 'addedP99us'), note: `${raw('loaded', 'p99us')}; ${lost('loaded')}` }),
