@@ -14,7 +14,8 @@
 //   latency     UDP echo RTT (bench/c/udp_rtt.c, 1000 probes/s) idle and under background
 //               load at about 50% of the director's rate, through three paths: director +
 //               agent; the floor, C forwarder (tap_fwd.c) + C decapsulator (decap_ref.c) on
-//               the same hops; the kernel routing the same hops. "Added" = path - kernel.
+//               the same hops; the kernel routing the same hops; and the two mixed paths
+//               (director + C decap, C forwarder + agent). "Added" = path - kernel.
 //               Lost probes and the load achieved (packets at the sink) are reported.
 //   synflood    random-source SYNs at full speed into a 65 536-entry table: new flows/s, the
 //               TAP's kernel drops (tx_dropped, and the director's kernel-drops counter), and
