@@ -221,8 +221,11 @@ async function labSections(r, want, stopper) {
       serviceYaml({ protocol: 'tcp', vip: lab.vip, port: 9000, scheduler: 'rr', realServers: [{ address: rs1.rip }] }),
       '',
     ].join('\n');
+  // The single-queue figures are one queue's, whatever the director's default queue count.
+  const help = execFileSync(process.execPath, [path.join(ROOT, 'dist', 'cli', 'vstun-director.js'), '--help'], { encoding: 'utf8' });
+  const oneQueue = /--queues\b/.test(help) ? ['--queues', '1'] : [];
   const runDirector = async (connTableSize = 1 << 20, nodeArgs = []) => {
-    const d = await startDirector(lab, { config: directorConfig(connTableSize), name: `director-${connTableSize}`, nodeArgs });
+    const d = await startDirector(lab, { config: directorConfig(connTableSize), name: `director-${connTableSize}`, nodeArgs, extraArgs: oneQueue });
     daemons.add(d);
     pinPid(d.child.pid, 1);
     // The first frames teach the director the kernel's MAC; a ping does it before measuring.
