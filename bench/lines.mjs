@@ -59,10 +59,11 @@ const metText = (m) => (m === true ? 'met' : m === false ? 'missed' : '');
 export function formatTable(results) {
   const m = results.machine ?? {};
   const la = results.loadAverage ?? {};
+  const ref = results.referenceLoopMs ? `; a 1e8-step JS loop took ${results.referenceLoopMs.before} ms before, ${results.referenceLoopMs.after} ms after (about 100 on an idle core)` : '';
   const commit = results.commit ? `${results.commit.slice(0, 12)}${results.dirty?.length ? ' (with uncommitted changes)' : ''}` : 'unknown commit';
   const head = [
     `\`${results.command ?? 'npm run bench'}\` on ${commit}, ${String(results.date ?? m.date ?? '').slice(0, 16).replace('T', ' ')} UTC:`,
-    `Linux ${m.kernel}, ${m.cpu}, ${m.nproc} CPUs, Node ${m.node}; load average ${(la.before ?? []).join(' ')} before, ${(la.after ?? []).join(' ')} after; ${results.elapsedSeconds ?? '?'} s.`,
+    `Linux ${m.kernel}, ${m.cpu}, ${m.nproc} CPUs, Node ${m.node}; load average ${(la.before ?? []).join(' ')} before, ${(la.after ?? []).join(' ')} after${ref}; ${results.elapsedSeconds ?? '?'} s.`,
   ];
   if (results.incomplete) head.push(`INCOMPLETE RUN: ${results.incomplete}`);
   for (const [section, err] of Object.entries(results.errors ?? {})) head.push(`section ${section} failed: ${err}`);

@@ -62,6 +62,13 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const k = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en') : 'n/a');
 const round2 = (x) => Math.round(x * 100) / 100;
 const loadavg = () => os.loadavg().map(round2);
+/** Milliseconds of a fixed 1e8-iteration JS loop: how much of a core this run gets right now (~100 on an idle core). */
+function referenceLoopMs() {
+  const t0 = performance.now();
+  let x = 0;
+  for (let i = 0; i < 1e8; i++) x = (x + i) | 0;
+  return Math.round(performance.now() - t0 + (x & 0));
+}
 
 function build() {
   try {
@@ -611,6 +618,7 @@ async function main() {
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
     machine: machine(),
     loadAverage: { before: loadavg(), after: null },
+    referenceLoopMs: { before: referenceLoopMs(), after: null },
     settings: { seconds: SECONDS, rounds: ROUNDS, quick: QUICK, sections: ONLY, payloadBytes: PAYLOAD, pinned: TWO_CPUS },
     lines: [],
     errors: {},
@@ -622,6 +630,7 @@ async function main() {
   const stopper = { lab: null };
   const finish = (code) => {
     results.loadAverage.after = loadavg();
+    results.referenceLoopMs.after = referenceLoopMs();
     results.elapsedSeconds = Math.round((Date.now() - started) / 1000);
     if (!Object.keys(results.errors).length) delete results.errors;
     fs.writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
