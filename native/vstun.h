@@ -15,6 +15,10 @@
 #define META_FAMILY 2
 #define META_PORT 3
 #define ADDR_STRIDE 16
+/* META_FAMILY bits of TUN/TAP writes; must match src/native/addon.ts. */
+#define META_FLAG_VNET_HDR 1
+#define META_FLAG_CONTINUES 2
+#define MAX_GATHER_SPANS 128
 
 /* Bail out of a napi callback when a napi call fails (the exception is already pending). */
 #define NAPI_OK_OR_NULL(call)                                                            \

@@ -27,6 +27,15 @@ export const ADDR_STRIDE = 16;
  * packet starts with its own virtio-net header; otherwise the writer prepends a zero one.
  */
 export const META_FLAG_VNET_HDR = 1;
+/**
+ * TUN/TAP writers: set in a packet's META_FAMILY word when its bytes continue the packet
+ * before it (a scatter write: one writev of the first entry and every continuation after
+ * it, up to MAX_GATHER_SPANS spans). Lets a caller send a super-packet made of spans of
+ * the ring without copying them together. A continuation with nothing before it is an error.
+ */
+export const META_FLAG_CONTINUES = 2;
+/** Most spans one gathered packet may have (the first entry and its continuations). */
+export const MAX_GATHER_SPANS = 128;
 
 export interface ReaderOptions {
   /** File descriptor to read from. Set non-blocking by the addon. */
