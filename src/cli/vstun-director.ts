@@ -35,6 +35,7 @@ import { clearServerHealth, setServerHealth } from '../metrics/health-gauge.js';
 import { parseListenAddress, startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import { statusRoutes } from '../status/status-routes.js';
 import { createDaemonLogger, registerLogMetrics } from '../log/daemon-logger.js';
+import { capList, capLists } from '../log/log-lists.js';
 import { registerOffloadMetrics } from '../metrics/offload-metrics.js';
 import { registerAnnounceMetrics, registerAnnounceOps, startVipAnnouncement, type AnnounceBinding } from '../bgp/announce-binding.js';
 import { birdConfigure } from '../bgp/bird-control.js';
@@ -140,7 +141,7 @@ async function main(): Promise<void> {
   const undo = () => {
     if (!changes) return;
     const r = changes.undoAll();
-    if (r.failed.length) log.error({ failed: r.failed }, 'some host changes could not be undone; fix them by hand');
+    if (r.failed.length) log.error({ failed: capList(r.failed) }, 'some host changes could not be undone; fix them by hand');
     else log.info({ undone: r.undone }, 'host changes undone');
   };
   const shutdown = async (signal: string, code = 0) => {
@@ -187,7 +188,7 @@ async function main(): Promise<void> {
     if (!director || stopping) return;
     reloading(() => reloadConfig(director!, state)).then(
       (r) => {
-        log.info({ reload: r }, 'config reloaded (SIGHUP)');
+        log.info({ reload: capLists(r) }, 'config reloaded (SIGHUP)');
         if (r.needsRestart.length) log.warn({ needsRestart: r.needsRestart }, 'some changed settings apply only after a restart');
       },
       (err) => {
@@ -202,7 +203,7 @@ async function main(): Promise<void> {
     await claimSocketPath(controlPath);
     if (changes) {
       const r = changes.recover();
-      if (r.undone || r.failed.length) log.warn({ undone: r.undone, failed: r.failed }, 'undid host changes left by a crashed run');
+      if (r.undone || r.failed.length) log.warn({ undone: r.undone, failed: capList(r.failed) }, 'undid host changes left by a crashed run');
     }
     if (config.bgp) {
       // Before the TAP exists: an include left by a killed run would announce its VIPs the
@@ -228,9 +229,9 @@ async function main(): Promise<void> {
         guard = new NftGuard(tap, d.guard, undefined, (what, err) => log.warn({ err: err.message }, `nftables guard ${what} failed`));
         guard.install(changes, vips);
       }
-      log.info({ changes: changes.applied.map(describeChange) }, 'host set up');
+      log.info({ count: changes.applied.length, changes: capList(changes.applied.map(describeChange)) }, 'host set up');
       // From here on every change of the VIP set (vstunadm, -R, reload, SIGHUP) moves the routes with it.
-      vipRoutes = new HostVipRoutes(changes, { tap, linkAddress: d.linkAddress }, vips, (failed) => log.error({ failed }, 'could not remove the route of a VIP that left; it is undone on exit'));
+      vipRoutes = new HostVipRoutes(changes, { tap, linkAddress: d.linkAddress }, vips, (failed) => log.error({ failed: capList(failed) }, 'could not remove the route of a VIP that left; it is undone on exit'));
     }
     // IPv4 servers: --dip, else the route's source; IPv6 servers: the IPv6 route's source (looked up asynchronously per change).
     const addresses = new Ipv6AddressTable();
