@@ -8,9 +8,9 @@
 // reports READY=1, RELOADING=1 around each reload and STOPPING=1. --check-config FILE
 // validates FILE as a start would, prints the plan and exits 0 (valid) or 2 (invalid).
 import { Command } from 'commander';
-import { applyConfig, reloadConfig, type ControlState } from '../control/config-reload.js';
+import { applyConfig, configDigest, reloadConfig, type ControlState } from '../control/config-reload.js';
 import { claimSocketPath, ControlServer } from '../control/control-server.js';
-import { ConfigError, loadDirectorConfig, validateDirectorConfig } from '../control/config-loader.js';
+import { ConfigError, loadDirectorConfig, parseDirectorConfig, readConfigText, validateDirectorConfig } from '../control/config-loader.js';
 import type { DirectorConfig } from '../control/config-schema.js';
 import { registerDirectorOps } from '../control/director-ops.js';
 import { isVstunadmError } from '../control/errors.js';
@@ -106,8 +106,13 @@ async function main(): Promise<void> {
   if (flags.checkConfig !== undefined) await checkConfig(flags.checkConfig, flags);
 
   let config: DirectorConfig;
+  let digest: string | undefined;
   try {
-    config = flags.config ? loadDirectorConfig(flags.config) : validateDirectorConfig({});
+    if (flags.config) {
+      const text = readConfigText(flags.config);
+      config = parseDirectorConfig(text, flags.config);
+      digest = configDigest(text);
+    } else config = validateDirectorConfig({});
     if (flags.dip !== undefined && parseIpv4(flags.dip) === null) throw new ConfigError('CONFIG_INVALID', `--dip: "${flags.dip}" is not an IPv4 address`);
     if (flags.metrics !== undefined) parseListenAddress(flags.metrics);
     if (flags.logLevel !== undefined && !LOG_LEVELS.includes(flags.logLevel)) throw new ConfigError('CONFIG_INVALID', `--log-level: "${flags.logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
@@ -253,7 +258,7 @@ async function main(): Promise<void> {
       sloppyTcp: d.sloppyTcp,
     });
     // Through the reconciler (services, their per-service/per-server settings, timeouts), as a reload would.
-    await applyConfig(director, state, config);
+    await applyConfig(director, state, config, digest);
     director.start();
     tapDrops = new TapDropWatcher(tap);
     registerKernelDrops(director, tapDrops);
