@@ -19,6 +19,7 @@ import type { VirtualService } from '../director/virtual-service.js';
 import { TUNNEL_GUE } from '../director/tunnel-mtu.js';
 import { canonicalAddress, IPVS_VERSION, tunnelFields, type ConnectionSnapshot, type ServiceRules, type ServiceSnapshot } from './admin-model.js';
 import { applyConfig, reloadConfig, type ControlState } from './config-reload.js';
+import { definedWeight, definitionOf } from './definition-index.js';
 import { VstunadmError } from './errors.js';
 import { explainFlow } from './flow-explainer.js';
 import { parseVstunadmArgs, type AdminCommand, type RuleCommand } from './ipvsadm-args.js';
@@ -85,9 +86,8 @@ export function adminSnapshot(director: Director): ServiceSnapshot[] {
  * standing in) show their registry weight.
  */
 function configuredWeight(director: Director, svc: VirtualService, rs: RealServer): number {
-  const vip = svc.vipText;
-  const def = director.definitions.find((d) => d.protocol === svc.protocolName && d.port === svc.port && canonicalAddress(d.vip) === vip);
-  return def?.realServers.find((r) => canonicalAddress(r.address) === rs.addressText)?.weight ?? rs.weight;
+  const def = definitionOf(director.definitions, svc.protocolName, svc.vipText, svc.port);
+  return (def && definedWeight(def, rs.addressText)) ?? rs.weight;
 }
 
 /** The connection table as -L -c lists it. */
