@@ -29,8 +29,8 @@ describe('director host setup', () => {
     const changes = new HostChanges(null, h.sys);
     setupDirectorHost(changes, { tap: 'vstun0', kernelAddress: '169.254.77.1', linkAddress: '169.254.77.2', prefixLength: 30, vips: ['10.77.0.100', '10.77.0.100', '10.77.0.101'] }, (p) => h.sysctls.get(p)!);
     expect(h.ipCalls).toContain('addr add 169.254.77.1/30 dev vstun0');
-    expect(h.ipCalls).toContain('-4 route add 10.77.0.100/32 via 169.254.77.2 dev vstun0');
-    expect(h.ipCalls).toContain('-4 route add 10.77.0.101/32 via 169.254.77.2 dev vstun0');
+    expect(h.ipCalls).toContain('route add 10.77.0.100/32 via 169.254.77.2 dev vstun0');
+    expect(h.ipCalls).toContain('route add 10.77.0.101/32 via 169.254.77.2 dev vstun0');
     expect(h.sysctls.get('net/ipv4/ip_forward')).toBe('1');
     expect(h.sysctls.get('net/ipv4/conf/vstun0/accept_local')).toBe('1');
     expect(h.sysctls.get('net/ipv4/conf/vstun0/rp_filter')).toBe('0');
@@ -72,7 +72,7 @@ describe('director host setup: VS/DR bridge', () => {
     const order = ['link add br-rs type bridge', 'link set eth1 master br-rs', 'link set vstun0 master br-rs', 'addr add 169.254.77.1/30 dev br-rs'];
     expect(order.map((c) => h.ipCalls.indexOf(c))).toEqual([...order.map((c) => h.ipCalls.indexOf(c))].sort((a, b) => a - b));
     for (const c of order) expect(h.ipCalls).toContain(c);
-    expect(h.ipCalls).toContain('-4 route add 10.77.0.100/32 via 169.254.77.2 dev br-rs');
+    expect(h.ipCalls).toContain('route add 10.77.0.100/32 via 169.254.77.2 dev br-rs');
     expect(h.sysctls.get('net/ipv4/conf/br-rs/accept_local')).toBe('1');
     expect(changes.undoAll().failed).toEqual([]);
     for (const c of ['link set vstun0 nomaster', 'link set eth1 nomaster', 'link del br-rs']) expect(h.ipCalls).toContain(c);

@@ -70,7 +70,8 @@ export function setupDirectorHost(changes: HostChanges, s: DirectorHostSetup, re
       /* IPv6 disabled host-wide: nothing to do */
     }
   }
-  for (const vip of new Set(s.vips)) addVipRoute(changes, { tap: l3, linkAddress: s.linkAddress }, vip);
+  // One `ip -batch` for all of them: thousands of VIPs start in about the time of one.
+  changes.addRoutes([...new Set(s.vips)].map((vip) => vipRouteSpec({ tap: l3, linkAddress: s.linkAddress }, vip)));
   if (s.probeSource !== undefined) changes.addAddress(l3, `${s.probeSource}/32`);
 }
 
@@ -146,11 +147,6 @@ function enableTapIpv6(changes: HostChanges, tap: string): void {
   changes.setSysctl(confSysctl(6, tap, 'disable_ipv6'), 1);
   changes.setSysctl(confSysctl(6, tap, 'disable_ipv6'), 0);
   changes.setSysctl('net/ipv6/conf/all/forwarding', 1);
-}
-
-/** Routes one more VIP to the director (start-time host setup). */
-export function addVipRoute(changes: HostChanges, s: Pick<DirectorHostSetup, 'tap' | 'linkAddress'>, vip: string): void {
-  changes.addRoute(vipRouteSpec(s, vip));
 }
 
 /** The route that sends `vip` into the TAP: IPv4 /32 via the link address, IPv6 /128 via fe80::2. */

@@ -36,6 +36,11 @@ export interface HostSystem {
    * Optional: without it, HostChanges runs each command through ip() (test fakes).
    */
   ipBatch?(commands: string[][]): Promise<Array<string | null>>;
+  /**
+   * The same, blocking: for start-up and undo, where thousands of routes would otherwise cost
+   * one `ip` process each. Optional: without it, HostChanges runs each command through ip().
+   */
+  ipBatchSync?(commands: string[][]): Array<string | null>;
   /** Runs `nft ARGS...` with `input` on stdin; throws an Error carrying nft's stderr on failure. Start-up and undo only. */
   nft?(args: string[], input?: string): string;
 }
@@ -66,6 +71,20 @@ export const realHostSystem: HostSystem = {
       });
       child.stdin?.end(commands.map((c) => c.join(' ')).join('\n') + '\n');
     });
+  },
+  ipBatchSync(commands) {
+    const results: Array<string | null> = commands.map(() => null);
+    if (commands.length === 0) return results;
+    try {
+      execFileSync('ip', ['-force', '-batch', '-'], { encoding: 'utf8', input: commands.map((c) => c.join(' ')).join('\n') + '\n', stdio: ['pipe', 'pipe', 'pipe'], timeout: 60_000, maxBuffer: 64 << 20 });
+      return results;
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      const stderr = e.stderr ?? '';
+      // ip itself failed (not found, killed by the timeout): every command counts as failed.
+      if (!/Command failed/.test(stderr)) return results.map(() => (stderr || e.message).trim());
+      return batchFailures(stderr, results);
+    }
   },
   nft(args, input) {
     try {
@@ -218,6 +237,26 @@ export class HostChanges {
   }
 
   /**
+   * Adds routes at start, all or none, in one `ip -batch` (thousands of VIPs would otherwise
+   * cost a process and a state-file write each). The undo records are written first, in one
+   * write; when any route is refused, the ones added are deleted again, no record is kept,
+   * and HOST_COMMAND_FAILED names the first refusal.
+   */
+  addRoutes(specs: readonly string[][]): void {
+    if (specs.length === 0) return;
+    const records: HostChange[] = specs.map((spec) => ({ kind: 'route', spec: [...spec], family: spec[0].includes(':') ? 6 : 4 }));
+    this.changes.push(...records);
+    this.persist();
+    const results = this.runBatchSync(specs.map((spec) => ['route', 'add', ...spec]));
+    const failed = results.findIndex((r) => r !== null);
+    if (failed < 0) return;
+    const added = specs.filter((_, i) => results[i] === null);
+    if (added.length) this.runBatchSync(added.map((spec) => ['route', 'del', ...spec]));
+    this.forget(records);
+    throw new HostChangeError('HOST_COMMAND_FAILED', `ip route add ${specs[failed].join(' ')}: ${results[failed]}`);
+  }
+
+  /**
    * Adds routes after start, all or none, without blocking the event loop (one `ip -batch`).
    * The undo records are written first; when any route is refused, the ones added are
    * deleted again, no record is kept, and HOST_COMMAND_FAILED names the first refusal.
@@ -274,8 +313,16 @@ export class HostChanges {
     this.persist();
   }
 
+  private runBatchSync(commands: string[][]): Array<string | null> {
+    return this.system.ipBatchSync ? this.system.ipBatchSync(commands) : this.runEach(commands);
+  }
+
   private async runBatch(commands: string[][]): Promise<Array<string | null>> {
-    if (this.system.ipBatch) return this.system.ipBatch(commands);
+    return this.system.ipBatch ? this.system.ipBatch(commands) : this.runEach(commands);
+  }
+
+  /** A batch without `ip -batch` (test fakes, planning): each command through ip(). */
+  private runEach(commands: string[][]): Array<string | null> {
     return commands.map((c) => {
       try {
         this.system.ip(c);
@@ -455,6 +502,14 @@ export class HostChanges {
     const report: UndoReport = { undone: 0, failed: [] };
     for (let i = list.length - 1; i >= 0; i--) {
       const c = list[i];
+      if (c.kind === 'route' && this.system.ipBatchSync) {
+        // A run of routes (one per VIP: thousands) in one `ip -batch`, still in reverse order.
+        let j = i;
+        while (j > 0 && list[j - 1].kind === 'route') j--;
+        this.undoRoutes(list.slice(j, i + 1).reverse() as Array<Extract<HostChange, { kind: 'route' }>>, report);
+        i = j;
+        continue;
+      }
       try {
         this.undoOne(c);
         report.undone++;
@@ -463,6 +518,16 @@ export class HostChanges {
       }
     }
     return report;
+  }
+
+  private undoRoutes(routes: Array<Extract<HostChange, { kind: 'route' }>>, report: UndoReport): void {
+    // No -4/-6 in a batch line (ip takes no options there); the destination tells the family.
+    const results = this.runBatchSync(routes.map((c) => ['route', 'del', ...c.spec]));
+    routes.forEach((c, k) => {
+      const r = results[k];
+      if (r === null || MISSING.test(r)) report.undone++;
+      else report.failed.push(`${describeChange(c)}: ${r}`);
+    });
   }
 
   private undoOne(c: HostChange): void {
