@@ -46,6 +46,15 @@ export const enum Verdict {
   DropAddressTableFull,
   /** ARP or NDP claiming the kernel's side of the TAP at a MAC other than the TAP's own. */
   DropKernelMacSpoofed,
+  // VS/NAT and VS/DR.
+  /** A NAT server's reply (or ICMP error) rewritten back to VIP:vport. */
+  ForwardNatReply,
+  /** A NAT server's packet whose connection is gone (expired, evicted, -C). */
+  DropNatReplyNoFlow,
+  /** A DR server whose MAC is not known yet: an ARP request is on its way. */
+  DropNoServerMac,
+  /** An ICMP error about a NAT flow that could not be translated (quote too short, not TCP/UDP). */
+  DropNatIcmpUntranslatable,
 }
 
 /** Stable names, index = Verdict. */
@@ -89,6 +98,10 @@ export const VERDICT_NAMES = [
   'drop-ipv6-unsupported',
   'drop-address-table-full',
   'drop-kernel-mac-spoofed',
+  'forward-nat-reply',
+  'drop-nat-reply-no-flow',
+  'drop-no-server-mac',
+  'drop-nat-icmp-untranslatable',
 ] as const;
 
 export type VerdictName = (typeof VERDICT_NAMES)[number];
@@ -105,6 +118,6 @@ export const TX_FAILED_INDEX = Verdict.DropTxFailed;
 /** 1 for the verdicts whose frame is written out (forwards and replies), index = Verdict. */
 export const VERDICT_SENDS: Uint8Array = (() => {
   const s = new Uint8Array(VERDICT_COUNT);
-  for (const v of [Verdict.Forward, Verdict.ReplyArp, Verdict.ReplyIcmpEcho, Verdict.ReplyIcmpTooBig, Verdict.ForwardIcmpError, Verdict.ForwardFragment, Verdict.ReplyNdp]) s[v] = 1;
+  for (const v of [Verdict.Forward, Verdict.ReplyArp, Verdict.ReplyIcmpEcho, Verdict.ReplyIcmpTooBig, Verdict.ForwardIcmpError, Verdict.ForwardFragment, Verdict.ReplyNdp, Verdict.ForwardNatReply]) s[v] = 1;
   return s;
 })();
