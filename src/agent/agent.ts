@@ -39,6 +39,8 @@ export class Agent {
   tunOutbound = 0;
   private lastHealthAccepted = -1;
   mode: DecapMode = 'userspace';
+  /** DR mode: the process's only handle until a signal stops it. */
+  private keepAlive: ReturnType<typeof setInterval> | undefined;
   readonly counters: DecapCounters;
   private readonly vipTable: VipTable;
 
@@ -68,6 +70,8 @@ export class Agent {
     try {
       agent.setUpHost();
       if (choice.mode === 'userspace') agent.openDataPath();
+      // DR holds no socket: without an HTTP endpoint nothing else would keep the process up.
+      else if (choice.mode === 'dr') agent.keepAlive = setInterval(() => {}, 1 << 30);
       else if (choice.mode === 'kernel') log.warn('kernel mode: tunl0 decapsulates IPIP from ANY source; filter IPIP (protocol 4) to the director addresses with a firewall');
       if (config.listen) agent.server = await agent.serveHttp();
     } catch (err) {
@@ -203,6 +207,7 @@ export class Agent {
   async stop(): Promise<UndoReport> {
     if (this.stopped) return { undone: 0, failed: [] };
     this.stopped = true;
+    if (this.keepAlive !== undefined) clearInterval(this.keepAlive);
     this.loopDelay?.stop();
     if (this.server) {
       const closed = new Promise<void>((r) => this.server!.close(() => r()));

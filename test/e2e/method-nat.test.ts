@@ -6,58 +6,13 @@
 // sides of the rewrite, `-L -n` shows Masq, and --stats counts the replies (OutPkts).
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, spawnDaemon, type Daemon } from '../../src/lab/lab-daemons.js';
-import { buildMethodLab, type MethodLab, type MethodLabServer } from '../../src/lab/method-lab.js';
-import { canRunNetnsTests, waitFor } from '../support/netns.js';
+import type { Daemon } from '../../src/lab/lab-daemons.js';
+import { buildMethodLab, type MethodLab } from '../../src/lab/method-lab.js';
+import { startCapture, startRipApp, tsharkLines } from '../support/methods.js';
+import { canRunNetnsTests } from '../support/netns.js';
 import { admOk, countByServer, curlOnce, startOperatorDirector, tearDown, vipUrl, type OperatorDirector } from '../support/operator.js';
 
 const CURLS = 30;
-
-/** The lab app on the server's own address and port (a NAT server never holds the VIP). */
-export async function startRipApp(lab: MethodLab, rs: MethodLabServer, host: string, port: number): Promise<Daemon> {
-  const app = spawnDaemon(lab, rs.ns, [path.join(REPO_ROOT, 'dist/lab/lab-app.js'), '--name', `rs${rs.index}`, '--host', host, '--http-port', String(port), '--udp-port', '7']);
-  const url = vipUrl(host, port);
-  await waitFor(
-    () => {
-      if (app.child.exitCode !== null) throw new Error(`lab app on rs${rs.index} exited: ${app.output().trim()}`);
-      return lab.topo.tryExec(rs.ns, 'curl', ['-s', '-o', '/dev/null', '--max-time', '1', url], 3000).status === 0;
-    },
-    15_000,
-    `the lab app on ${host}:${port}`,
-    100,
-  );
-  return app;
-}
-
-/** tshark over a capture file: one line per packet matching `filter`, with `fields`. */
-export function tsharkLines(lab: MethodLab, file: string, filter: string, fields: string[]): string[] {
-  const args = ['-n', '-r', file, '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE', '-Y', filter, '-T', 'fields'];
-  for (const f of fields) args.push('-e', f);
-  const out = lab.topo.exec(null, 'tshark', args, { timeoutMs: 60_000 });
-  return out.split('\n').filter(Boolean);
-}
-
-/** Starts tcpdump in `ns` on `dev` writing `file`, bounded by a packet count; resolves once it listens. */
-export async function startCapture(lab: MethodLab, ns: string, dev: string, file: string, filter: string): Promise<Daemon> {
-  const child = lab.topo.spawn(ns, 'tcpdump', ['-i', dev, '-U', '-n', '-s', '0', '-c', '20000', '-w', file, filter]);
-  let err = '';
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  await waitFor(() => err.includes('listening on'), 10_000, `tcpdump on ${dev}`, 50);
-  return {
-    child,
-    output: () => err,
-    stop: (graceMs = 3000) =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve(child.exitCode);
-        const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
-        child.once('exit', (code) => {
-          clearTimeout(t);
-          resolve(code);
-        });
-        child.kill('SIGINT');
-      }),
-  };
-}
 
 describe.skipIf(!canRunNetnsTests())('VS/NAT: the textbook setup (-m, one server port-mapped)', () => {
   let lab: MethodLab;
