@@ -32,7 +32,7 @@ import {
   VIP,
 } from '../../test/fixtures/director/frames.js';
 import type { SchedulerFlag, SchedulerName } from './schedulers/index.js';
-import type { VerdictName } from './verdicts.js';
+import { RETIRED_VERDICTS, type VerdictName } from './verdicts.js';
 import type { ServiceSpec } from './virtual-service.js';
 import { fixtureDirector } from '../../test/fixtures/director/fixture-director.js';
 
@@ -455,6 +455,7 @@ describe('data path properties', () => {
       }),
       { numRuns: 300 },
     );
+    for (const name of RETIRED_VERDICTS) expect(d.snapshot().verdicts[name], name).toBe(0);
   });
 
   test("the pinned kernel MAC follows the TAP's own MAC, read again (at most once a second), never a forged one", () => {
