@@ -27,20 +27,9 @@ export interface ReconcileSummary {
   rescheduled: number;
 }
 
-const DIRECTOR_TO_CONTROL: Record<string, ControlErrorCode> = {
-  SERVICE_EXISTS: 'ERR_SERVICE_EXISTS',
-  SERVICE_NOT_FOUND: 'ERR_NO_SUCH_SERVICE',
-  REAL_SERVER_EXISTS: 'ERR_SERVER_EXISTS',
-  REAL_SERVER_NOT_FOUND: 'ERR_NO_SUCH_SERVER',
-  BAD_SCHEDULER: 'ERR_UNKNOWN_SCHEDULER',
-  BAD_ARGUMENT: 'ERR_BAD_SERVICE',
-  TOO_MANY: 'ERR_REJECTED',
-  UNSUPPORTED: 'ERR_UNSUPPORTED',
-};
-
 /** A DirectorError as a control-plane error with a stable code. */
 export function toControlError(err: unknown, context: string): VstunadmError {
-  if (err instanceof DirectorError) return new VstunadmError(DIRECTOR_TO_CONTROL[err.code] ?? 'ERR_REJECTED', `${context}: ${err.message}`);
+  if (err instanceof DirectorError) return new VstunadmError(err.controlCode, `${context}: ${err.message}`);
   if (err instanceof VstunadmError) return err;
   return new VstunadmError('ERR_REJECTED', `${context}: ${(err as Error).message ?? String(err)}`);
 }
