@@ -16,7 +16,7 @@ import { registerDirectorOps } from '../control/director-ops.js';
 import { isVstunadmError } from '../control/errors.js';
 import { offloadFlagNames, TunTapDevice } from '../device/native-tap-device.js';
 import { Director } from '../director/director.js';
-import { registerHealthOp, startDirectorHealth, type HealthBinding } from '../director/health-binding.js';
+import { registerHealthOp, startDirectorHealth, type HealthBinding } from '../health/health-binding.js';
 import { canonicalIpText, Ipv6AddressTable } from '../director/address-id.js';
 import { HostVipRoutes, setupDirectorHost } from '../director/host-setup.js';
 import { registerKernelDrops, TapDropWatcher } from '../director/kernel-drops.js';
@@ -44,6 +44,7 @@ import { notifyServiceManager } from '../native/sd-notify.js';
 import { shortUsageErrors } from './cli-usage.js';
 import { parseMac } from '../wire/ethernet.js';
 import { ipv4ToString, parseIpv4 } from '../wire/ipv4-address.js';
+import { definitionsOf } from '../control/service-definitions.js';
 
 interface Flags {
   config?: string;
@@ -259,12 +260,12 @@ async function main(): Promise<void> {
     await tapDrops.start();
     if (guard) {
       registerKernelDrops(director, guard);
-      director.onServicesChanged(() => void guard!.syncGuard(director!.definitions.map((s) => s.vip)));
+      director.onServicesChanged(() => void guard!.syncGuard(definitionsOf(director!).map((s) => s.vip)));
       await guard.start();
     }
     pmtu = startPathMtuDiscovery(director, device, { defaultTunnelMtu: d.tunnelMtu, log });
     // Tunnel probes come from director.probeSource, else from the DIP (already routed back here).
-    health = startDirectorHealth(director, config.services, { probeSource: d.probeSource ?? dip, defaultPolicy: d.expireNodestConn, log });
+    health = startDirectorHealth(director, config.services, { probeSource: d.probeSource ?? dip, defaultPolicy: d.expireNodestConn, log }, () => definitionsOf(director!));
     control = new ControlServer(controlPath);
     registerDirectorOps(control, director, { tap, startedAt: new Date().toISOString(), metrics, pid: process.pid }, state);
     registerHealthOp(control, health);

@@ -22,7 +22,7 @@ import { VstunadmError } from './errors.js';
 import { explainFlow } from './flow-explainer.js';
 import { parseVstunadmArgs, type AdminCommand, type RuleCommand } from './ipvsadm-args.js';
 import { parseRestore, type RestoreLine } from './ipvsadm-dump.js';
-import { applyCommandsToDefinitions, definitionToRules } from './service-definitions.js';
+import { applyCommandsToDefinitions, definitionsOf, definitionToRules } from './service-definitions.js';
 import { reconcile } from './service-reconciler.js';
 import { kernelDrops } from '../director/kernel-drops.js';
 
@@ -84,7 +84,7 @@ export function adminSnapshot(director: Director): ServiceSnapshot[] {
  */
 function configuredWeight(director: Director, svc: VirtualService, rs: RealServer): number {
   const vip = svc.vipText;
-  const def = director.definitions.find((d) => d.protocol === svc.protocolName && d.port === svc.port && canonicalAddress(d.vip) === vip);
+  const def = definitionsOf(director).find((d) => d.protocol === svc.protocolName && d.port === svc.port && canonicalAddress(d.vip) === vip);
   return def?.realServers.find((r) => canonicalAddress(r.address) === rs.addressText)?.weight ?? rs.weight;
 }
 
@@ -102,7 +102,7 @@ export function adminConnections(director: Director, limit: number): ConnectionS
 
 /** The rules (-S): the definitions as ipvsadm rules, configured weights. */
 export function adminRules(director: Director): ServiceRules[] {
-  return director.definitions.map(definitionToRules);
+  return definitionsOf(director).map(definitionToRules);
 }
 
 /** Drop reasons and other per-frame verdicts, plus table and batch figures (vstunadm counters). */
@@ -147,7 +147,7 @@ export function applyRuleCommandsToDirector(director: Director, state: ControlSt
 }
 
 async function applyRuleCommandsNow(director: Director, state: ControlState, commands: ReadonlyArray<RuleCommand | RestoreLine>) {
-  const desired = applyCommandsToDefinitions(director.definitions, commands, state.config.director);
+  const desired = applyCommandsToDefinitions(definitionsOf(director), commands, state.config.director);
   // Check -Z targets and timeouts before anything is applied.
   const after = new Set(desired.map((d) => `${d.protocol}:${canonicalAddress(d.vip)}:${d.port}`));
   for (const e of commands) {

@@ -11,6 +11,7 @@ import { MAX_REAL_SERVERS, MAX_SERVICES, ServiceRegistry } from '../director/ser
 import type { VirtualService } from '../director/virtual-service.js';
 import type { RealServerConfig, ServiceConfig } from './config-schema.js';
 import { VstunadmError, type ControlErrorCode } from './errors.js';
+import { definitionsOf, setDefinitions } from './service-definitions.js';
 
 /** Tunnel codes as the data path stores them (src/director/tunnel-mtu.ts). */
 const TUNNEL_CODES = { ipip: 0, gue: 1 } as const;
@@ -89,7 +90,7 @@ function liveKey(svc: VirtualService): string {
  */
 export function validateDefinitions(director: Director, desired: readonly ServiceConfig[]): Set<string> {
   const live = new Map<string, string>();
-  for (const d of director.definitions) live.set(defKey(d), JSON.stringify(d));
+  for (const d of definitionsOf(director)) live.set(defKey(d), JSON.stringify(d));
   const seen = new Set<string>();
   const changed: ServiceConfig[] = [];
   const unchanged = new Set<string>();
@@ -206,7 +207,7 @@ function applyDefinitions(director: Director, desired: readonly ServiceConfig[],
   const sum: ReconcileSummary = { servicesAdded: [], servicesRemoved: [], servicesChanged: [], serversAdded: [], serversRemoved: [], serversChanged: [], expired: 0, rescheduled: 0 };
   const reg = director.registry;
   const previous = new Map<string, ServiceConfig>();
-  for (const d of director.definitions) previous.set(defKey(d), d);
+  for (const d of definitionsOf(director)) previous.set(defKey(d), d);
   const wanted = new Map<string, ServiceConfig>();
   for (const d of desired) wanted.set(defKey(d), d);
   const policyOf = (def: ServiceConfig | undefined): NodestPolicy => def?.expireNodestConn ?? defaultPolicy;
@@ -270,6 +271,6 @@ function applyDefinitions(director: Director, desired: readonly ServiceConfig[],
       applyServerExtras(rs, rsDef);
     }
   }
-  director.definitions = desired.map((d) => d);
+  setDefinitions(director, desired.map((d) => d));
   return sum;
 }

@@ -3,7 +3,6 @@
 // and the plain snapshot API that the control plane publishes.
 import { performance } from 'node:perf_hooks';
 import type { PacketDevice } from '../device/packet-device.js';
-import type { ServiceConfig } from '../control/config-schema.js';
 import type { OnFailurePolicy } from '../health/health-config.js';
 import { IPV6_ID_BASE, type Ipv6AddressTable } from './address-id.js';
 import { ConnTable, DEFAULT_CONN_TABLE_CAPACITY, KIND_TCP, KIND_TCP_TEMPLATE, KIND_UDP, KIND_UDP_TEMPLATE } from './conn-table.js';
@@ -137,11 +136,6 @@ export class Director {
   /** Outer source address for a real server (uint32 → uint32). */
   readonly dipFor: (rip: number) => number;
   readonly mhTableSize: number | undefined;
-  /**
-   * The desired service table (config-shaped) that the registry was last reconciled to;
-   * the control plane owns it (see src/control/service-reconciler.ts).
-   */
-  definitions: ServiceConfig[] = [];
   /** Count of batches per BATCH_SIZE_BUCKETS bucket (last = larger), plus totals. */
   readonly batchSizeCounts = new Float64Array(BATCH_SIZE_BUCKETS.length + 1);
   batchCount = 0;
