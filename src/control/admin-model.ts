@@ -160,12 +160,8 @@ export interface ConnectionSnapshot {
   server: ServerAddress;
 }
 
-/** Connection timeouts in seconds. In --set, 0 means "leave unchanged", as in IPVS. */
-export interface Timeouts {
-  tcp: number;
-  tcpfin: number;
-  udp: number;
-}
+/** Connection timeouts in seconds (the director's TimeoutSettings). In --set, 0 means "leave unchanged", as in IPVS. */
+export type { TimeoutSettings } from '../director/timeouts.js';
 
 export function isScheduler(name: string): name is SchedulerName {
   return (SCHEDULERS as readonly string[]).includes(name);

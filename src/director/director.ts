@@ -60,7 +60,7 @@ export interface VipRoutes {
   prepare(desired: ReadonlySet<string>): Promise<{ commit(): Promise<void>; rollback(): Promise<void> }>;
 }
 
-export interface RealServerSnapshot {
+export interface DirectorServerSnapshot {
   address: string;
   port: number;
   weight: number;
@@ -71,7 +71,7 @@ export interface RealServerSnapshot {
   stats: TrafficSnapshot;
 }
 
-export interface ServiceSnapshot {
+export interface DirectorServiceSnapshot {
   protocol: 'tcp' | 'udp';
   vip: string;
   port: number;
@@ -81,7 +81,7 @@ export interface ServiceSnapshot {
   netmask: string;
   onePacket: boolean;
   stats: TrafficSnapshot;
-  realServers: RealServerSnapshot[];
+  realServers: DirectorServerSnapshot[];
 }
 
 export interface DirectorSnapshot {
@@ -90,10 +90,10 @@ export interface DirectorSnapshot {
   connTable: ReturnType<ConnTable['stats']>;
   timeouts: TimeoutSettings;
   kernelMacKnown: boolean;
-  services: ServiceSnapshot[];
+  services: DirectorServiceSnapshot[];
 }
 
-export interface ConnectionSnapshot {
+export interface DirectorConnectionSnapshot {
   protocol: 'TCP' | 'UDP';
   template: boolean;
   state: string;
@@ -361,9 +361,9 @@ export class Director {
   }
 
   /** The connection list (ipvsadm -Lc); at most `limit` entries. */
-  connections(limit = 10_000): ConnectionSnapshot[] {
+  connections(limit = 10_000): DirectorConnectionSnapshot[] {
     const now = this.clock();
-    const out: ConnectionSnapshot[] = [];
+    const out: DirectorConnectionSnapshot[] = [];
     const t = this.table;
     t.forEach((slot) => {
       if (out.length >= limit) return;

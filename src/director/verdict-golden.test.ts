@@ -12,7 +12,7 @@ import { KERNEL_MAC, VIP } from '../../test/fixtures/director/frames.js';
 import { Ipv6AddressTable } from './address-id.js';
 import { ProbePinTable } from './probe-pins.js';
 import { RETIRED_VERDICTS, Verdict, VERDICT_COUNT, VERDICT_NAMES, type VerdictName } from './verdicts.js';
-import type { ServiceSpec } from './virtual-service.js';
+import type { VirtualServiceSpec } from './virtual-service.js';
 
 const RS1 = '10.77.3.2';
 const RS2 = '10.77.4.2';
@@ -29,8 +29,8 @@ function build(row: VerdictRow) {
     icmpEcho: s.icmpEcho,
     addresses: s.addressCapacity === undefined ? undefined : new Ipv6AddressTable(s.addressCapacity),
   });
-  const add = (spec: Partial<ServiceSpec>, servers: string[]) => {
-    const svc = d.registry.addService({ scheduler: 'rr', ...spec } as ServiceSpec);
+  const add = (spec: Partial<VirtualServiceSpec>, servers: string[]) => {
+    const svc = d.registry.addService({ scheduler: 'rr', ...spec } as VirtualServiceSpec);
     for (const address of servers) {
       const rs = d.registry.addRealServer(svc, { address });
       if (address === RS1 && s.rs1TunnelMtu !== undefined) rs.tunnelMtu = s.rs1TunnelMtu;
