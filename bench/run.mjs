@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- --seconds 3 --rounds 3 --no-agent --profile]
+// npm run bench [-- --seconds 3 --rounds 3 --no-agent --profile --only forwarding]
 //
 // vstun's figures, measured in one run on the demo's kind of topology (client, router,
 // director host, real servers on their own sites, all in network namespaces), each reported
@@ -16,7 +16,9 @@
 //      1000 real servers);
 //   5. SYN flood (bench/c/syn_flood.c): new-flow rate, table fill, evictions and drops.
 //
-// Writes bench/results.json and prints a table with the date and the machine. Targets are
+// Writes bench/results.json and prints a table with the date and the machine; with
+// --only forwarding, runs line 1 alone and prints its result as JSON (for an A/B of two
+// trees: copy this file into the other tree's bench/ and run both in turn), writing nothing. Targets are
 // reported, never asserted. Generator pinned to CPU 0, forwarder to CPU 1 when there are
 // two CPUs. Bounded in time; namespaces and children are removed on exit and on SIGINT.
 import { execFileSync, spawn } from 'node:child_process';
@@ -34,6 +36,7 @@ const arg = (name, dflt) => {
 const flag = (name) => process.argv.includes(`--${name}`);
 const SECONDS = Number(arg('seconds', '3'));
 const ROUNDS = Number(arg('rounds', '3'));
+const ONLY = arg('only', '');
 const PAYLOAD = 64;
 const WARMUP_MS = 1000;
 const TWO_CPUS = os.cpus().length >= 2;
@@ -148,10 +151,13 @@ async function main() {
   const results = { machine: machine(), settings: { seconds: SECONDS, rounds: ROUNDS, payloadBytes: PAYLOAD, pinned: TWO_CPUS } };
   console.log(`vstun bench — ${results.machine.date}, Linux ${results.machine.kernel}, ${results.machine.cpu}, ${results.machine.nproc} CPUs, load ${results.machine.loadavg.join(' ')}`);
 
-  console.log('\n[1/5] connection table and Maglev (in process)');
-  Object.assign(results, await tableAndMaglev());
-  for (const t of results.connTable) console.log(`  ${k(t.flows)} flows: ${t.bytesPerFlow} B/flow (typed arrays ${k(t.bytes)} B), insert ${t.insertNsPerFlow} ns/flow`);
-  console.log(`  Maglev M=65537, 1000 RS: ${results.maglev.buildMsMedian} ms (median of ${results.maglev.runs})`);
+  if (ONLY !== '' && ONLY !== 'forwarding') throw new Error(`--only ${ONLY}: only "forwarding" can run alone`);
+  if (!ONLY) {
+    console.log('\n[1/5] connection table and Maglev (in process)');
+    Object.assign(results, await tableAndMaglev());
+    for (const t of results.connTable) console.log(`  ${k(t.flows)} flows: ${t.bytesPerFlow} B/flow (typed arrays ${k(t.bytes)} B), insert ${t.insertNsPerFlow} ns/flow`);
+    console.log(`  Maglev M=65537, 1000 RS: ${results.maglev.buildMsMedian} ms (median of ${results.maglev.runs})`);
+  }
 
   const { buildLab } = await import(path.join(ROOT, 'dist', 'lab', 'vs-lab.js'));
   const { startAgent, startDirector, serviceYaml, labTapName } = await import(path.join(ROOT, 'dist', 'lab', 'lab-daemons.js'));
@@ -252,7 +258,7 @@ async function main() {
     results.forwarding = { directorPps: Math.round(dirPps), cTapForwarderPps: Math.round(cPps), ratio: round2(dirPps / cPps), offeredPps: Math.round(median(fwd.director.map((m) => m.offered))), rounds: fwd };
     console.log(`  median: vstun-director ${k(dirPps)} pps, C ${k(cPps)} pps → ratio ${results.forwarding.ratio} (target ≥ 1.0)`);
 
-    if (flag('profile') || results.forwarding.ratio < 1.0) {
+    if (flag('profile') || (results.forwarding.ratio < 1.0 && !ONLY)) {
       // Where the director's time goes: one more loaded round under --cpu-prof.
       const dir = fs.mkdtempSync(path.join(lab.workDir, 'prof-'));
       const d = await runDirector(1 << 20, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
@@ -262,6 +268,8 @@ async function main() {
       results.forwarding.profile = summarizeProfile(dir);
       console.log(`  profile (self time, top functions): ${results.forwarding.profile.map((p) => `${p.fn} ${p.pct}%`).join(', ')}`);
     }
+
+    if (ONLY === 'forwarding') return;
 
     // ---------------------------------------------------------------- 3. latency
     const probeRate = 1000;
@@ -374,7 +382,12 @@ async function main() {
     }
   } finally {
     cleanup();
+    if (ONLY) {
+      const f = results.forwarding;
+      console.log(JSON.stringify({ machine: results.machine, forwarding: f && { directorPps: f.directorPps, cTapForwarderPps: f.cTapForwarderPps, ratio: f.ratio, offeredPps: f.offeredPps } }));
+    }
   }
+  if (ONLY) return;
 
   results.targets = targets(results);
   results.elapsedSeconds = Math.round((Date.now() - started) / 1000);
