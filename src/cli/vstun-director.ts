@@ -21,7 +21,7 @@ import { TapWriteDevice } from '../device/tap-write-device.js';
 import { QueuePool } from '../director/queue-pool.js';
 import { startQueueThreads, tableShare, type QueueThreads } from '../director/queue-threads.js';
 import { Director } from '../director/director.js';
-import { registerHealthOp, startDirectorHealth, type HealthBinding } from '../director/health-binding.js';
+import { registerHealthOp, startDirectorHealth, type HealthBinding } from '../health/health-binding.js';
 import { canonicalIpText, Ipv6AddressTable } from '../director/address-id.js';
 import { HostVipRoutes, kernelLinkDevice, NatReplyRules, setupDirectorHost } from '../director/host-setup.js';
 import { registerKernelDrops, TapDropWatcher } from '../director/kernel-drops.js';
@@ -52,6 +52,7 @@ import { notifyServiceManager } from '../native/sd-notify.js';
 import { shortUsageErrors } from './cli-usage.js';
 import { parseMac } from '../wire/ethernet.js';
 import { ipv4ToString, parseIpv4 } from '../wire/ipv4-address.js';
+import { definitionsOf } from '../control/service-definitions.js';
 
 interface Flags {
   config?: string;
@@ -332,12 +333,12 @@ async function main(): Promise<void> {
     await tapDrops.start();
     if (guard) {
       registerKernelDrops(director, guard);
-      director.onServicesChanged(() => void guard!.syncGuard(director!.definitions.map((s) => s.vip)));
+      director.onServicesChanged(() => void guard!.syncGuard(definitionsOf(director!).map((s) => s.vip)));
       await guard.start();
     }
     pmtu = startPathMtuDiscovery(director, device, { defaultTunnelMtu: d.tunnelMtu, log });
     // Tunnel probes come from director.probeSource, else from the DIP (already routed back here).
-    health = startDirectorHealth(director, config.services, { probeSource: d.probeSource ?? dip, defaultPolicy: d.expireNodestConn, log });
+    health = startDirectorHealth(director, config.services, { probeSource: d.probeSource ?? dip, defaultPolicy: d.expireNodestConn, log }, () => definitionsOf(director!));
     control = new ControlServer(controlPath);
     registerDirectorOps(control, director, { tap, startedAt: new Date().toISOString(), metrics, pid: process.pid }, state);
     registerHealthOp(control, health);

@@ -3,7 +3,6 @@
 // and the plain snapshot API that the control plane publishes.
 import { performance } from 'node:perf_hooks';
 import type { PacketDevice } from '../device/packet-device.js';
-import type { ServiceConfig } from '../control/config-schema.js';
 import type { OnFailurePolicy } from '../health/health-config.js';
 import type { ServerAddress, ServiceKey } from '../control/admin-model.js';
 import type { Explanation } from '../control/flow-explainer.js';
@@ -63,7 +62,7 @@ export interface VipRoutes {
   prepare(desired: ReadonlySet<string>): Promise<{ commit(): Promise<void>; rollback(): Promise<void> }>;
 }
 
-export interface RealServerSnapshot {
+export interface DirectorServerSnapshot {
   address: string;
   port: number;
   weight: number;
@@ -74,7 +73,7 @@ export interface RealServerSnapshot {
   stats: TrafficSnapshot;
 }
 
-export interface ServiceSnapshot {
+export interface DirectorServiceSnapshot {
   protocol: 'tcp' | 'udp';
   vip: string;
   port: number;
@@ -84,7 +83,7 @@ export interface ServiceSnapshot {
   netmask: string;
   onePacket: boolean;
   stats: TrafficSnapshot;
-  realServers: RealServerSnapshot[];
+  realServers: DirectorServerSnapshot[];
 }
 
 export interface DirectorSnapshot {
@@ -93,10 +92,10 @@ export interface DirectorSnapshot {
   connTable: ReturnType<ConnTable['stats']>;
   timeouts: TimeoutSettings;
   kernelMacKnown: boolean;
-  services: ServiceSnapshot[];
+  services: DirectorServiceSnapshot[];
 }
 
-export interface ConnectionSnapshot {
+export interface DirectorConnectionSnapshot {
   protocol: 'TCP' | 'UDP';
   template: boolean;
   state: string;
@@ -161,11 +160,6 @@ export class Director {
   /** Outer source address for a real server (uint32 → uint32). */
   readonly dipFor: (rip: number) => number;
   readonly mhTableSize: number | undefined;
-  /**
-   * The desired service table (config-shaped) that the registry was last reconciled to;
-   * the control plane owns it (see src/control/service-reconciler.ts).
-   */
-  definitions: ServiceConfig[] = [];
   /** Count of batches per BATCH_SIZE_BUCKETS bucket (last = larger), plus totals. */
   readonly batchSizeCounts = new Float64Array(BATCH_SIZE_BUCKETS.length + 1);
   batchCount = 0;
@@ -401,9 +395,9 @@ export class Director {
   }
 
   /** The connection list (ipvsadm -Lc); at most `limit` entries. */
-  connections(limit = 10_000): ConnectionSnapshot[] {
+  connections(limit = 10_000): DirectorConnectionSnapshot[] {
     const now = this.clock();
-    const out: ConnectionSnapshot[] = [];
+    const out: DirectorConnectionSnapshot[] = [];
     const t = this.table;
     t.forEach((slot) => {
       if (out.length >= limit) return;
