@@ -38,6 +38,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatTable, line, SECTIONS } from './lines.mjs';
+import { profileText, summarizeProfile } from './profile.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'bench', 'bin');
@@ -322,9 +323,9 @@ async function labSections(r, want, stopper) {
         await measureForward();
         await d.stop(10_000);
         r.forwarding.profile = summarizeProfile(dir);
-        console.log(`  profile (self time, top functions): ${r.forwarding.profile.map((p) => `${p.fn} ${p.pct}%`).join(', ')}`);
+        console.log(`  profile (self time, top functions): ${profileText(r.forwarding.profile, 8)}`);
       }
-      const profile = r.forwarding.profile?.length ? `; director --cpu-prof self time: ${r.forwarding.profile.slice(0, 4).map((p) => `${p.fn} ${p.pct}%`).join(', ')}` : '';
+      const profile = r.forwarding.profile?.length ? `; director --cpu-prof self time: ${profileText(r.forwarding.profile)}` : '';
       r.lines.push(
         line({ id: 'pps.vs-batched-c', what: `${PAYLOAD}-byte UDP forwarding, director, 1 queue`, value: med.director, unit: 'pps', reference: { what: 'batched C (io_ref.c)', value: med.batchedC }, target: { on: 'ratio', op: '>=', bound: 1.0, text: '≥ 1.0' }, note: `${note}; C rounds ${spread('batchedC')}${profile}` }),
         line({ id: 'pps.vs-one-frame-c', what: `${PAYLOAD}-byte UDP forwarding, director, 1 queue`, value: med.director, unit: 'pps', reference: { what: 'one-frame C (tap_fwd.c)', value: med.oneFrameC }, note: `C rounds ${spread('oneFrameC')}` }),
@@ -568,12 +569,13 @@ async function labSections(r, want, stopper) {
 async function throughputSection(r) {
   const seconds = QUICK ? 3 : Math.max(4, SECONDS + 2);
   console.log(`\n[throughput] one iperf3 TCP stream through the VIP vs the kernel path, ${seconds} s each, ${ROUNDS} round(s) (bench/bulk.mjs)`);
-  const b = await runScript('bulk.mjs', ['--no-build', '--json', '--seconds', String(seconds), '--rounds', String(Math.min(ROUNDS, 5))], (l) => l.startsWith('round') || l.startsWith('|') || l.startsWith('offloads'));
+  const b = await runScript('bulk.mjs', ['--no-build', '--json', '--seconds', String(seconds), '--rounds', String(Math.min(ROUNDS, 5)), ...(QUICK ? [] : ['--profile-missed'])], (l) => l.startsWith('round') || l.startsWith('|') || l.startsWith('offloads'));
   r.bulk = b;
   const note = `median of ${b.rounds} round(s) of ${b.seconds} s`;
+  const prof = (dir) => (b.profile?.[dir]?.director?.length ? `; --cpu-prof self time, director: ${profileText(b.profile[dir].director, 3)}; agent: ${profileText(b.profile[dir].agent, 3)}` : '');
   r.lines.push(
-    line({ id: 'bulk.upload', what: 'one TCP upload through the VIP (director + agent)', value: b.offload.upGbit, unit: 'Gbit/s', reference: { what: 'kernel path', value: b.kernelPath.upGbit }, ratio: b.medianBps.offload.up / b.medianBps.kernel.up, target: { on: 'ratio', op: '>=', bound: 0.5, text: '≥ 0.5' }, note: `offloads on; --no-offload ${b.noOffload.upGbit} Gbit/s; ${note}` }),
-    line({ id: 'bulk.download', what: 'one TCP download through the VIP (ACKs via director + agent)', value: b.offload.downGbit, unit: 'Gbit/s', reference: { what: 'kernel path', value: b.kernelPath.downGbit }, ratio: b.medianBps.offload.down / b.medianBps.kernel.down, target: { on: 'ratio', op: '>=', bound: 0.9, text: '≥ 0.9' }, note: `offloads on; --no-offload ${b.noOffload.downGbit} Gbit/s; ${note}` }),
+    line({ id: 'bulk.upload', what: 'one TCP upload through the VIP (director + agent)', value: b.offload.upGbit, unit: 'Gbit/s', reference: { what: 'kernel path', value: b.kernelPath.upGbit }, ratio: b.medianBps.offload.up / b.medianBps.kernel.up, target: { on: 'ratio', op: '>=', bound: 0.5, text: '≥ 0.5' }, note: `offloads on; --no-offload ${b.noOffload.upGbit} Gbit/s; ${note}${prof('up')}` }),
+    line({ id: 'bulk.download', what: 'one TCP download through the VIP (ACKs via director + agent)', value: b.offload.downGbit, unit: 'Gbit/s', reference: { what: 'kernel path', value: b.kernelPath.downGbit }, ratio: b.medianBps.offload.down / b.medianBps.kernel.down, target: { on: 'ratio', op: '>=', bound: 0.9, text: '≥ 0.9' }, note: `offloads on; --no-offload ${b.noOffload.downGbit} Gbit/s; ${note}${prof('down')}` }),
   );
 }
 
@@ -674,29 +676,6 @@ async function main() {
   if (want.has('agent')) await run('agent', () => agentSection(results));
   if (want.has('control')) await run('control', () => controlSection(results));
   if (!stopping) finish(Object.keys(results.errors).length ? 1 : 0);
-}
-
-/** Top self-time functions of the .cpuprofile files in `dir`. */
-function summarizeProfile(dir) {
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
-  if (!files.length) return [];
-  const prof = JSON.parse(fs.readFileSync(path.join(dir, files[0]), 'utf8'));
-  const self = new Map();
-  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
-  const counts = new Map();
-  for (const s of prof.samples) counts.set(s, (counts.get(s) ?? 0) + 1);
-  let total = 0;
-  for (const [id, c] of counts) {
-    const n = byId.get(id);
-    if (!n || n.callFrame.functionName === '(idle)' || n.callFrame.functionName === '(program)') continue;
-    const key = `${n.callFrame.functionName || '(anonymous)'} ${path.basename(n.callFrame.url || '')}:${n.callFrame.lineNumber + 1}`;
-    self.set(key, (self.get(key) ?? 0) + c);
-    total += c;
-  }
-  return [...self.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, 8)
-    .map(([fn, c]) => ({ fn, pct: Math.round((c / total) * 1000) / 10 }));
 }
 
 await main();
