@@ -78,20 +78,26 @@ async function main() {
     await stopAll();
     const flag = offload ? '--offload' : '--no-offload';
     const prof = (who) => (profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, who)}`] } : {});
+    const spawnedAt = { agent: performance.now() };
     agent = await startAgent(lab, rs, { extraArgs: [flag], ...prof('agent') });
+    spawnedAt.director = performance.now();
     director = await startDirector(lab, {
       config: ['services:', serviceYaml({ protocol: 'tcp', vip: lab.vip, port: PORT, scheduler: 'rr', realServers: [{ address: rs.rip }] }), ''].join('\n'),
       extraArgs: [flag],
       ...prof('director'),
     });
+    return spawnedAt;
   };
   /** Where the time goes in one upload or download with offloads on: both daemons' top functions. */
   const profile = async (reverse) => {
     const dir = fs.mkdtempSync(path.join(lab.workDir, 'prof-'));
-    await vstun(true, dir);
+    const spawnedAt = await vstun(true, dir);
+    const t1 = performance.now(); // both daemons are up: their start-up stays out of the shares
     iperf(lab.vip, reverse);
+    const t2 = performance.now() - 500; // the profile starts after the spawn: a margin keeps shutdown out
     await stopAll();
-    return { director: summarizeProfile(path.join(dir, 'director')), agent: summarizeProfile(path.join(dir, 'agent')) };
+    const summary = (who) => summarizeProfile(path.join(dir, who), 8, t1 - spawnedAt[who], t2 - spawnedAt[who]);
+    return { director: summary('director'), agent: summary('agent') };
   };
 
   const rounds = [];

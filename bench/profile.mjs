@@ -5,15 +5,24 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-/** Top `n` self-time functions of the first .cpuprofile in `dir`: [{ fn, pct }]. */
-export function summarizeProfile(dir, n = 8) {
+/**
+ * Top `n` self-time functions of the first .cpuprofile in `dir`: [{ fn, pct }]. Only samples
+ * between `skipMs` and `untilMs` after the profile started count (leaving out the daemon's
+ * start-up and its shutdown: module loading, host set-up and undo), so that the shares are
+ * those of the measured traffic.
+ */
+export function summarizeProfile(dir, n = 8, skipMs = 0, untilMs = Infinity) {
   const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')) : [];
   if (!files.length) return [];
   const prof = JSON.parse(fs.readFileSync(path.join(dir, files[0]), 'utf8'));
   const self = new Map();
   const byId = new Map(prof.nodes.map((x) => [x.id, x]));
   const counts = new Map();
-  for (const s of prof.samples) counts.set(s, (counts.get(s) ?? 0) + 1);
+  let t = 0;
+  prof.samples.forEach((s, i) => {
+    t += prof.timeDeltas?.[i] ?? 0; // microseconds since the profile started
+    if (t >= skipMs * 1000 && t <= untilMs * 1000) counts.set(s, (counts.get(s) ?? 0) + 1);
+  });
   let total = 0;
   for (const [id, c] of counts) {
     const node = byId.get(id);
