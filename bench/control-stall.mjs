@@ -32,6 +32,7 @@ const { applyConfig } = await dist('control/config-reload.js');
 const { applyRuleCommandsToDirector } = await dist('control/director-ops.js');
 const { parseRestore } = await dist('control/ipvsadm-dump.js');
 const { loadDirectorConfig, validateDirectorConfig } = await dist('control/config-loader.js');
+const { largeConfigYaml } = await dist('lab/large-config.js');
 
 function arg(name, dflt) {
   const i = process.argv.indexOf(`--${name}`);
@@ -111,22 +112,13 @@ async function stallWhileAdding(mode) {
   return { maxStallMs: Math.max(h.max / 1e6, gapMs), histMs: h.max / 1e6, changeMs: ms, servers };
 }
 
-function bigConfigYaml() {
-  const out = ['director:', '  dip: 10.77.2.1', 'services:'];
-  for (let s = 0; s < SERVICES; s++) {
-    out.push(`  - protocol: tcp`, `    vip: 10.${100 + (s >> 16)}.${(s >> 8) & 255}.${s & 255}`, `    port: 80`, `    scheduler: wrr`, `    realServers:`);
-    for (let r = 0; r < PER_SERVICE; r++) out.push(`      - { address: 10.250.${r}.${(s % 250) + 1}, weight: ${1 + (r % 3)} }`);
-  }
-  return out.join('\n') + '\n';
-}
-
 const seconds = (t0) => (performance.now() - t0) / 1000;
 
 async function bigTable() {
   const dir = mkdtempSync(path.join(tmpdir(), 'vstun-bench-control-'));
   try {
     const file = path.join(dir, 'director.yaml');
-    writeFileSync(file, bigConfigYaml());
+    writeFileSync(file, largeConfigYaml({ services: SERVICES, perService: PER_SERVICE }));
     const addresses = new Ipv6AddressTable(1024);
     const sources = new TunnelSources('10.77.2.1', addresses);
     const d = newDirector(addresses, sources.dipFor, (rips) => sources.prepare(rips));

@@ -88,13 +88,14 @@ static int ipip_path_parse(struct ipip_path *path, int argc, char **argv) {
   return 0;
 }
 
-/* Opens (creates) the TAP `name` with extra open(2) `flags` and reads the kernel side's MAC
+/* Opens (creates) the TAP `name`, or one more queue of it when `multi_queue` (IFF_MULTI_QUEUE),
+ * with extra open(2) `flags`, and reads the kernel side's MAC
  * into path->kernel; exits with a message on failure. */
-static int ipip_tap_open(const char *name, int flags, struct ipip_path *path) {
+static int ipip_tap_open_queue(const char *name, int flags, int multi_queue, struct ipip_path *path) {
   int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | flags);
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (multi_queue ? IFF_MULTI_QUEUE : 0);
   strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
   if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) < 0) {
     perror("open TAP");
@@ -108,6 +109,10 @@ static int ipip_tap_open(const char *name, int flags, struct ipip_path *path) {
   close(s);
   memcpy(path->kernel, ifr.ifr_hwaddr.sa_data, 6);
   return fd;
+}
+
+static inline int ipip_tap_open(const char *name, int flags, struct ipip_path *path) {
+  return ipip_tap_open_queue(name, flags, 0, path);
 }
 
 #endif
