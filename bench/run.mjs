@@ -11,6 +11,8 @@
 //               same TAP, same offered load (bench/c/gen.c): the batched reference with the
 //               addon's own structure (bench/c/io_ref.c ... ipip) and the one-frame loop
 //               (bench/c/tap_fwd.c). Rounds interleaved, medians compared.
+//   queues      the same pps with several queues: --queues 2 vs --queues 1 vs the C forwarder
+//               with 2 queues, 16 flows (bench/queues.mjs).
 //   latency     UDP echo RTT (bench/c/udp_rtt.c, 1000 probes/s) idle and under background
 //               load at about 50% of the director's rate, through three paths: director +
 //               agent; the floor, C forwarder (tap_fwd.c) + C decapsulator (decap_ref.c) on
@@ -37,7 +39,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatTable, line, SECTIONS } from './lines.mjs';
+import { formatTable, line, SECTIONS, sig3 } from './lines.mjs';
 import { profileText, summarizeProfile } from './profile.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -232,10 +234,15 @@ async function labSections(r, want, stopper) {
   // The single-queue figures are one queue's, whatever the director's default queue count.
   const help = execFileSync(process.execPath, [path.join(ROOT, 'dist', 'cli', 'vstun-director.js'), '--help'], { encoding: 'utf8' });
   const oneQueue = /--queues\b/.test(help) ? ['--queues', '1'] : [];
-  const runDirector = async (connTableSize = 1 << 20, nodeArgs = []) => {
-    const d = await startDirector(lab, { config: directorConfig(connTableSize), name: `director-${connTableSize}`, nodeArgs, extraArgs: oneQueue });
+  /** The queues of a director as deployed (latency, SYN flood): one per CPU where it has --queues. */
+  const deployedQueues = oneQueue.length ? os.availableParallelism() : 1;
+  r.settings.directorQueues = { forwarding: 1, latencyAndSynFlood: deployedQueues };
+  /** A director as deployed (its default queue count), or with one queue for the single-queue pps lines. */
+  const runDirector = async (connTableSize = 1 << 20, nodeArgs = [], single = false) => {
+    const d = await startDirector(lab, { config: directorConfig(connTableSize), name: `director-${connTableSize}`, nodeArgs, extraArgs: single ? oneQueue : [] });
     daemons.add(d);
-    pinPid(d.child.pid, 1);
+    // One queue: pinned like the C forwarders. Several: their workers need both CPUs.
+    if (single || !oneQueue.length) pinPid(d.child.pid, 1);
     // The first frames teach the director the kernel's MAC; a ping does it before measuring.
     lab.topo.tryExec(lab.client, 'ping', ['-c', '1', '-W', '1', lab.vip]);
     return d;
@@ -282,7 +289,7 @@ async function labSections(r, want, stopper) {
       console.log(`\n[forwarding] ${PAYLOAD}-byte UDP at the RS: vstun-director vs batched C (io_ref.c) vs one-frame C (tap_fwd.c), ${ROUNDS} rounds of ${SECONDS} s after ${WARMUP_MS} ms warm-up`);
       const who = {
         director: async () => {
-          const d = await runDirector();
+          const d = await runDirector(1 << 20, [], true);
           const m = await measureForward();
           const status = await d.control('status');
           await d.stop(5000);
@@ -320,7 +327,7 @@ async function labSections(r, want, stopper) {
         // Where the director's time goes: one more loaded round under --cpu-prof.
         const dir = fs.mkdtempSync(path.join(lab.workDir, 'prof-'));
         const t0 = performance.now();
-        const d = await runDirector(1 << 20, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+        const d = await runDirector(1 << 20, ['--cpu-prof', `--cpu-prof-dir=${dir}`], true);
         const startupMs = performance.now() - t0;
         await measureForward();
         const endMs = performance.now() - t0 - 500; // the profile starts after the spawn: a margin keeps shutdown out
@@ -339,7 +346,7 @@ async function labSections(r, want, stopper) {
     if (want.has('latency')) {
       let maxPps = r.forwarding?.directorPps;
       if (!maxPps) {
-        const d = await runDirector();
+        const d = await runDirector(1 << 20, [], true);
         maxPps = (await measureForward()).pps;
         await d.stop(5000);
       }
@@ -471,7 +478,7 @@ async function labSections(r, want, stopper) {
       }
       const rl = r.latency;
       const floor = (when, q) => ({ what: 'C forwarder + C decapsulator', value: rl[when].floor[q] });
-      const rounds3 = `median of ${latencyRounds} interleaved round(s) of ${probeSeconds} s at ${PROBE_RATE} probes/s${rl.idle.vstun.addedP99us === null || rl.idle.floor.addedP99us === null ? "; n/a = the kernel path's figure was the larger (noise)" : ''}`;
+      const rounds3 = `director with ${deployedQueues} queue(s); median of ${latencyRounds} interleaved round(s) of ${probeSeconds} s at ${PROBE_RATE} probes/s${rl.idle.vstun.addedP99us === null || rl.idle.floor.addedP99us === null ? "; n/a = the kernel path's figure was the larger (noise)" : ''}`;
       r.lines.push(
         line({ id: 'rtt.idle.added-p99-vs-floor', what: 'added RTT p99, idle (path − kernel path)', value: rl.idle.vstun.addedP99us, unit: 'µs', reference: floor('idle', 'addedP99us'), target: { on: 'ratio', op: '<=', bound: 1.25, text: '≤ 1.25' }, note: `${raw('idle', 'p99us')}; ${lost('idle')}; ${rounds3}` }),
         line({ id: 'rtt.idle.added-p99', what: 'added RTT p99, idle', value: rl.idle.vstun.addedP99us, unit: 'µs', target: { on: 'value', op: '<=', bound: 500, text: '≤ 500 µs' } }),
@@ -557,7 +564,7 @@ async function labSections(r, want, stopper) {
       console.log(`  TAP tx_dropped ${k(f.tapTxDropped)} (${k(f.tapTxDropped / dt)}/s); director kernel drops ${JSON.stringify(kernelDrops)}; director drops ${JSON.stringify(drops)}`);
       console.log(`  established TCP flow: ${tcpKept ? 'kept working' : `BROKEN (${tcp.error ?? 'not all echoed'})`}, ${tcp.echoed}/${tcp.sent} echoed, longest gap ${tcp.maxGapMs} ms; UDP flow ${udp.received}/${udp.sent} echoed`);
       r.lines.push(
-        line({ id: 'synflood.new-flows', what: 'SYN flood: new flows forwarded', value: f.newFlowsPerSecond, unit: 'flows/s', note: `offered ${k(f.offeredToDirector / dt)}/s; ${k(floodTable)}-entry table ${fullAtMs === null ? 'never full' : `full after ${fullAtMs} ms`}; evicted ${k(f.evictedNonEstablished)} non-established, ${f.evictedEstablished} established` }),
+        line({ id: 'synflood.new-flows', what: 'SYN flood: new flows forwarded', value: f.newFlowsPerSecond, unit: 'flows/s', note: `director with ${deployedQueues} queue(s); offered ${k(f.offeredToDirector / dt)}/s; ${k(floodTable)}-entry table ${fullAtMs === null ? 'never full' : `full after ${fullAtMs} ms`}; evicted ${k(f.evictedNonEstablished)} non-established, ${f.evictedEstablished} established` }),
         line({ id: 'synflood.tap-drops', what: 'SYN flood: dropped at the TAP (kernel tx_dropped)', value: f.tapTxDropped, unit: 'frames', note: `${k(f.tapTxDropped / dt)}/s; director's kernel-drops counters ${JSON.stringify(kernelDrops)}` }),
         line({ id: 'synflood.tcp-flow', what: 'SYN flood: an established TCP flow', value: tcpKept ? 'kept working' : `broken: ${tcp.error ?? `${tcp.echoed}/${tcp.sent} echoed`}`, note: `${tcp.echoed}/${tcp.sent} messages echoed, longest gap ${tcp.maxGapMs} ms; a UDP flow ${udp.received}/${udp.sent} echoed` }),
         line({ id: 'guard.share', what: 'guard default SYN/s per VIP, share of the new flows/s above', value: guard, unit: 'SYN/s', ratio: f.newFlowsPerSecond > 0 ? guard / f.newFlowsPerSecond : null, target: { on: 'ratio', op: '<', bound: 1.0, text: '< 1.0' } }),
@@ -582,6 +589,17 @@ async function throughputSection(r) {
   r.lines.push(
     line({ id: 'bulk.upload', what: 'one TCP upload through the VIP (director + agent)', value: b.offload.upGbit, unit: 'Gbit/s', reference: { what: 'kernel path', value: b.kernelPath.upGbit }, ratio: b.medianBps.offload.up / b.medianBps.kernel.up, target: { on: 'ratio', op: '>=', bound: 0.5, text: '≥ 0.5' }, note: `offloads on; --no-offload ${b.noOffload.upGbit} Gbit/s; ${note}${prof('up')}` }),
     line({ id: 'bulk.download', what: 'one TCP download through the VIP (ACKs via director + agent)', value: b.offload.downGbit, unit: 'Gbit/s', reference: { what: 'kernel path', value: b.kernelPath.downGbit }, ratio: b.medianBps.offload.down / b.medianBps.kernel.down, target: { on: 'ratio', op: '>=', bound: 0.9, text: '≥ 0.9' }, note: `offloads on; --no-offload ${b.noOffload.downGbit} Gbit/s; ${note}${prof('down')}` }),
+  );
+}
+
+async function queuesSection(r) {
+  console.log('\n[queues] 64-byte UDP from 16 flows: vstun-director --queues 2 vs --queues 1 vs the C forwarder with 2 queues (bench/queues.mjs, its own lab)');
+  const q = await runScript('queues.mjs', ['--no-build', '--json', '--seconds', String(SECONDS), '--rounds', String(ROUNDS)], (l) => l.startsWith('round') || l.startsWith('ratio'));
+  r.multiqueue = q;
+  const note = `median of ${q.rounds} interleaved rounds of ${q.seconds} s, ${q.flows} flows, nothing pinned`;
+  r.lines.push(
+    line({ id: 'pps.2q-vs-2q-c', what: '64-byte UDP forwarding, director, 2 queues', value: q.directorQueues2Pps, unit: 'pps', reference: { what: 'C tap_fwd.c, 2 queues', value: q.cTapForwarder2QueuesPps }, target: { on: 'ratio', op: '>=', bound: 1.0, text: '≥ 1.0' }, note }),
+    line({ id: 'pps.2q-vs-1q', what: '64-byte UDP forwarding, director, 2 queues', value: q.directorQueues2Pps, unit: 'pps', reference: { what: 'director, 1 queue', value: q.directorQueues1Pps }, note: `the machine's ceiling, C 2 queues / C 1 queue: ${sig3(q.cTapForwarder2QueuesPps / q.cTapForwarder1QueuePps)}` }),
   );
 }
 
@@ -678,6 +696,7 @@ async function main() {
   };
   if (want.has('memory')) await run('memory', () => memorySection(results));
   if (['forwarding', 'latency', 'synflood'].some((s) => want.has(s))) await run('lab', () => labSections(results, want, stopper));
+  if (want.has('queues')) await run('queues', () => queuesSection(results));
   if (want.has('throughput')) await run('throughput', () => throughputSection(results));
   if (want.has('agent')) await run('agent', () => agentSection(results));
   if (want.has('control')) await run('control', () => controlSection(results));
