@@ -39,6 +39,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { exited, lastJson, lines } from './child-output.mjs';
 import { formatTable, line, SECTIONS, sig3 } from './lines.mjs';
 import { profileText, summarizeProfile } from './profile.mjs';
 
@@ -109,13 +110,6 @@ function machine() {
 const pinned = (cpu, cmd, args) => (TWO_CPUS ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args]);
 const pinPid = (pid, cpu) => TWO_CPUS && execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
 
-function lines(child) {
-  const out = [];
-  child.stdout?.on('data', (d) => out.push(...d.toString().split('\n').filter(Boolean)));
-  child.stderr?.on('data', (d) => out.push(...d.toString().split('\n').filter(Boolean)));
-  return out;
-}
-const exited = (c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r())));
 async function waitLine(out, pred, ms, what) {
   const end = Date.now() + ms;
   while (!out.some(pred)) {
@@ -124,7 +118,6 @@ async function waitLine(out, pred, ms, what) {
   }
   return out.find(pred);
 }
-const lastJson = (out) => JSON.parse([...out].reverse().find((l) => l.startsWith('{')) ?? '{}');
 
 // Children outside any lab (the sub-benchmarks with their own namespaces): on a stop they get
 // SIGINT, so that they remove their namespaces themselves.
