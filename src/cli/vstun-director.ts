@@ -35,6 +35,7 @@ import { formatPlan, planDirector } from '../control/config-plan.js';
 import { versionLine } from '../metrics/build-info.js';
 import { createDirectorMetrics } from '../metrics/director-metrics.js';
 import type { EventLoopDelaySampler } from '../metrics/event-loop-delay.js';
+import { registerQueueLoopDelay, sharedLoopDelayReadout } from '../metrics/event-loop-delay.js';
 import { registerRuntimeMetrics } from '../metrics/runtime-metrics.js';
 import { clearServerHealth, setServerHealth } from '../metrics/health-gauge.js';
 import { parseListenAddress, startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
@@ -142,6 +143,8 @@ async function main(): Promise<void> {
   const changes = flags.setup ? new HostChanges(flags.stateFile ?? defaultDirectorStateFile(tap)) : null;
   let device: PacketDevice | undefined;
   let pool: QueuePool | undefined;
+  /** Each queue worker's event-loop delay read-out (empty with one queue). */
+  let queueLoopDelay: SharedArrayBuffer[] = [];
   let threads: QueueThreads | undefined;
   let director: Director | undefined;
   let control: ControlServer | undefined;
@@ -291,8 +294,10 @@ async function main(): Promise<void> {
     director.start();
     if (queues > 1) {
       const kernelMac = Array.from(addon.linkGetMac(tap));
+      queueLoopDelay = opened.fds.map(() => sharedLoopDelayReadout());
       threads = startQueueThreads(
         opened.fds.map((fd, queue) => ({
+          loopDelay: queueLoopDelay[queue],
           tap: opened.name,
           fd,
           queue,
@@ -394,6 +399,7 @@ async function main(): Promise<void> {
     if (announce) registerAnnounceMetrics(registry, announce);
     registerOffloadMetrics(registry, offloadStats);
     registerQueueMetrics(registry, queueSummaries);
+    if (queueLoopDelay.length > 0) registerQueueLoopDelay(registry, queueLoopDelay);
     const bound = health;
     const delay = loopDelay;
     const announcer = announce?.announcer;
