@@ -18,7 +18,11 @@ export type HostChange =
   | { kind: 'link-up'; name: string }
   /** An nftables table vstun owns whole (the director's guard); undone by deleting the table. */
   | { kind: 'nft-table'; family: 'inet' | 'ip' | 'ip6'; name: string }
-  | { kind: 'txqueuelen'; name: string; previous: number; value: number };
+  | { kind: 'txqueuelen'; name: string; previous: number; value: number }
+  /** A policy-routing rule (`ip rule add SPEC`); undone by `ip rule del SPEC`. */
+  | { kind: 'rule'; spec: string[]; family: 4 | 6 }
+  /** A link made a port of a bridge; undone by `ip link set NAME nomaster`. */
+  | { kind: 'master'; name: string; master: string };
 
 /** The side-effecting primitives, injectable so that unit tests can record instead of act. */
 export interface HostSystem {
@@ -370,6 +374,40 @@ export class HostChanges {
     this.apply({ kind: 'txqueuelen', name, previous, value }, ['link', 'set', name, 'txqueuelen', String(value)]);
   }
 
+  /** Adds a policy-routing rule, e.g. `['from', '10.0.0.7', 'lookup', '7377', 'priority', '7377']`. */
+  addRule(family: 4 | 6, spec: string[]): void {
+    this.apply({ kind: 'rule', spec, family }, [`-${family}`, 'rule', 'add', ...spec]);
+  }
+
+  /**
+   * Deletes a rule this object added and drops its undo record. A rule already gone counts
+   * as deleted. Throws HostChangeError when ip refuses (the record stays for the exit undo).
+   */
+  removeRule(family: 4 | 6, spec: string[]): void {
+    const text = spec.join(' ');
+    try {
+      this.ignoreMissing(() => this.system.ip([`-${family}`, 'rule', 'del', ...spec]));
+    } catch (err) {
+      throw new HostChangeError('HOST_COMMAND_FAILED', `ip rule del ${text}: ${(err as Error).message}`);
+    }
+    this.forget(this.changes.filter((c) => c.kind === 'rule' && c.family === family && c.spec.join(' ') === text));
+  }
+
+  /** True when a link named `name` exists. */
+  hasLink(name: string): boolean {
+    try {
+      this.system.ip(['-o', 'link', 'show', 'dev', name]);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Makes `name` a port of bridge `master`; undone by releasing it (nomaster). */
+  setMaster(name: string, master: string): void {
+    this.apply({ kind: 'master', name, master }, ['link', 'set', name, 'master', master]);
+  }
+
   /** Brings a link up; undone by setting it down again (only if it was down). */
   setLinkUp(name: string): void {
     const out = this.system.ip(['-o', 'link', 'show', 'dev', name]);
@@ -513,6 +551,12 @@ export class HostChanges {
       case 'txqueuelen':
         this.ignoreMissing(() => this.system.ip(['link', 'set', c.name, 'txqueuelen', String(c.previous)]));
         return;
+      case 'rule':
+        this.ignoreMissing(() => this.system.ip([`-${c.family}`, 'rule', 'del', ...c.spec]));
+        return;
+      case 'master':
+        this.ignoreMissing(() => this.system.ip(['link', 'set', c.name, 'nomaster']));
+        return;
       case 'nft-table': {
         const nft = this.nftRunner();
         this.ignoreMissing(() => nft(['delete', 'table', c.family, c.name]));
@@ -584,5 +628,9 @@ export function describeChange(c: HostChange): string {
       return `nftables table ${c.family} ${c.name}`;
     case 'txqueuelen':
       return `link ${c.name} txqueuelen ${c.value} (was ${c.previous})`;
+    case 'rule':
+      return `rule ${c.spec.join(' ')}`;
+    case 'master':
+      return `link ${c.name} in bridge ${c.master}`;
   }
 }
