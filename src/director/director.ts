@@ -121,7 +121,7 @@ export interface DirectorQueues {
   /** Every queue's connection table as one. */
   tableStats(): ConnTableStats;
   /** Every queue's connection list, at most `limit` entries. */
-  connections(limit: number): Promise<ConnectionSnapshot[]>;
+  connections(limit: number): Promise<DirectorConnectionSnapshot[]>;
   /** `vstunadm explain` on the queue that holds the flow (see QueuePool.explain). */
   explain(service: ServiceKey, client: ServerAddress): Promise<Explanation>;
 }
@@ -383,7 +383,7 @@ export class Director {
   }
 
   /** The connection list (ipvsadm -Lc) of every queue; at most `limit` entries. */
-  listConnections(limit = 10_000): Promise<ConnectionSnapshot[]> {
+  listConnections(limit = 10_000): Promise<DirectorConnectionSnapshot[]> {
     return this.queues !== null ? this.queues.connections(limit) : Promise.resolve(this.connections(limit));
   }
 

@@ -10,7 +10,7 @@ import type { Director, NodestPolicy } from './director.js';
 import type { RealServer } from './real-server.js';
 import type { TimeoutSettings } from './timeouts.js';
 import type { ProbePinMemory } from './probe-pins.js';
-import type { ServiceSpec, VirtualService } from './virtual-service.js';
+import type { VirtualServiceSpec, VirtualService } from './virtual-service.js';
 
 export interface RealServerProjection {
   /** The main thread's registry id (probe pins name servers by it). */
@@ -28,7 +28,7 @@ export interface RealServerProjection {
   dip: string;
 }
 
-export interface ServiceProjection extends Required<ServiceSpec> {
+export interface ServiceProjection extends Required<VirtualServiceSpec> {
   mssClamp: boolean;
   tunnelMtu: number;
   sloppy: boolean;

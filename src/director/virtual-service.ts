@@ -70,7 +70,7 @@ export class VirtualService {
   }
 
   /** The service as the control plane states it (ipvsadm -A's fields; the netmask dotted). */
-  spec(): Required<ServiceSpec> {
+  spec(): Required<VirtualServiceSpec> {
     return {
       protocol: this.protocolName,
       vip: this.vipText,
