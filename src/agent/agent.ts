@@ -70,7 +70,7 @@ export class Agent {
     try {
       agent.setUpHost();
       if (choice.mode === 'userspace') agent.openDataPath();
-      else log.warn('kernel mode: tunl0 decapsulates IPIP from ANY source; filter IPIP (protocol 4) to the director addresses with a firewall');
+      else if (choice.mode === 'kernel') log.warn('kernel mode: tunl0 decapsulates IPIP from ANY source; filter IPIP (protocol 4) to the director addresses with a firewall');
       if (config.listen) agent.server = await agent.serveHttp();
     } catch (err) {
       await agent.stop();
@@ -93,6 +93,11 @@ export class Agent {
         const uplinks = this.uplinks();
         applyHostSetup(this.changes, { vips: this.config.vips, uplinks }, read);
         this.log.info({ uplinks }, 'VIPs on lo, ARP and rp_filter sysctls set');
+      }
+      if (this.mode === 'dr') {
+        // Direct routing: the VIP on lo and the ARP sysctls are the whole setup.
+        for (const c of this.changes.applied) this.log.info({ change: describeChange(c) }, 'host change applied');
+        return;
       }
       if (this.mode === 'userspace') {
         // Not persistent: the kernel deletes the TUN when our fd closes, even after kill -9.
@@ -181,7 +186,7 @@ export class Agent {
     const c = this.counters;
     const moving = this.lastHealthAccepted >= 0 && c.accepted > this.lastHealthAccepted;
     this.lastHealthAccepted = c.accepted;
-    const socketsOpen = this.mode === 'kernel' || this.sockets.length > 0;
+    const socketsOpen = this.mode !== 'userspace' || this.sockets.length > 0;
     return {
       healthy: socketsOpen && !findings.some((f) => f.severity === 'problem'),
       mode: this.mode,

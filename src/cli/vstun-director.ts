@@ -240,7 +240,14 @@ async function main(): Promise<void> {
     }
     const addon = loadAddon();
     const offload = flags.offload ?? d.offload;
-    const queues = flags.queues !== undefined ? Number(flags.queues) : (d.queues ?? Math.min(64, os.availableParallelism()));
+    // NAT and DR keep per-director state the TAP's queue hashing would split (a NAT reply
+    // hashes to another queue than its request; ARP answers reach one queue): one queue.
+    const singleQueueMethods = d.dr !== undefined || config.services.some((s) => s.realServers.some((rs) => rs.forward !== 'tunnel'));
+    const asked = flags.queues !== undefined ? Number(flags.queues) : d.queues;
+    if (singleQueueMethods && asked !== undefined && asked > 1) {
+      throw new ConfigError('CONFIG_INVALID', `--queues ${asked}: masquerading (NAT) and direct-routing (DR) servers, or director.dr, need one TAP queue (a NAT reply and its request hash to different queues); use --queues 1`);
+    }
+    const queues = asked ?? (singleQueueMethods ? 1 : Math.min(64, os.availableParallelism()));
     // One queue: the data path on this thread, as always. More: the fds go to worker threads
     // and this thread keeps a writer on queue 0 for its probes (ARP, path MTU).
     const opened = TunTapDevice.openQueues({ name: tap, kind: 'tap', up: true, offload, queues });

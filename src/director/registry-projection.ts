@@ -7,6 +7,7 @@
 import { newFlowKey } from './schedulers/index.js';
 import { formatAddressId, parseAddressId } from './address-id.js';
 import type { Director, NodestPolicy } from './director.js';
+import type { ForwardCode } from './forward-method.js';
 import type { RealServer } from './real-server.js';
 import type { TimeoutSettings } from './timeouts.js';
 import type { ProbePinMemory } from './probe-pins.js';
@@ -18,6 +19,9 @@ export interface RealServerProjection {
   address: string;
   /** Effective weight (what the schedulers use). */
   weight: number;
+  /** Forwarding method (forward-method.ts) and, for NAT, the port rewritten to. */
+  forward: number;
+  natPort: number;
   tunnel: number;
   guePort: number;
   tunnelMtu: number;
@@ -72,6 +76,8 @@ export function projectDirector(director: Director): DataplaneProjection {
           id: rs.id,
           address: rs.addressText,
           weight: rs.weight,
+          forward: rs.forward,
+          natPort: rs.natPort,
           tunnel: rs.tunnel,
           guePort: rs.guePort,
           tunnelMtu: rs.tunnelMtu,
@@ -157,6 +163,8 @@ export function applyProjection(director: Director, p: DataplaneProjection, queu
           rs.weight = rp.weight;
           weightsChanged = true;
         }
+        rs.forward = rp.forward as ForwardCode;
+        rs.natPort = rp.natPort;
         rs.tunnel = rp.tunnel;
         rs.guePort = rp.guePort;
         rs.tunnelMtu = rp.tunnelMtu;
