@@ -35,7 +35,7 @@ afterEach(() => {
   for (const p of open.splice(0)) p.close();
 });
 
-function build(scheduler: 'rr' | 'wlc' | 'mh' = 'rr', syncIntervalMs = 0) {
+function build(scheduler: 'rr' | 'wrr' | 'wlc' | 'mh' = 'rr', syncIntervalMs = 0) {
   const main = fixtureDirector(new FakeDevice({ headroom: 128 }), { hashSeed: 1 });
   const svc = main.registry.addService({ protocol: 'tcp', vip: VIP, port: 80, scheduler });
   main.registry.addRealServer(svc, { address: RS1, weight: 1 });
@@ -122,8 +122,17 @@ describe('QueuePool: the control plane reaches every queue', () => {
     await t.pool.stop();
   });
 
-  test('rr is staggered per queue: the first flow of each queue goes to a different server', async () => {
+  test('rr goes round once for the whole director: flows alternate servers whichever queue they arrive on', async () => {
     const t = build('rr');
+    await t.pool.start();
+    const queueOf = [0, 0, 1, 0, 1, 1, 1, 0, 0, 1];
+    const picks = queueOf.map((q, k) => t.send(q, tcpFrame({ sport: 40000 + k, flags: SYN })));
+    expect(picks.filter((p) => p === RS1).length).toBe(5);
+    for (let k = 1; k < picks.length; k++) expect(picks[k]).not.toBe(picks[k - 1]);
+  });
+
+  test('wrr is staggered per queue: the first flow of each queue goes to a different server', async () => {
+    const t = build('wrr');
     await t.pool.start();
     expect([t.send(0, tcpFrame({ sport: 40000, flags: SYN })), t.send(1, tcpFrame({ sport: 40001, flags: SYN }))].sort()).toEqual([RS1, RS2]);
   });

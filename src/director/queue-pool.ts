@@ -65,6 +65,7 @@ export class QueuePool implements DirectorQueues {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private lastFingerprint = 0;
+  private readonly cursors = new Map<string, SharedArrayBuffer>();
   private ticks = 0;
 
   constructor(private readonly opts: QueuePoolOptions) {
@@ -112,9 +113,10 @@ export class QueuePool implements DirectorQueues {
   flush(force = false): Promise<void> {
     if (this.stopped) return Promise.resolve();
     this.lastFingerprint = this.fingerprint();
-    const projection = projectDirector(this.director);
+    const projection = projectDirector(this.director, (label) => this.cursor(label));
     const pins = this.director.datapath.probePins;
-    const state = JSON.stringify({ ...projection, probe: projection.probe && { source: projection.probe.source, portRange: projection.probe.portRange } });
+    // Shared memory (rr positions, probe pins) is the same from one flush to the next: compared by the rest.
+    const state = JSON.stringify({ ...projection, probe: projection.probe && { source: projection.probe.source, portRange: projection.probe.portRange } }, (k, v) => (k === 'rrCursor' ? v !== null : v));
     const changed = force || state !== this.lastState || pins !== this.lastPins;
     if (!changed && this.pendingNodest.length === 0 && this.pendingZero.length === 0) return this.inflight;
     this.lastState = state;
@@ -124,6 +126,8 @@ export class QueuePool implements DirectorQueues {
     this.pendingNodest = [];
     this.pendingZero = [];
     this.labels = new Map(this.director.registry.list().map((s) => [s.id, s.label]));
+    const rr = new Set(projection.services.filter((s) => s.rrCursor !== null).map((s) => `${s.protocol}:${s.vip}:${s.port}`));
+    for (const label of this.cursors.keys()) if (!rr.has(label)) this.cursors.delete(label);
     // Replies come in the order the messages went out, so this one settles after the earlier ones.
     this.inflight = this.ask((seq) => ({ t: 'apply', seq, projection: changed || nodest.length > 0 ? projection : null, nodest, zero, zeroEpoch: this.zeroEpoch })).then((replies) => {
       for (const [q, r] of replies) if (r.t === 'ack' && r.error !== null) this.opts.onProblem?.(q, `refused a change: ${r.error}`);
@@ -157,6 +161,13 @@ export class QueuePool implements DirectorQueues {
       }
     }
     return h;
+  }
+
+  /** The shared rr position of a service (made on first use; dropped when the service goes). */
+  private cursor(label: string): SharedArrayBuffer {
+    let c = this.cursors.get(label);
+    if (c === undefined) this.cursors.set(label, (c = new SharedArrayBuffer(4)));
+    return c;
   }
 
   /** Asks every worker for its counters and merges them into the Director. */

@@ -5,6 +5,7 @@
 // (its Director); projectDirector() reads it, applyProjection() makes a worker's registry
 // equal to it. Counters and connection counts never travel this way (see counter-merge.ts).
 import { newFlowKey } from './schedulers/index.js';
+import { RoundRobinScheduler } from './schedulers/round-robin.js';
 import { formatAddressId, parseAddressId } from './address-id.js';
 import type { Director, NodestPolicy } from './director.js';
 import type { RealServer } from './real-server.js';
@@ -29,6 +30,8 @@ export interface RealServerProjection {
 }
 
 export interface ServiceProjection extends Required<ServiceSpec> {
+  /** rr's position, shared by every queue (one Int32). */
+  rrCursor: SharedArrayBuffer | null;
   mssClamp: boolean;
   tunnelMtu: number;
   sloppy: boolean;
@@ -56,13 +59,17 @@ export interface NodestRequest {
   policy: NodestPolicy;
 }
 
-/** Reads the main thread's desired data-path state. Allocates; control plane only. */
-export function projectDirector(director: Director): DataplaneProjection {
+/**
+ * Reads the main thread's desired data-path state. Allocates; control plane only.
+ * `rrCursor` gives each rr service's shared position (absent: none shared).
+ */
+export function projectDirector(director: Director, rrCursor?: (label: string) => SharedArrayBuffer): DataplaneProjection {
   const reg = director.registry;
   const pins = director.datapath.probePins;
   return {
     services: reg.list().map((svc) => ({
       ...svc.spec(),
+      rrCursor: svc.schedulerName === 'rr' && rrCursor !== undefined ? rrCursor(svc.label) : null,
       mssClamp: svc.mssClamp,
       tunnelMtu: svc.tunnelMtu,
       sloppy: svc.sloppy,
@@ -90,9 +97,9 @@ export function projectDirector(director: Director): DataplaneProjection {
 const staggerFlow = newFlowKey();
 
 /**
- * rr and wrr keep their place per worker. Worker q starts q picks further on, so that the
- * first flows of different queues go to different servers, as one director's rr would send
- * them; otherwise every queue's first flow would take the first server.
+ * wrr (and rr without a shared position) keeps its place per worker. Worker q starts q
+ * picks further on, so that the first flows of different queues go to different servers,
+ * as one director would send them; otherwise every queue's first flow would take the first.
  */
 function staggerRoundRobin(svc: VirtualService, queue: number): void {
   if (svc.schedulerName !== 'rr' && svc.schedulerName !== 'wrr') return;
@@ -166,7 +173,8 @@ export function applyProjection(director: Director, p: DataplaneProjection, queu
         byMainId.set(rp.id, rs);
       }
       if (weightsChanged) svc.refresh();
-      if (fresh) staggerRoundRobin(svc, queue);
+      if (sp.rrCursor !== null && svc.scheduler instanceof RoundRobinScheduler) svc.scheduler.shareCursor(new Int32Array(sp.rrCursor));
+      else if (fresh) staggerRoundRobin(svc, queue);
     }
   });
   director.timeouts.set(p.timeouts);
