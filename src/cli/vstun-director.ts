@@ -300,7 +300,12 @@ async function main(): Promise<void> {
           void shutdown('queue-worker-failure', 1);
         },
       );
-      pool = new QueuePool({ director, ports: threads.ports, onProblem: (queue, what) => log.warn({ queue }, `queue worker ${what}`) });
+      pool = new QueuePool({
+        director,
+        ports: threads.ports,
+        onProblem: (queue, what) => log.warn({ queue }, `queue worker ${what}`),
+        onPolicyApplied: (queue, expired, rescheduled) => log.info({ queue, expired, rescheduled }, 'connection policy applied on a queue'),
+      });
       await pool.start();
       // Persistence templates are per queue (README "Several queues"): say so once per service.
       const warned = new Set<string>();

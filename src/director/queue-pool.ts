@@ -37,6 +37,8 @@ export interface QueuePoolOptions {
   replyTimeoutMs?: number;
   /** Told when a worker refused a change or did not answer in time. */
   onProblem?: (queue: number, what: string) => void;
+  /** Told what a connection policy did on a queue (entries expired, rescheduled), when it did anything. */
+  onPolicyApplied?: (queue: number, expired: number, rescheduled: number) => void;
 }
 
 interface Waiter {
@@ -130,7 +132,11 @@ export class QueuePool implements DirectorQueues {
     for (const label of this.cursors.keys()) if (!rr.has(label)) this.cursors.delete(label);
     // Replies come in the order the messages went out, so this one settles after the earlier ones.
     this.inflight = this.ask((seq) => ({ t: 'apply', seq, projection: changed || nodest.length > 0 ? projection : null, nodest, zero, zeroEpoch: this.zeroEpoch })).then((replies) => {
-      for (const [q, r] of replies) if (r.t === 'ack' && r.error !== null) this.opts.onProblem?.(q, `refused a change: ${r.error}`);
+      for (const [q, r] of replies) {
+        if (r.t !== 'ack') continue;
+        if (r.error !== null) this.opts.onProblem?.(q, `refused a change: ${r.error}`);
+        if (r.expired + r.rescheduled > 0) this.opts.onPolicyApplied?.(q, r.expired, r.rescheduled);
+      }
     });
     return this.inflight;
   }
