@@ -1,8 +1,10 @@
+import fc from 'fast-check';
 import { describe, expect, it, test } from 'vitest';
 import { FakeDevice, type InjectedPacket } from '../device/fake-device.js';
+import { mutatedPacket } from '../../test/fixtures/wire/arbitraries.js';
 import { gue0, hex, ipip, ipv4, ipv4Bytes, ipv6, ipv6Bytes, udp } from '../../test/fixtures/agent/packets.js';
 import { SourcePrefixSet, VipTable, parseAddressOrCidr } from './address-match.js';
-import { DecapCounters, DROP_REASONS, type DecapSource, type DropReason } from './decap-counters.js';
+import { DecapCounters, DECAP_SOURCES, DROP_REASONS, type DecapSource, type DropReason } from './decap-counters.js';
 import { Decapsulator } from './decap.js';
 
 const DIRECTOR = '192.0.2.1';
@@ -178,5 +180,46 @@ describe('Decapsulator batches', () => {
     decap.syncDeviceCounters();
     expect(counters.dropsByReason()['socket-overflow']).toBe(8);
     expect(counters.totalDrops()).toBe(8);
+  });
+});
+
+describe('Decapsulator properties', () => {
+  // Real tunnel payloads of every kind, and the inner packets alone (what IPv6 raw sockets and GUE variant 1 deliver).
+  const inners = [inner4, inner6];
+  const outers = [ipip(DIRECTOR, RS, inner4), ipv4({ src: DIRECTOR, dst: RS, protocol: 41, payload: inner6 }), gue0(4, inner4), gue0(41, inner6, { hlen: 2 }), inner4, inner6];
+  // Offsets of the length, version and protocol fields of the outer and inner headers.
+  const hotspots = [0, 2, 3, 6, 9, 20, 22, 23, 24, 29, 1, 4, 5];
+  const peer = fc.oneof(
+    fc.constant({}),
+    fc.constantFrom(from4(DIRECTOR), from4('192.0.2.66'), from6(DIRECTOR6), from6('2001:db8:e::1')),
+    fc.record({ family: fc.constantFrom(4 as const, 6 as const), addr: fc.uint8Array({ minLength: 16, maxLength: 16 }) }),
+  );
+  // An inner packet mutated under a well-formed outer header reaches the inner checks.
+  const wrappedMutation = fc
+    .tuple(fc.constantFrom(...inners).chain((b) => mutatedPacket(b, [0, 2, 3, 4, 5, 9, 10, 11])), fc.constantFrom('ipip', 'gue', 'bare'))
+    .map(([inner, how]) => (how === 'ipip' ? ipip(DIRECTOR, RS, inner) : how === 'gue' ? gue0(inner[0] >> 4 === 6 ? 41 : 4, inner) : inner));
+  const frame = fc.oneof(fc.uint8Array({ maxLength: 120 }), fc.constantFrom(...outers).chain((b) => mutatedPacket(b, hotspots)), wrappedMutation);
+
+  test('arbitrary and mutated outer/inner frames never throw, and each ends in exactly one counter', () => {
+    const { decap, counters, tun, sources } = setup();
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom(...DECAP_SOURCES), frame, peer), { minLength: 1, maxLength: 20 }), (packets) => {
+        for (const [source, bytes, from] of packets) {
+          const drops = counters.totalDrops();
+          const accepted = counters.accepted;
+          const rx = counters.rxPackets[DECAP_SOURCES.indexOf(source)];
+          expect(() => sources[source].inject([{ bytes, ...from }])).not.toThrow();
+          const written = tun.takeWritten();
+          expect(counters.rxPackets[DECAP_SOURCES.indexOf(source)] - rx).toBe(1);
+          // Exactly one of: accepted (and then written: one inner packet, inside what was received), or one drop reason.
+          expect(counters.totalDrops() - drops + (counters.accepted - accepted)).toBe(1);
+          expect(written.length).toBe(counters.accepted - accepted);
+          for (const w of written) expect(w.bytes.length).toBeLessThanOrEqual(bytes.length);
+        }
+        decap.syncDeviceCounters();
+      }),
+      { numRuns: 400 },
+    );
+    expect(counters.accepted).toBeGreaterThan(0);
   });
 });

@@ -9,7 +9,9 @@
 // carried; the inner destination is a configured VIP. A packet from any other source
 // never reaches the TUN, so it never reaches an application (open decapsulators are a
 // spoofing vector).
-import { verifyChecksum } from '../wire/checksum.js';
+import { E_BAD_CHECKSUM, E_BAD_HEADER_LENGTH, E_BAD_TOTAL_LENGTH, E_BAD_VERSION, E_TRUNCATED, E_UNEXPECTED_PROTOCOL, WIRE_OK, type WireErrorCode } from '../wire/errors.js';
+import { IPPROTO_IPIP, IPPROTO_IPV6 } from '../wire/ip-protocol.js';
+import { IpipDecap } from '../wire/tunnel-decap.js';
 import { ADDR_STRIDE, META_FAMILY, META_LENGTH, META_OFFSET, META_PORT, META_STRIDE, type PacketBatch, type PacketDevice } from '../device/packet-device.js';
 import type { SourcePrefixSet, VipTable } from './address-match.js';
 import {
@@ -36,10 +38,6 @@ import {
 } from './decap-counters.js';
 import type { TcpCoalescer } from './gro-coalesce.js';
 
-/** IP protocol numbers of the two encapsulations (outer protocol / GUE proto field). */
-export const IPPROTO_IPIP = 4;
-export const IPPROTO_IPV6 = 41;
-
 /** True for ::ffff:0:0/96 at addr[off..off+16). */
 function isV4Mapped(addr: Uint8Array, off: number): boolean {
   for (let i = 0; i < 10; i++) if (addr[off + i] !== 0) return false;
@@ -48,10 +46,6 @@ function isV4Mapped(addr: Uint8Array, off: number): boolean {
 
 /** The verdict of classify(): ACCEPT, or a D_* drop reason index (>= 0). */
 export const ACCEPT = -1;
-
-const IPV4_MIN_HEADER = 20;
-const IPV6_HEADER = 40;
-const GUE_HEADER = 4;
 
 export interface DecapOptions {
   directors: SourcePrefixSet;
@@ -72,6 +66,7 @@ export class Decapsulator {
   private outMeta = new Int32Array(256 * META_STRIDE);
   private readonly sources: { device: PacketDevice; kind: number; truncatedBase: number; overflowBase: number }[] = [];
   private readonly tunBase: { dropped: number; errors: number };
+  private readonly tunnel = new IpipDecap();
   // Results of the last classify() call that returned ACCEPT.
   innerOffset = 0;
   innerLength = 0;
@@ -151,11 +146,11 @@ export class Decapsulator {
       case 2: // ipv6-ipip: IPv6 raw sockets deliver only the payload; source from recvmmsg
         if (family !== 6) return D_UNKNOWN_SOURCE_FAMILY;
         if (!this.directors.has6(addr, addrOff)) return D_NON_DIRECTOR_SOURCE;
-        return this.classifyInnerV4(data, off, len);
+        return this.classifyInner(data, off, len, 4);
       case 3: // ipv6-ip6ip6
         if (family !== 6) return D_UNKNOWN_SOURCE_FAMILY;
         if (!this.directors.has6(addr, addrOff)) return D_NON_DIRECTOR_SOURCE;
-        return this.classifyInnerV6(data, off, len);
+        return this.classifyInner(data, off, len, 6);
       default: // gue
         if (family === 4) {
           if (!this.directors.has4(addr, addrOff)) return D_NON_DIRECTOR_SOURCE;
@@ -170,62 +165,33 @@ export class Decapsulator {
     }
   }
 
+  // Every header is checked by the wire decapsulator (wire/tunnel-decap.ts), one layer at
+  // a time, so that the outer source is checked before the inner packet and each failure
+  // counts under the layer it happened in.
   private classifyOuterV4(data: Uint8Array, off: number, len: number, protocol: number): number {
-    if (len < IPV4_MIN_HEADER) return D_OUTER_TRUNCATED;
-    const vihl = data[off];
-    const ihl = (vihl & 0x0f) * 4;
-    if (vihl >> 4 !== 4 || ihl < IPV4_MIN_HEADER || ihl > len) return D_OUTER_BAD_HEADER;
-    if (((data[off + 2] << 8) | data[off + 3]) !== len) return D_OUTER_BAD_HEADER;
-    if (data[off + 9] !== protocol) return D_OUTER_UNEXPECTED_PROTOCOL;
-    if (!this.directors.has4(data, off + 12)) return D_NON_DIRECTOR_SOURCE;
-    return protocol === IPPROTO_IPIP ? this.classifyInnerV4(data, off + ihl, len - ihl) : this.classifyInnerV6(data, off + ihl, len - ihl);
+    const t = this.tunnel;
+    const code = t.outerIpv4(data, off, len, protocol);
+    if (code !== WIRE_OK) return code === E_TRUNCATED ? D_OUTER_TRUNCATED : code === E_UNEXPECTED_PROTOCOL ? D_OUTER_UNEXPECTED_PROTOCOL : D_OUTER_BAD_HEADER;
+    if (!this.directors.has4(data, t.outerSourceOffset)) return D_NON_DIRECTOR_SOURCE;
+    return this.classifyInner(data, t.innerOffset, t.innerLength, protocol === IPPROTO_IPIP ? 4 : 6);
   }
 
   // GUE (draft-ietf-intarea-gue): variant 0 has a 4-byte header (ver:2 C:1 hlen:5
   // proto:8 flags:16) plus hlen words of optional fields; variant 1 is the IP packet itself,
   // recognised by its version nibble (0100 or 0110 begin with the bits 01).
   private classifyGue(data: Uint8Array, off: number, len: number): number {
-    if (len < 1) return D_OUTER_TRUNCATED;
-    const first = data[off];
-    const variant = first >> 6;
-    if (variant === 1) {
-      const version = first >> 4;
-      if (version === 4) return this.classifyInnerV4(data, off, len);
-      if (version === 6) return this.classifyInnerV6(data, off, len);
-      return D_GUE_UNSUPPORTED_PROTOCOL;
-    }
-    if (variant !== 0) return D_GUE_BAD_HEADER;
-    if (len < GUE_HEADER) return D_OUTER_TRUNCATED;
-    if (first & 0x20) return D_GUE_BAD_HEADER; // control message: nothing to inject
-    const headerLength = GUE_HEADER + (first & 0x1f) * 4;
-    if (headerLength > len) return D_GUE_BAD_HEADER;
-    const proto = data[off + 1];
-    if (proto === IPPROTO_IPIP) return this.classifyInnerV4(data, off + headerLength, len - headerLength);
-    if (proto === IPPROTO_IPV6) return this.classifyInnerV6(data, off + headerLength, len - headerLength);
-    return D_GUE_UNSUPPORTED_PROTOCOL;
+    const t = this.tunnel;
+    const code = t.gue(data, off, len);
+    if (code !== WIRE_OK) return code === E_TRUNCATED ? D_OUTER_TRUNCATED : code === E_UNEXPECTED_PROTOCOL ? D_GUE_UNSUPPORTED_PROTOCOL : D_GUE_BAD_HEADER;
+    return this.classifyInner(data, t.innerOffset, t.innerLength, t.innerVersion);
   }
 
-  private classifyInnerV4(data: Uint8Array, off: number, avail: number): number {
-    if (avail < IPV4_MIN_HEADER) return D_INNER_TRUNCATED;
-    const vihl = data[off];
-    if (vihl >> 4 !== 4) return D_INNER_BAD_VERSION;
-    const ihl = (vihl & 0x0f) * 4;
-    if (ihl < IPV4_MIN_HEADER || ihl > avail) return D_INNER_BAD_HEADER_LENGTH;
-    if (((data[off + 2] << 8) | data[off + 3]) !== avail) return D_INNER_LENGTH_MISMATCH;
-    if (!verifyChecksum(data, off, ihl)) return D_INNER_BAD_CHECKSUM;
-    const vip = this.vips.index4(data, off + 16);
-    if (vip < 0) return D_NON_VIP_DESTINATION;
-    this.innerOffset = off;
-    this.innerLength = avail;
-    this.vipIndex = vip;
-    return ACCEPT;
-  }
-
-  private classifyInnerV6(data: Uint8Array, off: number, avail: number): number {
-    if (avail < IPV6_HEADER) return D_INNER_TRUNCATED;
-    if (data[off] >> 4 !== 6) return D_INNER_BAD_VERSION;
-    if (((data[off + 4] << 8) | data[off + 5]) + IPV6_HEADER !== avail) return D_INNER_LENGTH_MISMATCH;
-    const vip = this.vips.index6(data, off + 24);
+  /** The inner packet of IP `version` at data[off .. off+avail): sane, exactly avail bytes, to a VIP. */
+  private classifyInner(data: Uint8Array, off: number, avail: number, version: number): number {
+    const t = this.tunnel;
+    const code = t.innerExact(data, off, avail, version);
+    if (code !== WIRE_OK) return innerFailure(code);
+    const vip = version === 4 ? this.vips.index4(data, t.innerDestinationOffset) : this.vips.index6(data, t.innerDestinationOffset);
     if (vip < 0) return D_NON_VIP_DESTINATION;
     this.innerOffset = off;
     this.innerLength = avail;
@@ -252,4 +218,14 @@ export class Decapsulator {
     this.counters.drops[D_TUN_WRITE_DROPPED] = t.txDropped - base.dropped;
     this.counters.drops[D_TUN_WRITE_ERROR] = t.txErrors - base.errors;
   }
+}
+
+/** The drop reason for a failed inner packet (IpipDecap.innerExact's codes). */
+function innerFailure(code: WireErrorCode): number {
+  if (code === E_TRUNCATED) return D_INNER_TRUNCATED;
+  if (code === E_BAD_VERSION) return D_INNER_BAD_VERSION;
+  if (code === E_BAD_HEADER_LENGTH) return D_INNER_BAD_HEADER_LENGTH;
+  if (code === E_BAD_TOTAL_LENGTH) return D_INNER_LENGTH_MISMATCH;
+  if (code === E_BAD_CHECKSUM) return D_INNER_BAD_CHECKSUM;
+  return D_INNER_BAD_HEADER_LENGTH;
 }

@@ -9,9 +9,9 @@
 // validates FILE as a start would, prints the plan and exits 0 (valid) or 2 (invalid).
 import os from 'node:os';
 import { Command } from 'commander';
-import { applyConfig, reloadConfig, type ControlState } from '../control/config-reload.js';
+import { applyConfig, configDigest, reloadConfig, type ControlState } from '../control/config-reload.js';
 import { claimSocketPath, ControlServer } from '../control/control-server.js';
-import { ConfigError, loadDirectorConfig, validateDirectorConfig } from '../control/config-loader.js';
+import { ConfigError, loadDirectorConfig, parseDirectorConfig, readConfigText, validateDirectorConfig } from '../control/config-loader.js';
 import type { DirectorConfig } from '../control/config-schema.js';
 import { registerDirectorOps } from '../control/director-ops.js';
 import { isVstunadmError } from '../control/errors.js';
@@ -23,7 +23,7 @@ import { startQueueThreads, tableShare, type QueueThreads } from '../director/qu
 import { Director } from '../director/director.js';
 import { registerHealthOp, startDirectorHealth, type HealthBinding } from '../director/health-binding.js';
 import { canonicalIpText, Ipv6AddressTable } from '../director/address-id.js';
-import { HostVipRoutes, setupDirectorHost } from '../director/host-setup.js';
+import { HostVipRoutes, kernelLinkDevice, NatReplyRules, setupDirectorHost } from '../director/host-setup.js';
 import { registerKernelDrops, TapDropWatcher } from '../director/kernel-drops.js';
 import { NftGuard } from '../director/guard.js';
 import { TunnelSources } from '../director/tunnel-source.js';
@@ -40,6 +40,7 @@ import { clearServerHealth, setServerHealth } from '../metrics/health-gauge.js';
 import { parseListenAddress, startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import { statusRoutes } from '../status/status-routes.js';
 import { createDaemonLogger, registerLogMetrics } from '../log/daemon-logger.js';
+import { capList, capLists } from '../log/log-lists.js';
 import { registerOffloadMetrics } from '../metrics/offload-metrics.js';
 import { registerQueueMetrics } from '../metrics/queue-metrics.js';
 import { collectQueueStats, summarizeQueue } from '../director/counter-merge.js';
@@ -114,8 +115,13 @@ async function main(): Promise<void> {
   if (flags.checkConfig !== undefined) await checkConfig(flags.checkConfig, flags);
 
   let config: DirectorConfig;
+  let digest: string | undefined;
   try {
-    config = flags.config ? loadDirectorConfig(flags.config) : validateDirectorConfig({});
+    if (flags.config) {
+      const text = readConfigText(flags.config);
+      config = parseDirectorConfig(text, flags.config);
+      digest = configDigest(text);
+    } else config = validateDirectorConfig({});
     if (flags.dip !== undefined && parseIpv4(flags.dip) === null) throw new ConfigError('CONFIG_INVALID', `--dip: "${flags.dip}" is not an IPv4 address`);
     if (flags.metrics !== undefined) parseListenAddress(flags.metrics);
     if (flags.queues !== undefined && !/^([1-9]|[1-5][0-9]|6[0-4])$/.test(flags.queues)) throw new ConfigError('CONFIG_INVALID', `--queues: "${flags.queues}" is not a number of queues 1..64`);
@@ -152,7 +158,7 @@ async function main(): Promise<void> {
   const undo = () => {
     if (!changes) return;
     const r = changes.undoAll();
-    if (r.failed.length) log.error({ failed: r.failed }, 'some host changes could not be undone; fix them by hand');
+    if (r.failed.length) log.error({ failed: capList(r.failed) }, 'some host changes could not be undone; fix them by hand');
     else log.info({ undone: r.undone }, 'host changes undone');
   };
   const shutdown = async (signal: string, code = 0) => {
@@ -201,7 +207,7 @@ async function main(): Promise<void> {
     if (!director || stopping) return;
     reloading(() => reloadConfig(director!, state)).then(
       (r) => {
-        log.info({ reload: r }, 'config reloaded (SIGHUP)');
+        log.info({ reload: capLists(r) }, 'config reloaded (SIGHUP)');
         if (r.needsRestart.length) log.warn({ needsRestart: r.needsRestart }, 'some changed settings apply only after a restart');
       },
       (err) => {
@@ -216,7 +222,7 @@ async function main(): Promise<void> {
     await claimSocketPath(controlPath);
     if (changes) {
       const r = changes.recover();
-      if (r.undone || r.failed.length) log.warn({ undone: r.undone, failed: r.failed }, 'undid host changes left by a crashed run');
+      if (r.undone || r.failed.length) log.warn({ undone: r.undone, failed: capList(r.failed) }, 'undid host changes left by a crashed run');
     }
     if (config.bgp) {
       // Before the TAP exists: an include left by a killed run would announce its VIPs the
@@ -244,15 +250,19 @@ async function main(): Promise<void> {
     else log.info({ tap, offloads: offloadFlagNames(opened.offloadFlags) }, 'TAP offloads on; super-packets are segmented in software before tunnelling');
     const vips = [...new Set(config.services.map((s) => canonicalIpText(s.vip) ?? s.vip))];
     let vipRoutes: HostVipRoutes | undefined;
+    let natReplies: NatReplyRules | undefined;
+    // With a DR bridge the kernel's side of the TAP link is the bridge (host-setup.ts).
+    const kernelLink = kernelLinkDevice({ tap, dr: d.dr });
     if (changes) {
-      setupDirectorHost(changes, { tap, kernelAddress: d.kernelAddress, linkAddress: d.linkAddress, prefixLength: d.linkPrefixLength, vips, probeSource: d.probeSource });
+      setupDirectorHost(changes, { tap, kernelAddress: d.kernelAddress, linkAddress: d.linkAddress, prefixLength: d.linkPrefixLength, vips, probeSource: d.probeSource, dr: d.dr });
+      natReplies = new NatReplyRules(changes, { device: kernelLink, linkAddress: d.linkAddress }, d.natTable);
       if (d.guard.enabled) {
         guard = new NftGuard(tap, d.guard, undefined, (what, err) => log.warn({ err: err.message }, `nftables guard ${what} failed`));
         guard.install(changes, vips);
       }
-      log.info({ changes: changes.applied.map(describeChange) }, 'host set up');
+      log.info({ count: changes.applied.length, changes: capList(changes.applied.map(describeChange)) }, 'host set up');
       // From here on every change of the VIP set (vstunadm, -R, reload, SIGHUP) moves the routes with it.
-      vipRoutes = new HostVipRoutes(changes, { tap, linkAddress: d.linkAddress }, vips, (failed) => log.error({ failed }, 'could not remove the route of a VIP that left; it is undone on exit'));
+      vipRoutes = new HostVipRoutes(changes, { tap: kernelLink, linkAddress: d.linkAddress }, vips, (failed) => log.error({ failed: capList(failed) }, 'could not remove the route of a VIP that left; it is undone on exit'));
     }
     // IPv4 servers: --dip, else the route's source; IPv6 servers: the IPv6 route's source (looked up asynchronously per change).
     const addresses = new Ipv6AddressTable();
@@ -262,8 +272,8 @@ async function main(): Promise<void> {
       mac: parseMac(d.mac)!,
       linkAddress: parseIpv4(d.linkAddress)!,
       kernelAddress: parseIpv4(d.kernelAddress)!,
-      kernelMac: addon.linkGetMac(tap),
-      readKernelMac: () => addon.linkGetMac(tap),
+      kernelMac: addon.linkGetMac(kernelLink),
+      readKernelMac: () => addon.linkGetMac(kernelLink),
       addresses,
       dipFor: sources.dipFor,
       prepareSources: (rips) => sources.prepare(rips),
@@ -274,8 +284,9 @@ async function main(): Promise<void> {
       icmpEcho: d.icmpEcho,
       sloppyTcp: d.sloppyTcp,
     });
+    director.natReplies = natReplies;
     // Through the reconciler (services, their per-service/per-server settings, timeouts), as a reload would.
-    await applyConfig(director, state, config);
+    await applyConfig(director, state, config, digest);
     director.start();
     if (queues > 1) {
       const kernelMac = Array.from(addon.linkGetMac(tap));

@@ -12,12 +12,14 @@ import type { ControlRequest, ControlServer } from './control-server.js';
 import type { Director } from '../director/director.js';
 import { BATCH_SIZE_BUCKETS } from '../director/director.js';
 import { formatIpv4 } from '../director/ipv4-text.js';
+import { FORWARD_CODE_NAMES } from '../director/forward-method.js';
 import type { RealServer } from '../director/real-server.js';
 import { VERDICT_NAMES } from '../director/verdicts.js';
 import type { VirtualService } from '../director/virtual-service.js';
 import { TUNNEL_GUE } from '../director/tunnel-mtu.js';
 import { canonicalAddress, IPVS_VERSION, tunnelFields, type ConnectionSnapshot, type ServiceRules, type ServiceSnapshot } from './admin-model.js';
 import { applyConfig, reloadConfig, type ControlState } from './config-reload.js';
+import { definedWeight, definitionOf } from './definition-index.js';
 import { VstunadmError } from './errors.js';
 import { explainFlow } from './flow-explainer.js';
 import { parseVstunadmArgs, type AdminCommand, type RuleCommand } from './ipvsadm-args.js';
@@ -52,11 +54,12 @@ export function adminSnapshot(director: Director): ServiceSnapshot[] {
         .filter((rs) => !rs.removed)
         .map((rs) => {
           const r = rs.stats.snapshot();
+          const forward = FORWARD_CODE_NAMES[rs.forward];
           return {
             address: rs.addressText,
-            port: svc.port,
+            port: forward === 'masq' ? rs.natPort : svc.port,
             weight: configuredWeight(director, svc, rs),
-            forward: 'tunnel' as const,
+            forward,
             ...tunnelFields(rs.addressText, rs.tunnel === TUNNEL_GUE ? 'gue' : 'ipip', rs.guePort),
             effectiveWeight: rs.available ? rs.weight : 0,
             upperThreshold: rs.upperThreshold,
@@ -83,9 +86,8 @@ export function adminSnapshot(director: Director): ServiceSnapshot[] {
  * standing in) show their registry weight.
  */
 function configuredWeight(director: Director, svc: VirtualService, rs: RealServer): number {
-  const vip = svc.vipText;
-  const def = director.definitions.find((d) => d.protocol === svc.protocolName && d.port === svc.port && canonicalAddress(d.vip) === vip);
-  return def?.realServers.find((r) => canonicalAddress(r.address) === rs.addressText)?.weight ?? rs.weight;
+  const def = definitionOf(director.definitions, svc.protocolName, svc.vipText, svc.port);
+  return (def && definedWeight(def, rs.addressText)) ?? rs.weight;
 }
 
 /** The connection table as -L -c lists it. */

@@ -138,8 +138,12 @@ export interface NodestResult {
   rescheduled: number;
 }
 
-const SWEEP_TICK_MS = 250;
-const SWEEP_PER_TICK = 65536;
+// The idle-time expiry sweep: 8192 slots every 32 ms, the same 256 k slots/s as one 65536-slot
+// sweep every 250 ms, in chunks an eighth the size. On a 1 M-entry table a 65536-slot call
+// held the loop 0.5 ms (all live) to 1.8 ms (all expiring), four times a second, in front of
+// whatever packets had just arrived; an 8192-slot call holds it about 0.03 to 0.25 ms.
+const SWEEP_TICK_MS = 32;
+const SWEEP_PER_TICK = 8192;
 const ESTIMATOR_INTERVAL_S = 2;
 
 export class Director {
@@ -174,6 +178,8 @@ export class Director {
   private lastMacRead = -Infinity;
   /** See DirectorOptions; the control plane's reconciler uses them. */
   vipRoutes: VipRoutes | undefined;
+  /** VS/NAT: the host's reply steering for NAT servers (host-setup.ts NatReplyRules); absent without host setup. */
+  natReplies: { sync(servers: Iterable<string>): void } | undefined;
   readonly prepareSources: (rips: readonly string[]) => Promise<void>;
   private queue: Promise<unknown> = Promise.resolve();
   /** Set by QueuePool: the data path runs in queue workers (see DirectorQueues). */

@@ -8,12 +8,14 @@
 //
 // Everything is written into the headroom in front of the inner packet, Ethernet to the
 // kernel's MAC first; the inner packet is not touched. No allocation per packet.
-import { finalizeChecksum, pseudoHeaderSumV6At, sumBytes } from '../wire/checksum.js';
+import { pseudoHeaderSumV6At } from '../wire/checksum.js';
 import { copyMac, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../wire/ethernet.js';
-import { writeOuterUdpGue, type OuterUdpGueParams } from '../wire/gue.js';
+import { writeOuterUdpGue, writeUdpGue, type OuterUdpGueParams } from '../wire/gue.js';
 import { IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_UDP } from '../wire/ip-protocol.js';
 import { writeOuterIpv4Fields, writeOuterIpv6, type OuterIpv6Params } from '../wire/ipip.js';
+import { UdpView } from '../wire/udp.js';
 import { IPV6_ID_BASE, type Ipv6AddressTable } from './address-id.js';
+import type { PacketRecord } from './pipeline/packet-record.js';
 import type { RealServer } from './real-server.js';
 import { TUNNEL_GUE, tunnelOverhead } from './tunnel-mtu.js';
 
@@ -26,6 +28,19 @@ export function gueSourcePort(flowHash: number): number {
   return 0xc000 | (flowHash & 0x3fff);
 }
 
+/**
+ * What the encapsulator reads of a packet record: the inner packet at data[ipOffset ..
+ * ipOffset+total) of `family`, its server, its TOS (copied to the outer DSCP/ECN or
+ * traffic class) and its flow hash (the GUE source port and the IPv6 flow label).
+ */
+export type EncapSource = Pick<PacketRecord, 'data' | 'ipOffset' | 'total' | 'family' | 'rs' | 'tos' | 'flowHash'>;
+
+/** The Ethernet addresses of the TAP link: ours and the kernel's. */
+export interface LinkMacs {
+  readonly mac: Uint8Array;
+  readonly kernelMac: Uint8Array;
+}
+
 export class TunnelEncapsulator {
   /** @param addresses the director's IPv6 address table (servers' and DIPs' ids are its slots) */
   constructor(private readonly addresses: Ipv6AddressTable) {}
@@ -33,6 +48,7 @@ export class TunnelEncapsulator {
   private readonly src6 = new Uint8Array(16);
   private readonly dst6 = new Uint8Array(16);
   private readonly v6: OuterIpv6Params = { src: this.src6, dst: this.dst6, nextHeader: 0, innerLength: 0, hopLimit: ENCAP_TTL, trafficClass: 0, flowLabel: 0 };
+  private readonly udp = new UdpView();
   private readonly gue: OuterUdpGueParams = {
     src: 0,
     dst: 0,
@@ -48,60 +64,44 @@ export class TunnelEncapsulator {
   };
 
   /**
-   * Encapsulates the inner packet at data[ip .. ip+innerLength) (IPv6 when innerV6) toward
-   * `rs` and returns the frame's offset; its length is 14 + overhead + innerLength (see
-   * frameOverhead). `tos` is copied to the outer DSCP/ECN (traffic class), `df` is the
-   * outer IPv4 DF bit, `id` the outer IPv4 identification, `flowHash` feeds the GUE
-   * source port and the IPv6 flow label. The caller guarantees the headroom.
+   * Encapsulates the record's packet toward rec.rs and returns the frame's offset; its
+   * length is total + frameOverhead(rs). `df` is the outer IPv4 DF bit, `id` the outer IPv4
+   * identification. The caller guarantees the headroom.
    */
-  encap(data: Uint8Array, ip: number, innerLength: number, innerV6: boolean, rs: RealServer, tos: number, df: boolean, id: number, flowHash: number, srcMac: Uint8Array, dstMac: Uint8Array): number {
-    const proto = innerV6 ? IPPROTO_IPV6 : IPPROTO_IPIP;
+  encap(rec: EncapSource, df: boolean, id: number, link: LinkMacs): number {
+    const data = rec.data;
+    const ip = rec.ipOffset;
+    const innerLength = rec.total;
+    const rs = rec.rs!;
+    const proto = rec.family === 6 ? IPPROTO_IPV6 : IPPROTO_IPIP;
     const outerV6 = rs.address >= IPV6_ID_BASE;
     let start: number;
     if (!outerV6) {
       if (rs.tunnel === TUNNEL_GUE) {
-        const g = this.gue;
+        const g = this.gueFor(rs, proto, innerLength, rec.flowHash);
         g.src = rs.dip;
         g.dst = rs.address;
-        g.sourcePort = gueSourcePort(flowHash);
-        g.destinationPort = rs.guePort;
-        g.protocol = proto;
-        g.innerLength = innerLength;
         g.dontFragment = df;
         g.id = id;
         start = ip - writeOuterUdpGue(data, ip, g);
       } else {
-        start = ip - writeOuterIpv4Fields(data, ip, rs.dip, rs.address, proto, innerLength, ENCAP_TTL, df, id, tos);
+        start = ip - writeOuterIpv4Fields(data, ip, rs.dip, rs.address, proto, innerLength, ENCAP_TTL, df, id, rec.tos);
       }
     } else {
       this.addresses.copyTo(rs.dip, this.src6, 0);
       this.addresses.copyTo(rs.address, this.dst6, 0);
       const p = this.v6;
-      p.trafficClass = tos;
-      p.flowLabel = flowHash & 0xfffff;
+      p.trafficClass = rec.tos;
+      p.flowLabel = rec.flowHash & 0xfffff;
       if (rs.tunnel === TUNNEL_GUE) {
-        const udp = ip - 12;
-        data[udp + 8] = 0;
-        data[udp + 9] = proto;
-        data[udp + 10] = 0;
-        data[udp + 11] = 0;
-        const udpLen = innerLength + 12;
-        const sport = gueSourcePort(flowHash);
-        data[udp] = sport >>> 8;
-        data[udp + 1] = sport;
-        data[udp + 2] = rs.guePort >>> 8;
-        data[udp + 3] = rs.guePort;
-        data[udp + 4] = udpLen >>> 8;
-        data[udp + 5] = udpLen;
-        data[udp + 6] = 0;
-        data[udp + 7] = 0;
+        const udp = ip - writeUdpGue(data, ip, this.gueFor(rs, proto, innerLength, rec.flowHash));
+        const udpLen = ip + innerLength - udp;
         p.nextHeader = IPPROTO_UDP;
         p.innerLength = udpLen;
         start = udp - writeOuterIpv6(data, udp, p);
         // IPv6 requires the UDP checksum (RFC 8200 §8.1), over the pseudo-header and everything after.
-        const c = finalizeChecksum(sumBytes(data, udp, udpLen, pseudoHeaderSumV6At(data, start + 8, start + 24, IPPROTO_UDP, udpLen))) || 0xffff;
-        data[udp + 6] = c >>> 8;
-        data[udp + 7] = c;
+        this.udp.bind(data, udp, udpLen);
+        this.udp.fillChecksum(pseudoHeaderSumV6At(data, start + 8, start + 24, IPPROTO_UDP, udpLen));
       } else {
         p.nextHeader = proto;
         p.innerLength = innerLength;
@@ -109,12 +109,22 @@ export class TunnelEncapsulator {
       }
     }
     const e = start - 14;
-    copyMac(dstMac, 0, data, e);
-    copyMac(srcMac, 0, data, e + 6);
+    copyMac(link.kernelMac, 0, data, e);
+    copyMac(link.mac, 0, data, e + 6);
     const et = outerV6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4;
     data[e + 12] = et >>> 8;
     data[e + 13] = et & 0xff;
     return e;
+  }
+
+  /** The UDP/GUE part of the parameters toward `rs`. */
+  private gueFor(rs: RealServer, proto: number, innerLength: number, flowHash: number): OuterUdpGueParams {
+    const g = this.gue;
+    g.sourcePort = gueSourcePort(flowHash);
+    g.destinationPort = rs.guePort;
+    g.protocol = proto;
+    g.innerLength = innerLength;
+    return g;
   }
 }
 

@@ -31,6 +31,7 @@ import { META_LENGTH, META_OFFSET, META_STRIDE } from '../device/packet-device.j
 import type { RealServer } from './real-server.js';
 import type { ServiceRegistry } from './service-registry.js';
 import { MAX_ENCAP_HEADROOM, TunnelEncapsulator } from './encap-tunnel.js';
+import { FAMILY_V4, FAMILY_V6, PacketRecord } from './pipeline/packet-record.js';
 import { configuredTunnelMtu, effectiveTunnelMtu, MIN_TUNNEL_MTU_V4, MIN_TUNNEL_MTU_V6, tunnelOverhead } from './tunnel-mtu.js';
 import type { VirtualHost } from './virtual-host.js';
 
@@ -81,6 +82,8 @@ export class PathMtuDiscovery {
   private readonly paths = new Map<number, PathState>();
   private readonly frame = new Uint8Array(MAX_ENCAP_HEADROOM + 65535);
   private readonly encap: TunnelEncapsulator;
+  /** The probe being encapsulated, described as the data path describes a packet. */
+  private readonly probe = new PacketRecord();
   private readonly meta = new Int32Array(META_STRIDE);
   private timer: NodeJS.Timeout | null = null;
   private icmp: PacketDevice | null = null;
@@ -302,7 +305,16 @@ export class PathMtuDiscovery {
       f[icmp + 3] = c;
       writeOuterIpv4Fields(f, icmp, rs.dip, vip, IPPROTO_ICMP, icmpLen, PROBE_TTL, true, 0, 0);
     }
-    return this.encap.encap(f, inner, innerLen, v6, rs, 0, true, 0, rs.address, this.opts.host.mac, this.opts.host.kernelMac);
+    const probe = this.probe;
+    probe.data = f;
+    probe.ipOffset = inner;
+    probe.total = innerLen;
+    probe.family = v6 ? FAMILY_V6 : FAMILY_V4;
+    probe.rs = rs;
+    probe.tos = 0;
+    // The flow hash (GUE source port, flow label) is the server's address: one path per server.
+    probe.flowHash = rs.address | 0;
+    return this.encap.encap(probe, true, 0, this.opts.host);
   }
 
   /** An echo reply to one of our probes (IPv4 or IPv6, ICMP header at `icmp`). */

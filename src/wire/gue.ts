@@ -126,10 +126,8 @@ export const GueHeader = {
   },
 };
 
-/** Parameters of an outer IPv4 + UDP (+ GUE) header; reuse one instance per worker. */
-export interface OuterUdpGueParams {
-  src: number;
-  dst: number;
+/** Parameters of a UDP (+ GUE) header in front of an inner packet; reuse one instance per worker. */
+export interface UdpGueParams {
   /** Entropy for ECMP/RSS: derive it from a hash of the inner flow. */
   sourcePort: number;
   /** Usually GUE_PORT. */
@@ -139,6 +137,12 @@ export interface OuterUdpGueParams {
   /** Inner IP protocol for variant 0: 4 or 41. */
   protocol: number;
   innerLength: number;
+}
+
+/** Parameters of an outer IPv4 + UDP (+ GUE) header; reuse one instance per worker. */
+export interface OuterUdpGueParams extends UdpGueParams {
+  src: number;
+  dst: number;
   ttl: number;
   dontFragment: boolean;
   id: number;
@@ -147,15 +151,15 @@ export interface OuterUdpGueParams {
 }
 
 /**
- * Writes IPv4 + UDP (+ 4-byte GUE header for variant 0) immediately in front of the inner
- * packet at buf[innerOff]. Returns the bytes written (32 or 28), or 0 with nothing written
- * when the headroom is short or the result exceeds 65535 bytes.
+ * Writes UDP (checksum 0, for the caller to fill once the IP header is there) and, for
+ * variant 0, the 4-byte GUE header immediately in front of the inner packet at
+ * buf[innerOff]. Returns the bytes written (12 or 8): the UDP header starts that far in
+ * front. The caller guarantees the room and a UDP length within 65535.
  */
-export function writeOuterUdpGue(buf: Uint8Array, innerOff: number, p: OuterUdpGueParams): number {
+export function writeUdpGue(buf: Uint8Array, innerOff: number, p: UdpGueParams): number {
   const gueLen = p.variant === 0 ? GUE_HEADER_LENGTH : 0;
   const udpOff = innerOff - gueLen - UDP_HEADER_LENGTH;
   const udpLen = UDP_HEADER_LENGTH + gueLen + p.innerLength;
-  if (udpOff - 20 < 0 || udpLen + 20 > 0xffff || innerOff + p.innerLength > buf.length) return 0;
   if (p.variant === 0) {
     const g = innerOff - GUE_HEADER_LENGTH;
     buf[g] = 0;
@@ -171,6 +175,20 @@ export function writeOuterUdpGue(buf: Uint8Array, innerOff: number, p: OuterUdpG
   buf[udpOff + 5] = udpLen;
   buf[udpOff + 6] = 0;
   buf[udpOff + 7] = 0;
+  return UDP_HEADER_LENGTH + gueLen;
+}
+
+/**
+ * Writes IPv4 + UDP (+ 4-byte GUE header for variant 0) immediately in front of the inner
+ * packet at buf[innerOff]. Returns the bytes written (32 or 28), or 0 with nothing written
+ * when the headroom is short or the result exceeds 65535 bytes.
+ */
+export function writeOuterUdpGue(buf: Uint8Array, innerOff: number, p: OuterUdpGueParams): number {
+  const gueLen = p.variant === 0 ? GUE_HEADER_LENGTH : 0;
+  const udpOff = innerOff - gueLen - UDP_HEADER_LENGTH;
+  const udpLen = UDP_HEADER_LENGTH + gueLen + p.innerLength;
+  if (udpOff - 20 < 0 || udpLen + 20 > 0xffff || innerOff + p.innerLength > buf.length) return 0;
+  writeUdpGue(buf, innerOff, p);
   if (p.udpChecksum) {
     const c = finalizeChecksum(sumBytes(buf, udpOff, udpLen, pseudoHeaderSumV4(p.src, p.dst, IPPROTO_UDP, udpLen))) || 0xffff;
     buf[udpOff + 6] = c >>> 8;

@@ -14,3 +14,13 @@ export const IPPROTO_AH = 51;
 export const IPPROTO_ICMPV6 = 58;
 export const IPPROTO_NONE = 59;
 export const IPPROTO_DSTOPTS = 60;
+
+/** Source port of the TCP or UDP header at buf[l4] (both start with the two ports), e.g. inside an ICMP quote. */
+export function transportSourcePort(buf: Uint8Array, l4: number): number {
+  return (buf[l4] << 8) | buf[l4 + 1];
+}
+
+/** Destination port of the TCP or UDP header at buf[l4]. */
+export function transportDestinationPort(buf: Uint8Array, l4: number): number {
+  return (buf[l4 + 2] << 8) | buf[l4 + 3];
+}

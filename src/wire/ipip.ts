@@ -2,13 +2,13 @@
 // (protocol 41, RFC 4213), IPv4-in-IPv6 (next header 4) and IPv6-in-IPv6 (41, RFC 2473).
 // The director writes the outer header into headroom in front of the inner packet; the
 // agent checks outer and inner before handing the inner packet to its TUN.
-import { finalizeChecksum, sumBytes, verifyChecksum } from './checksum.js';
-import { E_BAD_CHECKSUM, E_BAD_INNER_PACKET, E_BAD_VERSION, E_FRAGMENTED, E_NO_HEADROOM, E_TRUNCATED, E_UNEXPECTED_PROTOCOL, WIRE_OK, type WireErrorCode } from './errors.js';
+import { finalizeChecksum, sumBytes } from './checksum.js';
+import { E_NO_HEADROOM, type WireErrorCode } from './errors.js';
 import { IPPROTO_IPIP, IPPROTO_IPV6 } from './ip-protocol.js';
 import { writeIpv4 } from './ipv4-address.js';
-import { IPV4_HEADER_LENGTH, Ipv4View } from './ipv4.js';
+import { IPV4_HEADER_LENGTH } from './ipv4.js';
 import { copyIpv6 } from './ipv6-address.js';
-import { IPV6_HEADER_LENGTH, Ipv6View } from './ipv6.js';
+import { IPV6_HEADER_LENGTH } from './ipv6.js';
 
 /** Outer protocol / next-header value for an inner packet of IP version 4 or 6; -1 otherwise. */
 export function ipipProtocolFor(innerVersion: number): number {
@@ -123,93 +123,5 @@ export function writeOuterIpv6(buf: Uint8Array, innerOff: number, p: OuterIpv6Pa
 /** Numeric code for writeOuter* returning 0, for drop counters. */
 export const IPIP_WRITE_NO_HEADROOM: WireErrorCode = E_NO_HEADROOM;
 
-/**
- * Reusable decapsulator: decap() validates the outer header (IPv4 with a valid checksum,
- * or IPv6), requires protocol 4 or 41 and no fragmentation, then validates the inner
- * packet, and records where it is. No allocation.
- */
-export class IpipDecap {
-  /** 4 or 6. */
-  outerVersion = 0;
-  /** Offset in buf of the outer source address (4 or 16 bytes), for the allowed-director check. */
-  outerSourceOffset = 0;
-  outerHeaderLength = 0;
-  /** 4 or 6. */
-  innerVersion = 0;
-  innerOffset = 0;
-  /** The inner packet's own length (its total/payload length); trailing bytes are ignored. */
-  innerLength = 0;
-  private readonly outer4 = new Ipv4View();
-  private readonly outer6 = new Ipv6View();
-  private readonly inner4 = new Ipv4View();
-  private readonly inner6 = new Ipv6View();
-
-  /**
-   * Decapsulates the packet at buf[off .. off+len). Returns 0 and fills the fields, or a
-   * WireError code: the outer header's own code (truncated, bad-version, ...),
-   * bad-checksum, unexpected-protocol (not 4/41), fragmented (outer fragment: reassembly
-   * is the kernel's job), or bad-inner-packet (inner version does not match the protocol,
-   * or the inner header is invalid or longer than the outer payload).
-   */
-  decap(buf: Uint8Array, off: number, len: number): WireErrorCode {
-    if (off < 0 || len < 1 || off + len > buf.length) return E_TRUNCATED;
-    const version = buf[off] >> 4;
-    let protocol: number;
-    let innerOff: number;
-    let innerAvail: number;
-    if (version === 4) {
-      const o = this.outer4;
-      const code = o.bind(buf, off, len);
-      if (code !== WIRE_OK) return code;
-      if (!verifyChecksum(buf, off, o.headerLength)) return E_BAD_CHECKSUM;
-      if (o.isFragment) return E_FRAGMENTED;
-      protocol = o.protocol;
-      innerOff = o.payloadOffset;
-      innerAvail = o.payloadLength;
-      this.outerSourceOffset = o.sourceOffset;
-      this.outerHeaderLength = o.headerLength;
-    } else if (version === 6) {
-      const o = this.outer6;
-      const code = o.bind(buf, off, len);
-      if (code !== WIRE_OK) return code;
-      if (o.isFragment) return E_FRAGMENTED;
-      protocol = o.upperProtocol;
-      innerOff = o.upperOffset;
-      innerAvail = o.upperLength;
-      this.outerSourceOffset = o.sourceOffset;
-      this.outerHeaderLength = innerOff - off;
-    } else {
-      return E_BAD_VERSION;
-    }
-    if (protocol !== IPPROTO_IPIP && protocol !== IPPROTO_IPV6) return E_UNEXPECTED_PROTOCOL;
-    const code = this.checkInner(buf, innerOff, innerAvail, protocol === IPPROTO_IPIP ? 4 : 6);
-    if (code !== WIRE_OK) return code;
-    this.outerVersion = version;
-    return WIRE_OK;
-  }
-
-  /**
-   * Validates a bare inner packet (e.g. from an IPv6 raw socket, which strips the outer
-   * header) whose outer protocol was `protocol`. Same codes as decap.
-   */
-  checkInnerOnly(buf: Uint8Array, off: number, len: number, protocol: number): WireErrorCode {
-    if (protocol !== IPPROTO_IPIP && protocol !== IPPROTO_IPV6) return E_UNEXPECTED_PROTOCOL;
-    if (off < 0 || off + len > buf.length) return E_TRUNCATED;
-    return this.checkInner(buf, off, len, protocol === IPPROTO_IPIP ? 4 : 6);
-  }
-
-  private checkInner(buf: Uint8Array, off: number, avail: number, expectVersion: number): WireErrorCode {
-    if (avail < 1 || buf[off] >> 4 !== expectVersion) return E_BAD_INNER_PACKET;
-    if (expectVersion === 4) {
-      if (this.inner4.bind(buf, off, avail) !== WIRE_OK) return E_BAD_INNER_PACKET;
-      if (!verifyChecksum(buf, off, this.inner4.headerLength)) return E_BAD_INNER_PACKET;
-      this.innerLength = this.inner4.totalLength;
-    } else {
-      if (this.inner6.bind(buf, off, avail) !== WIRE_OK) return E_BAD_INNER_PACKET;
-      this.innerLength = IPV6_HEADER_LENGTH + this.inner6.payloadLength;
-    }
-    this.innerVersion = expectVersion;
-    this.innerOffset = off;
-    return WIRE_OK;
-  }
-}
+// The decapsulator moved to tunnel-decap.ts (it also reads GUE, and gue.ts writes through this file).
+export { IpipDecap } from './tunnel-decap.js';

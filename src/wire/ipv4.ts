@@ -46,9 +46,13 @@ export const IPV4_HEADER_LENGTH = 20;
 export const IPV4_MAX_HEADER_LENGTH = 60;
 
 const FLAG_RESERVED = 0x8000;
-const FLAG_DF = 0x4000;
-const FLAG_MF = 0x2000;
-const OFFSET_MASK = 0x1fff;
+/** Bits of flagsFragment: don't fragment, more fragments, the fragment offset (8-byte units). */
+export const IPV4_FLAG_DF = 0x4000;
+export const IPV4_FLAG_MF = 0x2000;
+export const IPV4_FRAGMENT_OFFSET_MASK = 0x1fff;
+const FLAG_DF = IPV4_FLAG_DF;
+const FLAG_MF = IPV4_FLAG_MF;
+const OFFSET_MASK = IPV4_FRAGMENT_OFFSET_MASK;
 
 export const IPV4_OPT_END = 0;
 export const IPV4_OPT_NOP = 1;
@@ -125,6 +129,26 @@ export class Ipv4View {
   }
 
   /**
+   * Binds to a packet that must be exactly len bytes (a tunnel's payload, a raw socket's
+   * datagram): version 4, 20 <= header length <= len, total length === len. Codes:
+   * truncated (len < 20), bad-version, bad-header-length, bad-total-length (the total
+   * length is not len). Options are not checked: the kernel that receives the packet
+   * checks them.
+   */
+  bindExact(buf: Uint8Array, off: number, len: number): WireErrorCode {
+    if (off < 0 || len < IPV4_HEADER_LENGTH || off + len > buf.length) return E_TRUNCATED;
+    const vi = buf[off + VER_IHL];
+    if (vi >> 4 !== 4) return E_BAD_VERSION;
+    const hlen = (vi & 0x0f) << 2;
+    if (hlen < IPV4_HEADER_LENGTH || hlen > len) return E_BAD_HEADER_LENGTH;
+    if (((buf[off + TOTAL_LENGTH] << 8) | buf[off + TOTAL_LENGTH + 1]) !== len) return E_BAD_TOTAL_LENGTH;
+    this.buf = buf;
+    this.off = off;
+    this.len = len;
+    return WIRE_OK;
+  }
+
+  /**
    * Binds to the packet quoted inside an ICMP error: the fixed header must be complete and
    * sane, but the total length may exceed the bytes present (errors quote only a prefix).
    * Use quotedPayloadLength, not payloadLength, for what is actually there.
@@ -158,6 +182,10 @@ export class Ipv4View {
   get headerLength(): number {
     return (this.buf[this.off + VER_IHL] & 0x0f) << 2;
   }
+  /** The whole DSCP/ECN byte (the old TOS), as an outer header copies it. */
+  get tos(): number {
+    return this.buf[this.off + DSCP_ECN];
+  }
   get dscp(): number {
     return this.buf[this.off + DSCP_ECN] >> 2;
   }
@@ -179,7 +207,8 @@ export class Ipv4View {
     this.buf[this.off + IDENTIFICATION] = v >>> 8;
     this.buf[this.off + IDENTIFICATION + 1] = v;
   }
-  private get flagsFragment(): number {
+  /** Flags and fragment offset as one 16-bit word (IPV4_FLAG_DF, IPV4_FLAG_MF, IPV4_FRAGMENT_OFFSET_MASK): one read for a data path that needs all three. */
+  get flagsFragment(): number {
     return (this.buf[this.off + FLAGS_FRAGMENT] << 8) | this.buf[this.off + FLAGS_FRAGMENT + 1];
   }
   get dontFragment(): boolean {

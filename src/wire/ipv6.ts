@@ -115,6 +115,27 @@ export class Ipv6View {
     return this.bindImpl(buf, off, len, true);
   }
 
+  /**
+   * Binds to a packet that must be exactly len bytes (a tunnel's payload): version 6 and
+   * 40 + payload length === len. Codes: truncated (len < 40), bad-version,
+   * bad-total-length. The extension chain is not walked (the kernel that receives the
+   * packet does that): upperProtocol is the fixed header's next header, at offset 40.
+   */
+  bindExact(buf: Uint8Array, off: number, len: number): WireErrorCode {
+    if (off < 0 || len < IPV6_HEADER_LENGTH || off + len > buf.length) return E_TRUNCATED;
+    if (buf[off] >> 4 !== 6) return E_BAD_VERSION;
+    if (IPV6_HEADER_LENGTH + ((buf[off + PAYLOAD_LENGTH] << 8) | buf[off + PAYLOAD_LENGTH + 1]) !== len) return E_BAD_TOTAL_LENGTH;
+    this.buf = buf;
+    this.off = off;
+    this.len = len;
+    this.end = off + len;
+    this.upperProtocol = buf[off + NEXT_HEADER];
+    this.upperOffset = off + IPV6_HEADER_LENGTH;
+    this.fragmentHeaderOffset = -1;
+    this.extensionCount = 0;
+    return WIRE_OK;
+  }
+
   private bindImpl(buf: Uint8Array, off: number, len: number, quoted: boolean): WireErrorCode {
     if (off < 0 || len < IPV6_HEADER_LENGTH || off + len > buf.length) return E_TRUNCATED;
     if (buf[off] >> 4 !== 6) return E_BAD_VERSION;

@@ -108,6 +108,13 @@ export function findTcpOption(buf: Uint8Array, off: number, end: number, kind: n
   return -1;
 }
 
+/** The fixed header fits and the data offset is 20..len bytes. */
+function checkFixedHeader(buf: Uint8Array, off: number, len: number): WireErrorCode {
+  if (off < 0 || len < TCP_HEADER_LENGTH || off + len > buf.length) return E_TRUNCATED;
+  const hlen = (buf[off + DATA_OFFSET] >> 4) << 2;
+  return hlen < TCP_HEADER_LENGTH || hlen > len ? E_BAD_OFFSET : WIRE_OK;
+}
+
 /**
  * Re-bindable view over one TCP segment. `len` must be the segment length (the IP payload
  * length), since the checksum covers exactly that. After bind: 20 <= header length <= len
@@ -127,9 +134,9 @@ export class TcpView {
 
   /** Binds without allocation; 0 or a WireError code. */
   bind(buf: Uint8Array, off: number, len: number): WireErrorCode {
-    if (off < 0 || len < TCP_HEADER_LENGTH || off + len > buf.length) return E_TRUNCATED;
+    const fixed = checkFixedHeader(buf, off, len);
+    if (fixed !== WIRE_OK) return fixed;
     const hlen = (buf[off + DATA_OFFSET] >> 4) << 2;
-    if (hlen < TCP_HEADER_LENGTH || hlen > len) return E_BAD_OFFSET;
     if (hlen > TCP_HEADER_LENGTH) {
       const code = checkTcpOptions(buf, off + TCP_HEADER_LENGTH, off + hlen);
       if (code !== WIRE_OK) return code;
@@ -140,6 +147,25 @@ export class TcpView {
     return WIRE_OK;
   }
 
+  /**
+   * Binds checking only the data offset (20 <= header length <= len), not the options:
+   * for code that reads ports and flags and forwards the segment as it is.
+   */
+  bindHeader(buf: Uint8Array, off: number, len: number): WireErrorCode {
+    const fixed = checkFixedHeader(buf, off, len);
+    if (fixed !== WIRE_OK) return fixed;
+    this.buf = buf;
+    this.off = off;
+    this.len = len;
+    return WIRE_OK;
+  }
+
+  /** Both ports in one number, source << 16 | destination (unsigned): a flow key's half in one read. */
+  get ports(): number {
+    const b = this.buf;
+    const o = this.off;
+    return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+  }
   get sourcePort(): number {
     return (this.buf[this.off + SOURCE_PORT] << 8) | this.buf[this.off + SOURCE_PORT + 1];
   }

@@ -44,6 +44,25 @@ export class UdpView {
     return WIRE_OK;
   }
 
+  /**
+   * Binds to the first fragment of a datagram: the length field (at least 8) may cover
+   * more than the len bytes this fragment carries.
+   */
+  bindFirstFragment(buf: Uint8Array, off: number, len: number): WireErrorCode {
+    if (off < 0 || len < UDP_HEADER_LENGTH || off + len > buf.length) return E_TRUNCATED;
+    if (((buf[off + LENGTH] << 8) | buf[off + LENGTH + 1]) < UDP_HEADER_LENGTH) return E_BAD_LENGTH;
+    this.buf = buf;
+    this.off = off;
+    this.len = len;
+    return WIRE_OK;
+  }
+
+  /** Both ports in one number, source << 16 | destination (unsigned): a flow key's half in one read. */
+  get ports(): number {
+    const b = this.buf;
+    const o = this.off;
+    return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+  }
   get sourcePort(): number {
     return (this.buf[this.off + SOURCE_PORT] << 8) | this.buf[this.off + SOURCE_PORT + 1];
   }
