@@ -123,6 +123,8 @@ export interface DirectorQueues {
   tableStats(): ConnTableStats;
   /** Every queue's connection list, at most `limit` entries. */
   connections(limit: number): Promise<ConnectionSnapshot[]>;
+  /** Throws (VstunadmError) for a desired table the queues cannot serve (VS/NAT, VS/DR). */
+  checkDefinitions(desired: readonly ServiceConfig[]): void;
   /** `vstunadm explain` on the queue that holds the flow (see QueuePool.explain). */
   explain(service: ServiceKey, client: ServerAddress): Promise<Explanation>;
 }

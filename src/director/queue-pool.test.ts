@@ -12,7 +12,7 @@ import { reconcile } from '../control/service-reconciler.js';
 import { validateDirectorConfig } from '../control/config-loader.js';
 import type { Director } from './director.js';
 import { ProbePinTable } from './probe-pins.js';
-import { QueuePool, type PoolPort } from './queue-pool.js';
+import { QueuePool, singleQueueReason, type PoolPort } from './queue-pool.js';
 import { QueueWorkerCore, type CorePort } from './queue-worker-core.js';
 import { thresholdShare } from './registry-projection.js';
 
@@ -120,6 +120,19 @@ describe('QueuePool: the control plane reaches every queue', () => {
     for (let i = 0; i < 500 && !seen(); i++) await new Promise((r) => setTimeout(r, 10));
     expect(seen()).toBe(true);
     await t.pool.stop();
+  });
+
+  test('a table with a VS/NAT or VS/DR server is refused while queues run, whole, with a clear error', async () => {
+    const t = build();
+    await t.pool.start();
+    const config = validateDirectorConfig({
+      services: [{ protocol: 'tcp', vip: VIP, port: 80, scheduler: 'rr', realServers: [{ address: RS1 }, { address: RS2, forward: 'masq' }] }],
+    });
+    await expect(reconcile(t.main, config.services, 'keep')).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED', message: expect.stringContaining('--queues 1') });
+    expect(t.servers({ director: t.main } as never)).toEqual([`tcp:${VIP}:80 rr ${RS1}=1,${RS2}=1`]);
+    expect(singleQueueReason(config.services, false)).toContain('VS/NAT');
+    expect(singleQueueReason([], true)).toContain('VS/DR');
+    expect(singleQueueReason(validateDirectorConfig({ services: [{ protocol: 'tcp', vip: VIP, port: 80, realServers: [{ address: RS1 }] }] }).services, false)).toBeNull();
   });
 
   test('rr goes round once for the whole director: flows alternate servers whichever queue they arrive on', async () => {

@@ -15,6 +15,8 @@ import type { FromWorker, ToWorker, ZeroTarget } from './queue-worker-core.js';
 import type { OffloadRxStats } from '../device/offload-rx.js';
 import type { DeviceStats } from '../device/packet-device.js';
 import type { Explanation } from '../control/flow-explainer.js';
+import type { ServiceConfig } from '../control/config-schema.js';
+import { VstunadmError } from '../control/errors.js';
 import type { ServerAddress, ServiceKey } from '../control/admin-model.js';
 
 /** How the pool talks to one worker (a worker_threads Worker, or a MessagePort in tests). */
@@ -39,6 +41,20 @@ export interface QueuePoolOptions {
   onProblem?: (queue: number, what: string) => void;
   /** Told what a connection policy did on a queue (entries expired, rescheduled), when it did anything. */
   onPolicyApplied?: (queue: number, expired: number, rescheduled: number) => void;
+}
+
+/**
+ * Why a table needs a single queue, or null. VS/NAT replies (RIP:rport → client) hash to
+ * another queue than their connection's requests, and VS/DR's ARP answers land on one queue
+ * only, so a worker would miss the state the other queue holds.
+ */
+export function singleQueueReason(services: readonly ServiceConfig[], drBridge: boolean): string | null {
+  if (drBridge) return 'director.dr (VS/DR) needs one queue';
+  for (const s of services) {
+    const rs = s.realServers.find((r) => r.forward !== 'tunnel');
+    if (rs !== undefined) return `${s.protocol}:${s.vip}:${s.port} server ${rs.address} is forward: ${rs.forward} (VS/${rs.forward === 'masq' ? 'NAT' : 'DR'}), which needs one queue: its replies or ARP do not stay on the queue of their flow`;
+  }
+  return null;
 }
 
 interface Waiter {
@@ -188,6 +204,11 @@ export class QueuePool implements DirectorQueues {
   }
 
   // ---- DirectorQueues ----
+
+  checkDefinitions(desired: readonly ServiceConfig[]): void {
+    const why = singleQueueReason(desired, false);
+    if (why !== null) throw new VstunadmError('ERR_UNSUPPORTED', `${why}; this director runs ${this.ports.length} queues (restart it with --queues 1); nothing was changed`);
+  }
 
   nodest(rs: RealServer, policy: NodestPolicy): void {
     const service = this.labels.get(rs.serviceId) ?? this.director.registry.services[rs.serviceId]?.label;

@@ -8,6 +8,7 @@ import { newFlowKey } from './schedulers/index.js';
 import { RoundRobinScheduler } from './schedulers/round-robin.js';
 import { formatAddressId, parseAddressId } from './address-id.js';
 import type { Director, NodestPolicy } from './director.js';
+import type { ForwardCode } from './forward-method.js';
 import type { RealServer } from './real-server.js';
 import type { TimeoutSettings } from './timeouts.js';
 import type { ProbePinMemory } from './probe-pins.js';
@@ -19,6 +20,8 @@ export interface RealServerProjection {
   address: string;
   /** Effective weight (what the schedulers use). */
   weight: number;
+  forward: ForwardCode;
+  natPort: number;
   tunnel: number;
   guePort: number;
   tunnelMtu: number;
@@ -79,6 +82,8 @@ export function projectDirector(director: Director, rrCursor?: (label: string) =
           id: rs.id,
           address: rs.addressText,
           weight: rs.weight,
+          forward: rs.forward,
+          natPort: rs.natPort,
           tunnel: rs.tunnel,
           guePort: rs.guePort,
           tunnelMtu: rs.tunnelMtu,
@@ -164,6 +169,8 @@ export function applyProjection(director: Director, p: DataplaneProjection, queu
           rs.weight = rp.weight;
           weightsChanged = true;
         }
+        rs.forward = rp.forward;
+        rs.natPort = rp.natPort;
         rs.tunnel = rp.tunnel;
         rs.guePort = rp.guePort;
         rs.tunnelMtu = rp.tunnelMtu;
