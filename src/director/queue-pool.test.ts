@@ -260,6 +260,30 @@ describe('QueuePool: counters and connections come back summed', () => {
     expect(t.workers.some((w) => w.director.registry.drainingServers() > 0)).toBe(true);
   });
 
+  test('a worker reports on its own only when something moved', async () => {
+    const device = new FakeDevice({ headroom: 128 });
+    const director = fixtureDirector(device);
+    const svc = director.registry.addService({ protocol: 'tcp', vip: VIP, port: 80, scheduler: 'rr' });
+    director.registry.addRealServer(svc, { address: RS1 });
+    director.start();
+    const posted: unknown[] = [];
+    const port: CorePort = { postMessage: (m) => void posted.push(m), on: () => undefined };
+    const core = new QueueWorkerCore({ director, port, queue: 0, queues: 1, statsIntervalMs: 5 });
+    const pushes = () => posted.filter((m) => (m as { t: string; seq: number }).t === 'stats').length;
+    const settle = async (n: number) => {
+      for (let i = 0; i < 200 && pushes() < n; i++) await new Promise((r) => setTimeout(r, 5));
+    };
+    await settle(1);
+    expect(pushes()).toBe(1);
+    await new Promise((r) => setTimeout(r, 60)); // idle: nothing moved
+    expect(pushes()).toBe(1);
+    device.inject([tcpFrame({ sport: 50000, flags: SYN })]);
+    await settle(2);
+    expect(pushes()).toBe(2);
+    expect(core.stats().framesIn).toBe(1);
+    (core as unknown as { handle(m: unknown): void }).handle({ t: 'stop' });
+  });
+
   test('a worker that does not answer is reported, and the pool goes on without it', async () => {
     const main = fixtureDirector(new FakeDevice({ headroom: 128 }));
     const { port1, port2 } = new MessageChannel();
