@@ -144,10 +144,15 @@ describe('QueuePool: the control plane reaches every queue', () => {
     for (let k = 1; k < picks.length; k++) expect(picks[k]).not.toBe(picks[k - 1]);
   });
 
-  test('wrr is staggered per queue: the first flow of each queue goes to a different server', async () => {
+  test('wrr gives IPVS\'s interleaved sequence for the whole director, whichever queue flows arrive on', async () => {
     const t = build('wrr');
     await t.pool.start();
-    expect([t.send(0, tcpFrame({ sport: 40000, flags: SYN })), t.send(1, tcpFrame({ sport: 40001, flags: SYN }))].sort()).toEqual([RS1, RS2]);
+    t.main.registry.editRealServer(t.svc, RS2, 2);
+    await t.pool.flush();
+    const queueOf = [1, 0, 0, 1, 1, 0, 1, 0, 1];
+    const picks = queueOf.map((q, k) => t.send(q, tcpFrame({ sport: 41000 + k, flags: SYN })));
+    // Weights 1:2 → RS2, RS1, RS2 each period.
+    expect(picks).toEqual([RS2, RS1, RS2, RS2, RS1, RS2, RS2, RS1, RS2]);
   });
 
   test('a connection policy (expire) empties the failed server\'s entries on every queue', async () => {

@@ -6,6 +6,7 @@
 // equal to it. Counters and connection counts never travel this way (see counter-merge.ts).
 import { newFlowKey } from './schedulers/index.js';
 import { RoundRobinScheduler } from './schedulers/round-robin.js';
+import { WeightedRoundRobinScheduler } from './schedulers/weighted-round-robin.js';
 import { formatAddressId, parseAddressId } from './address-id.js';
 import type { Director, NodestPolicy } from './director.js';
 import type { ForwardCode } from './forward-method.js';
@@ -72,7 +73,7 @@ export function projectDirector(director: Director, rrCursor?: (label: string) =
   return {
     services: reg.list().map((svc) => ({
       ...svc.spec(),
-      rrCursor: svc.schedulerName === 'rr' && rrCursor !== undefined ? rrCursor(svc.label) : null,
+      rrCursor: (svc.schedulerName === 'rr' || svc.schedulerName === 'wrr') && rrCursor !== undefined ? rrCursor(svc.label) : null,
       mssClamp: svc.mssClamp,
       tunnelMtu: svc.tunnelMtu,
       sloppy: svc.sloppy,
@@ -102,9 +103,26 @@ export function projectDirector(director: Director, rrCursor?: (label: string) =
 const staggerFlow = newFlowKey();
 
 /**
- * wrr (and rr without a shared position) keeps its place per worker. Worker q starts q
- * picks further on, so that the first flows of different queues go to different servers,
- * as one director would send them; otherwise every queue's first flow would take the first.
+ * rr and wrr take their position from shared memory, so that every queue's scheduler of the
+ * service goes round as one (IPVS's one scheduler per service). False when not shared (no
+ * cursor, another scheduler, or a wrr period too long to share).
+ */
+function shareRoundRobin(svc: VirtualService, cursor: SharedArrayBuffer | null, fresh: boolean): boolean {
+  if (cursor === null) return false;
+  const s = svc.scheduler;
+  if (s instanceof RoundRobinScheduler) {
+    s.shareCursor(new Int32Array(cursor));
+    return true;
+  }
+  if (s instanceof WeightedRoundRobinScheduler) return !fresh && s.sharing ? true : s.shareCursor(new Int32Array(cursor));
+  return false;
+}
+
+/**
+ * rr or wrr without a shared position (a wrr period too long to share) keeps its place per
+ * worker. Worker q starts q picks further on, so that the first flows of different queues
+ * go to different servers, as one director would send them; otherwise every queue's first
+ * flow would take the first.
  */
 function staggerRoundRobin(svc: VirtualService, queue: number): void {
   if (svc.schedulerName !== 'rr' && svc.schedulerName !== 'wrr') return;
@@ -180,8 +198,7 @@ export function applyProjection(director: Director, p: DataplaneProjection, queu
         byMainId.set(rp.id, rs);
       }
       if (weightsChanged) svc.refresh();
-      if (sp.rrCursor !== null && svc.scheduler instanceof RoundRobinScheduler) svc.scheduler.shareCursor(new Int32Array(sp.rrCursor));
-      else if (fresh) staggerRoundRobin(svc, queue);
+      if (!shareRoundRobin(svc, sp.rrCursor, fresh) && fresh) staggerRoundRobin(svc, queue);
     }
   });
   director.timeouts.set(p.timeouts);
