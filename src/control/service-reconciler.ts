@@ -92,6 +92,7 @@ function liveKey(svc: VirtualService): string {
  * of new servers must have been looked up (Director.prepareSources).
  */
 export function validateDefinitions(director: Director, desired: readonly ServiceConfig[]): Set<string> {
+  director.queues?.checkDefinitions(desired);
   const live = new Map<string, string>();
   for (const d of definitionsOf(director)) live.set(defKey(d), JSON.stringify(d));
   const seen = new Set<string>();

@@ -6,6 +6,7 @@ import type { PacketDevice } from '../device/packet-device.js';
 import type { OnFailurePolicy } from '../health/health-config.js';
 import type { ServerAddress, ServiceKey } from '../control/admin-model.js';
 import type { Explanation } from '../control/flow-explainer.js';
+import type { ServiceConfig } from '../control/config-schema.js';
 import { IPV6_ID_BASE, type Ipv6AddressTable } from './address-id.js';
 import { ConnTable, DEFAULT_CONN_TABLE_CAPACITY, type ConnTableStats, KIND_TCP, KIND_TCP_TEMPLATE, KIND_UDP, KIND_UDP_TEMPLATE } from './conn-table.js';
 import { Datapath } from './datapath.js';
@@ -123,6 +124,8 @@ export interface DirectorQueues {
   tableStats(): ConnTableStats;
   /** Every queue's connection list, at most `limit` entries. */
   connections(limit: number): Promise<DirectorConnectionSnapshot[]>;
+  /** Throws (VstunadmError) for a desired table the queues cannot serve (VS/NAT, VS/DR). */
+  checkDefinitions(desired: readonly ServiceConfig[]): void;
   /** `vstunadm explain` on the queue that holds the flow (see QueuePool.explain). */
   explain(service: ServiceKey, client: ServerAddress): Promise<Explanation>;
 }

@@ -24,7 +24,7 @@ function main(): void {
     linkAddress: data.linkAddress,
     kernelAddress: data.kernelAddress,
     kernelMac: Uint8Array.from(data.kernelMac),
-    readKernelMac: () => addon.linkGetMac(data.tap),
+    readKernelMac: () => addon.linkGetMac(data.kernelLink),
     // The outer source of each server comes with the projection (RealServerProjection.dip).
     dipFor: () => 0,
     connTableCapacity: data.connTableCapacity,
