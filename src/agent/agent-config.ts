@@ -1,7 +1,7 @@
 // The agent's validated configuration, built from the CLI's raw strings. Everything is
 // checked here, before anything touches the host: bad arguments change nothing.
 import { AgentError } from './agent-error.js';
-import { parseAddressOrCidr, type ParsedAddress } from './address-match.js';
+import { parseAddressOrCidr, type AddressPrefix } from './address-match.js';
 import type { ListenAddress } from './agent-http.js';
 import type { RequestedMode } from './kernel-mode.js';
 import type { LogSink } from '../log/log-sink.js';
@@ -12,8 +12,8 @@ export const DEFAULT_TUN = 'vstun-in';
 export const DEFAULT_GUE_PORT = 6080;
 
 export interface AgentConfig {
-  vips: ParsedAddress[];
-  directors: ParsedAddress[];
+  vips: AddressPrefix[];
+  directors: AddressPrefix[];
   mode: RequestedMode;
   /** null: no HTTP endpoint (--listen none). */
   listen: ListenAddress | null;
