@@ -10,6 +10,7 @@ import { verdictRows, type VerdictRow } from '../../test/fixtures/director/verdi
 import { fixtureDirector } from '../../test/fixtures/director/fixture-director.js';
 import { KERNEL_MAC, VIP } from '../../test/fixtures/director/frames.js';
 import { Ipv6AddressTable } from './address-id.js';
+import { FORWARD_DR, FORWARD_NAT } from './forward-method.js';
 import { ProbePinTable } from './probe-pins.js';
 import { RETIRED_VERDICTS, Verdict, VERDICT_COUNT, VERDICT_NAMES, type VerdictName } from './verdicts.js';
 import type { VirtualServiceSpec } from './virtual-service.js';
@@ -34,6 +35,11 @@ function build(row: VerdictRow) {
     for (const address of servers) {
       const rs = d.registry.addRealServer(svc, { address });
       if (address === RS1 && s.rs1TunnelMtu !== undefined) rs.tunnelMtu = s.rs1TunnelMtu;
+      // RS1 of the TCP service as VS/NAT (to rs1NatPort) or VS/DR.
+      if (address === RS1 && spec.protocol === 'tcp' && spec.vip === VIP && s.rs1Method !== undefined) {
+        rs.forward = s.rs1Method === 'masq' ? FORWARD_NAT : FORWARD_DR;
+        rs.natPort = s.rs1Method === 'masq' ? (s.rs1NatPort ?? 80) : 0;
+      }
     }
   };
   add({ protocol: 'tcp', vip: VIP, port: 80 }, [RS1, RS2]);
