@@ -46,12 +46,13 @@ function backendRows(director: Director): BackendSums[] {
 
 /** Registers the eight node_ipvs_* families on `registry`, read from `director` at scrape time. */
 export function registerIpvsCompatMetrics(registry: Registry, director: Director): void {
-  const totals: Array<[string, string, (s: { conns: number; inPkts: number; inBytes: number }) => number]> = [
+  // Outgoing: the replies VS/NAT rewrites (0 for TUN and DR, whose replies bypass the director).
+  const totals: Array<[string, string, (s: { conns: number; inPkts: number; inBytes: number; outPkts: number; outBytes: number }) => number]> = [
     ['node_ipvs_connections_total', 'The total number of connections made.', (s) => s.conns],
     ['node_ipvs_incoming_packets_total', 'The total number of incoming packets.', (s) => s.inPkts],
-    ['node_ipvs_outgoing_packets_total', 'The total number of outgoing packets.', () => 0],
+    ['node_ipvs_outgoing_packets_total', 'The total number of outgoing packets.', (s) => s.outPkts],
     ['node_ipvs_incoming_bytes_total', 'The total amount of incoming data.', (s) => s.inBytes],
-    ['node_ipvs_outgoing_bytes_total', 'The total amount of outgoing data.', () => 0],
+    ['node_ipvs_outgoing_bytes_total', 'The total amount of outgoing data.', (s) => s.outBytes],
   ];
   for (const [name, help, read] of totals) {
     new Counter({
