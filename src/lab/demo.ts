@@ -19,6 +19,7 @@ import { demoTeardown, KEPT_DEMOS_DIR, teardownDemo, teardownKeptDemos, writeDem
 import { REPO_ROOT, serviceYaml, startAgent, startDirector, type Daemon, type DirectorHandle } from './lab-daemons.js';
 import { directorListing } from './lab-listing.js';
 import { canRunNetnsTests, waitFor } from './netns.js';
+import { runMethodDemo } from './method-demo.js';
 import { runScaleoutDemo } from './scaleout-demo.js';
 import { buildLab, startHttpServer, type Lab } from './vs-lab.js';
 
@@ -31,6 +32,7 @@ interface DemoFlags {
   down: boolean;
   stateFile?: string;
   directors: string;
+  method: string;
 }
 
 const program = new Command('vstun-demo')
@@ -42,6 +44,7 @@ const program = new Command('vstun-demo')
   .option('--ipv6', 'also serve an IPv6 VIP and send the requests over IPv6', false)
   .option('--down', 'tear down demos left running by --keep, then exit', false)
   .option('--state-file <path>', 'where to record what to tear down (scripts/demo.sh passes one for its trap)')
+  .addOption(new Option('--method <method>', 'forwarding method: tun (IPIP to three sites, the default), nat (VS/NAT, the textbook LAN behind the director host) or dr (VS/DR, the TAP on the servers\' LAN)').choices(['tun', 'nat', 'dr']).default('tun'))
   .option('--directors <n>', 'scale-out: N director hosts behind a BIRD router with ECMP (2..8; src/lab/scaleout-demo.ts)', '1')
   .showHelpAfterError();
 
@@ -57,6 +60,13 @@ async function main(): Promise<void> {
   if (flags.down) {
     const n = await teardownKeptDemos();
     say(n ? `tore down ${n} kept demo${n > 1 ? 's' : ''}` : 'no kept demo to tear down');
+    return;
+  }
+  if (flags.method !== 'tun') {
+    if (flags.keep || flags.ipv6 || flags.directors !== '1') fail('--method nat|dr runs its own lab, which has no --keep, --ipv6 or --directors');
+    const r = Number(flags.requests);
+    if (!Number.isInteger(r) || r < 1 || r > 5000) fail('--requests: give an integer 1..5000');
+    await runMethodDemo({ method: flags.method as 'nat' | 'dr', requests: r, stateFile: flags.stateFile, say });
     return;
   }
   if (flags.directors !== '1') {
