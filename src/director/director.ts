@@ -10,7 +10,7 @@ import type { ServiceConfig } from '../control/config-schema.js';
 import { IPV6_ID_BASE, type Ipv6AddressTable } from './address-id.js';
 import { ConnTable, DEFAULT_CONN_TABLE_CAPACITY, type ConnTableStats, KIND_TCP, KIND_TCP_TEMPLATE, KIND_UDP, KIND_UDP_TEMPLATE } from './conn-table.js';
 import { Datapath } from './datapath.js';
-import { FORWARD_DR } from './forward-method.js';
+import { FORWARD_DR, FORWARD_LISTING_NAMES } from './forward-method.js';
 import { formatIpv4 } from './ipv4-text.js';
 import type { TrafficSnapshot } from './rate-estimator.js';
 import { ServiceRegistry } from './service-registry.js';
@@ -68,7 +68,8 @@ export interface DirectorServerSnapshot {
   address: string;
   port: number;
   weight: number;
-  forward: 'Tunnel';
+  /** ipvsadm's Forward column for the server's method. */
+  forward: (typeof FORWARD_LISTING_NAMES)[number];
   activeConns: number;
   inactConns: number;
   persistConns: number;
@@ -392,7 +393,7 @@ export class Director {
           address: rs.addressText,
           port: rs.port,
           weight: rs.weight,
-          forward: 'Tunnel' as const,
+          forward: FORWARD_LISTING_NAMES[rs.forward],
           activeConns: rs.activeConns,
           inactConns: rs.inactConns,
           persistConns: rs.persistConns,

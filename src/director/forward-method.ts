@@ -11,6 +11,9 @@ export type ForwardCode = typeof FORWARD_TUNNEL | typeof FORWARD_NAT | typeof FO
 /** Control-plane name → code. */
 export const FORWARD_CODES = { tunnel: FORWARD_TUNNEL, masq: FORWARD_NAT, route: FORWARD_DR } as const;
 
+/** Code → ipvsadm's Forward column (fwd_name), index = code. */
+export const FORWARD_LISTING_NAMES = ['Tunnel', 'Masq', 'Route'] as const;
+
 /** Code → control-plane name (index = code). */
 export const FORWARD_CODE_NAMES = ['tunnel', 'masq', 'route'] as const;
 
