@@ -70,6 +70,10 @@ export function serviceProblems(s: CheckedService): ConfigProblem[] {
     if (a !== null && vip !== null && forward !== 'tunnel' && a.family !== vip.family) {
       out.push({ path: ['realServers', i, 'address'], message: `"${rs.address}" is IPv${a.family} and the VIP IPv${vip.family}; forward: ${forward} needs both of one family (only tunnelling crosses families)` });
     }
+    if (forward === 'route' && a !== null && a.family === 6) {
+      // The director finds DR servers' MACs by ARP; it does not speak NDP for them.
+      out.push({ path: ['realServers', i, 'forward'], message: `"route" (direct routing) is IPv4 only in vstun; "${rs.address}" is IPv6: use tunnel or masq` });
+    }
     if (forward === 'masq' && s.port === 0) {
       // A reply names the server's port only: without one service port it cannot be mapped back.
       out.push({ path: ['realServers', i, 'forward'], message: '"masq" is not supported in a port-0 (all ports) service; give the service a port, or use tunnel or route' });

@@ -28,6 +28,11 @@ describe('realServers[].forward and port', () => {
     expect(() => validateDirectorConfig(service([rs]))).toThrow(message);
   });
 
+  it('direct routing is IPv4 only (the MAC is found by ARP)', () => {
+    const cfg = { director: { dr: { bridge: 'br-rs' } }, services: [{ protocol: 'tcp', vip: '2001:db8::10', port: 80, realServers: [{ address: '2001:db8::7', forward: 'route' }] }] };
+    expect(() => validateDirectorConfig(cfg)).toThrow(/"route" \(direct routing\) is IPv4 only in vstun/);
+  });
+
   it('a direct-routing server needs director.dr (the bridge on its LAN)', () => {
     const { director: _dr, ...noBridge } = service([{ address: '10.0.0.7', forward: 'route' }]);
     expect(() => validateDirectorConfig(noBridge)).toThrow(/services\[0\]\.realServers\[0\]\.forward: "route" \(direct routing, -g\) needs director\.dr/);

@@ -120,11 +120,12 @@ function applyRule(m: Model, r: Rule): boolean {
     case 'add-server':
       // IPVS names a server by address and port; vstun holds one port per address in a
       // service, so the same address on another port is refused too (as the file does).
-      if (!svc || svc.servers.has(r.rs)) return false;
+      if (!svc || svc.servers.has(r.rs) || (r.forward === 'route' && r.rs.includes(':'))) return false;
       svc.servers.set(r.rs, serverOf(r));
       return true;
     case 'edit-server':
-      if (!svc || svc.servers.get(r.rs)?.port !== serverOf(r).port) return false;
+      // Direct routing is IPv4 only (the director finds MACs by ARP).
+      if (!svc || svc.servers.get(r.rs)?.port !== serverOf(r).port || (r.forward === 'route' && r.rs.includes(':'))) return false;
       // ipvsadm -e gives the whole server: options not given take their defaults (-i's ipip).
       svc.servers.set(r.rs, serverOf(r));
       return true;
@@ -269,6 +270,7 @@ class ReloadCommand implements fc.AsyncCommand<Model, Real> {
           // The file refuses a tunnel type on a NAT/DR server and a port on a non-NAT one.
           if (r.forward !== 'tunnel' && r.gue) ok = false;
           if (r.forward !== 'masq' && r.rsPort !== undefined) ok = false;
+          if (r.forward === 'route' && r.address.includes(':')) ok = false;
           servers.set(r.address, { ...serverOf({ ...r, port: s.port }), tunnel: r.gue ? 'gue' : 'ipip' });
         }
         if (servers.size !== s.servers.length) ok = false; // the same server twice
