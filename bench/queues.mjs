@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench:queues [-- --seconds 3 --rounds 3 --flows 16 --json --cpu-prof-dir DIR]
+// npm run bench:queues [-- --seconds 3 --rounds 3 --flows 16 --json --no-build --cpu-prof-dir DIR]
 //
 // Scale-up: vstun-director with a two-queue TAP (--queues 2, one worker thread per queue)
 // against the same director with one queue, and against the C TAP forwarder
@@ -38,7 +38,7 @@ if (process.getuid?.() !== 0) {
   process.exit(2);
 }
 
-buildDistAndC(['gen', 'tap_fwd']);
+if (!process.argv.includes('--no-build')) buildDistAndC(['gen', 'tap_fwd']); // npm run bench has just built everything
 
 const { buildLab } = await import(path.join(ROOT, 'dist', 'lab', 'vs-lab.js'));
 const { startDirector, serviceYaml, labTapName } = await import(path.join(ROOT, 'dist', 'lab', 'lab-daemons.js'));

@@ -21,7 +21,7 @@ import { TapWriteDevice } from '../device/tap-write-device.js';
 import { QueuePool, singleQueueReason } from '../director/queue-pool.js';
 import { startQueueThreads, tableShare, type QueueThreads } from '../director/queue-threads.js';
 import { Director } from '../director/director.js';
-import { registerHealthOp, startDirectorHealth, type HealthBinding } from '../director/health-binding.js';
+import { registerHealthOp, startDirectorHealth, type HealthBinding } from '../health/health-binding.js';
 import { canonicalIpText, Ipv6AddressTable } from '../director/address-id.js';
 import { HostVipRoutes, kernelLinkDevice, NatReplyRules, setupDirectorHost } from '../director/host-setup.js';
 import { registerKernelDrops, TapDropWatcher } from '../director/kernel-drops.js';
@@ -35,6 +35,7 @@ import { formatPlan, planDirector } from '../control/config-plan.js';
 import { versionLine } from '../metrics/build-info.js';
 import { createDirectorMetrics } from '../metrics/director-metrics.js';
 import type { EventLoopDelaySampler } from '../metrics/event-loop-delay.js';
+import { registerQueueLoopDelay, sharedLoopDelayReadout } from '../metrics/event-loop-delay.js';
 import { registerRuntimeMetrics } from '../metrics/runtime-metrics.js';
 import { clearServerHealth, setServerHealth } from '../metrics/health-gauge.js';
 import { parseListenAddress, startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
@@ -52,6 +53,7 @@ import { notifyServiceManager } from '../native/sd-notify.js';
 import { shortUsageErrors } from './cli-usage.js';
 import { parseMac } from '../wire/ethernet.js';
 import { ipv4ToString, parseIpv4 } from '../wire/ipv4-address.js';
+import { definitionsOf } from '../control/service-definitions.js';
 
 interface Flags {
   config?: string;
@@ -144,6 +146,8 @@ async function main(): Promise<void> {
   const changes = flags.setup ? new HostChanges(flags.stateFile ?? defaultDirectorStateFile(tap)) : null;
   let device: PacketDevice | undefined;
   let pool: QueuePool | undefined;
+  /** Each queue worker's event-loop delay read-out (empty with one queue). */
+  let queueLoopDelay: SharedArrayBuffer[] = [];
   let threads: QueueThreads | undefined;
   let director: Director | undefined;
   let control: ControlServer | undefined;
@@ -294,8 +298,10 @@ async function main(): Promise<void> {
     director.start();
     if (queues > 1) {
       const kernelMac = Array.from(addon.linkGetMac(kernelLink));
+      queueLoopDelay = opened.fds.map(() => sharedLoopDelayReadout());
       threads = startQueueThreads(
         opened.fds.map((fd, queue) => ({
+          loopDelay: queueLoopDelay[queue],
           tap: opened.name,
           kernelLink,
           fd,
@@ -342,12 +348,12 @@ async function main(): Promise<void> {
     await tapDrops.start();
     if (guard) {
       registerKernelDrops(director, guard);
-      director.onServicesChanged(() => void guard!.syncGuard(director!.definitions.map((s) => s.vip)));
+      director.onServicesChanged(() => void guard!.syncGuard(definitionsOf(director!).map((s) => s.vip)));
       await guard.start();
     }
     pmtu = startPathMtuDiscovery(director, device, { defaultTunnelMtu: d.tunnelMtu, log });
     // Tunnel probes come from director.probeSource, else from the DIP (already routed back here).
-    health = startDirectorHealth(director, config.services, { probeSource: d.probeSource ?? dip, defaultPolicy: d.expireNodestConn, log });
+    health = startDirectorHealth(director, config.services, { probeSource: d.probeSource ?? dip, defaultPolicy: d.expireNodestConn, log }, () => definitionsOf(director!));
     control = new ControlServer(controlPath);
     registerDirectorOps(control, director, { tap, startedAt: new Date().toISOString(), metrics, pid: process.pid }, state);
     registerHealthOp(control, health);
@@ -403,6 +409,7 @@ async function main(): Promise<void> {
     if (announce) registerAnnounceMetrics(registry, announce);
     registerOffloadMetrics(registry, offloadStats);
     registerQueueMetrics(registry, queueSummaries);
+    if (queueLoopDelay.length > 0) registerQueueLoopDelay(registry, queueLoopDelay);
     const bound = health;
     const delay = loopDelay;
     const announcer = announce?.announcer;

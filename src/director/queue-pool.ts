@@ -8,7 +8,7 @@
 // workers' counters come back and are summed into the main Director (counter-merge.ts).
 import type { ConnTableStats } from './conn-table.js';
 import { mergeQueueStats, sumRecords, sumTableStats, type QueueStats } from './counter-merge.js';
-import type { ConnectionSnapshot, Director, DirectorQueues, NodestPolicy } from './director.js';
+import type { DirectorConnectionSnapshot, Director, DirectorQueues, NodestPolicy } from './director.js';
 import type { RealServer } from './real-server.js';
 import { projectDirector, type NodestRequest } from './registry-projection.js';
 import type { FromWorker, ToWorker, ZeroTarget } from './queue-worker-core.js';
@@ -231,9 +231,9 @@ export class QueuePool implements DirectorQueues {
     return sumTableStats(this.latest.filter((s): s is QueueStats => s !== null));
   }
 
-  async connections(limit: number): Promise<ConnectionSnapshot[]> {
+  async connections(limit: number): Promise<DirectorConnectionSnapshot[]> {
     const replies = await this.ask((seq) => ({ t: 'conns', seq, limit }));
-    const out: ConnectionSnapshot[] = [];
+    const out: DirectorConnectionSnapshot[] = [];
     for (let q = 0; q < this.ports.length; q++) {
       const r = replies.get(q);
       if (r?.t === 'conns') for (const c of r.connections) if (out.length < limit) out.push(c);

@@ -24,6 +24,8 @@ export interface QueueWorkerData {
   mhTableSize?: number;
   icmpEcho?: boolean;
   sloppyTcp?: boolean;
+  /** Where the worker publishes its event-loop delay read-out (metrics/event-loop-delay.ts). */
+  loopDelay?: SharedArrayBuffer;
 }
 
 export interface QueueThreads {

@@ -5,7 +5,7 @@
 import type { DeviceStats } from '../device/packet-device.js';
 import type { OffloadRxStats } from '../device/offload-rx.js';
 import { collectQueueStats, type QueueStats } from './counter-merge.js';
-import type { ConnectionSnapshot, Director } from './director.js';
+import type { DirectorConnectionSnapshot, Director } from './director.js';
 import { ProbePinTable } from './probe-pins.js';
 import type { RealServer } from './real-server.js';
 import { applyProjection, type DataplaneProjection, type NodestRequest } from './registry-projection.js';
@@ -26,7 +26,7 @@ export type ToWorker =
 export type FromWorker =
   | { t: 'ack'; seq: number; expired: number; rescheduled: number; error: string | null }
   | { t: 'stats'; seq: number; stats: QueueStats }
-  | { t: 'conns'; seq: number; connections: ConnectionSnapshot[] }
+  | { t: 'conns'; seq: number; connections: DirectorConnectionSnapshot[] }
   | { t: 'explain'; seq: number; explanation: Explanation | null; error: { code: string; message: string } | null }
   | { t: 'stopped' };
 

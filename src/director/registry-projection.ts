@@ -13,7 +13,7 @@ import type { ForwardCode } from './forward-method.js';
 import type { RealServer } from './real-server.js';
 import type { TimeoutSettings } from './timeouts.js';
 import type { ProbePinMemory } from './probe-pins.js';
-import type { ServiceSpec, VirtualService } from './virtual-service.js';
+import type { VirtualServiceSpec, VirtualService } from './virtual-service.js';
 
 export interface RealServerProjection {
   /** The main thread's registry id (probe pins name servers by it). */
@@ -33,7 +33,7 @@ export interface RealServerProjection {
   dip: string;
 }
 
-export interface ServiceProjection extends Required<ServiceSpec> {
+export interface ServiceProjection extends Required<VirtualServiceSpec> {
   /** rr's position, shared by every queue (one Int32). */
   rrCursor: SharedArrayBuffer | null;
   mssClamp: boolean;
