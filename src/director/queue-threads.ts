@@ -1,4 +1,4 @@
-// Starts the queue workers of a multi-queue TAP (queue-worker.ts), one thread per queue fd,
+// Starts the queue workers of a multi-queue TAP (src/cli/director-queue-worker.ts), one thread per queue fd,
 // and tells the caller when one of them fails: a dead worker leaves its queue unread, so
 // the daemon must not go on as if it were whole.
 import { Worker } from 'node:worker_threads';
