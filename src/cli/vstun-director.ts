@@ -18,7 +18,8 @@ import { isVstunadmError } from '../control/errors.js';
 import { offloadFlagNames, TunTapDevice } from '../device/native-tap-device.js';
 import type { PacketDevice } from '../device/packet-device.js';
 import { TapWriteDevice } from '../device/tap-write-device.js';
-import { QueuePool, singleQueueReason } from '../director/queue-pool.js';
+import { QueuePool } from '../director/queue-pool.js';
+import { singleQueueReason } from '../control/queue-checks.js';
 import { startQueueThreads, tableShare, type QueueThreads } from '../director/queue-threads.js';
 import { Director } from '../director/director.js';
 import { registerHealthOp, startDirectorHealth, type HealthBinding } from '../health/health-binding.js';
@@ -300,6 +301,7 @@ async function main(): Promise<void> {
       const kernelMac = Array.from(addon.linkGetMac(kernelLink));
       queueLoopDelay = opened.fds.map(() => sharedLoopDelayReadout());
       threads = startQueueThreads(
+        new URL('./director-queue-worker.js', import.meta.url),
         opened.fds.map((fd, queue) => ({
           loopDelay: queueLoopDelay[queue],
           tap: opened.name,

@@ -197,7 +197,7 @@ export function registerDirectorOps(server: ControlServer, director: Director, i
     .register('explain', async (req) => {
       const cmd = commandOf(req, ['explain']) as Extract<AdminCommand, { kind: 'explain' }>;
       // With queue workers the entries are in their tables.
-      return { explanation: director.queues !== null ? await director.queues.explain(cmd.service, cmd.client) : explainFlow(director, cmd.service, cmd.client) };
+      return { explanation: director.queues !== null ? await director.queues.explain({ service: cmd.service, client: cmd.client }) : explainFlow(director, cmd.service, cmd.client) };
     })
     .register('restore', (req) => {
       if (typeof req.text !== 'string') throw new VstunadmError('ERR_USAGE', 'op restore needs "text": the -R input, one ipvsadm command per line');

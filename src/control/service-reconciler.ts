@@ -3,6 +3,7 @@
 // connections. All-or-nothing: the whole desired table is first built in a scratch
 // registry (every check the live one makes), and only then applied. Servers that leave
 // follow their service's expire_nodest_conn policy.
+import { checkQueuesCanServe } from './queue-checks.js';
 import { canonicalIpText, IPV6_ID_BASE, Ipv6AddressTable, parseAddressId } from '../director/address-id.js';
 import type { Director, NodestPolicy, VipRoutes } from '../director/director.js';
 import { DirectorError } from '../director/errors.js';
@@ -92,7 +93,6 @@ function liveKey(svc: VirtualService): string {
  * of new servers must have been looked up (Director.prepareSources).
  */
 export function validateDefinitions(director: Director, desired: readonly ServiceConfig[]): Set<string> {
-  director.queues?.checkDefinitions(desired);
   const live = new Map<string, string>();
   for (const d of definitionsOf(director)) live.set(defKey(d), JSON.stringify(d));
   const seen = new Set<string>();
@@ -180,6 +180,8 @@ function serverAddresses(desired: readonly ServiceConfig[]): string[] {
  * services and servers are not touched. Call it inside director.exclusive().
  */
 export async function reconcile(director: Director, desired: readonly ServiceConfig[], defaultPolicy: NodestPolicy): Promise<ReconcileSummary> {
+  // Masquerading and direct routing need one TAP queue (queue-checks.ts), before anything is looked up.
+  checkQueuesCanServe(director, desired);
   try {
     await director.prepareSources(serverAddresses(desired));
   } catch (err) {

@@ -4,9 +4,6 @@
 import { performance } from 'node:perf_hooks';
 import type { PacketDevice } from '../device/packet-device.js';
 import type { OnFailurePolicy } from '../health/health-config.js';
-import type { ServerAddress, ServiceKey } from '../control/admin-model.js';
-import type { Explanation } from '../control/flow-explainer.js';
-import type { ServiceConfig } from '../control/config-schema.js';
 import { IPV6_ID_BASE, type Ipv6AddressTable } from './address-id.js';
 import { ConnTable, DEFAULT_CONN_TABLE_CAPACITY, type ConnTableStats, KIND_TCP, KIND_TCP_TEMPLATE, KIND_UDP, KIND_UDP_TEMPLATE } from './conn-table.js';
 import { Datapath } from './datapath.js';
@@ -125,10 +122,22 @@ export interface DirectorQueues {
   tableStats(): ConnTableStats;
   /** Every queue's connection list, at most `limit` entries. */
   connections(limit: number): Promise<DirectorConnectionSnapshot[]>;
-  /** Throws (VstunadmError) for a desired table the queues cannot serve (VS/NAT, VS/DR). */
-  checkDefinitions(desired: readonly ServiceConfig[]): void;
+  /** How many queues (workers). */
+  readonly count: number;
   /** `vstunadm explain` on the queue that holds the flow (see QueuePool.explain). */
-  explain(service: ServiceKey, client: ServerAddress): Promise<Explanation>;
+  explain(query: FlowQuery): Promise<FlowAnswer>;
+}
+
+/** A flow to explain: a service and a client, as text (the control plane's explain command). */
+export interface FlowQuery {
+  service: { protocol: string; vip: string; port: number };
+  client: { address: string; port: number };
+}
+
+/** What explaining a flow said (the control plane's Explanation; `reason` is what the queues compare). */
+export interface FlowAnswer {
+  reason: string;
+  [field: string]: unknown;
 }
 
 /** Upper bounds of the packets-per-batch histogram buckets (the last bucket is +Inf). */

@@ -30,7 +30,7 @@ export interface PinnedProbeFlow {
 export type RealServerById = (id: number) => RealServer | undefined;
 
 /**
- * The pin slots in shared memory: queue workers (queue-worker.ts) read the very slots the
+ * The pin slots in shared memory: queue workers (queue-worker-core.ts) read the very slots the
  * health binding writes, so a pin is in effect on every queue before the probe is sent.
  */
 export interface ProbePinMemory {

@@ -12,7 +12,10 @@ import { reconcile } from '../control/service-reconciler.js';
 import { validateDirectorConfig } from '../control/config-loader.js';
 import type { Director } from './director.js';
 import { ProbePinTable } from './probe-pins.js';
-import { QueuePool, singleQueueReason, type PoolPort } from './queue-pool.js';
+import { QueuePool, type PoolPort } from './queue-pool.js';
+import { singleQueueReason } from '../control/queue-checks.js';
+import { explainFlow } from '../control/flow-explainer.js';
+import type { ServiceKey } from '../control/admin-model.js';
 import { QueueWorkerCore, type CorePort } from './queue-worker-core.js';
 import { thresholdShare } from './registry-projection.js';
 
@@ -47,7 +50,7 @@ function build(scheduler: 'rr' | 'wrr' | 'wlc' | 'mh' = 'rr', syncIntervalMs = 0
     open.push(port1, port2);
     const device = new FakeDevice({ headroom: 128 });
     const director = fixtureDirector(device, { hashSeed: 10 + q, dipFor: () => 0 });
-    const core = new QueueWorkerCore({ director, port: port2 as unknown as CorePort, queue: q, queues: QUEUES, device, onFirstApply: () => director.start() });
+    const core = new QueueWorkerCore({ director, port: port2 as unknown as CorePort, queue: q, queues: QUEUES, device, onFirstApply: () => director.start(), explain: (d, x) => ({ ...explainFlow(d, x.service as ServiceKey, x.client) }) });
     ports.push(port1 as unknown as PoolPort);
     workers.push({ director, device, core });
   }
@@ -219,12 +222,12 @@ describe('QueuePool: counters and connections come back summed', () => {
     const t = build();
     await t.pool.start();
     const to = t.send(1, tcpFrame({ sport: 49001, flags: SYN }));
-    const e = await t.main.queues!.explain({ protocol: 'tcp', vip: VIP, port: 80 }, { address: CLIENT, port: 49001 });
+    const e = await t.main.queues!.explain({ service: { protocol: 'tcp', vip: VIP, port: 80 }, client: { address: CLIENT, port: 49001 } });
     expect(e).toMatchObject({ reason: 'connection', server: to });
-    const fresh = await t.main.queues!.explain({ protocol: 'tcp', vip: VIP, port: 80 }, { address: CLIENT, port: 49999 });
+    const fresh = await t.main.queues!.explain({ service: { protocol: 'tcp', vip: VIP, port: 80 }, client: { address: CLIENT, port: 49999 } });
     expect(fresh.reason).toBe('scheduler');
-    expect((await t.main.queues!.explain({ protocol: 'tcp', vip: VIP, port: 81 }, { address: CLIENT, port: 1 })).reason).toBe('no-service');
-    await expect(t.main.queues!.explain({ protocol: 'tcp', vip: 'fd00::1', port: 80 }, { address: 'fd00::2', port: 1 })).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED' });
+    expect((await t.main.queues!.explain({ service: { protocol: 'tcp', vip: VIP, port: 81 }, client: { address: CLIENT, port: 1 } })).reason).toBe('no-service');
+    await expect(t.main.queues!.explain({ service: { protocol: 'tcp', vip: 'fd00::1', port: 80 }, client: { address: 'fd00::2', port: 1 } })).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED' });
   });
 
   test('-Z zeroes every queue, and a report sent before the -Z does not bring the counts back', async () => {

@@ -8,16 +8,12 @@
 // workers' counters come back and are summed into the main Director (counter-merge.ts).
 import type { ConnTableStats } from './conn-table.js';
 import { mergeQueueStats, sumRecords, sumTableStats, type QueueStats } from './counter-merge.js';
-import type { DirectorConnectionSnapshot, Director, DirectorQueues, NodestPolicy } from './director.js';
+import type { DirectorConnectionSnapshot, Director, DirectorQueues, FlowAnswer, FlowQuery, NodestPolicy } from './director.js';
 import type { RealServer } from './real-server.js';
 import { projectDirector, type NodestRequest } from './registry-projection.js';
 import type { FromWorker, ToWorker, ZeroTarget } from './queue-worker-core.js';
 import type { OffloadRxStats } from '../device/offload-rx.js';
 import type { DeviceStats } from '../device/packet-device.js';
-import type { Explanation } from '../control/flow-explainer.js';
-import type { ServiceConfig } from '../control/config-schema.js';
-import { VstunadmError } from '../control/errors.js';
-import type { ServerAddress, ServiceKey } from '../control/admin-model.js';
 
 /** How the pool talks to one worker (a worker_threads Worker, or a MessagePort in tests). */
 export interface PoolPort {
@@ -41,20 +37,6 @@ export interface QueuePoolOptions {
   onProblem?: (queue: number, what: string) => void;
   /** Told what a connection policy did on a queue (entries expired, rescheduled), when it did anything. */
   onPolicyApplied?: (queue: number, expired: number, rescheduled: number) => void;
-}
-
-/**
- * Why a table needs a single queue, or null. VS/NAT replies (RIP:rport → client) hash to
- * another queue than their connection's requests, and VS/DR's ARP answers land on one queue
- * only, so a worker would miss the state the other queue holds.
- */
-export function singleQueueReason(services: readonly ServiceConfig[], drBridge: boolean): string | null {
-  if (drBridge) return 'director.dr (VS/DR) needs one queue';
-  for (const s of services) {
-    const rs = s.realServers.find((r) => r.forward !== 'tunnel');
-    if (rs !== undefined) return `${s.protocol}:${s.vip}:${s.port} server ${rs.address} is forward: ${rs.forward} (VS/${rs.forward === 'masq' ? 'NAT' : 'DR'}), which needs one queue: its replies or ARP do not stay on the queue of their flow`;
-  }
-  return null;
 }
 
 interface Waiter {
@@ -93,7 +75,7 @@ export class QueuePool implements DirectorQueues {
     opts.ports.forEach((port, q) => port.on('message', (msg) => this.onMessage(q, msg)));
   }
 
-  get queues(): number {
+  get count(): number {
     return this.ports.length;
   }
 
@@ -205,11 +187,6 @@ export class QueuePool implements DirectorQueues {
 
   // ---- DirectorQueues ----
 
-  checkDefinitions(desired: readonly ServiceConfig[]): void {
-    const why = singleQueueReason(desired, false);
-    if (why !== null) throw new VstunadmError('ERR_UNSUPPORTED', `${why}; this director runs ${this.ports.length} queues (restart it with --queues 1); nothing was changed`);
-  }
-
   nodest(rs: RealServer, policy: NodestPolicy): void {
     const service = this.labels.get(rs.serviceId) ?? this.director.registry.services[rs.serviceId]?.label;
     if (service === undefined) return;
@@ -246,9 +223,9 @@ export class QueuePool implements DirectorQueues {
    * answers; with none, queue 0 says what its scheduler would pick now (each queue keeps
    * its own rr position). Throws the workers' error (e.g. no such service).
    */
-  async explain(service: ServiceKey, client: ServerAddress): Promise<Explanation> {
-    const replies = await this.ask((seq) => ({ t: 'explain', seq, service, client }));
-    const answers: Explanation[] = [];
+  async explain(query: FlowQuery): Promise<FlowAnswer> {
+    const replies = await this.ask((seq) => ({ t: 'explain', seq, query }));
+    const answers: FlowAnswer[] = [];
     for (let q = 0; q < this.ports.length; q++) {
       const r = replies.get(q);
       if (r?.t !== 'explain') continue;

@@ -1,4 +1,4 @@
-// Starts the queue workers of a multi-queue TAP (queue-worker.ts), one thread per queue fd,
+// Starts the queue workers of a multi-queue TAP (src/cli/director-queue-worker.ts), one thread per queue fd,
 // and tells the caller when one of them fails: a dead worker leaves its queue unread, so
 // the daemon must not go on as if it were whole.
 import { Worker } from 'node:worker_threads';
@@ -35,11 +35,12 @@ export interface QueueThreads {
 }
 
 /**
- * Starts one worker per entry of `each`. `onFailure` is called once, with the queue and the
+ * Starts one worker per entry of `each`, running `script` (the thread entry,
+ * src/cli/director-queue-worker.ts). `onFailure` is called once, with the queue and the
  * reason, the first time a worker throws or exits while not terminating.
  */
-export function startQueueThreads(each: QueueWorkerData[], onFailure: (queue: number, reason: string) => void): QueueThreads {
-  const url = new URL('./queue-worker.js', import.meta.url);
+export function startQueueThreads(script: URL, each: QueueWorkerData[], onFailure: (queue: number, reason: string) => void): QueueThreads {
+  const url = script;
   let ending = false;
   let failed = false;
   const fail = (q: number, reason: string) => {

@@ -5,12 +5,10 @@
 import type { DeviceStats } from '../device/packet-device.js';
 import type { OffloadRxStats } from '../device/offload-rx.js';
 import { collectQueueStats, type QueueStats } from './counter-merge.js';
-import type { DirectorConnectionSnapshot, Director } from './director.js';
+import type { DirectorConnectionSnapshot, Director, FlowAnswer, FlowQuery } from './director.js';
 import { ProbePinTable } from './probe-pins.js';
 import type { RealServer } from './real-server.js';
 import { applyProjection, type DataplaneProjection, type NodestRequest } from './registry-projection.js';
-import { explainFlow, type Explanation } from '../control/flow-explainer.js';
-import type { ServerAddress, ServiceKey } from '../control/admin-model.js';
 
 export type ZeroTarget = { protocol: string; vip: string; port: number } | null;
 
@@ -19,7 +17,7 @@ export type ToWorker =
   | { t: 'apply'; seq: number; projection: DataplaneProjection | null; nodest: NodestRequest[]; zero: ZeroTarget[]; zeroEpoch: number }
   | { t: 'stats'; seq: number }
   | { t: 'conns'; seq: number; limit: number }
-  | { t: 'explain'; seq: number; service: ServiceKey; client: ServerAddress }
+  | { t: 'explain'; seq: number; query: FlowQuery }
   | { t: 'stop' };
 
 /** Worker → main thread. */
@@ -27,7 +25,7 @@ export type FromWorker =
   | { t: 'ack'; seq: number; expired: number; rescheduled: number; error: string | null }
   | { t: 'stats'; seq: number; stats: QueueStats }
   | { t: 'conns'; seq: number; connections: DirectorConnectionSnapshot[] }
-  | { t: 'explain'; seq: number; explanation: Explanation | null; error: { code: string; message: string } | null }
+  | { t: 'explain'; seq: number; explanation: FlowAnswer | null; error: { code: string; message: string } | null }
   | { t: 'stopped' };
 
 /** The message port a worker core talks through (worker_threads' parentPort, or a MessagePort in tests). */
@@ -46,6 +44,8 @@ export interface QueueWorkerCoreOptions {
   onFirstApply?: () => void;
   /** Called on `stop` before `stopped` is posted. */
   onStop?: () => void;
+  /** `vstunadm explain` on this worker's Director (the control plane's explainFlow); absent: explain is refused. */
+  explain?: (director: Director, query: FlowQuery) => FlowAnswer;
   /** Push counters this often (ms) without being asked; 0: only when asked. */
   statsIntervalMs?: number;
 }
@@ -122,7 +122,9 @@ export class QueueWorkerCore {
         return;
       case 'explain':
         try {
-          this.opts.port.postMessage({ t: 'explain', seq: msg.seq, explanation: explainFlow(d, msg.service, msg.client), error: null });
+          const explain = this.opts.explain;
+          if (explain === undefined) throw Object.assign(new Error('explain is not available in this worker'), { code: 'ERR_UNSUPPORTED' });
+          this.opts.port.postMessage({ t: 'explain', seq: msg.seq, explanation: explain(d, msg.query), error: null });
         } catch (err) {
           const e = err as { code?: string; message?: string };
           this.opts.port.postMessage({ t: 'explain', seq: msg.seq, explanation: null, error: { code: e.code ?? 'ERR_INTERNAL', message: e.message ?? String(err) } });

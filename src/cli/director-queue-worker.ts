@@ -1,14 +1,16 @@
-// Thread entry of one queue worker (started by queue-threads.ts): wraps its TAP queue fd,
+// Thread entry of one vstun-director queue worker (started by src/director/queue-threads.ts): wraps its TAP queue fd,
 // builds its own Director (registry, connection table, data path, sweep and estimator
 // timers) and hands the main thread's messages to a QueueWorkerCore. The data path starts
 // once the first projection of the services has been applied.
 import { parentPort, workerData } from 'node:worker_threads';
+import type { ServiceKey } from '../control/admin-model.js';
+import { explainFlow } from '../control/flow-explainer.js';
 import { TunTapDevice } from '../device/native-tap-device.js';
+import { Director } from '../director/director.js';
+import { QueueWorkerCore, type CorePort } from '../director/queue-worker-core.js';
+import type { QueueWorkerData } from '../director/queue-threads.js';
 import { publishLoopDelay } from '../metrics/event-loop-delay.js';
 import { loadAddon } from '../native/addon.js';
-import { Director } from './director.js';
-import { QueueWorkerCore, type CorePort } from './queue-worker-core.js';
-import type { QueueWorkerData } from './queue-threads.js';
 
 const STATS_INTERVAL_MS = 250;
 
@@ -39,6 +41,7 @@ function main(): void {
     queues: data.queues,
     device,
     statsIntervalMs: STATS_INTERVAL_MS,
+    explain: (d, q) => ({ ...explainFlow(d, q.service as ServiceKey, q.client) }),
     onFirstApply: () => director.start(),
     onStop: () => {
       stopLoopDelay();
