@@ -135,6 +135,21 @@ describe('summarizeProfile', () => {
     expect(profileText(traffic, 1)).toBe('writeBatch writeBatch.js:10 75%');
   });
 
+  it('adds up the threads, each file placed on the shared clock by its startTime', () => {
+    const multi = mkdtempSync(path.join(tmpdir(), 'vt-bench-profile-'));
+    // main thread: 10 × 'poll' from 0 s; a worker started 1 s later: 10 × 'forward' from 1 s.
+    const one = (fn: string, startTime: number) => ({ nodes: [node(1, fn)], samples: Array(10).fill(1), timeDeltas: Array(10).fill(100_000), startTime });
+    writeFileSync(path.join(multi, 'main.cpuprofile'), JSON.stringify(one('poll', 5_000_000)));
+    writeFileSync(path.join(multi, 'worker.cpuprofile'), JSON.stringify(one('forward', 6_000_000)));
+    expect(summarizeProfile(multi)).toEqual([
+      { fn: 'forward forward.js:10', pct: 50 },
+      { fn: 'poll poll.js:10', pct: 50 },
+    ]);
+    // From 0.55 s on: the main thread's last 5 samples (0.6 to 1.0 s) and all of the worker's.
+    expect(summarizeProfile(multi, 8, 550).map((p) => p.pct)).toEqual([66.7, 33.3]);
+    rmSync(multi, { recursive: true, force: true });
+  });
+
   it('gives nothing for a directory without a profile', () => {
     const empty = mkdtempSync(path.join(tmpdir(), 'vt-bench-profile-'));
     expect(summarizeProfile(empty)).toEqual([]);
