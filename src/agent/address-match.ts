@@ -4,7 +4,8 @@
 import { Address4, Address6 } from 'ip-address';
 import { AgentError } from './agent-error.js';
 
-export interface ParsedAddress {
+/** An address or a prefix from the command line (a --vip or --director value); not wire/address-text.ts's ParsedAddress, which is one address as a number. */
+export interface AddressPrefix {
   family: 4 | 6;
   /** 4 or 16 bytes, network order. */
   bytes: Uint8Array;
@@ -17,7 +18,7 @@ export interface ParsedAddress {
  * Parses `ADDR` or `ADDR/LEN` (IPv4 or IPv6). Host bits under the prefix are cleared.
  * `what` names the flag in the error. Throws AGENT_BAD_ARGUMENT for anything else.
  */
-export function parseAddressOrCidr(input: string, what: string, allowPrefix: boolean): ParsedAddress {
+export function parseAddressOrCidr(input: string, what: string, allowPrefix: boolean): AddressPrefix {
   const s = input.trim();
   const hasPrefix = s.includes('/');
   if (hasPrefix && !allowPrefix) {
@@ -82,9 +83,9 @@ export class SourcePrefixSet {
   private readonly mask4: Uint32Array;
   private readonly net6: Uint8Array;
   private readonly len6: Uint8Array;
-  readonly entries: readonly ParsedAddress[];
+  readonly entries: readonly AddressPrefix[];
 
-  constructor(entries: readonly ParsedAddress[]) {
+  constructor(entries: readonly AddressPrefix[]) {
     this.entries = entries;
     const v4 = entries.filter((e) => e.family === 4);
     const v6 = entries.filter((e) => e.family === 6);
@@ -131,9 +132,9 @@ export class VipTable {
   private readonly v6: Uint8Array;
   private readonly v6Count: number;
   /** VIPs in index order. */
-  readonly vips: readonly ParsedAddress[];
+  readonly vips: readonly AddressPrefix[];
 
-  constructor(vips: readonly ParsedAddress[]) {
+  constructor(vips: readonly AddressPrefix[]) {
     const v4 = vips.filter((v) => v.family === 4);
     const v6 = vips.filter((v) => v.family === 6);
     this.vips = [...v4, ...v6];

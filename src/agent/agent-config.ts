@@ -1,7 +1,7 @@
 // The agent's validated configuration, built from the CLI's raw strings. Everything is
 // checked here, before anything touches the host: bad arguments change nothing.
 import { AgentError } from './agent-error.js';
-import { parseAddressOrCidr, type ParsedAddress } from './address-match.js';
+import { parseAddressOrCidr, type AddressPrefix } from './address-match.js';
 import type { ListenAddress } from './agent-http.js';
 import type { RequestedMode } from './kernel-mode.js';
 import type { LogSink } from '../log/log-sink.js';
@@ -12,8 +12,8 @@ export const DEFAULT_TUN = 'vstun-in';
 export const DEFAULT_GUE_PORT = 6080;
 
 export interface AgentConfig {
-  vips: ParsedAddress[];
-  directors: ParsedAddress[];
+  vips: AddressPrefix[];
+  directors: AddressPrefix[];
   mode: RequestedMode;
   /** null: no HTTP endpoint (--listen none). */
   listen: ListenAddress | null;
@@ -73,11 +73,12 @@ export function buildAgentConfig(raw: RawAgentOptions): AgentConfig {
     seen.add(v.text);
   }
   const directors = (raw.director ?? []).map((d) => parseAddressOrCidr(d, '--director', true));
-  if (directors.length === 0) {
+  const mode = raw.mode ?? 'auto';
+  if (mode !== 'auto' && mode !== 'kernel' && mode !== 'userspace' && mode !== 'dr') throw bad(`--mode ${JSON.stringify(mode)}: expected auto, kernel, userspace or dr`);
+  // DR accepts nothing encapsulated, so it needs no director sources.
+  if (directors.length === 0 && mode !== 'dr') {
     throw bad('give at least one --director ADDR|CIDR: only IPIP from these sources is decapsulated (anything else would let anyone inject packets to the VIP)');
   }
-  const mode = raw.mode ?? 'auto';
-  if (mode !== 'auto' && mode !== 'kernel' && mode !== 'userspace') throw bad(`--mode ${JSON.stringify(mode)}: expected auto, kernel or userspace`);
   const guePortText = raw.guePort ?? String(DEFAULT_GUE_PORT);
   if (!/^\d+$/.test(guePortText) || Number(guePortText) > 65535) throw bad(`--gue-port ${JSON.stringify(guePortText)}: expected 0 (off) or a port 1..65535`);
   // Default: one per network namespace (src/host/instance-paths.ts), so agents in several namespaces never share it.

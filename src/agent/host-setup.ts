@@ -3,10 +3,10 @@
 // that already satisfies VS/TUN is left alone, so nothing is recorded for it and the
 // restore puts back exactly what was there.
 import { confSysctl, type HostChanges } from '../host/host-changes.js';
-import type { ParsedAddress } from './address-match.js';
+import type { AddressPrefix } from './address-match.js';
 
 export interface HostSetupPlan {
-  vips: readonly ParsedAddress[];
+  vips: readonly AddressPrefix[];
   /** Resolved uplink names (see resolveUplinks). */
   uplinks: readonly string[];
 }

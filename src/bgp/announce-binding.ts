@@ -9,6 +9,7 @@ import { definitionOf } from '../control/definition-index.js';
 import type { Director } from '../director/director.js';
 import type { RealServer } from '../director/real-server.js';
 import { VipAnnouncer, type AnnouncerLog, type VipWish } from './vip-announcer.js';
+import { definitionsOf } from '../control/service-definitions.js';
 
 export interface BgpSettings {
   birdSocket: string;
@@ -28,7 +29,7 @@ export function vipWishes(director: Director, isStandIn: (rs: RealServer) => boo
   const byVip = new Map<string, { services: number; up: number; live: number; settling: number }>();
   for (const svc of director.registry.list()) {
     const vip = svc.vipText;
-    const def = definitionOf(director.definitions, svc.protocolName, vip, svc.port);
+    const def = definitionOf(definitionsOf(director), svc.protocolName, vip, svc.port);
     const quorum = (def as { quorum?: number } | undefined)?.quorum ?? 1;
     let weight = 0;
     let live = 0;

@@ -15,9 +15,9 @@ import {
 } from '../wire/address-text.js';
 import { BadAddressError } from './errors.js';
 
-/** Schedulers vstun accepts, by ipvsadm's names. */
-export const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'sed', 'nq', 'sh', 'dh', 'lblc', 'lblcr', 'fo', 'ovf', 'mh', 'twos'] as const;
-export type SchedulerName = (typeof SCHEDULERS)[number];
+/** Schedulers vstun accepts, by ipvsadm's names: the director's list (one place). */
+export { SCHEDULER_NAMES as SCHEDULERS, type SchedulerName } from '../director/schedulers/scheduler.js';
+import { SCHEDULER_NAMES as SCHEDULERS, type SchedulerName } from '../director/schedulers/scheduler.js';
 /** ipvsadm's default when -s is not given. */
 export const DEFAULT_SCHEDULER: SchedulerName = 'wlc';
 
@@ -168,12 +168,8 @@ export interface ConnectionSnapshot {
   server: ServerAddress;
 }
 
-/** Connection timeouts in seconds. In --set, 0 means "leave unchanged", as in IPVS. */
-export interface Timeouts {
-  tcp: number;
-  tcpfin: number;
-  udp: number;
-}
+/** Connection timeouts in seconds (the director's TimeoutSettings). In --set, 0 means "leave unchanged", as in IPVS. */
+export type { TimeoutSettings } from '../director/timeouts.js';
 
 export function isScheduler(name: string): name is SchedulerName {
   return (SCHEDULERS as readonly string[]).includes(name);

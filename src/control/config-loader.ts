@@ -2,19 +2,21 @@
 // fails any check is rejected whole, with one line per problem (path: what is wrong).
 import { readFileSync, statSync } from 'node:fs';
 import { parseDocument } from 'yaml';
+import { VstunError, type ConfigErrorCode } from '../errors.js';
 import { MAX_CONFIG_BYTES, MAX_SERVICES } from './config-checks.js';
 import { DirectorConfig, formatConfigPath } from './config-schema.js';
 import { parseJsonConfig } from './json-config.js';
 
-export class ConfigError extends Error {
+export class ConfigError extends VstunError<ConfigErrorCode> {
+  override name = 'ConfigError';
+
   constructor(
-    readonly code: 'CONFIG_UNREADABLE' | 'CONFIG_YAML' | 'CONFIG_INVALID',
+    code: ConfigErrorCode,
     message: string,
     /** One entry per problem, "path: message". */
     readonly problems: string[] = [],
   ) {
-    super(message);
-    this.name = 'ConfigError';
+    super(code, message);
   }
 }
 

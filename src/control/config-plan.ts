@@ -4,7 +4,7 @@
 // against the real host, nothing applied) and the services as `vstunadm -S` lists them.
 import { FakeDevice } from '../device/fake-device.js';
 import { Director } from '../director/director.js';
-import { HealthBinding } from '../director/health-binding.js';
+import { HealthBinding } from '../health/health-binding.js';
 import { canonicalIpText } from '../director/address-id.js';
 import { NftGuard } from '../director/guard.js';
 import { setupDirectorHost } from '../director/host-setup.js';

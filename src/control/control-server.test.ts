@@ -3,6 +3,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
+import { DirectorError } from '../director/errors.js';
 import { ControlServer } from './control-server.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'vstun-ctl-'));
@@ -37,16 +38,21 @@ describe('ControlServer', () => {
   test('NDJSON requests answered in order; errors carry stable codes; socket is 0600', async () => {
     server.register('status', () => ({ running: true }));
     server.register('boom', () => {
-      throw Object.assign(new Error('weight must be 0..65535'), { code: 'BAD_ARGUMENT' });
+      throw new DirectorError('BAD_ARGUMENT', 'weight must be 0..65535');
+    });
+    server.register('crash', () => {
+      throw Object.assign(new Error('something unforeseen'), { code: 'EWHATEVER' });
     });
     await server.listen();
     expect(statSync(server.socketPath).mode & 0o777).toBe(0o600);
-    const res = await ask(server.socketPath, ['{"v":1,"op":"status"}', '{"v":1,"op":"nope"}', 'not json', '{"v":2,"op":"status"}', '{"v":1,"op":"boom"}']);
+    const res = await ask(server.socketPath, ['{"v":1,"op":"status"}', '{"v":1,"op":"nope"}', 'not json', '{"v":2,"op":"status"}', '{"v":1,"op":"boom"}', '{"v":1,"op":"crash"}']);
     expect(res[0]).toEqual({ v: 1, ok: true, running: true });
-    expect(res[1]).toMatchObject({ ok: false, error: { code: 'UNKNOWN_OP' } });
-    expect(res[2]).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
-    expect(res[3]).toMatchObject({ ok: false, error: { code: 'BAD_VERSION' } });
-    expect(res[4]).toEqual({ v: 1, ok: false, error: { code: 'BAD_ARGUMENT', message: 'weight must be 0..65535' } });
+    expect(res[1]).toMatchObject({ ok: false, error: { code: 'ERR_UNKNOWN_OP' } });
+    expect(res[2]).toMatchObject({ ok: false, error: { code: 'ERR_BAD_REQUEST' } });
+    expect(res[3]).toMatchObject({ ok: false, error: { code: 'ERR_BAD_VERSION' } });
+    // A vstun error is answered with its control code; anything else is ERR_INTERNAL, never a code outside the catalogue.
+    expect(res[4]).toEqual({ v: 1, ok: false, error: { code: 'ERR_BAD_SERVICE', message: 'weight must be 0..65535' } });
+    expect(res[5]).toEqual({ v: 1, ok: false, error: { code: 'ERR_INTERNAL', message: 'something unforeseen' } });
   });
 
   test('a second server on a live socket is refused', async () => {
@@ -151,7 +157,7 @@ describe('ControlServer limits: memory stays bounded whatever a client does', ()
     }
   }, 20_000);
 
-  test('one client too many is answered TOO_MANY_CLIENTS and closed; the others keep working', async () => {
+  test('one client too many is answered ERR_TOO_MANY_CLIENTS and closed; the others keep working', async () => {
     const server = new ControlServer(path.join(dir, 'max.sock'), { maxClients: 2 });
     server.register('status', () => ({ running: true }));
     await server.listen();
@@ -164,7 +170,7 @@ describe('ControlServer limits: memory stays bounded whatever a client does', ()
       }
       await new Promise((r) => setTimeout(r, 50));
       const [third] = await ask(server.socketPath, ['{"v":1,"op":"status"}']);
-      expect(third).toMatchObject({ ok: false, error: { code: 'TOO_MANY_CLIENTS' } });
+      expect(third).toMatchObject({ ok: false, error: { code: 'ERR_TOO_MANY_CLIENTS' } });
       expect((third as { error: { message: string } }).error.message).toContain('2 clients');
       held.pop()!.destroy();
       await new Promise((r) => setTimeout(r, 50));
@@ -196,7 +202,7 @@ describe('ControlServer limits: memory stays bounded whatever a client does', ()
   test.each([
     { description: 'a line over the limit in one write', payload: `{"v":1,"op":"status","pad":"${'a'.repeat(5000)}"}\n` },
     { description: 'an endless line without a newline', payload: 'b'.repeat(5000) },
-  ])('$description: REQUEST_TOO_LARGE, then closed', async ({ payload }) => {
+  ])('$description: ERR_REQUEST_TOO_LARGE, then closed', async ({ payload }) => {
     const server = new ControlServer(path.join(dir, 'long.sock'), { maxRequestBytes: 1000 });
     server.register('status', () => ({ running: true }));
     await server.listen();
@@ -210,7 +216,7 @@ describe('ControlServer limits: memory stays bounded whatever a client does', ()
         c.on('close', () => resolve({ text, closed: true }));
         c.write(payload);
       });
-      expect(JSON.parse(answer.text)).toMatchObject({ ok: false, error: { code: 'REQUEST_TOO_LARGE' } });
+      expect(JSON.parse(answer.text)).toMatchObject({ ok: false, error: { code: 'ERR_REQUEST_TOO_LARGE' } });
       expect(answer.closed).toBe(true);
     } finally {
       await server.close();

@@ -6,6 +6,7 @@
 import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { VstunError, type ControlErrorCode } from '../errors.js';
 
 export interface ControlRequest {
   v: number;
@@ -74,17 +75,18 @@ export class ControlServer {
 
   /** Handles one request object (also usable without a socket, e.g. in tests). */
   async dispatch(req: unknown): Promise<Record<string, unknown>> {
-    if (typeof req !== 'object' || req === null || Array.isArray(req)) return fail('BAD_REQUEST', 'a request is a JSON object like {"v":1,"op":"status"}');
+    if (typeof req !== 'object' || req === null || Array.isArray(req)) return fail('ERR_BAD_REQUEST', 'a request is a JSON object like {"v":1,"op":"status"}');
     const r = req as ControlRequest;
-    if (r.v !== 1) return fail('BAD_VERSION', `protocol version ${JSON.stringify(r.v)} is not supported; send "v":1`);
+    if (r.v !== 1) return fail('ERR_BAD_VERSION', `protocol version ${JSON.stringify(r.v)} is not supported; send "v":1`);
     const h = typeof r.op === 'string' ? this.handlers.get(r.op) : undefined;
-    if (!h) return fail('UNKNOWN_OP', `unknown op ${JSON.stringify(r.op)}; known ops: ${this.ops.join(', ')}`);
+    if (!h) return fail('ERR_UNKNOWN_OP', `unknown op ${JSON.stringify(r.op)}; known ops: ${this.ops.join(', ')}`);
     try {
       const wrap = this.wrapper;
       return { v: 1, ok: true, ...(await (wrap === null ? h(r) : wrap(r, async () => h(r)))) };
     } catch (err) {
-      const e = err as { code?: unknown; message?: string };
-      return fail(typeof e.code === 'string' ? e.code : 'INTERNAL', e.message ?? String(err));
+      // Every answer carries a catalogued code: a vstun error its control code, anything else ERR_INTERNAL.
+      if (err instanceof VstunError) return fail(err.controlCode, err.message);
+      return fail('ERR_INTERNAL', (err as Error)?.message ?? String(err));
     }
   }
 
@@ -123,7 +125,7 @@ export class ControlServer {
       // Answer, then close: the client learns why instead of seeing a reset.
       sock.on('error', () => sock.destroy());
       sock.end(
-        JSON.stringify(fail('TOO_MANY_CLIENTS', `the control socket already serves ${this.limits.maxClients} clients (the limit); close one and retry`)) + '\n',
+        JSON.stringify(fail('ERR_TOO_MANY_CLIENTS', `the control socket already serves ${this.limits.maxClients} clients (the limit); close one and retry`)) + '\n',
       );
       setTimeout(() => sock.destroy(), 1000).unref();
       return;
@@ -200,7 +202,7 @@ class ControlConnection {
     this.lines.length = 0;
     const { sock } = this;
     sock.pause();
-    sock.end(JSON.stringify(fail('REQUEST_TOO_LARGE', `request line longer than ${this.limits.maxRequestBytes} bytes; send smaller requests (e.g. split a -R file)`)) + '\n');
+    sock.end(JSON.stringify(fail('ERR_REQUEST_TOO_LARGE', `request line longer than ${this.limits.maxRequestBytes} bytes; send smaller requests (e.g. split a -R file)`)) + '\n');
     setTimeout(() => sock.destroy(), 1000).unref();
   }
 
@@ -226,7 +228,7 @@ class ControlConnection {
       try {
         res = await this.dispatch(JSON.parse(text));
       } catch {
-        res = fail('BAD_REQUEST', 'the line is not valid JSON');
+        res = fail('ERR_BAD_REQUEST', 'the line is not valid JSON');
       }
       if (this.sock.destroyed) return;
       this.sock.write(JSON.stringify(res) + '\n');
@@ -263,7 +265,7 @@ const QUEUED_LINES_BYTES = 256 * 1024;
 /** Requests answered per turn of the event loop. */
 const LINES_PER_TURN = 32;
 
-function fail(code: string, message: string): Record<string, unknown> {
+function fail(code: ControlErrorCode, message: string): Record<string, unknown> {
   return { v: 1, ok: false, error: { code, message } };
 }
 

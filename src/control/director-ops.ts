@@ -24,7 +24,7 @@ import { VstunadmError } from './errors.js';
 import { explainFlow } from './flow-explainer.js';
 import { parseVstunadmArgs, type AdminCommand, type RuleCommand } from './ipvsadm-args.js';
 import { parseRestore, type RestoreLine } from './ipvsadm-dump.js';
-import { applyCommandsToDefinitions, definitionToRules } from './service-definitions.js';
+import { applyCommandsToDefinitions, definitionsOf, definitionToRules } from './service-definitions.js';
 import { reconcile } from './service-reconciler.js';
 import { kernelDrops } from '../director/kernel-drops.js';
 
@@ -86,7 +86,7 @@ export function adminSnapshot(director: Director): ServiceSnapshot[] {
  * standing in) show their registry weight.
  */
 function configuredWeight(director: Director, svc: VirtualService, rs: RealServer): number {
-  const def = definitionOf(director.definitions, svc.protocolName, svc.vipText, svc.port);
+  const def = definitionOf(definitionsOf(director), svc.protocolName, svc.vipText, svc.port);
   return (def && definedWeight(def, rs.addressText)) ?? rs.weight;
 }
 
@@ -104,7 +104,7 @@ export async function adminConnections(director: Director, limit: number): Promi
 
 /** The rules (-S): the definitions as ipvsadm rules, configured weights. */
 export function adminRules(director: Director): ServiceRules[] {
-  return director.definitions.map(definitionToRules);
+  return definitionsOf(director).map(definitionToRules);
 }
 
 /** Drop reasons and other per-frame verdicts, plus table and batch figures (vstunadm counters). */
@@ -149,7 +149,7 @@ export function applyRuleCommandsToDirector(director: Director, state: ControlSt
 }
 
 async function applyRuleCommandsNow(director: Director, state: ControlState, commands: ReadonlyArray<RuleCommand | RestoreLine>) {
-  const desired = applyCommandsToDefinitions(director.definitions, commands, state.config.director);
+  const desired = applyCommandsToDefinitions(definitionsOf(director), commands, state.config.director);
   // Check -Z targets and timeouts before anything is applied.
   const after = new Set(desired.map((d) => `${d.protocol}:${canonicalAddress(d.vip)}:${d.port}`));
   for (const e of commands) {

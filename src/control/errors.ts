@@ -2,39 +2,8 @@
 // never on the message, so codes are append-only; messages may improve freely and must
 // say what the user should change.
 
-/** Every code a control-plane error can carry, with what it means. */
-export const CONTROL_ERROR_CODES = {
-  ERR_USAGE: 'the command line does not form a command (missing command, stray argument, unknown option)',
-  ERR_BAD_ADDRESS: 'an address is not a numeric IPv4 or IPv6 address',
-  ERR_BAD_PORT: 'a port is not an integer 0..65535',
-  ERR_UNKNOWN_SCHEDULER: 'the scheduler name is not one vstun implements',
-  ERR_BAD_SCHED_FLAG: 'a scheduler flag is unknown or does not fit the scheduler',
-  ERR_WEIGHT_RANGE: 'a weight is not an integer 0..65535',
-  ERR_FORWARD_UNSUPPORTED: 'a forwarding method or tunnel type that vstun does not implement was asked for',
-  ERR_BAD_TIMEOUT: 'a timeout is not an integer in its allowed range',
-  ERR_BAD_NETMASK: 'a persistence netmask is malformed',
-  ERR_DUPLICATE_OPTION: 'an option or command was given twice',
-  ERR_MISSING_OPTION: 'a command lacks an option it requires',
-  ERR_ILLEGAL_OPTION: 'an option does not apply to the command it was given with',
-  ERR_OPTION_CONFLICT: 'two options cannot be used together',
-  ERR_UNSUPPORTED: 'an ipvsadm feature vstun does not implement (fwmark, sctp, pe)',
-  ERR_BAD_SERVICE: 'a virtual service definition is inconsistent (zero port without persistence, ops on TCP)',
-  ERR_SERVICE_EXISTS: 'the virtual service already exists',
-  ERR_NO_SUCH_SERVICE: 'the virtual service does not exist',
-  ERR_SERVER_EXISTS: 'the real server already exists in that service',
-  ERR_NO_SUCH_SERVER: 'the real server does not exist in that service',
-  ERR_REMOTE: 'the director reported an error whose code this vstunadm does not know (the message keeps it)',
-  ERR_UNREACHABLE: 'the control socket cannot be reached (director not running, wrong --control path, no permission)',
-  ERR_PROTOCOL: 'the control socket answered something that is not a vstun v1 response',
-  ERR_CONFIG: 'the config file is unreadable or invalid; nothing was applied',
-  ERR_NO_CONFIG: 'reload was asked of a director started without --config',
-  ERR_REJECTED: 'the director cannot apply the rules as a whole (e.g. a limit or an unsupported address family); nothing was applied',
-  ERR_INTERNAL: 'an unexpected failure inside the director; please report it',
-  ERR_NO_BGP: 'drain/undrain was asked of a director whose config has no bgp: section',
-  ERR_BAD_THRESHOLD: 'a connection threshold (-x/-y) is not an integer, or the lower one is above the upper one',
-} as const;
-
-export type ControlErrorCode = keyof typeof CONTROL_ERROR_CODES;
+export { CONTROL_ERROR_CODES, type ControlErrorCode } from '../errors.js';
+import { CONTROL_ERROR_CODES, VstunError, type ControlErrorCode } from '../errors.js';
 
 // A brand that survives module duplication (two copies of this file in one process).
 const kVstunadmError = Symbol.for('vstun.control.VstunadmError');
@@ -46,14 +15,12 @@ export interface VstunadmErrorOptions {
 }
 
 /** Base of every control-plane error: a stable `code` and a message that says what to fix. */
-export class VstunadmError extends Error {
+export class VstunadmError extends VstunError<ControlErrorCode> {
   override name = 'VstunadmError';
-  readonly code: ControlErrorCode;
   readonly line: number | undefined;
 
   constructor(code: ControlErrorCode, message: string, options: VstunadmErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
+    super(code, message, { cause: options.cause });
     this.line = options.line;
   }
 

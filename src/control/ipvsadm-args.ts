@@ -24,7 +24,7 @@ import {
   type TunnelChecksum,
   type ServiceKey,
   type ServiceSpec,
-  type Timeouts,
+  type TimeoutSettings,
 } from './admin-model.js';
 import {
   BadAddressError,
@@ -65,7 +65,7 @@ export type AdminCommand =
   | { kind: 'delete-server'; service: ServiceKey; server: ServerAddress }
   | { kind: 'clear' }
   | { kind: 'zero'; service?: ServiceKey }
-  | { kind: 'set-timeouts'; timeouts: Timeouts }
+  | { kind: 'set-timeouts'; timeouts: TimeoutSettings }
   | { kind: 'list'; view: ListView; service?: ServiceKey; format: ListFormat }
   | { kind: 'save'; numeric: boolean; json: boolean }
   | { kind: 'restore' }

@@ -17,7 +17,7 @@ import {
   type RealServerSpec,
   type ServiceSnapshot,
   type ServiceSpec,
-  type Timeouts,
+  type TimeoutSettings,
   type TrafficCounters,
   type TunnelChecksum,
   type TrafficRates,
@@ -228,7 +228,7 @@ export function formatConnections(connections: readonly ConnectionSnapshot[], fo
 }
 
 /** `-L --timeout`. */
-export function formatTimeouts(timeouts: Timeouts): string {
+export function formatTimeouts(timeouts: TimeoutSettings): string {
   return `Timeout (tcp tcpfin udp): ${timeouts.tcp} ${timeouts.tcpfin} ${timeouts.udp}\n`;
 }
 
@@ -311,6 +311,6 @@ export function formatConnectionsJson(connections: readonly ConnectionSnapshot[]
 }
 
 /** `-L --timeout --json`. */
-export function formatTimeoutsJson(timeouts: Timeouts): string {
+export function formatTimeoutsJson(timeouts: TimeoutSettings): string {
   return json({ schema: TIMEOUTS_JSON_SCHEMA, tcp: timeouts.tcp, tcpfin: timeouts.tcpfin, udp: timeouts.udp });
 }

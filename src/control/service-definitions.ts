@@ -2,6 +2,7 @@
 // and its two views: ipvsadm rules (what -S prints and -A/-a/-R edit) and the YAML file.
 // ipvsadm commands edit only ipvsadm's fields; everything else a definition carries
 // (tunnel type, MTU, MSS clamp, health checks, …) is kept across those edits.
+import type { Director } from '../director/director.js';
 import { formatIpv4Netmask, parseNetmaskText } from '../wire/address-text.js';
 import { addressFamily, canonicalAddress, tunnelFields, type SchedFlag, type ServiceKey, type ServiceRules } from './admin-model.js';
 import { directorProblems, serviceProblems, type CheckedDirector } from './config-checks.js';
@@ -9,6 +10,19 @@ import { ServiceConfig, type RealServerConfig } from './config-schema.js';
 import { VstunadmError } from './errors.js';
 import { applyRuleCommands, serviceOption, type RestoreLine } from './ipvsadm-dump.js';
 import type { RuleCommand } from './ipvsadm-args.js';
+
+/** Per director: the desired service table (config-shaped) its registry was last reconciled to. */
+const desiredTables = new WeakMap<Director, ServiceConfig[]>();
+
+/** The definitions `director` was last reconciled to ([] before the first reconcile). */
+export function definitionsOf(director: Director): ServiceConfig[] {
+  return desiredTables.get(director) ?? [];
+}
+
+/** Records the definitions `director` has been reconciled to (service-reconciler.ts). */
+export function setDefinitions(director: Director, definitions: ServiceConfig[]): void {
+  desiredTables.set(director, definitions);
+}
 
 /** The flags the director implements (sh/mh's two named bits). */
 const DIRECTOR_FLAGS = new Set<string>(['sh-fallback', 'sh-port', 'mh-fallback', 'mh-port']);

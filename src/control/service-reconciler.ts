@@ -12,6 +12,7 @@ import { MAX_REAL_SERVERS, MAX_SERVICES, ServiceRegistry } from '../director/ser
 import type { VirtualService } from '../director/virtual-service.js';
 import type { RealServerConfig, ServiceConfig } from './config-schema.js';
 import { VstunadmError, type ControlErrorCode } from './errors.js';
+import { definitionsOf, setDefinitions } from './service-definitions.js';
 
 /** Tunnel codes as the data path stores them (src/director/tunnel-mtu.ts). */
 const TUNNEL_CODES = { ipip: 0, gue: 1 } as const;
@@ -28,20 +29,9 @@ export interface ReconcileSummary {
   rescheduled: number;
 }
 
-const DIRECTOR_TO_CONTROL: Record<string, ControlErrorCode> = {
-  SERVICE_EXISTS: 'ERR_SERVICE_EXISTS',
-  SERVICE_NOT_FOUND: 'ERR_NO_SUCH_SERVICE',
-  REAL_SERVER_EXISTS: 'ERR_SERVER_EXISTS',
-  REAL_SERVER_NOT_FOUND: 'ERR_NO_SUCH_SERVER',
-  BAD_SCHEDULER: 'ERR_UNKNOWN_SCHEDULER',
-  BAD_ARGUMENT: 'ERR_BAD_SERVICE',
-  TOO_MANY: 'ERR_REJECTED',
-  UNSUPPORTED: 'ERR_UNSUPPORTED',
-};
-
 /** A DirectorError as a control-plane error with a stable code. */
 export function toControlError(err: unknown, context: string): VstunadmError {
-  if (err instanceof DirectorError) return new VstunadmError(DIRECTOR_TO_CONTROL[err.code] ?? 'ERR_REJECTED', `${context}: ${err.message}`);
+  if (err instanceof DirectorError) return new VstunadmError(err.controlCode, `${context}: ${err.message}`);
   if (err instanceof VstunadmError) return err;
   return new VstunadmError('ERR_REJECTED', `${context}: ${(err as Error).message ?? String(err)}`);
 }
@@ -102,8 +92,9 @@ function liveKey(svc: VirtualService): string {
  * of new servers must have been looked up (Director.prepareSources).
  */
 export function validateDefinitions(director: Director, desired: readonly ServiceConfig[]): Set<string> {
+  director.queues?.checkDefinitions(desired);
   const live = new Map<string, string>();
-  for (const d of director.definitions) live.set(defKey(d), JSON.stringify(d));
+  for (const d of definitionsOf(director)) live.set(defKey(d), JSON.stringify(d));
   const seen = new Set<string>();
   const changed: ServiceConfig[] = [];
   const unchanged = new Set<string>();
@@ -189,6 +180,12 @@ function serverAddresses(desired: readonly ServiceConfig[]): string[] {
  * services and servers are not touched. Call it inside director.exclusive().
  */
 export async function reconcile(director: Director, desired: readonly ServiceConfig[], defaultPolicy: NodestPolicy): Promise<ReconcileSummary> {
+  if (director.queues !== null) {
+    const method = desired.flatMap((d) => d.realServers).find((rs) => rs.forward !== 'tunnel');
+    if (method !== undefined) {
+      throw new VstunadmError('ERR_REJECTED', `real server ${method.address} (forward ${method.forward}): masquerading and direct routing need a director with one TAP queue (a NAT reply and its request hash to different queues); restart vstun-director with --queues 1; nothing was changed`);
+    }
+  }
   try {
     await director.prepareSources(serverAddresses(desired));
   } catch (err) {
@@ -235,7 +232,7 @@ function applyDefinitions(director: Director, desired: readonly ServiceConfig[],
   const sum: ReconcileSummary = { servicesAdded: [], servicesRemoved: [], servicesChanged: [], serversAdded: [], serversRemoved: [], serversChanged: [], expired: 0, rescheduled: 0 };
   const reg = director.registry;
   const previous = new Map<string, ServiceConfig>();
-  for (const d of director.definitions) previous.set(defKey(d), d);
+  for (const d of definitionsOf(director)) previous.set(defKey(d), d);
   const wanted = new Map<string, ServiceConfig>();
   for (const d of desired) wanted.set(defKey(d), d);
   const policyOf = (def: ServiceConfig | undefined): NodestPolicy => def?.expireNodestConn ?? defaultPolicy;
@@ -299,6 +296,6 @@ function applyDefinitions(director: Director, desired: readonly ServiceConfig[],
       applyServerExtras(rs, rsDef, def.port);
     }
   }
-  director.definitions = desired.map((d) => d);
+  setDefinitions(director, desired.map((d) => d));
   return sum;
 }

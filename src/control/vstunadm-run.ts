@@ -3,7 +3,7 @@
 // ipvsadm parser (src/control/ipvsadm-args.ts), whose grammar commander cannot express
 // (bundled -Lnt, optional -p values, --set's positional values).
 import { Command, CommanderError } from 'commander';
-import { IPVS_VERSION, sameServiceKey, type ConnectionSnapshot, type ServiceRules, type ServiceSnapshot, type Timeouts } from './admin-model.js';
+import { IPVS_VERSION, sameServiceKey, type ConnectionSnapshot, type ServiceRules, type ServiceSnapshot, type TimeoutSettings } from './admin-model.js';
 import { controlRequest, DEFAULT_CONTROL_PATH, defaultControlPath } from './control-client.js';
 import { isVstunadmError, VstunadmError } from './errors.js';
 import { formatAnnouncements } from '../bgp/announce-format.js';
@@ -190,7 +190,7 @@ export async function runVstunadm(argv: readonly string[], io: VstunadmIo): Prom
           const only = cmd.service === undefined ? c : c.filter((x) => x.virtual.address === cmd.service!.vip && x.virtual.port === cmd.service!.port && x.protocol === cmd.service!.protocol);
           io.stdout(cmd.format.json ? formatConnectionsJson(only) : formatConnections(only, cmd.format));
         } else if (cmd.view === 'timeout') {
-          const t = (await ask('timeouts')).timeouts as Timeouts;
+          const t = (await ask('timeouts')).timeouts as TimeoutSettings;
           io.stdout(cmd.format.json ? formatTimeoutsJson(t) : formatTimeouts(t));
         } else io.stdout(formatDaemons());
         return 0;

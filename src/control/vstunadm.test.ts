@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { ACK, CLIENT, SYN, tcpFrame, udpFrame, VIP } from '../../test/fixtures/director/frames.js';
 import { startTestDirector, type TestDirector } from '../../test/fixtures/control/test-director.js';
+import { definitionsOf } from './service-definitions.js';
 
 const RS1 = '10.77.3.2';
 const RS2 = '10.77.4.2';
@@ -190,7 +191,7 @@ describe('rule changes', () => {
     await out(t, ['-E', '-t', `${VIP}:80`, '-s', 'rr']);
     await out(t, ['-e', '-t', `${VIP}:80`, '-r', RS1, '-w', '7', '--tun-type', 'gue', '--tun-port', '7000']);
     await out(t, ['-a', '-t', `${VIP}:80`, '-r', RS2]);
-    const def = t.director.definitions[0];
+    const def = definitionsOf(t.director)[0];
     expect(def).toMatchObject({ scheduler: 'rr', tunnelMtu: 1400, mssClamp: false });
     expect(def.realServers).toEqual([
       expect.objectContaining({ address: RS1, weight: 7, tunnel: 'gue', guePort: 7000, tunnelMtu: 1300 }),
@@ -199,7 +200,7 @@ describe('rule changes', () => {
     expect(await out(t, ['-L', '-n', '--tun-info'])).toContain(`  -> ${RS1}:80                 Tunnel  gue:7000:-c   7      0          0         \n`);
     // As IPVS's edit: what -e does not give takes ipvsadm's default (ipip, weight 1).
     await out(t, ['-e', '-t', `${VIP}:80`, '-r', RS1]);
-    expect(t.director.definitions[0].realServers[0]).toEqual({ address: RS1, weight: 1, forward: 'tunnel', tunnel: 'ipip', tunnelMtu: 1300 });
+    expect(definitionsOf(t.director)[0].realServers[0]).toEqual({ address: RS1, weight: 1, forward: 'tunnel', tunnel: 'ipip', tunnelMtu: 1300 });
     expect(t.director.registry.list()[0].servers.find((rs) => rs.addressText === RS1)!.tunnel).toBe(0);
   });
 
@@ -320,7 +321,7 @@ describe('forwarding methods per real server (-m, -g, -i) as ipvsadm shows them'
     await out(t, ['-C']);
     await out(t, ['-R'], saved);
     expect(await out(t, ['-S', '-n'])).toBe(saved);
-    expect(t.director.definitions[0].realServers[0]).toMatchObject({ address: RS1, forward: 'masq', port: 8080 });
+    expect(definitionsOf(t.director)[0].realServers[0]).toMatchObject({ address: RS1, forward: 'masq', port: 8080 });
     const j = JSON.parse(await out(t, ['-L', '-n', '--json']));
     expect(j.services[0].servers.map((s: { port: number; forward: string }) => [s.port, s.forward])).toEqual([
       [8080, 'masq'],

@@ -19,7 +19,7 @@ import { concat, DIP, DIRECTOR_MAC, ethernet, hex, ipv4, KERNEL_MAC, SYN, ACK, P
 import { findAddressId, Ipv6AddressTable, parseAddressId } from './address-id.js';
 import { TUNNEL_GUE } from './tunnel-mtu.js';
 import type { VerdictName } from './verdicts.js';
-import type { ServiceSpec } from './virtual-service.js';
+import type { VirtualServiceSpec } from './virtual-service.js';
 import { fixtureDirector } from '../../test/fixtures/director/fixture-director.js';
 import { l4v6 } from '../../test/fixtures/director/classify.js';
 
@@ -45,7 +45,7 @@ function build(services: Array<{ vip: string; servers: string[]; protocol?: 'tcp
     hashSeed: 7,
   });
   for (const s of services) {
-    const svc = d.registry.addService({ protocol: s.protocol ?? 'tcp', vip: s.vip, port: s.port ?? 80, scheduler: 'rr' } as ServiceSpec);
+    const svc = d.registry.addService({ protocol: s.protocol ?? 'tcp', vip: s.vip, port: s.port ?? 80, scheduler: 'rr' } as VirtualServiceSpec);
     if (s.mssClamp !== undefined) svc.mssClamp = s.mssClamp;
     for (const a of s.servers) {
       const rs = d.registry.addRealServer(svc, { address: a });

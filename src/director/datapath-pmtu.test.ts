@@ -10,7 +10,7 @@ import { parseIpv4 } from '../wire/ipv4-address.js';
 import { TcpHeader, type TcpOption } from '../wire/tcp.js';
 import { ACK, CLIENT, concat, DIRECTOR_MAC, ethernet, expectedIpip, hex, icmp, ipv4, KERNEL_MAC, PSH, SYN, tcp, udp, VIP } from '../../test/fixtures/director/frames.js';
 import type { VerdictName } from './verdicts.js';
-import type { ServiceSpec } from './virtual-service.js';
+import type { VirtualServiceSpec } from './virtual-service.js';
 import { fixtureDirector } from '../../test/fixtures/director/fixture-director.js';
 
 const RS1 = '10.77.3.2';
@@ -18,7 +18,7 @@ const RS2 = '10.77.4.2';
 const ip = (t: string) => parseIpv4(t)!;
 
 interface Setup {
-  services?: Array<Partial<ServiceSpec> & { servers?: string[]; mssClamp?: boolean; tunnelMtu?: number }>;
+  services?: Array<Partial<VirtualServiceSpec> & { servers?: string[]; mssClamp?: boolean; tunnelMtu?: number }>;
   /** Per-server tunnel MTU / discovered path MTU, by address. */
   rsTunnelMtu?: Record<string, number>;
   rsPathMtu?: Record<string, number>;
@@ -34,7 +34,7 @@ function build(setup: Setup = {}) {
     random: () => 0,
   });
   for (const s of setup.services ?? [{}]) {
-    const svc = d.registry.addService({ protocol: 'tcp', vip: VIP, port: 80, scheduler: 'rr', ...s } as ServiceSpec);
+    const svc = d.registry.addService({ protocol: 'tcp', vip: VIP, port: 80, scheduler: 'rr', ...s } as VirtualServiceSpec);
     if (s.mssClamp !== undefined) svc.mssClamp = s.mssClamp;
     if (s.tunnelMtu !== undefined) svc.tunnelMtu = s.tunnelMtu;
     for (const a of s.servers ?? [RS1, RS2]) {

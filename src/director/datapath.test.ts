@@ -32,8 +32,8 @@ import {
   VIP,
 } from '../../test/fixtures/director/frames.js';
 import type { SchedulerFlag, SchedulerName } from './schedulers/index.js';
-import type { VerdictName } from './verdicts.js';
-import type { ServiceSpec } from './virtual-service.js';
+import { RETIRED_VERDICTS, type VerdictName } from './verdicts.js';
+import type { VirtualServiceSpec } from './virtual-service.js';
 import { fixtureDirector } from '../../test/fixtures/director/fixture-director.js';
 
 const RS1 = '10.77.3.2';
@@ -42,7 +42,7 @@ const RS3 = '10.77.5.2';
 const FORGED_MAC = '02:66:66:66:66:66';
 
 interface Setup {
-  services?: Array<Partial<ServiceSpec> & { sloppy?: boolean; servers?: Array<{ address: string; weight?: number }> }>;
+  services?: Array<Partial<VirtualServiceSpec> & { sloppy?: boolean; servers?: Array<{ address: string; weight?: number }> }>;
   sloppyTcp?: boolean;
   icmpEcho?: boolean;
   kernelMacKnown?: boolean;
@@ -67,7 +67,7 @@ function build(setup: Setup = {}) {
   });
   const services = setup.services ?? [{}];
   for (const s of services) {
-    const svc = d.registry.addService({ protocol: 'tcp', vip: VIP, port: 80, scheduler: 'rr', ...s } as ServiceSpec);
+    const svc = d.registry.addService({ protocol: 'tcp', vip: VIP, port: 80, scheduler: 'rr', ...s } as VirtualServiceSpec);
     svc.sloppy = s.sloppy === true;
     for (const rs of s.servers ?? [{ address: RS1 }, { address: RS2 }]) d.registry.addRealServer(svc, rs);
   }
@@ -455,6 +455,7 @@ describe('data path properties', () => {
       }),
       { numRuns: 300 },
     );
+    for (const name of RETIRED_VERDICTS) expect(d.snapshot().verdicts[name], name).toBe(0);
   });
 
   test("the pinned kernel MAC follows the TAP's own MAC, read again (at most once a second), never a forged one", () => {
@@ -469,7 +470,7 @@ describe('data path properties', () => {
         return parseMac(tapMac)!;
       },
     });
-    const svc = d.registry.addService({ protocol: 'tcp', vip: VIP, port: 80, scheduler: 'rr' } as ServiceSpec);
+    const svc = d.registry.addService({ protocol: 'tcp', vip: VIP, port: 80, scheduler: 'rr' } as VirtualServiceSpec);
     d.registry.addRealServer(svc, { address: RS1 });
     d.start();
     const dstOfNextForward = () => {

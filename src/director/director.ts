@@ -3,13 +3,14 @@
 // and the plain snapshot API that the control plane publishes.
 import { performance } from 'node:perf_hooks';
 import type { PacketDevice } from '../device/packet-device.js';
-import type { ServiceConfig } from '../control/config-schema.js';
 import type { OnFailurePolicy } from '../health/health-config.js';
 import type { ServerAddress, ServiceKey } from '../control/admin-model.js';
 import type { Explanation } from '../control/flow-explainer.js';
+import type { ServiceConfig } from '../control/config-schema.js';
 import { IPV6_ID_BASE, type Ipv6AddressTable } from './address-id.js';
 import { ConnTable, DEFAULT_CONN_TABLE_CAPACITY, type ConnTableStats, KIND_TCP, KIND_TCP_TEMPLATE, KIND_UDP, KIND_UDP_TEMPLATE } from './conn-table.js';
 import { Datapath } from './datapath.js';
+import { FORWARD_DR } from './forward-method.js';
 import { formatIpv4 } from './ipv4-text.js';
 import type { TrafficSnapshot } from './rate-estimator.js';
 import { ServiceRegistry } from './service-registry.js';
@@ -63,7 +64,7 @@ export interface VipRoutes {
   prepare(desired: ReadonlySet<string>): Promise<{ commit(): Promise<void>; rollback(): Promise<void> }>;
 }
 
-export interface RealServerSnapshot {
+export interface DirectorServerSnapshot {
   address: string;
   port: number;
   weight: number;
@@ -74,7 +75,7 @@ export interface RealServerSnapshot {
   stats: TrafficSnapshot;
 }
 
-export interface ServiceSnapshot {
+export interface DirectorServiceSnapshot {
   protocol: 'tcp' | 'udp';
   vip: string;
   port: number;
@@ -84,7 +85,7 @@ export interface ServiceSnapshot {
   netmask: string;
   onePacket: boolean;
   stats: TrafficSnapshot;
-  realServers: RealServerSnapshot[];
+  realServers: DirectorServerSnapshot[];
 }
 
 export interface DirectorSnapshot {
@@ -93,10 +94,10 @@ export interface DirectorSnapshot {
   connTable: ReturnType<ConnTable['stats']>;
   timeouts: TimeoutSettings;
   kernelMacKnown: boolean;
-  services: ServiceSnapshot[];
+  services: DirectorServiceSnapshot[];
 }
 
-export interface ConnectionSnapshot {
+export interface DirectorConnectionSnapshot {
   protocol: 'TCP' | 'UDP';
   template: boolean;
   state: string;
@@ -122,7 +123,9 @@ export interface DirectorQueues {
   /** Every queue's connection table as one. */
   tableStats(): ConnTableStats;
   /** Every queue's connection list, at most `limit` entries. */
-  connections(limit: number): Promise<ConnectionSnapshot[]>;
+  connections(limit: number): Promise<DirectorConnectionSnapshot[]>;
+  /** Throws (VstunadmError) for a desired table the queues cannot serve (VS/NAT, VS/DR). */
+  checkDefinitions(desired: readonly ServiceConfig[]): void;
   /** `vstunadm explain` on the queue that holds the flow (see QueuePool.explain). */
   explain(service: ServiceKey, client: ServerAddress): Promise<Explanation>;
 }
@@ -161,11 +164,6 @@ export class Director {
   /** Outer source address for a real server (uint32 → uint32). */
   readonly dipFor: (rip: number) => number;
   readonly mhTableSize: number | undefined;
-  /**
-   * The desired service table (config-shaped) that the registry was last reconciled to;
-   * the control plane owns it (see src/control/service-reconciler.ts).
-   */
-  definitions: ServiceConfig[] = [];
   /** Count of batches per BATCH_SIZE_BUCKETS bucket (last = larger), plus totals. */
   readonly batchSizeCounts = new Float64Array(BATCH_SIZE_BUCKETS.length + 1);
   batchCount = 0;
@@ -210,8 +208,12 @@ export class Director {
       this.recordBatchSize(batch.count);
       this.datapath.processBatch(batch, this.device, this.clock());
       if (this.datapath.needKernelMac) this.probeKernel();
+      if (this.datapath.neighbors.wanting) this.askNeighbors();
       if (this.datapath.verdicts[Verdict.DropKernelMacSpoofed] !== this.spoofedSeen) this.recheckKernelMac();
     });
+    // DR servers' MACs are asked for as soon as they are configured, not at their first packet.
+    this.onServicesChanged(() => this.wantDrNeighbors());
+    this.wantDrNeighbors();
     if (!this.host.kernelMacKnown) this.probeKernel();
     if (!this.useTimers) return;
     const sweep = setInterval(() => this.table.sweep(this.clock(), SWEEP_PER_TICK), SWEEP_TICK_MS);
@@ -239,6 +241,23 @@ export class Director {
     } catch {
       /* the device cannot say; keep the pin */
     }
+  }
+
+  /** VS/DR: every direct-routing server's MAC is wanted (the resolver asks at most once a second each). */
+  private wantDrNeighbors(): void {
+    const now = this.clock();
+    for (const svc of this.registry.list()) for (const rs of svc.servers) if (rs.forward === FORWARD_DR && !rs.removed && rs.address < IPV6_ID_BASE) this.datapath.neighbors.want(rs.address, now);
+    if (this.datapath.neighbors.wanting) this.askNeighbors();
+  }
+
+  /** Writes the ARP requests the neighbour resolver hands out, one frame each. */
+  private askNeighbors(): void {
+    this.datapath.neighbors.takeRequests(this.clock(), (ip) => {
+      const len = this.datapath.methods.writeRequest(this.probe, 0, ip);
+      this.probeMeta[0] = 0;
+      this.probeMeta[1] = len;
+      this.device.writeBatch(this.probe, this.probeMeta, 1);
+    });
   }
 
   /** Sends one ARP request for the kernel's address (its MAC is where every frame goes). */
@@ -389,7 +408,7 @@ export class Director {
   }
 
   /** The connection list (ipvsadm -Lc) of every queue; at most `limit` entries. */
-  listConnections(limit = 10_000): Promise<ConnectionSnapshot[]> {
+  listConnections(limit = 10_000): Promise<DirectorConnectionSnapshot[]> {
     return this.queues !== null ? this.queues.connections(limit) : Promise.resolve(this.connections(limit));
   }
 
@@ -401,9 +420,9 @@ export class Director {
   }
 
   /** The connection list (ipvsadm -Lc); at most `limit` entries. */
-  connections(limit = 10_000): ConnectionSnapshot[] {
+  connections(limit = 10_000): DirectorConnectionSnapshot[] {
     const now = this.clock();
-    const out: ConnectionSnapshot[] = [];
+    const out: DirectorConnectionSnapshot[] = [];
     const t = this.table;
     t.forEach((slot) => {
       if (out.length >= limit) return;

@@ -2,7 +2,6 @@
 // the default tunnel MTU, probes through the TAP, logs of every change, and a `pmtu`
 // control op listing the effective MTU per real server.
 import type { Logger } from 'pino';
-import type { ControlServer } from '../control/control-server.js';
 import type { PacketDevice } from '../device/packet-device.js';
 import { RawSocketDevice } from '../device/raw-socket-device.js';
 import { IPPROTO_ICMP, IPPROTO_ICMPV6 } from '../wire/ip-protocol.js';
@@ -50,7 +49,7 @@ export function startPathMtuDiscovery(director: Director, tap: PacketDevice, opt
 }
 
 /** `pmtu`: the configured, learned and effective tunnel MTU per real-server address. */
-export function registerPmtuOp(control: ControlServer, pmtu: PathMtuDiscovery): void {
+export function registerPmtuOp(control: { register(op: string, handler: () => Record<string, unknown>): unknown }, pmtu: PathMtuDiscovery): void {
   control.register('pmtu', () => ({
     paths: pmtu.snapshot(),
     icmpSeen: pmtu.icmpSeen,

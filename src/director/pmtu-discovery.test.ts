@@ -13,7 +13,7 @@ import { parseIpv6 } from '../wire/ipv6-address.js';
 import { Ipv6AddressTable, parseAddressId } from './address-id.js';
 import { Director } from './director.js';
 import { PATH_MTU_EXPIRE_MS, PathMtuDiscovery, plateauBelow, PROBE_ECHO_ID } from './pmtu-discovery.js';
-import type { ServiceSpec } from './virtual-service.js';
+import type { VirtualServiceSpec } from './virtual-service.js';
 import { fixtureDirector } from '../../test/fixtures/director/fixture-director.js';
 
 const RS1 = '10.77.3.2';
@@ -29,7 +29,7 @@ function build() {
     clock: () => clock.now,
     hashSeed: 1,
   });
-  const svc = d.registry.addService({ protocol: 'tcp', vip: VIP, port: 80, scheduler: 'rr' } as ServiceSpec);
+  const svc = d.registry.addService({ protocol: 'tcp', vip: VIP, port: 80, scheduler: 'rr' } as VirtualServiceSpec);
   d.registry.addRealServer(svc, { address: RS1 });
   d.registry.addRealServer(svc, { address: RS2 });
   d.start();
@@ -165,7 +165,7 @@ describe('IPv6 servers: Packet Too Big', () => {
     const addresses = new Ipv6AddressTable();
     const dip6 = parseAddressId('fd77:2::1', addresses)!;
     const d = fixtureDirector(dev, { addresses, dipFor: (rip) => (rip >= 2 ** 32 ? dip6 : ip(DIP)) });
-    const svc = d.registry.addService({ protocol: 'tcp', vip: 'fd77::100', port: 80, scheduler: 'rr' } as ServiceSpec);
+    const svc = d.registry.addService({ protocol: 'tcp', vip: 'fd77::100', port: 80, scheduler: 'rr' } as VirtualServiceSpec);
     const rs = d.registry.addRealServer(svc, { address: 'fd77:3::2' });
     const pmtu = new PathMtuDiscovery({ registry: d.registry, host: d.host, tap: dev, defaultTunnelMtu: () => 1500, clock: () => 0 });
     const ptb = (mtu: number, src: string, nh = 41) => {
@@ -195,9 +195,9 @@ describe('probes follow the server tunnel', () => {
     const addresses = new Ipv6AddressTable();
     const dip6 = parseAddressId('fd77:2::1', addresses)!;
     const d = fixtureDirector(dev, { addresses, dipFor: (rip) => (rip >= 2 ** 32 ? dip6 : ip(DIP)) });
-    const svc = d.registry.addService({ protocol: 'tcp', vip: 'fd77::100', port: 80, scheduler: 'rr' } as ServiceSpec);
+    const svc = d.registry.addService({ protocol: 'tcp', vip: 'fd77::100', port: 80, scheduler: 'rr' } as VirtualServiceSpec);
     const rs = d.registry.addRealServer(svc, { address: 'fd77:3::2' });
-    const gueSvc = d.registry.addService({ protocol: 'tcp', vip: VIP, port: 80, scheduler: 'rr' } as ServiceSpec);
+    const gueSvc = d.registry.addService({ protocol: 'tcp', vip: VIP, port: 80, scheduler: 'rr' } as VirtualServiceSpec);
     const gueRs = d.registry.addRealServer(gueSvc, { address: RS1 });
     gueRs.tunnel = 1;
     const pmtu = new PathMtuDiscovery({ registry: d.registry, host: d.host, tap: dev, defaultTunnelMtu: () => 1500, clock: () => 0 });

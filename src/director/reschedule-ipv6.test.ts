@@ -7,7 +7,7 @@ import { FakeDevice } from '../device/fake-device.js';
 import { firstPacket } from '../../test/fixtures/director/classify.js';
 import { fixtureDirector } from '../../test/fixtures/director/fixture-director.js';
 import { findAddressId, Ipv6AddressTable, parseAddressId } from './address-id.js';
-import type { ServiceSpec } from './virtual-service.js';
+import type { VirtualServiceSpec } from './virtual-service.js';
 
 describe('IPv6 reschedule keeps the client address held', () => {
   test('a new client after a reschedule gets its own connection, not the moved one', () => {
@@ -15,7 +15,7 @@ describe('IPv6 reschedule keeps the client address held', () => {
     const addresses = new Ipv6AddressTable(64);
     const dip6 = parseAddressId('fd77:2::1', addresses)!;
     const d = fixtureDirector(dev, { addresses, dipFor: () => dip6 });
-    const svc = d.registry.addService({ protocol: 'tcp', vip: 'fd77::100', port: 80, scheduler: 'rr' } as ServiceSpec);
+    const svc = d.registry.addService({ protocol: 'tcp', vip: 'fd77::100', port: 80, scheduler: 'rr' } as VirtualServiceSpec);
     d.registry.addRealServer(svc, { address: 'fd77:3::2' });
     d.registry.addRealServer(svc, { address: 'fd77:3::3' });
     d.start();

@@ -10,14 +10,14 @@ import { RealServer } from './real-server.js';
 import { DEFAULT_MH_TABLE_SIZE } from './schedulers/maglev.js';
 import { createScheduler, SCHEDULER_NAMES, type SchedulerFlag, type SchedulerName, type SchedulerOptions } from './schedulers/index.js';
 import { TcpState } from './tcp-state.js';
-import { PROTO_TCP, PROTO_UDP, serviceKey, VirtualService, type ServiceSpec } from './virtual-service.js';
+import { PROTO_TCP, PROTO_UDP, serviceKey, VirtualService, type VirtualServiceSpec } from './virtual-service.js';
 
 /** Service ids fit the connection table's 16-bit field; server ids its 32-bit one (bounded for memory). */
 export const MAX_SERVICES = 65535;
 export const MAX_REAL_SERVERS = 1 << 20;
 const SCHEDULER_FLAGS: readonly SchedulerFlag[] = ['sh-fallback', 'sh-port', 'mh-fallback', 'mh-port'];
 
-export interface RealServerSpec {
+export interface RealServerParams {
   address: string;
   /** 0..65535, default 1. */
   weight?: number;
@@ -110,7 +110,7 @@ export class ServiceRegistry implements ConnAccounting {
   // ---- control plane ----
 
   /** Adds a service (ipvsadm -A). Throws DirectorError on a bad spec or a duplicate. */
-  addService(spec: ServiceSpec): VirtualService {
+  addService(spec: VirtualServiceSpec): VirtualService {
     const protocol = spec.protocol === 'tcp' ? PROTO_TCP : spec.protocol === 'udp' ? PROTO_UDP : -1;
     if (protocol < 0) throw new DirectorError('BAD_ARGUMENT', `protocol must be tcp or udp, got "${spec.protocol}"`);
     const vip = parseAddressId(spec.vip, this.addresses);
@@ -132,7 +132,7 @@ export class ServiceRegistry implements ConnAccounting {
   }
 
   /** Changes scheduler, flags, persistence or one-packet of an existing service (ipvsadm -E). */
-  editService(spec: ServiceSpec): VirtualService {
+  editService(spec: VirtualServiceSpec): VirtualService {
     const svc = this.findService(spec.protocol, spec.vip, spec.port);
     const p = this.checkServiceParams(spec);
     svc.scheduler = p.scheduler;
@@ -185,7 +185,7 @@ export class ServiceRegistry implements ConnAccounting {
   }
 
   /** Adds a real server to a service (ipvsadm -a). */
-  addRealServer(svc: VirtualService, spec: RealServerSpec): RealServer {
+  addRealServer(svc: VirtualService, spec: RealServerParams): RealServer {
     const address = parseAddressId(spec.address, this.addresses);
     if (address === null) throw new DirectorError('BAD_ARGUMENT', `real server "${spec.address}" is not an IPv4 or IPv6 address`);
     const weight = this.checkWeight(spec.weight ?? 1);
@@ -265,7 +265,7 @@ export class ServiceRegistry implements ConnAccounting {
     return w;
   }
 
-  private checkServiceParams(spec: ServiceSpec) {
+  private checkServiceParams(spec: VirtualServiceSpec) {
     if (!SCHEDULER_NAMES.includes(spec.scheduler)) {
       throw new DirectorError('BAD_SCHEDULER', `unknown scheduler "${spec.scheduler}"; use one of ${SCHEDULER_NAMES.join(', ')}`);
     }

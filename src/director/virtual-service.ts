@@ -11,7 +11,7 @@ export const PROTO_UDP = 17;
 export type ServiceProtocol = 'tcp' | 'udp';
 
 /** What the control plane says about a service (addresses as dotted quads). */
-export interface ServiceSpec {
+export interface VirtualServiceSpec {
   protocol: ServiceProtocol;
   vip: string;
   /** 0..65535; 0 = every port of the VIP. */
@@ -70,7 +70,7 @@ export class VirtualService {
   }
 
   /** The service as the control plane states it (ipvsadm -A's fields; the netmask dotted). */
-  spec(): Required<ServiceSpec> {
+  spec(): Required<VirtualServiceSpec> {
     return {
       protocol: this.protocolName,
       vip: this.vipText,

@@ -11,6 +11,7 @@ import { VERDICT_NAMES } from '../director/verdicts.js';
 import type { ServiceHealthSnapshot } from '../health/health-manager.js';
 import { buildInfo } from '../metrics/build-info.js';
 import type { EventLoopDelayWindow } from '../metrics/event-loop-delay.js';
+import { definitionsOf } from '../control/service-definitions.js';
 
 export type ServerHealthText = 'up' | 'down' | 'unchecked';
 
@@ -77,7 +78,7 @@ export function statusDocument(src: StatusSources): StatusDocument {
   // Drops the kernel makes on our devices and the nftables guard's, as in vstun_drops_total.
   for (const [reason, n] of Object.entries(kernelDrops(d))) drops[reason] = (drops[reason] ?? 0) + n;
   const configured = new Map<string, number>();
-  for (const def of d.definitions) for (const rs of def.realServers) configured.set(`${def.protocol}:${def.vip}:${def.port}/${rs.address}`, rs.weight ?? 1);
+  for (const def of definitionsOf(d)) for (const rs of def.realServers) configured.set(`${def.protocol}:${def.vip}:${def.port}/${rs.address}`, rs.weight ?? 1);
   return {
     schema: 'vstun.status-page/1',
     at: Date.now(),

@@ -46,6 +46,7 @@ export interface Scheduler {
   readonly consistent: boolean;
 }
 
+/** Every scheduler vstun implements, by ipvsadm's names; the control plane accepts exactly these. */
 export const SCHEDULER_NAMES = ['rr', 'wrr', 'lc', 'wlc', 'sed', 'nq', 'sh', 'dh', 'lblc', 'lblcr', 'fo', 'ovf', 'mh', 'twos'] as const;
 export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
 

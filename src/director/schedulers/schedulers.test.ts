@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { RealServer } from '../real-server.js';
 import { createScheduler, newFlowKey, type SchedulerFlag, type SchedulerName } from './index.js';
 import { MaglevScheduler, isPrime } from './maglev.js';
+import { SCHEDULER_NAMES } from './scheduler.js';
 
 function servers(weights: number[]): RealServer[] {
   return weights.map((w, i) => new RealServer(i, 0, (10 << 24) | (77 << 16) | (3 << 8) | (i + 2), 0, w, 0x0a4d0201));
@@ -132,7 +133,7 @@ describe('schedulers: choices on fixed sequences', () => {
   });
 
   test('no available server → null for every scheduler', () => {
-    for (const name of ['rr', 'wrr', 'lc', 'wlc', 'sed', 'nq', 'sh', 'dh', 'lblc', 'lblcr', 'fo', 'ovf', 'mh', 'twos'] as const) {
+    for (const name of SCHEDULER_NAMES) {
       expect(pick(make(name, servers([0, 0])))).toBe(-1);
       expect(pick(make(name, []))).toBe(-1);
     }

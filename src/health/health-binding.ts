@@ -38,14 +38,14 @@ import {
   type SorryServerState,
   type TunnelProber,
   type Unpin,
-} from '../health/index.js';
+} from './index.js';
 import { parseIpv4 } from '../wire/ipv4-address.js';
-import type { Director } from './director.js';
-import { DirectorError } from './errors.js';
-import { formatIpv4 } from './ipv4-text.js';
-import { ProbePinTable } from './probe-pins.js';
-import type { RealServer } from './real-server.js';
-import type { VirtualService } from './virtual-service.js';
+import type { Director } from '../director/director.js';
+import { DirectorError } from '../director/errors.js';
+import { formatIpv4 } from '../director/ipv4-text.js';
+import { ProbePinTable } from '../director/probe-pins.js';
+import type { RealServer } from '../director/real-server.js';
+import type { VirtualService } from '../director/virtual-service.js';
 
 /** The parts of a pino logger the binding uses. */
 export interface HealthLog {
@@ -537,15 +537,20 @@ function serverSignatureOf(c: HealthServiceConfig, rsId: string): string {
 
 /**
  * Director startup: binds every configured service that has health config, follows later
- * control-plane changes (`onServicesChanged`, with the definitions when the director keeps
- * them) and starts the checks. The caller stops it on exit.
+ * control-plane changes (`onServicesChanged`, with the definitions `definitions` returns:
+ * the control plane keeps them) and starts the checks. The caller stops it on exit.
  */
-export function startDirectorHealth(director: Director, services: readonly HealthServiceDefinition[], options: Omit<HealthBindingOptions, 'director'>): HealthBinding {
+export function startDirectorHealth(
+  director: Director,
+  services: readonly HealthServiceDefinition[],
+  options: Omit<HealthBindingOptions, 'director'>,
+  definitions?: () => readonly HealthServiceDefinition[],
+): HealthBinding {
   const binding = new HealthBinding({ director, ...options });
   // At startup a bad health config stops the director (later reloads only log it).
   for (const def of services) binding.bindService(director.registry.findService(def.protocol, def.vip, def.port), def);
-  const withEvents = director as Director & { onServicesChanged?: (fn: () => void) => void; definitions?: readonly HealthServiceDefinition[] };
-  withEvents.onServicesChanged?.(() => binding.reconcile(withEvents.definitions));
+  const withEvents = director as Director & { onServicesChanged?: (fn: () => void) => void };
+  withEvents.onServicesChanged?.(() => binding.reconcile(definitions?.()));
   binding.start();
   return binding;
 }

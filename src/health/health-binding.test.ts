@@ -3,13 +3,13 @@
 // sorry server and to the weights the schedulers see.
 import { describe, expect, test } from 'vitest';
 import { FakeDevice } from '../device/fake-device.js';
-import type { Checker, CheckResult } from '../health/check-result.js';
-import type { AgentFeedback } from '../health/feedback.js';
-import { FakeClock } from '../health/fake-clock.js';
+import type { Checker, CheckResult } from './check-result.js';
+import type { AgentFeedback } from './feedback.js';
+import { FakeClock } from './fake-clock.js';
 import { parseIpv4 } from '../wire/ipv4-address.js';
 import { ACK, expectedIpip, hex, SYN, tcpFrame, VIP } from '../../test/fixtures/director/frames.js';
 import { HealthBinding, type HealthServiceConfig } from './health-binding.js';
-import type { SchedulerName } from './schedulers/index.js';
+import type { SchedulerName } from '../director/schedulers/index.js';
 import { fixtureDirector } from '../../test/fixtures/director/fixture-director.js';
 
 const RS1 = '10.77.3.2';
