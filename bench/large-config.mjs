@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench:large-config [-- --services 10000] [-- --per-service 10] [-- --json] [-- --no-setup] [-- --cpu-prof DIR]
+// npm run bench:large-config [-- --services 10000] [-- --per-service 10] [-- --json] [-- --no-setup] [-- --queues N] [-- --cpu-prof DIR]
 //
 // A large config on the real daemon: the built vstun-director (dist/) started in a network
 // namespace of its own (its TAP, routes, nftables guard, control socket and metrics port are
@@ -17,6 +17,7 @@
 // --json: the same table written as JSON (YAML 1.2 includes JSON; the director reads a JSON
 // file with JSON.parse, see src/control/json-config.ts), to compare with YAML's parse cost.
 // --no-setup: the director does not touch the namespace's routes or nftables (--no-setup).
+// --queues N: the director's --queues (default: its own, one TAP queue worker per core).
 // --cpu-prof DIR: the director runs under node --cpu-prof and leaves its profile in DIR.
 // Figures are printed, not asserted. Needs root (namespace, TAP); everything is torn down.
 import { execFileSync, spawn } from 'node:child_process';
@@ -35,6 +36,7 @@ const SERVICES = Number(arg('services', '10000'));
 const PER_SERVICE = Number(arg('per-service', '10'));
 const SETUP = !process.argv.includes('--no-setup');
 const JSON_FORMAT = process.argv.includes('--json');
+const QUEUES = arg('queues', '');
 const CPU_PROF = arg('cpu-prof', '');
 if (!(Number.isInteger(SERVICES) && SERVICES >= 10 && SERVICES <= 60_000) || !(Number.isInteger(PER_SERVICE) && PER_SERVICE >= 1 && PER_SERVICE <= 250)) {
   process.stderr.write('usage: bench/large-config.mjs [--services 10..60000] [--per-service 1..250] [--no-setup] [--cpu-prof DIR]\n');
@@ -51,10 +53,12 @@ const { largeConfigYaml } = await import(path.join(ROOT, 'dist/lab/large-config.
 const { parseDocument } = await import('yaml');
 
 const topo = new Topology('lcfg');
-process.on('SIGINT', () => {
-  topo.cleanup();
-  process.exit(130);
-});
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    topo.cleanup();
+    process.exit(130);
+  });
+}
 const workDir = execFileSync('mktemp', ['-d', '/tmp/vstun-large-config-XXXXXX'], { encoding: 'utf8' }).trim();
 const seconds = (t0) => (performance.now() - t0) / 1000;
 
@@ -89,6 +93,7 @@ function startDirector(ns, configPath, tag) {
   const control = path.join(workDir, `${tag}.sock`);
   const args = [path.join(ROOT, 'dist/cli/vstun-director.js'), '--config', configPath, '--tap', `vtl${topo.tag}`.slice(0, 15), '--dip', '10.77.2.1', '--control', control, '--state-file', path.join(workDir, `${tag}.state.json`), '--metrics', '127.0.0.1:9469'];
   if (!SETUP) args.push('--no-setup');
+  if (QUEUES) args.push('--queues', QUEUES);
   const nodeArgs = CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : [];
   const child = topo.spawn(ns, process.execPath, [...nodeArgs, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const d = { child, control, lines: [], seen: 0, stderr: '' };
