@@ -13,7 +13,8 @@
         "native/reader.c",
         "native/writer.c",
         "native/csum.c",
-        "native/notify.c"
+        "native/notify.c",
+        "native/loop-delay.c"
       ],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags_c": ["-std=gnu11"],

@@ -33,6 +33,7 @@ const WARMUP_MS = 1000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function build() {
+  if (process.argv.includes('--no-build')) return; // npm run bench has just built everything
   fs.mkdirSync(BIN, { recursive: true });
   execFileSync('gcc', ['-O2', '-Wall', '-o', path.join(BIN, 'decap_ref'), path.join(ROOT, 'bench', 'c', 'decap_ref.c')], { stdio: 'inherit' });
   try {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench:bulk [-- --seconds 8 --rounds 1]
+// npm run bench:bulk [-- --seconds 8 --rounds 1] [--json]
 //
 // Bulk TCP through the VIP, measured with iperf3 in one run on the lab topology (client,
 // router, director host, one real server; network namespaces):
@@ -12,6 +12,9 @@
 // round; medians over rounds. Writes the "bulk" key of bench/results.json (other keys kept)
 // and prints a table. Targets are reported, never asserted. The machine's load average is
 // recorded before and after: on shared CPUs every figure is noisy.
+// --no-build: use dist/ as it is (npm run bench has just built it). With --json (how
+// `npm run bench` runs it) results.json is left alone and the last line
+// printed is the "bulk" object as JSON.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -39,7 +42,7 @@ async function main() {
     console.error('npm run bench:bulk needs root (network namespaces, TAP/TUN, raw sockets)');
     process.exit(2);
   }
-  execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
+  if (!process.argv.includes('--no-build')) execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
   const { buildLab } = await import(path.join(ROOT, 'dist', 'lab', 'vs-lab.js'));
   const { startAgent, startDirector, serviceYaml } = await import(path.join(ROOT, 'dist', 'lab', 'lab-daemons.js'));
   const loadBefore = os.loadavg().map((x) => Math.round(x * 100) / 100);
@@ -118,19 +121,25 @@ async function main() {
     noOffload: line('noOffload'),
     offloadGain: { up: ratio(med(['offload', 'up']), med(['noOffload', 'up'])), down: ratio(med(['offload', 'down']), med(['noOffload', 'down'])) },
     targets: { upRatio: 0.5, downRatio: 0.9 },
+    /** The medians in bits per second, unrounded (npm run bench computes its ratios from these). */
+    medianBps: Object.fromEntries(['kernel', 'offload', 'noOffload'].map((w) => [w, { up: med([w, 'up']), down: med([w, 'down']) }])),
     perRound: rounds.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, { upGbit: gbit(v.up), downGbit: gbit(v.down) }]))),
   };
   const file = path.join(ROOT, 'bench', 'results.json');
-  const results = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
-  results.bulk = bulk;
-  fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  const json = process.argv.includes('--json');
+  if (!json) {
+    const results = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
+    results.bulk = bulk;
+    fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  }
   console.log('\n| one TCP stream through the VIP | upload Gbit/s | ratio to kernel | download Gbit/s | ratio to kernel |');
   console.log('|---|---|---|---|---|');
   console.log(`| kernel path (same hops, no user space) | ${bulk.kernelPath.upGbit} | 1 | ${bulk.kernelPath.downGbit} | 1 |`);
   console.log(`| vstun, offloads on | ${bulk.offload.upGbit} | ${bulk.offload.upRatio} | ${bulk.offload.downGbit} | ${bulk.offload.downRatio} |`);
   console.log(`| vstun, --no-offload | ${bulk.noOffload.upGbit} | ${bulk.noOffload.upRatio} | ${bulk.noOffload.downGbit} | ${bulk.noOffload.downRatio} |`);
   console.log(`offloads on / off: upload ${bulk.offloadGain.up}, download ${bulk.offloadGain.down}; targets: upload >= 0.5, download >= 0.9 of the kernel path`);
-  console.log(`load average before ${loadBefore.join(' ')}, after ${bulk.loadAverage.after.join(' ')}; written to bench/results.json (key "bulk")`);
+  console.log(`load average before ${loadBefore.join(' ')}, after ${bulk.loadAverage.after.join(' ')}${json ? '' : '; written to bench/results.json (key "bulk")'}`);
+  if (json) console.log(JSON.stringify(bulk));
 }
 
 main().catch((err) => {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench:control [-- --servers 100 --services 10000 --per-service 10]
+// npm run bench:control [-- --servers 100 --services 10000 --per-service 10] [--json]
 //
 // Control-plane costs that the data path feels, on the built dist/ (npm run build):
 //
@@ -12,6 +12,7 @@
 // 2. A large table: S services x P servers, start (empty → all, from the YAML file) and an
 //    unchanged reload (file read, parsed, validated, diffed), wall-clock seconds.
 //
+// With --json the last line printed is the figures as one JSON object (npm run bench reads it).
 // Figures are printed, not asserted (the machine is shared and noisy). Nothing here needs
 // root: no device, no namespace; the route look-ups use this host's routing table.
 import { execFileSync } from 'node:child_process';
@@ -31,6 +32,7 @@ const { applyConfig } = await dist('control/config-reload.js');
 const { applyRuleCommandsToDirector } = await dist('control/director-ops.js');
 const { parseRestore } = await dist('control/ipvsadm-dump.js');
 const { loadDirectorConfig, validateDirectorConfig } = await dist('control/config-loader.js');
+const { largeConfigYaml } = await dist('lab/large-config.js');
 
 function arg(name, dflt) {
   const i = process.argv.indexOf(`--${name}`);
@@ -110,22 +112,13 @@ async function stallWhileAdding(mode) {
   return { maxStallMs: Math.max(h.max / 1e6, gapMs), histMs: h.max / 1e6, changeMs: ms, servers };
 }
 
-function bigConfigYaml() {
-  const out = ['director:', '  dip: 10.77.2.1', 'services:'];
-  for (let s = 0; s < SERVICES; s++) {
-    out.push(`  - protocol: tcp`, `    vip: 10.${100 + (s >> 16)}.${(s >> 8) & 255}.${s & 255}`, `    port: 80`, `    scheduler: wrr`, `    realServers:`);
-    for (let r = 0; r < PER_SERVICE; r++) out.push(`      - { address: 10.250.${r}.${(s % 250) + 1}, weight: ${1 + (r % 3)} }`);
-  }
-  return out.join('\n') + '\n';
-}
-
 const seconds = (t0) => (performance.now() - t0) / 1000;
 
 async function bigTable() {
   const dir = mkdtempSync(path.join(tmpdir(), 'vstun-bench-control-'));
   try {
     const file = path.join(dir, 'director.yaml');
-    writeFileSync(file, bigConfigYaml());
+    writeFileSync(file, largeConfigYaml({ services: SERVICES, perService: PER_SERVICE }));
     const addresses = new Ipv6AddressTable(1024);
     const sources = new TunnelSources('10.77.2.1', addresses);
     const d = newDirector(addresses, sources.dipFor, (rips) => sources.prepare(rips));
@@ -171,3 +164,19 @@ console.log(`  apply at start (empty -> all): ${big.startS.toFixed(2)} s; unchan
 console.log(`  start total ${(big.loadS + big.startS).toFixed(2)} s, reload total ${(big.loadS + big.reloadS).toFixed(2)} s (target < 5 s each)`);
 const ref = cpuReference();
 console.log(`machine reference: 1e8-iteration JS loop ${ref.s.toFixed(2)} s (about 0.1 s on an idle core; scale the figures above by it); load average ${(await import('node:os')).loadavg()[0].toFixed(1)}`);
+if (process.argv.includes('--json')) {
+  const r2 = (x) => Math.round(x * 100) / 100;
+  console.log(
+    JSON.stringify({
+      servers: SERVERS,
+      syncMaxStallMs: r2(sync.maxStallMs),
+      asyncMaxStallMs: r2(asyncRun.maxStallMs),
+      services: SERVICES,
+      perService: PER_SERVICE,
+      liveServices: big.services,
+      startSeconds: r2(big.loadS + big.startS),
+      reloadSeconds: r2(big.loadS + big.reloadS),
+      machineReferenceSeconds: r2(ref.s),
+    }),
+  );
+}

@@ -147,17 +147,31 @@ bool vstun_arg_bytes(napi_env env, napi_value v, const char *what, uint8_t **dat
   return false;
 }
 
-bool vstun_arg_int32array(napi_env env, napi_value v, const char *what, int32_t **data, size_t *count) {
+/* A TypedArray of `want` type; `name` is the type's name for the error message. */
+static bool arg_typedarray(napi_env env, napi_value v, const char *what, napi_typedarray_type want, const char *name, void **data,
+                           size_t *count) {
   bool is = false;
   napi_typedarray_type type;
-  void *p;
   napi_value ab;
   size_t off;
   if (napi_is_typedarray(env, v, &is) != napi_ok || !is ||
-      napi_get_typedarray_info(env, v, &type, count, &p, &ab, &off) != napi_ok || type != napi_int32_array) {
-    vstun_throw_type(env, what, "%s must be an Int32Array", what);
+      napi_get_typedarray_info(env, v, &type, count, data, &ab, &off) != napi_ok || type != want) {
+    vstun_throw_type(env, what, "%s must be a%s %s", what, name[0] == 'I' ? "n" : "", name);
     return false;
   }
+  return true;
+}
+
+bool vstun_arg_int32array(napi_env env, napi_value v, const char *what, int32_t **data, size_t *count) {
+  void *p;
+  if (!arg_typedarray(env, v, what, napi_int32_array, "Int32Array", &p, count)) return false;
+  *data = p;
+  return true;
+}
+
+bool vstun_arg_float64array(napi_env env, napi_value v, const char *what, double **data, size_t *count) {
+  void *p;
+  if (!arg_typedarray(env, v, what, napi_float64_array, "Float64Array", &p, count)) return false;
   *data = p;
   return true;
 }

@@ -7,6 +7,7 @@ static void instance_free(napi_env env, void *data, void *hint) {
   vstun_instance *inst = data;
   if (inst->reader_ctor) napi_delete_reference(env, inst->reader_ctor);
   if (inst->writer_ctor) napi_delete_reference(env, inst->writer_ctor);
+  if (inst->loop_delay_ctor) napi_delete_reference(env, inst->loop_delay_ctor);
   free(inst);
 }
 
@@ -25,7 +26,7 @@ static napi_value init(napi_env env, napi_value exports) {
   }
   if (!vstun_init_tun(env, exports) || !vstun_init_link(env, exports) || !vstun_init_socket(env, exports) ||
       !vstun_init_reader(env, exports) || !vstun_init_writer(env, exports) || !vstun_init_csum(env, exports) ||
-      !vstun_init_notify(env, exports))
+      !vstun_init_notify(env, exports) || !vstun_init_loop_delay(env, exports))
     return vstun_rethrow_napi(env);
   return exports;
 }

@@ -15,6 +15,10 @@
 #define META_FAMILY 2
 #define META_PORT 3
 #define ADDR_STRIDE 16
+/* META_FAMILY bits of TUN/TAP writes; must match src/native/addon.ts. */
+#define META_FLAG_VNET_HDR 1
+#define META_FLAG_CONTINUES 2
+#define MAX_GATHER_SPANS 128
 
 /* Bail out of a napi callback when a napi call fails (the exception is already pending). */
 #define NAPI_OK_OR_NULL(call)                                                            \
@@ -48,6 +52,8 @@ bool vstun_prop_string(napi_env env, napi_value obj, const char *key, char *out,
 bool vstun_arg_bytes(napi_env env, napi_value v, const char *what, uint8_t **data, size_t *len);
 /* An Int32Array. */
 bool vstun_arg_int32array(napi_env env, napi_value v, const char *what, int32_t **data, size_t *count);
+/* A Float64Array. */
+bool vstun_arg_float64array(napi_env env, napi_value v, const char *what, double **data, size_t *count);
 napi_value vstun_make_int(napi_env env, double v);
 bool vstun_set_num(napi_env env, napi_value obj, const char *key, double v);
 
@@ -59,11 +65,13 @@ bool vstun_init_reader(napi_env env, napi_value exports);
 bool vstun_init_writer(napi_env env, napi_value exports);
 bool vstun_init_csum(napi_env env, napi_value exports);
 bool vstun_init_notify(napi_env env, napi_value exports);
+bool vstun_init_loop_delay(napi_env env, napi_value exports);
 
 /* Per-env state (worker threads load the addon once per env). */
 typedef struct vstun_instance {
   napi_ref reader_ctor;
   napi_ref writer_ctor;
+  napi_ref loop_delay_ctor;
 } vstun_instance;
 vstun_instance *vstun_instance_get(napi_env env);
 

@@ -1,5 +1,7 @@
 /* Batched writer: writes packets straight from the caller's ring (write(2) per packet for
- * TUN/TAP, sendmmsg(2) for sockets). When the fd says EAGAIN the rest of the batch is copied
+ * TUN/TAP, sendmmsg(2) for sockets). On a TUN/TAP, entries flagged META_FLAG_CONTINUES are
+ * appended to the packet before them and the whole goes out in one writev(2) (a super-packet
+ * sent from spans of the ring, never copied together). When the fd says EAGAIN the rest of the batch is copied
  * into a bounded backlog drained by a uv_poll on UV_WRITABLE. Per-packet failures are
  * counted, never thrown. The writer polls its own dup() of the fd because libuv allows one
  * poll handle per fd and the reader may already watch the original. */
@@ -41,6 +43,7 @@ typedef struct writer {
   struct iovec iovs[SEND_CHUNK];
   struct sockaddr_in6 names[SEND_CHUNK];
   uint32_t pkt[SEND_CHUNK];
+  struct iovec gather[MAX_GATHER_SPANS + 1]; /* + the zero virtio-net header */
   uint64_t written, bytes, queued, dropped, errors;
   int last_errno;
   /* TUN/TAP opened with IFF_VNET_HDR: bytes of virtio-net header each write starts with. A packet
@@ -152,22 +155,32 @@ static bool backlog_room(writer_t *w, size_t len, size_t *off) {
   return true;
 }
 
-static void backlog_push(writer_t *w, const uint8_t *p, size_t len, int family, int port, const uint8_t *a) {
+/* Queues the concatenation of iov[0..n) (total bytes) as one packet; drops it when full. */
+static void backlog_push_iov(writer_t *w, const struct iovec *iov, int n, size_t total, int family, int port, const uint8_t *a) {
   size_t off;
-  if (!backlog_alloc(w) || !backlog_room(w, len, &off)) {
+  if (!backlog_alloc(w) || !backlog_room(w, total, &off)) {
     w->dropped++;
     return;
   }
   backlog_entry *e = &w->bl[(w->bl_head + w->bl_count) % w->bl_cap];
-  memcpy(w->bl_bytes + off, p, len);
+  size_t at = off;
+  for (int k = 0; k < n; k++) {
+    memcpy(w->bl_bytes + at, iov[k].iov_base, iov[k].iov_len);
+    at += iov[k].iov_len;
+  }
   e->off = (uint32_t)off;
-  e->len = (uint32_t)len;
+  e->len = (uint32_t)total;
   e->family = family;
   e->port = port;
   if (a) memcpy(e->addr, a, ADDR_STRIDE);
-  w->bl_wpos = off + len;
+  w->bl_wpos = off + total;
   w->bl_count++;
   w->queued++;
+}
+
+static void backlog_push(writer_t *w, const uint8_t *p, size_t len, int family, int port, const uint8_t *a) {
+  struct iovec one = {(void *)p, len};
+  backlog_push_iov(w, &one, 1, len, family, port, a);
 }
 
 static void on_writable(uv_poll_t *h, int status, int events);
@@ -186,7 +199,7 @@ static void poll_writable(writer_t *w, bool on) {
 static int send_one(writer_t *w, const uint8_t *p, size_t len, int family, int port, const uint8_t *a) {
   ssize_t k;
   do {
-    if (!w->use_sendmmsg && w->vnet_len && !(family & 1)) {
+    if (!w->use_sendmmsg && w->vnet_len && !(family & META_FLAG_VNET_HDR)) {
       struct iovec iov[2] = {{(void *)zero_vnet_hdr, w->vnet_len}, {(void *)p, len}};
       k = writev(w->fd, iov, 2);
     } else if (!w->use_sendmmsg) {
@@ -255,8 +268,9 @@ static bool packet_span(writer_t *w, const batch *b, uint32_t i, const uint8_t *
   }
   *p = b->data + off;
   *len = (size_t)l;
-  /* For TUN/TAP writes the family word only carries META_FLAG_VNET_HDR (kept in the backlog too). */
-  *family = w->use_sendmmsg ? m[META_FAMILY] : (w->vnet_len ? m[META_FAMILY] & 1 : 0);
+  /* For TUN/TAP writes the family word only carries META_FLAG_VNET_HDR (kept in the backlog too)
+   * and META_FLAG_CONTINUES. */
+  *family = w->use_sendmmsg ? m[META_FAMILY] : m[META_FAMILY] & ((w->vnet_len ? META_FLAG_VNET_HDR : 0) | META_FLAG_CONTINUES);
   *port = m[META_PORT];
   *a = NULL;
   if (*family != 0 && w->use_sendmmsg) {
@@ -269,29 +283,123 @@ static bool packet_span(writer_t *w, const batch *b, uint32_t i, const uint8_t *
   return true;
 }
 
-static void queue_rest(writer_t *w, const batch *b, uint32_t from, uint32_t count) {
-  for (uint32_t i = from; i < count; i++) {
+/* End (exclusive) of the packet starting at entry `from`: the entry and the continuations after it. */
+static uint32_t gather_end(const writer_t *w, const batch *b, uint32_t from, uint32_t count) {
+  uint32_t j = from + 1;
+  if (w->use_sendmmsg) return j;
+  while (j < count && (b->meta[(size_t)j * META_STRIDE + META_FAMILY] & META_FLAG_CONTINUES)) j++;
+  return j;
+}
+
+/* Spans of entries i..end-1 into w->gather; false (one EINVAL counted, nothing sent) when an
+ * entry is bad, the first is itself a continuation, or there are too many spans. */
+static bool gather_spans(writer_t *w, const batch *b, uint32_t i, uint32_t end, int *n, size_t *total, int *family) {
+  if (end - i > MAX_GATHER_SPANS) {
+    count_error(w, EINVAL);
+    return false;
+  }
+  *n = 0;
+  *total = 0;
+  for (uint32_t k = i; k < end; k++) {
     const uint8_t *p, *a;
     size_t len;
-    int family, port;
-    if (packet_span(w, b, i, &p, &len, &family, &port, &a)) backlog_push(w, p, len, family, port, a);
+    int fam, port;
+    if (!packet_span(w, b, k, &p, &len, &fam, &port, &a)) return false;
+    if (k == i) {
+      if (fam & META_FLAG_CONTINUES) {
+        count_error(w, EINVAL);
+        return false;
+      }
+      *family = fam;
+    }
+    w->gather[*n].iov_base = (void *)p;
+    w->gather[*n].iov_len = len;
+    (*n)++;
+    *total += len;
+  }
+  return true;
+}
+
+/* One writev of the gathered spans (behind a zero virtio-net header when the first has none). */
+static int send_gathered(writer_t *w, int n, size_t total, int family) {
+  struct iovec *iov = w->gather;
+  int cnt = n;
+  struct iovec with_hdr[MAX_GATHER_SPANS + 1];
+  if (w->vnet_len && !(family & META_FLAG_VNET_HDR)) {
+    with_hdr[0].iov_base = (void *)zero_vnet_hdr;
+    with_hdr[0].iov_len = w->vnet_len;
+    memcpy(with_hdr + 1, w->gather, (size_t)n * sizeof *iov);
+    iov = with_hdr;
+    cnt = n + 1;
+  }
+  ssize_t k;
+  do k = writev(w->fd, iov, cnt);
+  while (k < 0 && errno == EINTR);
+  if (k >= 0) {
+    w->written++;
+    w->bytes += total;
+    return 0;
+  }
+  if (errno == EAGAIN || errno == EWOULDBLOCK) return EAGAIN;
+  count_error(w, errno);
+  return errno;
+}
+
+static void queue_rest(writer_t *w, const batch *b, uint32_t from, uint32_t count) {
+  for (uint32_t i = from; i < count;) {
+    uint32_t end = gather_end(w, b, i, count);
+    int n, family;
+    size_t total;
+    if (end - i > 1) {
+      if (gather_spans(w, b, i, end, &n, &total, &family)) backlog_push_iov(w, w->gather, n, total, family, 0, NULL);
+    } else {
+      const uint8_t *p, *a;
+      size_t len;
+      int port;
+      if (packet_span(w, b, i, &p, &len, &family, &port, &a)) {
+        if (family & META_FLAG_CONTINUES) count_error(w, EINVAL);
+        else backlog_push(w, p, len, family, port, a);
+      }
+    }
+    i = end;
   }
   if (w->bl_count > 0) poll_writable(w, true);
 }
 
 static uint32_t write_each(writer_t *w, const batch *b, uint32_t count) {
   uint32_t sent = 0;
-  for (uint32_t i = 0; i < count; i++) {
-    const uint8_t *p, *a;
-    size_t len;
-    int family, port;
-    if (!packet_span(w, b, i, &p, &len, &family, &port, &a)) continue;
-    int rc = send_one(w, p, len, family, port, a);
+  for (uint32_t i = 0; i < count;) {
+    uint32_t end = gather_end(w, b, i, count);
+    int rc;
+    if (end - i > 1) {
+      int n, family;
+      size_t total;
+      if (!gather_spans(w, b, i, end, &n, &total, &family)) {
+        i = end;
+        continue;
+      }
+      rc = send_gathered(w, n, total, family);
+    } else {
+      const uint8_t *p, *a;
+      size_t len;
+      int family, port;
+      if (!packet_span(w, b, i, &p, &len, &family, &port, &a)) {
+        i = end;
+        continue;
+      }
+      if (family & META_FLAG_CONTINUES) { /* nothing before it to continue */
+        count_error(w, EINVAL);
+        i = end;
+        continue;
+      }
+      rc = send_one(w, p, len, family, port, a);
+    }
     if (rc == EAGAIN) {
       queue_rest(w, b, i, count);
       break;
     }
     if (rc == 0) sent++;
+    i = end;
   }
   return sent;
 }

@@ -46,6 +46,7 @@ if (which === 'fuzz') {
   const { runSoakCampaign } = await import(path.join(ROOT, 'dist', 'lab', 'soak-campaign.js'));
   const r = await runSoakCampaign({ minutes: option('minutes', 30), seed, log });
   log(`RSS slope: director ${r.directorSlopeKbPerMin} KB/min, agents ${r.agentSlopesKbPerMin.join(' / ')} KB/min over ${r.samples.length} samples`);
+  for (const [reason, n] of Object.entries(r.curls.reasons)) log(`failed curls: ${n}× ${reason}`);
   log(`curls ${r.curls.ok} ok / ${r.curls.failed} failed; UDP echo ${r.udpEcho.received}/${r.udpEcho.sent}; ${r.fuzzFrames} fuzzed frames; seed ${r.seed}`);
   log(r.ok ? 'soak: PASS' : `soak: FAIL: ${r.problems.join('; ')}`);
   console.log(JSON.stringify({ campaign: 'soak', ...r }));

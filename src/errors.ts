@@ -13,7 +13,7 @@ export const CONTROL_ERROR_CODES = {
   ERR_UNKNOWN_SCHEDULER: 'the scheduler name is not one vstun implements',
   ERR_BAD_SCHED_FLAG: 'a scheduler flag is unknown or does not fit the scheduler',
   ERR_WEIGHT_RANGE: 'a weight is not an integer 0..65535',
-  ERR_FORWARD_UNSUPPORTED: 'a forwarding method other than tunnelling (-i) was asked for',
+  ERR_FORWARD_UNSUPPORTED: 'a forwarding method or tunnel type that vstun does not implement was asked for',
   ERR_BAD_TIMEOUT: 'a timeout is not an integer in its allowed range',
   ERR_BAD_NETMASK: 'a persistence netmask is malformed',
   ERR_DUPLICATE_OPTION: 'an option or command was given twice',

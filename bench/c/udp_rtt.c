@@ -5,11 +5,14 @@
  *   udp_rtt probe DST PORT RATE SECONDS
  *       sends RATE datagrams/s carrying a sequence number and its send time, reads the
  *       echoes on the same socket, and prints
- *       {"sent":S,"received":R,"p50us":..,"p90us":..,"p99us":..,"maxus":..}.
+ *       {"sent":S,"received":R,"lost":S-R,"p50us":..,"p90us":..,"p99us":..,"maxus":..}
+ *       (an echo later than 0.5 s after the last send counts as lost; the percentiles are
+ *       over the echoes received).
  *   udp_rtt load DST PORT RATE SECONDS
  *       background load: RATE datagrams/s (64-byte payload) in paced sendmmsg batches of
  *       up to 32, each batch from a different source port so the load is many flows.
- *       Prints {"sent":S}.
+ *       Prints {"sent":S,"droppedLocally":D}: D datagrams the local stack refused (ENOBUFS),
+ *       skipped to keep the pace and not counted as sent.
  * Every role is bounded by SECONDS and stops on SIGTERM/SIGINT. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -108,7 +111,7 @@ static int probe(struct sockaddr_in dst, double rate, double seconds) {
   }
   qsort(rtt, received, sizeof *rtt, cmp_u64);
 #define PCT(q) (received ? rtt[(size_t)((q) * (received - 1))] / 1000.0 : -1)
-  printf("{\"sent\":%llu,\"received\":%llu,\"p50us\":%.1f,\"p90us\":%.1f,\"p99us\":%.1f,\"maxus\":%.1f}\n", sent, received, PCT(0.5), PCT(0.9), PCT(0.99),
+  printf("{\"sent\":%llu,\"received\":%llu,\"lost\":%llu,\"p50us\":%.1f,\"p90us\":%.1f,\"p99us\":%.1f,\"maxus\":%.1f}\n", sent, received, sent - received, PCT(0.5), PCT(0.9), PCT(0.99),
          received ? rtt[received - 1] / 1000.0 : -1);
   return 0;
 }
@@ -136,23 +139,23 @@ static int load(struct sockaddr_in dst, double rate, double seconds) {
   printf("ready\n");
   fflush(stdout);
   uint64_t start = now_ns(), end = start + (uint64_t)(seconds * 1e9);
-  unsigned long long sent = 0;
+  unsigned long long sent = 0, dropped = 0;
   int k = 0;
   while (!stop) {
     uint64_t t = now_ns();
     if (t >= end) break;
     unsigned long long due = (unsigned long long)((double)(t - start) / 1e9 * rate);
-    if (due <= sent) {
+    if (due <= sent + dropped) {
       struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)(BATCH / rate * 1e9 / 2)};
       nanosleep(&ts, NULL);
       continue;
     }
-    unsigned long long want = due - sent;
+    unsigned long long want = due - sent - dropped;
     int r = sendmmsg(fds[k++ % SOCKETS], msgs, want < BATCH ? (unsigned)want : BATCH, 0);
     if (r > 0) sent += (unsigned)r;
-    else if (errno == ENOBUFS || errno == EAGAIN) sent += want < BATCH ? want : BATCH; /* dropped locally: keep the pace */
+    else if (errno == ENOBUFS || errno == EAGAIN) dropped += want < BATCH ? want : BATCH; /* refused locally: keep the pace, count apart */
   }
-  printf("{\"sent\":%llu}\n", sent);
+  printf("{\"sent\":%llu,\"droppedLocally\":%llu}\n", sent, dropped);
   return 0;
 }
 

@@ -4,6 +4,7 @@ import { META_FAMILY, META_FLAG_VNET_HDR, META_LENGTH, META_OFFSET, META_STRIDE 
 import { segmentGso } from '../device/gso-segment.js';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN } from '../wire/tcp.js';
 import { naivePacket, payloadOf, V4A, V4B, V6A, V6B, type NaivePacket } from '../../test/fixtures/offload/naive-packets.js';
+import { FakeDevice } from '../device/fake-device.js';
 import { TcpCoalescer } from './gro-coalesce.js';
 
 const VLEN = 12;
@@ -123,34 +124,42 @@ describe('user-space GRO: refusals', () => {
   });
 });
 
+const flowArb = fc.record({
+  v6: fc.boolean(),
+  sport: fc.integer({ min: 1024, max: 65535 }),
+  seq: fc.integer({ min: 0, max: 0xffffffff }),
+  id: fc.integer({ min: 0, max: 0xffff }),
+  mss: fc.integer({ min: 200, max: 1448 }),
+  count: fc.integer({ min: 1, max: 8 }),
+  last: fc.integer({ min: 1, max: 1448 }),
+  psh: fc.boolean(),
+  ts: fc.boolean(),
+});
+const flowsArb = fc.array(flowArb, { minLength: 1, maxLength: 4 });
+const picksArb = fc.array(fc.nat(), { maxLength: 40 });
+
+/** Random TSO-like flows, each in its own order, interleaved by `picks`. */
+function interleaved(flows: (typeof flowArb extends fc.Arbitrary<infer T> ? T : never)[], picks: number[]): { streams: Uint8Array[][]; input: Uint8Array[] } {
+  const streams = flows.map((f, n) => {
+    const base: NaivePacket = f.v6 ? { ...flow6, sport: f.sport + n, seq: f.seq, options: f.ts ? TS : [] } : { ...flowA, sport: f.sport + n, seq: f.seq, id: f.id, options: f.ts ? TS : [] };
+    return run(base, f.count, f.mss, Math.min(f.last, f.mss), f.psh ? TCP_ACK | TCP_PSH : TCP_ACK).segs;
+  });
+  const input: Uint8Array[] = [];
+  const next = streams.map(() => 0);
+  let p = 0;
+  while (input.length < streams.reduce((s, x) => s + x.length, 0)) {
+    const f = (picks[p++ % Math.max(1, picks.length)] ?? 0) % streams.length;
+    const g = next[f] < streams[f].length ? f : next.findIndex((k, i) => k < streams[i].length);
+    input.push(streams[g][next[g]++]);
+  }
+  return { streams, input };
+}
+
 describe('user-space GRO: property', () => {
   it('segment(coalesce(x)) == x for random TSO-like flows, interleaved', () => {
-    const flowArb = fc.record({
-      v6: fc.boolean(),
-      sport: fc.integer({ min: 1024, max: 65535 }),
-      seq: fc.integer({ min: 0, max: 0xffffffff }),
-      id: fc.integer({ min: 0, max: 0xffff }),
-      mss: fc.integer({ min: 200, max: 1448 }),
-      count: fc.integer({ min: 1, max: 8 }),
-      last: fc.integer({ min: 1, max: 1448 }),
-      psh: fc.boolean(),
-      ts: fc.boolean(),
-    });
     fc.assert(
-      fc.property(fc.array(flowArb, { minLength: 1, maxLength: 4 }), fc.array(fc.nat(), { maxLength: 40 }), (flows, picks) => {
-        const streams = flows.map((f, n) => {
-          const base: NaivePacket = f.v6 ? { ...flow6, sport: f.sport + n, seq: f.seq, options: f.ts ? TS : [] } : { ...flowA, sport: f.sport + n, seq: f.seq, id: f.id, options: f.ts ? TS : [] };
-          return run(base, f.count, f.mss, Math.min(f.last, f.mss), f.psh ? TCP_ACK | TCP_PSH : TCP_ACK).segs;
-        });
-        // Interleave the flows, each in its own order.
-        const input: Uint8Array[] = [];
-        const next = streams.map(() => 0);
-        let p = 0;
-        while (input.length < streams.reduce((s, x) => s + x.length, 0)) {
-          const f = (picks[p++ % Math.max(1, picks.length)] ?? 0) % streams.length;
-          const g = next[f] < streams[f].length ? f : next.findIndex((k, i) => k < streams[i].length);
-          input.push(streams[g][next[g]++]);
-        }
+      fc.property(flowsArb, picksArb, (flows, picks) => {
+        const { streams, input } = interleaved(flows, picks);
         const gro = new TcpCoalescer(VLEN);
         const { data, meta } = batchOf(input);
         const n = gro.coalesce(data, meta, input.length);
@@ -180,5 +189,49 @@ describe('user-space GRO: property', () => {
       }),
       { numRuns: 150 },
     );
+  });
+
+  it('writeTo sends, as a scatter write of the batch bytes in place, exactly what coalesce() copies out', () => {
+    fc.assert(
+      fc.property(flowsArb, picksArb, (flows, picks) => {
+        const { input } = interleaved(flows, picks);
+        const copied = new TcpCoalescer(VLEN);
+        const a = batchOf(input);
+        const n = copied.coalesce(a.data, a.meta, input.length);
+        const want: string[] = [];
+        if (n === 0) input.forEach((x) => want.push(ZERO + hex(x)));
+        for (let k = 0; k < n; k++) {
+          const off = copied.meta[k * META_STRIDE + META_OFFSET];
+          want.push(hex(copied.buf.subarray(off, off + copied.meta[k * META_STRIDE + META_LENGTH])));
+        }
+        const tun = new FakeDevice();
+        const gro = new TcpCoalescer(VLEN);
+        const b = batchOf(input);
+        const bufBefore = gro.buf;
+        expect(gro.writeTo(tun, b.data, b.meta, input.length)).toBe(n === 0 ? input.length : n);
+        expect(gro.buf).toBe(bufBefore); // nothing was copied into the output buffer
+        // The writer puts a zero header in front of a packet without META_FLAG_VNET_HDR.
+        const got = tun.takeWritten().map((w) => ((w.family & META_FLAG_VNET_HDR) !== 0 ? '' : ZERO) + hex(w.bytes));
+        expect(got).toEqual(want);
+        expect(gro.stats).toEqual(copied.stats);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('writeTo falls back to copying when a merged packet has no room in front for its header', () => {
+    const { segs } = run(flowA, 3, 1000);
+    const data = new Uint8Array(3 * SLOT);
+    const meta = new Int32Array(3 * META_STRIDE);
+    segs.forEach((p, i) => {
+      data.set(p, i * SLOT); // the first packet at offset 0: no bytes in front of it
+      meta[i * META_STRIDE + META_OFFSET] = i * SLOT;
+      meta[i * META_STRIDE + META_LENGTH] = p.length;
+    });
+    const tun = new FakeDevice();
+    expect(new TcpCoalescer(VLEN).writeTo(tun, data, meta, 3)).toBe(1);
+    const [w] = tun.takeWritten();
+    expect(hex(w.bytes.subarray(0, VLEN))).toBe(gsoHeader(4, 52, 1000));
+    expect(w.bytes.length).toBe(VLEN + segs[0].length + 2000);
   });
 });

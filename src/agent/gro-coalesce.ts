@@ -9,10 +9,13 @@
 // wrong is never merged (the kernel drops it as it would have), since a merged packet's
 // checksum is computed afresh by the kernel.
 //
-// Two passes: the first links segments into items without touching bytes; only when some
-// item has two or more segments does the second copy the batch into an output buffer
-// (every packet behind its own header, in item order, which keeps each flow's order).
-import { META_FAMILY, META_FLAG_VNET_HDR, META_LENGTH, META_OFFSET, META_PORT, META_STRIDE } from '../native/addon.js';
+// Two passes: the first links segments into items without touching bytes. Only when some
+// item has two or more segments does the second build the output, in item order (which
+// keeps each flow's order): writeTo() sends it without copying a byte, as a scatter write
+// (the first segment with the virtio-net header written into the bytes in front of it and
+// its headers fixed in place, then each further segment's payload as a continuation span);
+// coalesce() copies it into one buffer instead (tests, and callers that need the bytes).
+import { MAX_GATHER_SPANS, META_FAMILY, META_FLAG_CONTINUES, META_FLAG_VNET_HDR, META_LENGTH, META_OFFSET, META_PORT, META_STRIDE } from '../native/addon.js';
 import type { PacketDevice } from '../device/packet-device.js';
 import { payloadSum } from '../device/payload-sum.js';
 import { foldSum, pseudoHeaderSumV4At, pseudoHeaderSumV6At } from '../wire/checksum.js';
@@ -33,7 +36,7 @@ export interface GroStats {
 /** IP total length (IPv4) or payload length (IPv6) is 16 bits. */
 const MAX_IP_LENGTH = 65535;
 /** At most this many segments per super-packet (Linux GRO's MAX_GRO_SKBS is 17 frags; 64 keeps us under 64 KiB anyway). */
-const MAX_SEGMENTS = 64;
+const MAX_SEGMENTS = Math.min(64, MAX_GATHER_SPANS - 1);
 const HASH_SIZE = 1024;
 const NONE = -1;
 
@@ -42,6 +45,8 @@ export class TcpCoalescer {
   /** Output of the last coalesce(): packets (each behind a virtio-net header) and their meta. */
   buf = new Uint8Array(0);
   meta = new Int32Array(0);
+  /** Output of the last writeTo(): spans of the input batch (see gather). */
+  private spans = new Int32Array(0);
   private cap = 0;
   // Per packet of the batch.
   private l4 = new Int32Array(0); // TCP header offset, NONE when the packet is no TCP candidate
@@ -72,6 +77,34 @@ export class TcpCoalescer {
    * batch is best written as it is).
    */
   coalesce(data: Uint8Array, meta: Int32Array, count: number): number {
+    const items = this.link(data, meta, count);
+    return items > 0 ? this.emit(data, meta, count, items) : 0;
+  }
+
+  /**
+   * Coalesces and writes the batch to `tun` (one writeBatch either way); returns the packets
+   * handed to it. Each packet must own the vnetHdrLen bytes in front of it (its outer header
+   * or the ring's headroom): a merged item's header is written there, and the first
+   * segment's IP and TCP headers are rewritten in place, so the batch is consumed.
+   */
+  writeTo(tun: PacketDevice, data: Uint8Array, meta: Int32Array, count: number): number {
+    const items = this.link(data, meta, count);
+    if (items === 0) {
+      tun.writeBatch(data, meta, count);
+      return count;
+    }
+    if (!this.roomInFront(meta, items)) {
+      const n = this.emit(data, meta, count, items); // may grow this.buf: read it after
+      tun.writeBatch(this.buf, this.meta, n);
+      return n;
+    }
+    const spans = this.gather(data, meta, items);
+    tun.writeBatch(data, this.spans, spans);
+    return items;
+  }
+
+  /** First pass: links segments into items; returns the item count, or 0 when nothing merged. */
+  private link(data: Uint8Array, meta: Int32Array, count: number): number {
     this.ensure(count);
     this.batchStamp = (this.batchStamp + 1) >>> 0;
     if (this.batchStamp === 0) {
@@ -119,18 +152,7 @@ export class TcpCoalescer {
       }
       items++;
     }
-    return merged ? this.emit(data, meta, count, items) : 0;
-  }
-
-  /** Coalesces and writes the batch to `tun` (one writeBatch either way); returns packets handed to it. */
-  writeTo(tun: PacketDevice, data: Uint8Array, meta: Int32Array, count: number): number {
-    const n = this.coalesce(data, meta, count);
-    if (n === 0) {
-      tun.writeBatch(data, meta, count);
-      return count;
-    }
-    tun.writeBatch(this.buf, this.meta, n);
-    return n;
+    return merged ? items : 0;
   }
 
   /** TCP header offset of a TCP-over-IP packet we could merge, else NONE; sets hdrs[i]. */
@@ -232,52 +254,115 @@ export class TcpCoalescer {
         continue;
       }
       let end = pkt + fLen;
-      let last = first;
       for (let i = this.nextInItem[first]; i !== NONE; i = this.nextInItem[i]) {
         const off = meta[i * META_STRIDE + META_OFFSET];
         const len = meta[i * META_STRIDE + META_LENGTH];
         const h = this.hdrs[i];
         buf.set(data.subarray(off + h, off + len), end);
         end += len - h;
-        last = i;
       }
-      const total = end - pkt;
-      const hdrs = this.hdrs[first];
-      const ipLen = this.l4[first] - fOff;
-      const l4 = pkt + ipLen;
-      const v6 = buf[pkt] >> 4 === 6;
-      let pseudo: number;
-      if (v6) {
-        buf[pkt + 4] = (total - 40) >>> 8;
-        buf[pkt + 5] = total - 40;
-        pseudo = pseudoHeaderSumV6At(buf, pkt + 8, pkt + 24, IPPROTO_TCP, total - ipLen);
-      } else {
-        rewriteIpv4TotalLength(buf, pkt, total);
-        pseudo = pseudoHeaderSumV4At(buf, pkt + 12, pkt + 16, IPPROTO_TCP, total - ipLen);
-      }
-      // The run's PSH sits on its last segment; the merged packet carries it.
-      buf[l4 + 13] |= data[this.l4[last] + 13] & TCP_PSH;
-      // CHECKSUM_PARTIAL: the field holds the folded pseudo-header sum, not complemented.
-      const partial = foldSum(pseudo);
-      buf[l4 + 16] = partial >>> 8;
-      buf[l4 + 17] = partial;
-      buf[pos] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-      buf[pos + 1] = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
-      buf[pos + 2] = hdrs;
-      buf[pos + 3] = hdrs >>> 8;
-      const gso = this.itemGso[j];
-      buf[pos + 4] = gso;
-      buf[pos + 5] = gso >>> 8;
-      buf[pos + 6] = ipLen;
-      buf[pos + 7] = 0;
-      buf[pos + 8] = 16;
-      buf[pos + 9] = 0;
-      out[o + META_LENGTH] = vlen + total;
-      this.stats.superPackets++;
-      this.stats.mergedSegments += this.itemSegs[j];
+      this.finish(buf, pos, pkt, end - pkt, j, data);
+      out[o + META_LENGTH] = vlen + end - pkt;
       pos = end;
     }
     return items;
+  }
+
+  /** Every merged item's first segment has vnetHdrLen bytes in front of it in the array. */
+  private roomInFront(meta: Int32Array, items: number): boolean {
+    for (let j = 0; j < items; j++) {
+      if (this.itemSegs[j] > 1 && meta[this.itemFirst[j] * META_STRIDE + META_OFFSET] < this.vnetHdrLen) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Second pass, in place: for each item, meta entries in this.spans (returns their count).
+   * A single segment goes as it is (the writer puts a zero header in front); a merged item
+   * is its first segment behind its header, then each further segment's payload flagged
+   * META_FLAG_CONTINUES. An item with more segments than a scatter write takes (more than
+   * MAX_GATHER_SPANS, which MAX_SEGMENTS stays under) cannot occur.
+   */
+  private gather(data: Uint8Array, meta: Int32Array, items: number): number {
+    const vlen = this.vnetHdrLen;
+    let need = 0;
+    for (let j = 0; j < items; j++) need += this.itemSegs[j];
+    if (this.spans.length < need * META_STRIDE) this.spans = new Int32Array(Math.max(need, this.spans.length / META_STRIDE * 2) * META_STRIDE);
+    const out = this.spans;
+    let n = 0;
+    for (let j = 0; j < items; j++) {
+      const first = this.itemFirst[j];
+      const fOff = meta[first * META_STRIDE + META_OFFSET];
+      const fLen = meta[first * META_STRIDE + META_LENGTH];
+      let o = n++ * META_STRIDE;
+      out[o + META_PORT] = 0;
+      if (this.itemSegs[j] === 1) {
+        out[o + META_OFFSET] = fOff;
+        out[o + META_LENGTH] = fLen;
+        out[o + META_FAMILY] = 0;
+        continue;
+      }
+      let total = fLen;
+      for (let i = this.nextInItem[first]; i !== NONE; i = this.nextInItem[i]) {
+        const off = meta[i * META_STRIDE + META_OFFSET];
+        const len = meta[i * META_STRIDE + META_LENGTH];
+        const h = this.hdrs[i];
+        const c = n++ * META_STRIDE;
+        out[c + META_OFFSET] = off + h;
+        out[c + META_LENGTH] = len - h;
+        out[c + META_FAMILY] = META_FLAG_CONTINUES;
+        out[c + META_PORT] = 0;
+        total += len - h;
+      }
+      this.finish(data, fOff - vlen, fOff, total, j, data);
+      o = (n - this.itemSegs[j]) * META_STRIDE;
+      out[o + META_OFFSET] = fOff - vlen;
+      out[o + META_LENGTH] = vlen + fLen;
+      out[o + META_FAMILY] = META_FLAG_VNET_HDR;
+    }
+    return n;
+  }
+
+  /**
+   * Makes buf[pkt ..) the header of merged item j of `total` IP bytes: IP length, the TCP
+   * checksum field as CHECKSUM_PARTIAL wants it, the run's PSH, and the virtio-net header at
+   * buf[hdr .. +vnetHdrLen). `data` holds the item's original segments (for the last's flags).
+   */
+  private finish(buf: Uint8Array, hdr: number, pkt: number, total: number, j: number, data: Uint8Array): void {
+    const first = this.itemFirst[j];
+    const hdrs = this.hdrs[first];
+    const v6 = buf[pkt] >> 4 === 6;
+    const ipLen = v6 ? 40 : 20; // parse() takes neither IPv4 options nor IPv6 extension headers
+    const l4 = pkt + ipLen;
+    let pseudo: number;
+    if (v6) {
+      buf[pkt + 4] = (total - 40) >>> 8;
+      buf[pkt + 5] = total - 40;
+      pseudo = pseudoHeaderSumV6At(buf, pkt + 8, pkt + 24, IPPROTO_TCP, total - ipLen);
+    } else {
+      rewriteIpv4TotalLength(buf, pkt, total);
+      pseudo = pseudoHeaderSumV4At(buf, pkt + 12, pkt + 16, IPPROTO_TCP, total - ipLen);
+    }
+    // The run's PSH sits on its last segment; the merged packet carries it.
+    buf[l4 + 13] |= data[this.l4[this.itemLast[j]] + 13] & TCP_PSH;
+    // CHECKSUM_PARTIAL: the field holds the folded pseudo-header sum, not complemented.
+    const partial = foldSum(pseudo);
+    buf[l4 + 16] = partial >>> 8;
+    buf[l4 + 17] = partial;
+    buf.fill(0, hdr, hdr + this.vnetHdrLen);
+    buf[hdr] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    buf[hdr + 1] = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+    buf[hdr + 2] = hdrs;
+    buf[hdr + 3] = hdrs >>> 8;
+    const gso = this.itemGso[j];
+    buf[hdr + 4] = gso;
+    buf[hdr + 5] = gso >>> 8;
+    buf[hdr + 6] = ipLen;
+    buf[hdr + 7] = 0;
+    buf[hdr + 8] = 16;
+    buf[hdr + 9] = 0;
+    this.stats.superPackets++;
+    this.stats.mergedSegments += this.itemSegs[j];
   }
 
   private ensure(count: number): void {

@@ -5,7 +5,7 @@
 // second (cheap: a walk over the services), and handed to the VipAnnouncer, which only talks
 // to BIRD when the set of VIPs to announce changes.
 import { Gauge, type Registry } from 'prom-client';
-import { canonicalAddress } from '../control/admin-model.js';
+import { definitionOf } from '../control/definition-index.js';
 import type { Director } from '../director/director.js';
 import type { RealServer } from '../director/real-server.js';
 import { VipAnnouncer, type AnnouncerLog, type VipWish } from './vip-announcer.js';
@@ -29,7 +29,7 @@ export function vipWishes(director: Director, isStandIn: (rs: RealServer) => boo
   const byVip = new Map<string, { services: number; up: number; live: number; settling: number }>();
   for (const svc of director.registry.list()) {
     const vip = svc.vipText;
-    const def = definitionsOf(director).find((d) => d.protocol === svc.protocolName && d.port === svc.port && canonicalAddress(d.vip) === vip);
+    const def = definitionOf(definitionsOf(director), svc.protocolName, vip, svc.port);
     const quorum = (def as { quorum?: number } | undefined)?.quorum ?? 1;
     let weight = 0;
     let live = 0;

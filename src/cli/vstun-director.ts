@@ -7,18 +7,23 @@
 // without ever waiting for its reader (src/log/log-sink.ts). Under systemd (Type=notify) it
 // reports READY=1, RELOADING=1 around each reload and STOPPING=1. --check-config FILE
 // validates FILE as a start would, prints the plan and exits 0 (valid) or 2 (invalid).
+import os from 'node:os';
 import { Command } from 'commander';
-import { applyConfig, reloadConfig, type ControlState } from '../control/config-reload.js';
+import { applyConfig, configDigest, reloadConfig, type ControlState } from '../control/config-reload.js';
 import { claimSocketPath, ControlServer } from '../control/control-server.js';
-import { ConfigError, loadDirectorConfig, validateDirectorConfig } from '../control/config-loader.js';
+import { ConfigError, loadDirectorConfig, parseDirectorConfig, readConfigText, validateDirectorConfig } from '../control/config-loader.js';
 import type { DirectorConfig } from '../control/config-schema.js';
 import { registerDirectorOps } from '../control/director-ops.js';
 import { isVstunadmError } from '../control/errors.js';
 import { offloadFlagNames, TunTapDevice } from '../device/native-tap-device.js';
+import type { PacketDevice } from '../device/packet-device.js';
+import { TapWriteDevice } from '../device/tap-write-device.js';
+import { QueuePool } from '../director/queue-pool.js';
+import { startQueueThreads, tableShare, type QueueThreads } from '../director/queue-threads.js';
 import { Director } from '../director/director.js';
 import { registerHealthOp, startDirectorHealth, type HealthBinding } from '../health/health-binding.js';
 import { canonicalIpText, Ipv6AddressTable } from '../director/address-id.js';
-import { HostVipRoutes, setupDirectorHost } from '../director/host-setup.js';
+import { HostVipRoutes, kernelLinkDevice, NatReplyRules, setupDirectorHost } from '../director/host-setup.js';
 import { registerKernelDrops, TapDropWatcher } from '../director/kernel-drops.js';
 import { NftGuard } from '../director/guard.js';
 import { TunnelSources } from '../director/tunnel-source.js';
@@ -35,7 +40,10 @@ import { clearServerHealth, setServerHealth } from '../metrics/health-gauge.js';
 import { parseListenAddress, startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import { statusRoutes } from '../status/status-routes.js';
 import { createDaemonLogger, registerLogMetrics } from '../log/daemon-logger.js';
+import { capList, capLists } from '../log/log-lists.js';
 import { registerOffloadMetrics } from '../metrics/offload-metrics.js';
+import { registerQueueMetrics } from '../metrics/queue-metrics.js';
+import { collectQueueStats, summarizeQueue } from '../director/counter-merge.js';
 import { registerAnnounceMetrics, registerAnnounceOps, startVipAnnouncement, type AnnounceBinding } from '../bgp/announce-binding.js';
 import { birdConfigure } from '../bgp/bird-control.js';
 import { renderVipInclude, writeFileAtomic } from '../bgp/vip-include.js';
@@ -57,6 +65,7 @@ interface Flags {
   checkConfig?: string;
   setup: boolean;
   offload?: boolean;
+  queues?: string;
 }
 
 /** How long shutdown waits for the control and metrics listeners to close before undoing anyway (ms). */
@@ -77,6 +86,7 @@ const program = new Command()
   .option('--no-setup', 'do not change the host (TAP address, VIP routes, sysctls); you do it')
   .option('--offload', 'open the TAP with the virtio-net header: TSO super-packets and checksum offload, where the kernel has them (default: director.offload, true)')
   .option('--no-offload', 'open the TAP without the virtio-net header: every segment is read and written alone')
+  .option('--queues <n>', 'TAP queues, one worker thread each (default: director.queues, else one per core); 1 runs the data path on the main thread')
   .option('--check-config <file>', 'validate FILE fully, print what a start would set up (host changes, services) and exit: 0 valid, 2 invalid')
   .version(versionLine('vstun-director'), '-V, --version', 'print the version and exit');
 shortUsageErrors(program, 'vstun-director');
@@ -106,10 +116,16 @@ async function main(): Promise<void> {
   if (flags.checkConfig !== undefined) await checkConfig(flags.checkConfig, flags);
 
   let config: DirectorConfig;
+  let digest: string | undefined;
   try {
-    config = flags.config ? loadDirectorConfig(flags.config) : validateDirectorConfig({});
+    if (flags.config) {
+      const text = readConfigText(flags.config);
+      config = parseDirectorConfig(text, flags.config);
+      digest = configDigest(text);
+    } else config = validateDirectorConfig({});
     if (flags.dip !== undefined && parseIpv4(flags.dip) === null) throw new ConfigError('CONFIG_INVALID', `--dip: "${flags.dip}" is not an IPv4 address`);
     if (flags.metrics !== undefined) parseListenAddress(flags.metrics);
+    if (flags.queues !== undefined && !/^([1-9]|[1-5][0-9]|6[0-4])$/.test(flags.queues)) throw new ConfigError('CONFIG_INVALID', `--queues: "${flags.queues}" is not a number of queues 1..64`);
     if (flags.logLevel !== undefined && !LOG_LEVELS.includes(flags.logLevel)) throw new ConfigError('CONFIG_INVALID', `--log-level: "${flags.logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
   } catch (err) {
     process.stderr.write(`vstun-director: ${(err as Error).message}\n`);
@@ -124,7 +140,9 @@ async function main(): Promise<void> {
   const metrics = flags.metrics ?? d.metrics ?? '127.0.0.1:9469';
 
   const changes = flags.setup ? new HostChanges(flags.stateFile ?? defaultDirectorStateFile(tap)) : null;
-  let device: TunTapDevice | undefined;
+  let device: PacketDevice | undefined;
+  let pool: QueuePool | undefined;
+  let threads: QueueThreads | undefined;
   let director: Director | undefined;
   let control: ControlServer | undefined;
   let pmtu: PathMtuDiscovery | undefined;
@@ -141,7 +159,7 @@ async function main(): Promise<void> {
   const undo = () => {
     if (!changes) return;
     const r = changes.undoAll();
-    if (r.failed.length) log.error({ failed: r.failed }, 'some host changes could not be undone; fix them by hand');
+    if (r.failed.length) log.error({ failed: capList(r.failed) }, 'some host changes could not be undone; fix them by hand');
     else log.info({ undone: r.undone }, 'host changes undone');
   };
   const shutdown = async (signal: string, code = 0) => {
@@ -166,6 +184,8 @@ async function main(): Promise<void> {
     pmtu?.stop();
     tapDrops?.stop();
     guard?.stop();
+    await pool?.stop();
+    await threads?.terminate();
     director?.stop();
     device?.close();
     undo();
@@ -188,7 +208,7 @@ async function main(): Promise<void> {
     if (!director || stopping) return;
     reloading(() => reloadConfig(director!, state)).then(
       (r) => {
-        log.info({ reload: r }, 'config reloaded (SIGHUP)');
+        log.info({ reload: capLists(r) }, 'config reloaded (SIGHUP)');
         if (r.needsRestart.length) log.warn({ needsRestart: r.needsRestart }, 'some changed settings apply only after a restart');
       },
       (err) => {
@@ -203,7 +223,7 @@ async function main(): Promise<void> {
     await claimSocketPath(controlPath);
     if (changes) {
       const r = changes.recover();
-      if (r.undone || r.failed.length) log.warn({ undone: r.undone, failed: r.failed }, 'undid host changes left by a crashed run');
+      if (r.undone || r.failed.length) log.warn({ undone: r.undone, failed: capList(r.failed) }, 'undid host changes left by a crashed run');
     }
     if (config.bgp) {
       // Before the TAP exists: an include left by a killed run would announce its VIPs the
@@ -217,21 +237,33 @@ async function main(): Promise<void> {
     }
     const addon = loadAddon();
     const offload = flags.offload ?? d.offload;
-    [device] = TunTapDevice.open({ name: tap, kind: 'tap', up: true, offload });
+    const queues = flags.queues !== undefined ? Number(flags.queues) : (d.queues ?? Math.min(64, os.availableParallelism()));
+    // One queue: the data path on this thread, as always. More: the fds go to worker threads
+    // and this thread keeps a writer on queue 0 for its probes (ARP, path MTU).
+    const opened = TunTapDevice.openQueues({ name: tap, kind: 'tap', up: true, offload, queues });
+    const tapFacts = { vnetHdrLen: opened.vnetHdrLen, offloadFlags: opened.offloadFlags };
+    let single: TunTapDevice | undefined;
+    if (queues === 1) device = single = TunTapDevice.fromFd(addon, opened.name, opened.fds[0], 'tap', {}, 0, opened.vnetHdrLen, opened.offloadFlags);
+    else device = new TapWriteDevice(addon, opened.name, opened.fds[0], opened.vnetHdrLen);
+    log.info({ tap, queues }, queues === 1 ? 'one TAP queue, read on the main thread' : 'multi-queue TAP, one worker thread per queue');
     if (!offload) log.info({ tap }, 'offloads off (--no-offload or director.offload: false)');
-    else if (device.offloadFlags === 0) log.warn({ tap }, 'the kernel took no TAP offload (TUNSETOFFLOAD); every segment is read and written alone');
-    else log.info({ tap, offloads: offloadFlagNames(device.offloadFlags) }, 'TAP offloads on; super-packets are segmented in software before tunnelling');
+    else if (opened.offloadFlags === 0) log.warn({ tap }, 'the kernel took no TAP offload (TUNSETOFFLOAD); every segment is read and written alone');
+    else log.info({ tap, offloads: offloadFlagNames(opened.offloadFlags) }, 'TAP offloads on; super-packets are segmented in software before tunnelling');
     const vips = [...new Set(config.services.map((s) => canonicalIpText(s.vip) ?? s.vip))];
     let vipRoutes: HostVipRoutes | undefined;
+    let natReplies: NatReplyRules | undefined;
+    // With a DR bridge the kernel's side of the TAP link is the bridge (host-setup.ts).
+    const kernelLink = kernelLinkDevice({ tap, dr: d.dr });
     if (changes) {
-      setupDirectorHost(changes, { tap, kernelAddress: d.kernelAddress, linkAddress: d.linkAddress, prefixLength: d.linkPrefixLength, vips, probeSource: d.probeSource });
+      setupDirectorHost(changes, { tap, kernelAddress: d.kernelAddress, linkAddress: d.linkAddress, prefixLength: d.linkPrefixLength, vips, probeSource: d.probeSource, dr: d.dr });
+      natReplies = new NatReplyRules(changes, { device: kernelLink, linkAddress: d.linkAddress }, d.natTable);
       if (d.guard.enabled) {
         guard = new NftGuard(tap, d.guard, undefined, (what, err) => log.warn({ err: err.message }, `nftables guard ${what} failed`));
         guard.install(changes, vips);
       }
-      log.info({ changes: changes.applied.map(describeChange) }, 'host set up');
+      log.info({ count: changes.applied.length, changes: capList(changes.applied.map(describeChange)) }, 'host set up');
       // From here on every change of the VIP set (vstunadm, -R, reload, SIGHUP) moves the routes with it.
-      vipRoutes = new HostVipRoutes(changes, { tap, linkAddress: d.linkAddress }, vips, (failed) => log.error({ failed }, 'could not remove the route of a VIP that left; it is undone on exit'));
+      vipRoutes = new HostVipRoutes(changes, { tap: kernelLink, linkAddress: d.linkAddress }, vips, (failed) => log.error({ failed: capList(failed) }, 'could not remove the route of a VIP that left; it is undone on exit'));
     }
     // IPv4 servers: --dip, else the route's source; IPv6 servers: the IPv6 route's source (looked up asynchronously per change).
     const addresses = new Ipv6AddressTable();
@@ -241,20 +273,61 @@ async function main(): Promise<void> {
       mac: parseMac(d.mac)!,
       linkAddress: parseIpv4(d.linkAddress)!,
       kernelAddress: parseIpv4(d.kernelAddress)!,
-      kernelMac: addon.linkGetMac(tap),
-      readKernelMac: () => addon.linkGetMac(tap),
+      kernelMac: addon.linkGetMac(kernelLink),
+      readKernelMac: () => addon.linkGetMac(kernelLink),
       addresses,
       dipFor: sources.dipFor,
       prepareSources: (rips) => sources.prepare(rips),
       vipRoutes,
-      connTableCapacity: d.connTableSize,
+      // With queue workers the entries live in their tables (each its share); this one stays empty.
+      connTableCapacity: queues === 1 ? d.connTableSize : 1024,
       mhTableSize: d.mhTableSize,
       icmpEcho: d.icmpEcho,
       sloppyTcp: d.sloppyTcp,
     });
+    director.natReplies = natReplies;
     // Through the reconciler (services, their per-service/per-server settings, timeouts), as a reload would.
-    await applyConfig(director, state, config);
+    await applyConfig(director, state, config, digest);
     director.start();
+    if (queues > 1) {
+      const kernelMac = Array.from(addon.linkGetMac(tap));
+      threads = startQueueThreads(
+        opened.fds.map((fd, queue) => ({
+          tap: opened.name,
+          fd,
+          queue,
+          queues,
+          ...tapFacts,
+          mac: Array.from(parseMac(d.mac)!),
+          linkAddress: parseIpv4(d.linkAddress)!,
+          kernelAddress: parseIpv4(d.kernelAddress)!,
+          kernelMac,
+          connTableCapacity: tableShare(d.connTableSize, queues),
+          mhTableSize: d.mhTableSize,
+          icmpEcho: d.icmpEcho,
+          sloppyTcp: d.sloppyTcp,
+        })),
+        (queue, reason) => {
+          log.error({ queue, reason }, 'a queue worker failed; its queue is no longer read, stopping');
+          void shutdown('queue-worker-failure', 1);
+        },
+      );
+      pool = new QueuePool({ director, ports: threads.ports, onProblem: (queue, what) => log.warn({ queue }, `queue worker ${what}`) });
+      await pool.start();
+      // Persistence templates are per queue (README "Several queues"): say so once per service.
+      const warned = new Set<string>();
+      const warnPersistence = () => {
+        for (const svc of director!.registry.list()) {
+          if (svc.persistenceMs === 0 || warned.has(svc.label)) continue;
+          warned.add(svc.label);
+          log.warn({ service: svc.label, queues }, "persistence with several TAP queues: templates are per queue, so a client's connections on different queues may go to different servers (--queues 1 keeps one table)");
+        }
+      };
+      warnPersistence();
+      director.onServicesChanged(warnPersistence);
+      // Every queue's first counters, before anything reads them (metrics registration, status).
+      await pool.refresh();
+    }
     tapDrops = new TapDropWatcher(tap);
     registerKernelDrops(director, tapDrops);
     await tapDrops.start();
@@ -270,11 +343,34 @@ async function main(): Promise<void> {
     registerDirectorOps(control, director, { tap, startedAt: new Date().toISOString(), metrics, pid: process.pid }, state);
     registerHealthOp(control, health);
     health.onChange((row) => (row.removed ? clearServerHealth(row.service, row.server) : setServerHealth(row.service, row.server, row.up)));
+    if (pool) {
+      const p = pool;
+      health.onChange(() => void p.flushSoon());
+    }
     registerPmtuOp(control, pmtu);
     control.register('reload', async () => ({ reload: await reloading(() => reloadConfig(director!, state)) }));
-    const tapDevice = device;
-    // Offload state and the segmentation/checksum counters (src/device/offload-rx.ts).
-    control.register('offload', () => ({ vnetHdrLen: tapDevice.vnetHdrLen, offloads: offloadFlagNames(tapDevice.offloadFlags), counters: tapDevice.offloadStats(), reader: tapDevice.nativeStats().reader }));
+    // Offload state and the segmentation/checksum counters (src/device/offload-rx.ts), of every queue.
+    const queuePool = pool;
+    const offloadStats = () => (queuePool ? queuePool.offloadStats() : (single?.offloadStats() ?? null));
+    control.register('offload', () => ({
+      vnetHdrLen: tapFacts.vnetHdrLen,
+      offloads: offloadFlagNames(tapFacts.offloadFlags),
+      counters: offloadStats(),
+      reader: single ? single.nativeStats().reader : queuePool?.deviceStats(),
+      queues,
+    }));
+    // Per queue: frames read, forwarded, entries, and each server's counts (one queue: the main thread's).
+    const queueSummaries = () => (queuePool ? queuePool.queueStats().filter((s) => s !== null) : [collectQueueStats(director!, 0, 0)]).map(summarizeQueue);
+    control.register('queues', () => ({ queues: queueSummaries() }));
+    if (queuePool) {
+      // Fresh counters from every queue before each op; the change an op made reaches every queue before its answer.
+      control.around(async (_req, next) => {
+        await queuePool.refresh();
+        const answer = await next();
+        await queuePool.flush();
+        return answer;
+      });
+    }
     if (config.bgp) {
       const h = health;
       announce = startVipAnnouncement(director, config.bgp, {
@@ -296,7 +392,8 @@ async function main(): Promise<void> {
     registerLogMetrics(registry, 'vstun', logSink);
     loopDelay = registerRuntimeMetrics(registry, 'vstun-director');
     if (announce) registerAnnounceMetrics(registry, announce);
-    registerOffloadMetrics(registry, () => tapDevice.offloadStats());
+    registerOffloadMetrics(registry, offloadStats);
+    registerQueueMetrics(registry, queueSummaries);
     const bound = health;
     const delay = loopDelay;
     const announcer = announce?.announcer;
@@ -308,7 +405,7 @@ async function main(): Promise<void> {
       announcements: announcer && (() => new Map(announcer.snapshot().vips.map((v) => [v.vip, v.announced ? 'announced' : `withdrawn: ${v.reason}`]))),
     });
     metricsServer = await startMetricsServer(registry, metrics, status);
-    log.info({ tap, control: controlPath, metrics, services: config.services.length, connTable: director.table.stats() }, 'director running');
+    log.info({ tap, control: controlPath, metrics, services: config.services.length, connTable: director.tableStats() }, 'director running');
     notify('ready', log);
   } catch (err) {
     const e = err as Error & { code?: string };

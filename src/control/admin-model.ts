@@ -68,8 +68,16 @@ export interface ServiceSpec {
   onePacket: boolean;
 }
 
-/** Tunnelling is the only forwarding method vstun implements. */
-export type ForwardMethod = 'tunnel';
+/**
+ * ipvsadm's three forwarding methods, per real server: -i tunnel (IPIP/GUE, vstun's
+ * default), -m masquerading (VS/NAT), -g gatewaying (VS/DR, ipvsadm's default).
+ */
+export const FORWARD_METHODS = ['tunnel', 'masq', 'route'] as const;
+export type ForwardMethod = (typeof FORWARD_METHODS)[number];
+/** ipvsadm's fwd_name(): the Forward column of -L. */
+export const FORWARD_NAMES: Record<ForwardMethod, string> = { tunnel: 'Tunnel', masq: 'Masq', route: 'Route' };
+/** ipvsadm's fwd_switch(): the option -S writes. */
+export const FORWARD_SWITCHES: Record<ForwardMethod, string> = { tunnel: '-i', masq: '-m', route: '-g' };
 
 /** ipvsadm 1.31's --tun-type values that vstun's data path implements (gre is not). */
 export const TUNNEL_TYPES = ['ipip', 'gue'] as const;

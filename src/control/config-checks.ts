@@ -29,7 +29,7 @@ export interface CheckedService {
   persistence: number;
   netmask: string;
   healthCheck?: { kind?: string };
-  realServers: ReadonlyArray<{ address: unknown; healthCheck?: { kind?: string } }>;
+  realServers: ReadonlyArray<{ address: unknown; forward?: string; port?: number; healthCheck?: { kind?: string } }>;
 }
 
 /** The fields of the director section these rules read. */
@@ -40,6 +40,8 @@ export interface CheckedDirector {
   mac: string;
   dip?: string;
   probeSource?: string;
+  /** VS/DR's bridge (config-schema.ts); direct-routing servers need it. */
+  dr?: { bridge: string };
 }
 
 const USABLE = 'a unicast address (not 0.0.0.0, loopback, multicast, broadcast, 0.0.0.0/8 or 240.0.0.0/4)';
@@ -62,6 +64,15 @@ export function serviceProblems(s: CheckedService): ConfigProblem[] {
     const a = typeof rs?.address === 'string' ? parseAddressText(rs.address) : null;
     if (a !== null && unusable(a)) {
       out.push({ path: ['realServers', i, 'address'], message: `"${rs.address}" is ${ADDRESS_USE_TEXT[addressUse(a)]}; a real server must be ${USABLE}, reachable through a tunnel` });
+    }
+    // As ipvsadm: only a tunnel can carry one family inside the other.
+    const forward = rs?.forward ?? 'tunnel';
+    if (a !== null && vip !== null && forward !== 'tunnel' && a.family !== vip.family) {
+      out.push({ path: ['realServers', i, 'address'], message: `"${rs.address}" is IPv${a.family} and the VIP IPv${vip.family}; forward: ${forward} needs both of one family (only tunnelling crosses families)` });
+    }
+    if (forward === 'masq' && s.port === 0) {
+      // A reply names the server's port only: without one service port it cannot be mapped back.
+      out.push({ path: ['realServers', i, 'forward'], message: '"masq" is not supported in a port-0 (all ports) service; give the service a port, or use tunnel or route' });
     }
   });
   if (s.port === 0 && s.persistence === 0) {
@@ -131,6 +142,18 @@ export function directorProblems(d: CheckedDirector, services: readonly CheckedS
     const i = services.findIndex(usesTunnelCheck);
     if (i !== -1) {
       out.push({ path: ['services', i, 'healthCheck', 'kind'], message: '"tunnel" checks need a probe source: set director.probeSource (a /32 routed back to this host) or director.dip' });
+    }
+  }
+  if (d.dr === undefined) {
+    for (let i = 0; i < services.length; i++) {
+      const rs = Array.isArray(services[i].realServers) ? services[i].realServers : [];
+      const j = rs.findIndex((r) => r?.forward === 'route');
+      if (j === -1) continue;
+      out.push({
+        path: ['services', i, 'realServers', j, 'forward'],
+        message: '"route" (direct routing, -g) needs director.dr: the bridge on the real servers\' LAN that the TAP joins (README: VS/DR)',
+      });
+      break;
     }
   }
   if (services.length > MAX_SERVICES) out.push({ path: ['services'], message: `has ${services.length} services; at most ${MAX_SERVICES} are allowed` });

@@ -5,6 +5,7 @@ import { parseDocument } from 'yaml';
 import { VstunError, type ConfigErrorCode } from '../errors.js';
 import { MAX_CONFIG_BYTES, MAX_SERVICES } from './config-checks.js';
 import { DirectorConfig, formatConfigPath } from './config-schema.js';
+import { parseJsonConfig } from './json-config.js';
 
 export class ConfigError extends VstunError<ConfigErrorCode> {
   override name = 'ConfigError';
@@ -38,8 +39,19 @@ export function validateDirectorConfig(value: unknown, source = 'config'): Direc
   throw new ConfigError('CONFIG_INVALID', `${source} is invalid:\n  ${problems.join('\n  ')}`, problems);
 }
 
-/** Parses YAML text and validates it. Throws ConfigError with the YAML line on syntax errors. */
+/**
+ * Parses YAML text and validates it. Throws ConfigError with the YAML line on syntax errors.
+ * A text that is one JSON object (JSON is YAML too) is parsed as JSON: two hundred times
+ * faster for a large generated table (json-config.ts).
+ */
 export function parseDirectorConfig(text: string, source = 'config'): DirectorConfig {
+  let json: { value: unknown } | undefined;
+  try {
+    json = parseJsonConfig(text);
+  } catch (err) {
+    throw new ConfigError('CONFIG_YAML', `${source}: ${(err as Error).message}`);
+  }
+  if (json !== undefined) return validateDirectorConfig(json.value, source);
   const doc = parseDocument(text);
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
@@ -58,6 +70,11 @@ export function parseDirectorConfig(text: string, source = 'config'): DirectorCo
 
 /** Reads and validates a config file of at most MAX_CONFIG_BYTES (16 MiB), checked before reading. */
 export function loadDirectorConfig(path: string): DirectorConfig {
+  return parseDirectorConfig(readConfigText(path), path);
+}
+
+/** A config file's text, refused (ConfigError) over MAX_CONFIG_BYTES before it is read. */
+export function readConfigText(path: string): string {
   let text: string;
   try {
     const size = statSync(path).size;
@@ -69,5 +86,5 @@ export function loadDirectorConfig(path: string): DirectorConfig {
     if (err instanceof ConfigError) throw err;
     throw new ConfigError('CONFIG_UNREADABLE', `cannot read config ${path}: ${(err as Error).message}`);
   }
-  return parseDirectorConfig(text, path);
+  return text;
 }

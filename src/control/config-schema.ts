@@ -61,10 +61,17 @@ const mac = z.string().superRefine((v, ctx) => {
 export const TUNNEL_TYPES = ['ipip', 'gue'] as const;
 export type TunnelType = (typeof TUNNEL_TYPES)[number];
 
+/** ipvsadm's forwarding methods (-i, -m, -g), as admin-model.ts names them. */
+export const FORWARD_METHODS = ['tunnel', 'masq', 'route'] as const;
+
 export const RealServerConfig = z
   .strictObject({
     address: ipAddress,
     weight: intIn(0, 65535, 'a weight').default(1),
+    /** How packets reach this server: tunnel (-i, default), masq (-m, VS/NAT) or route (-g, VS/DR). */
+    forward: z.enum(FORWARD_METHODS, { error: (iss) => `${JSON.stringify(iss.input)} is not a forwarding method (tunnel, masq or route)` }).default('tunnel'),
+    /** The server's port (forward: masq only, as ipvsadm allows port mapping only for NAT); the service's port when absent. */
+    port: intIn(1, 65535, 'a port').optional(),
     /** Encapsulation toward this server: IP-in-IP (default) or GUE over UDP. */
     tunnel: z.enum(TUNNEL_TYPES, { error: (iss) => `${JSON.stringify(iss.input)} is not a tunnel type (ipip or gue)` }).default('ipip'),
     /** GUE destination UDP port (only with tunnel: gue); the data path's default when absent. */
@@ -81,6 +88,13 @@ export const RealServerConfig = z
   })
   .superRefine((rs, ctx) => {
     if (rs.guePort !== undefined && rs.tunnel !== 'gue') ctx.addIssue({ code: 'custom', path: ['guePort'], message: `${rs.guePort} is only allowed with tunnel: gue` });
+    if (rs.port !== undefined && rs.forward !== 'masq') {
+      ctx.addIssue({ code: 'custom', path: ['port'], message: `${rs.port} is only allowed with forward: masq (tunnelled and direct-routed packets keep the service's port)` });
+    }
+    if (rs.forward !== 'tunnel' && (rs.tunnel !== 'ipip' || rs.tunnelMtu !== undefined)) {
+      const field = rs.tunnel !== 'ipip' ? 'tunnel' : 'tunnelMtu';
+      ctx.addIssue({ code: 'custom', path: [field], message: `is a tunnel setting; forward: ${rs.forward} does not tunnel (drop it or use forward: tunnel)` });
+    }
     // As IPVS: the lower threshold may not exceed the upper one (0 = no upper threshold).
     if ((rs.lowerThreshold ?? 0) > (rs.upperThreshold ?? 0)) {
       ctx.addIssue({ code: 'custom', path: ['lowerThreshold'], message: `${rs.lowerThreshold} is higher than upperThreshold ${rs.upperThreshold ?? 0}` });
@@ -143,8 +157,10 @@ export const ServiceConfig = z
     return { ...s, healthCheck: hc, sorryServer: hc.sorryServer, quorum: hc.quorum, hysteresis: hc.hysteresis };
   });
 
+const ifName = z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, { error: (iss) => `${JSON.stringify(iss.input)} is not an interface name (1..15 of A-Z a-z 0-9 _ . -)` });
+
 export const DirectorSection = z.strictObject({
-  tap: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, { error: (iss) => `${JSON.stringify(iss.input)} is not an interface name (1..15 of A-Z a-z 0-9 _ . -)` }).optional(),
+  tap: ifName.optional(),
   dip: ipv4.optional(),
   /** The director's own address on the TAP link. */
   linkAddress: ipv4.default('169.254.77.2'),
@@ -168,8 +184,23 @@ export const DirectorSection = z.strictObject({
   probeSource: ipv4.optional(),
   /** Default tunnel MTU toward real servers (the uplink's MTU). */
   tunnelMtu: tunnelMtu().default(1500),
+  /**
+   * VS/DR (forward: route servers): the bridge on the real servers' LAN that the TAP joins.
+   * An existing bridge is joined as it is; a missing one is created with `ports` (LAN
+   * interfaces without addresses of their own) and removed on exit.
+   */
+  dr: z
+    .strictObject({
+      bridge: ifName,
+      ports: z.array(ifName).default([]),
+    })
+    .optional(),
+  /** VS/NAT (forward: masq servers): the policy-routing table (and rule priority) that steers their replies into the TAP. */
+  natTable: intIn(1, 0x7ffffffe, 'a routing table number').default(7377),
   /** Open the TAP with a virtio-net header and TSO/checksum offloads where the kernel has them (--offload / --no-offload). */
   offload: z.boolean().default(true),
+  /** TAP queues, one worker thread each (--queues); absent: one per core. 1: the data path on the main thread. */
+  queues: intIn(1, 64, 'a number of TAP queues (1..64)').optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: (iss) => `${JSON.stringify(iss.input)} is not a log level (fatal, error, warn, info, debug, trace, silent)` }).default('info'),
   timeouts: z
     .strictObject({

@@ -24,7 +24,8 @@ function unreachable(path: string, err: NodeJS.ErrnoException): VstunadmError {
 
 /**
  * Sends `{v:1, op, ...fields}` and resolves with the response fields on ok:true; rejects
- * with VstunadmError otherwise. `timeoutMs` bounds the whole exchange.
+ * with VstunadmError otherwise. `timeoutMs` bounds the wait for the answer, and each pause
+ * while a long answer arrives.
  */
 export function controlRequest(path: string, op: string, fields: Record<string, unknown> = {}, timeoutMs = 10_000): Promise<Record<string, unknown>> {
   const request = `${JSON.stringify({ v: 1, op, ...fields })}\n`;
@@ -49,10 +50,16 @@ export function controlRequest(path: string, op: string, fields: Record<string, 
     sock.setEncoding('utf8');
     sock.once('connect', () => sock.write(request));
     sock.on('data', (chunk: string) => {
-      buf += chunk;
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
-      const line = buf.slice(0, nl);
+      // Only the new chunk is searched: a listing of 10 000 services is a line of tens of MB,
+      // and searching the whole buffer on every chunk was quadratic (minutes for -L).
+      const nl = chunk.indexOf('\n');
+      if (nl < 0) {
+        buf += chunk;
+        // The answer is arriving: the time bound is for silence, not for the size of the answer.
+        timer.refresh();
+        return;
+      }
+      const line = buf + chunk.slice(0, nl);
       done(() => {
         let res: Record<string, unknown>;
         try {

@@ -17,6 +17,9 @@ export interface ControlRequest {
 /** Returns the response fields (merged into {v:1, ok:true}); throw an Error with `code` to fail. */
 export type ControlHandler = (req: ControlRequest) => Record<string, unknown> | Promise<Record<string, unknown>>;
 
+/** Wraps every op: `next()` runs the op's handler. */
+export type ControlWrapper = (req: ControlRequest, next: () => Promise<Record<string, unknown>>) => Promise<Record<string, unknown>>;
+
 /** What one local client may hold in the director's memory, and how many may connect. */
 export interface ControlLimits {
   /** Concurrent clients; one more is answered TOO_MANY_CLIENTS and closed. */
@@ -41,6 +44,7 @@ export const DEFAULT_CONTROL_LIMITS: ControlLimits = {
 
 export class ControlServer {
   private readonly handlers = new Map<string, ControlHandler>();
+  private wrapper: ControlWrapper | null = null;
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
 
@@ -59,6 +63,12 @@ export class ControlServer {
     return this;
   }
 
+  /** Runs every op through `wrapper` (e.g. fresh counters before it, the change sent on after it). One wrapper. */
+  around(wrapper: ControlWrapper): this {
+    this.wrapper = wrapper;
+    return this;
+  }
+
   get ops(): string[] {
     return [...this.handlers.keys()];
   }
@@ -71,7 +81,8 @@ export class ControlServer {
     const h = typeof r.op === 'string' ? this.handlers.get(r.op) : undefined;
     if (!h) return fail('ERR_UNKNOWN_OP', `unknown op ${JSON.stringify(r.op)}; known ops: ${this.ops.join(', ')}`);
     try {
-      return { v: 1, ok: true, ...(await h(r)) };
+      const wrap = this.wrapper;
+      return { v: 1, ok: true, ...(await (wrap === null ? h(r) : wrap(r, async () => h(r)))) };
     } catch (err) {
       // Every answer carries a catalogued code: a vstun error its control code, anything else ERR_INTERNAL.
       if (err instanceof VstunError) return fail(err.controlCode, err.message);

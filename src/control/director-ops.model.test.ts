@@ -1,10 +1,12 @@
 // Model-based test of the control plane (issue 11, "one desired state, applied
 // all-or-nothing"): random valid and invalid operator changes, sent as vstunadm sends them
 // (the director's control ops: ipvsadm words, -R text, reload of a config file), over IPv4
-// and IPv6 services with ipip and gue servers, and with host routes that may be refused.
+// and IPv6 services with ipip and gue servers, NAT servers (some port-mapped) and DR servers,
+// and with host routes that may be refused.
 // After every step: the -S dump equals the model's table, the real data path classifies a
 // first packet to every VIP:port as the model says (service / no-service / not-vip), the
-// servers' tunnels are the model's, and the fake host's routes are the model's VIP set.
+// servers' tunnels, forwarding methods and NAT ports are the model's, and the fake host's
+// routes are the model's VIP set.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,6 +18,7 @@ import { fixtureDirector } from '../../test/fixtures/director/fixture-director.j
 import { FakeDevice } from '../device/fake-device.js';
 import { Ipv6AddressTable } from '../director/address-id.js';
 import type { Director } from '../director/director.js';
+import { FORWARD_CODE_NAMES } from '../director/forward-method.js';
 import { TUNNEL_GUE } from '../director/tunnel-mtu.js';
 import type { ServiceRules } from './admin-model.js';
 import { validateDirectorConfig } from './config-loader.js';
@@ -33,11 +36,17 @@ const PORTS = [
 ] as const;
 const SCHEDULERS = ['rr', 'wrr', 'wlc', 'sh', 'mh'];
 const STEPS_WANTED = 10_000;
+/** A DR bridge, so that -g servers are allowed (the fake host sets nothing up). */
+const DIRECTOR = { dr: { bridge: 'br-model' } };
 
 type Proto = 'tcp' | 'udp';
+type Forward = 'tunnel' | 'masq' | 'route';
 interface ModelServer {
   weight: number;
   tunnel: 'ipip' | 'gue';
+  forward: Forward;
+  /** The server's port: the service's except for a port-mapped NAT server. */
+  port: number;
 }
 interface ModelService {
   protocol: Proto;
@@ -85,8 +94,8 @@ type Rule =
   | { kind: 'add-service'; protocol: Proto; vip: string; port: number; scheduler: string }
   | { kind: 'edit-service'; protocol: Proto; vip: string; port: number; scheduler: string }
   | { kind: 'delete-service'; protocol: Proto; vip: string; port: number }
-  | { kind: 'add-server'; protocol: Proto; vip: string; port: number; rs: string; weight: number }
-  | { kind: 'edit-server'; protocol: Proto; vip: string; port: number; rs: string; weight: number }
+  | { kind: 'add-server'; protocol: Proto; vip: string; port: number; rs: string; weight: number; forward: Forward; rsPort?: number }
+  | { kind: 'edit-server'; protocol: Proto; vip: string; port: number; rs: string; weight: number; forward: Forward; rsPort?: number }
   | { kind: 'delete-server'; protocol: Proto; vip: string; port: number; rs: string }
   | { kind: 'clear' };
 
@@ -109,18 +118,29 @@ function applyRule(m: Model, r: Rule): boolean {
     case 'delete-service':
       return m.services.delete(k);
     case 'add-server':
+      // IPVS names a server by address and port; vstun holds one port per address in a
+      // service, so the same address on another port is refused too (as the file does).
       if (!svc || svc.servers.has(r.rs)) return false;
-      svc.servers.set(r.rs, { weight: r.weight, tunnel: 'ipip' });
+      svc.servers.set(r.rs, serverOf(r));
       return true;
     case 'edit-server':
-      if (!svc || !svc.servers.has(r.rs)) return false;
+      if (!svc || svc.servers.get(r.rs)?.port !== serverOf(r).port) return false;
       // ipvsadm -e gives the whole server: options not given take their defaults (-i's ipip).
-      svc.servers.set(r.rs, { weight: r.weight, tunnel: 'ipip' });
+      svc.servers.set(r.rs, serverOf(r));
       return true;
     case 'delete-server':
-      return svc !== undefined && svc.servers.delete(r.rs);
+      // -d -r RIP names RIP:vport: a port-mapped NAT server is not it.
+      return svc !== undefined && svc.servers.get(r.rs)?.port === r.port && svc.servers.delete(r.rs);
   }
 }
+
+/** As ipvsadm: -r's port counts only for -m; -g and -i take the service's port. */
+function serverOf(r: { weight: number; forward: Forward; rsPort?: number; port: number }): ModelServer {
+  return { weight: r.weight, tunnel: 'ipip', forward: r.forward, port: r.forward === 'masq' ? (r.rsPort ?? r.port) : r.port };
+}
+
+const SWITCH: Record<Forward, string> = { tunnel: '-i', masq: '-m', route: '-g' };
+const rsWithPort = (a: string, port: number | undefined) => (port === undefined ? rsWord(a) : hostPort(a, port));
 
 /** The ipvsadm words of a rule (what vstunadm sends as "args"). */
 function ruleWords(r: Rule): string[] {
@@ -134,9 +154,9 @@ function ruleWords(r: Rule): string[] {
     case 'delete-service':
       return ['-D', ...svc];
     case 'add-server':
-      return ['-a', ...svc, '-r', rsWord(r.rs), '-i', '-w', String(r.weight)];
+      return ['-a', ...svc, '-r', rsWithPort(r.rs, r.rsPort), SWITCH[r.forward], '-w', String(r.weight)];
     case 'edit-server':
-      return ['-e', ...svc, '-r', rsWord(r.rs), '-i', '-w', String(r.weight)];
+      return ['-e', ...svc, '-r', rsWithPort(r.rs, r.rsPort), SWITCH[r.forward], '-w', String(r.weight)];
     case 'delete-server':
       return ['-d', ...svc, '-r', rsWord(r.rs)];
   }
@@ -162,9 +182,11 @@ async function verify(m: Model, real: Real): Promise<void> {
   // Through the -S text and back: what an operator would save and restore.
   const dumped = restoreRules(formatRules(saved.services));
   const got = dumped
-    .map((s) => `${keyOf(s.key.protocol, s.key.vip, s.key.port)} ${s.scheduler} ${s.servers.map((r) => `${r.address}/${r.weight}`).sort().join(',')}`)
+    .map((s) => `${keyOf(s.key.protocol, s.key.vip, s.key.port)} ${s.scheduler} ${s.servers.map((r) => `${r.address}:${r.port}/${r.weight}/${r.forward}`).sort().join(',')}`)
     .sort();
-  const want = [...m.services.values()].map((s) => `${keyOf(s.protocol, s.vip, s.port)} ${s.scheduler} ${[...s.servers].map(([a, r]) => `${a}/${r.weight}`).sort().join(',')}`).sort();
+  const want = [...m.services.values()]
+    .map((s) => `${keyOf(s.protocol, s.vip, s.port)} ${s.scheduler} ${[...s.servers].map(([a, r]) => `${a}:${r.port}/${r.weight}/${r.forward}`).sort().join(',')}`)
+    .sort();
   expect(got).toEqual(want);
   for (const vip of VIPS) {
     const onVip = [...m.services.values()].some((s) => s.vip === vip);
@@ -175,7 +197,12 @@ async function verify(m: Model, real: Real): Promise<void> {
   }
   for (const s of m.services.values()) {
     const svc = real.director.registry.findService(s.protocol, s.vip, s.port);
-    for (const rs of svc.servers) expect(rs.tunnel === TUNNEL_GUE ? 'gue' : 'ipip', `${s.vip} ${rs.addressText}`).toBe(s.servers.get(rs.addressText)?.tunnel);
+    for (const rs of svc.servers) {
+      const want = s.servers.get(rs.addressText);
+      expect(rs.tunnel === TUNNEL_GUE ? 'gue' : 'ipip', `${s.vip} ${rs.addressText}`).toBe(want?.tunnel);
+      expect(FORWARD_CODE_NAMES[rs.forward], `${s.vip} ${rs.addressText} method`).toBe(want?.forward);
+      expect(rs.natPort, `${s.vip} ${rs.addressText} NAT port`).toBe(want?.forward === 'masq' ? want.port : 0);
+    }
   }
   const routes = [...vipSet(m)].map((v) => (v.includes(':') ? `${v}/128` : `${v}/32`)).sort();
   expect([...real.host.table].sort()).toEqual(routes);
@@ -223,7 +250,7 @@ interface ConfigService {
   vip: string;
   port: number;
   scheduler: string;
-  servers: Array<{ address: string; weight: number; gue: boolean }>;
+  servers: Array<{ address: string; weight: number; gue: boolean; forward: Forward; rsPort?: number }>;
 }
 
 class ReloadCommand implements fc.AsyncCommand<Model, Real> {
@@ -233,11 +260,17 @@ class ReloadCommand implements fc.AsyncCommand<Model, Real> {
     const after: Model = { services: new Map(), refuse: new Set(m.refuse) };
     let ok = true;
     const config = {
+      director: DIRECTOR,
       services: this.services.map((s) => {
         const k = keyOf(s.protocol, s.vip, s.port);
         if (after.services.has(k)) ok = false; // the same service twice: the file is invalid
         const servers = new Map<string, ModelServer>();
-        for (const r of s.servers) servers.set(r.address, { weight: r.weight, tunnel: r.gue ? 'gue' : 'ipip' });
+        for (const r of s.servers) {
+          // The file refuses a tunnel type on a NAT/DR server and a port on a non-NAT one.
+          if (r.forward !== 'tunnel' && r.gue) ok = false;
+          if (r.forward !== 'masq' && r.rsPort !== undefined) ok = false;
+          servers.set(r.address, { ...serverOf({ ...r, port: s.port }), tunnel: r.gue ? 'gue' : 'ipip' });
+        }
         if (servers.size !== s.servers.length) ok = false; // the same server twice
         after.services.set(k, { protocol: s.protocol, vip: s.vip, port: s.port, scheduler: s.scheduler, servers });
         return {
@@ -245,7 +278,13 @@ class ReloadCommand implements fc.AsyncCommand<Model, Real> {
           vip: s.vip,
           port: s.port,
           scheduler: s.scheduler,
-          realServers: s.servers.map((r) => ({ address: r.address, weight: r.weight, ...(r.gue ? { tunnel: 'gue', guePort: 6080 } : {}) })),
+          realServers: s.servers.map((r) => ({
+            address: r.address,
+            weight: r.weight,
+            ...(r.forward !== 'tunnel' ? { forward: r.forward } : {}),
+            ...(r.rsPort !== undefined ? { port: r.rsPort } : {}),
+            ...(r.gue ? { tunnel: 'gue', guePort: 6080 } : {}),
+          })),
         };
       }),
     };
@@ -276,24 +315,39 @@ class RefuseCommand implements fc.AsyncCommand<Model, Real> {
 const vipArb = fc.constantFrom(...VIPS);
 const portArb = fc.constantFrom(...PORTS);
 const serviceArb = fc.record({ vip: vipArb, p: portArb }).map(({ vip, p }) => ({ vip, protocol: p.protocol as Proto, port: p.port }));
+const forwardArb = fc.constantFrom<Forward>('tunnel', 'tunnel', 'masq', 'route');
+// -r's port: none, the usual one, or a mapped one (it counts only with -m).
+const rsPortArb = fc.constantFrom<number | undefined>(undefined, undefined, 8080);
 const ruleArb: fc.Arbitrary<Rule> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ s: serviceArb, scheduler: fc.constantFrom(...SCHEDULERS) }).map(({ s, scheduler }) => ({ kind: 'add-service' as const, ...s, scheduler })) },
   { weight: 1, arbitrary: fc.record({ s: serviceArb, scheduler: fc.constantFrom(...SCHEDULERS) }).map(({ s, scheduler }) => ({ kind: 'edit-service' as const, ...s, scheduler })) },
   { weight: 1, arbitrary: serviceArb.map((s) => ({ kind: 'delete-service' as const, ...s })) },
   {
     weight: 4,
-    arbitrary: fc.record({ s: serviceArb, i: fc.nat(2), weight: fc.nat(3) }).map(({ s, i, weight }) => ({ kind: 'add-server' as const, ...s, rs: SERVERS[family(s.vip)][i], weight })),
+    arbitrary: fc
+      .record({ s: serviceArb, i: fc.nat(2), weight: fc.nat(3), forward: forwardArb, rsPort: rsPortArb })
+      .map(({ s, i, weight, forward, rsPort }) => ({ kind: 'add-server' as const, ...s, rs: SERVERS[family(s.vip)][i], weight, forward, rsPort })),
   },
   {
     weight: 2,
-    arbitrary: fc.record({ s: serviceArb, i: fc.nat(2), weight: fc.nat(3) }).map(({ s, i, weight }) => ({ kind: 'edit-server' as const, ...s, rs: SERVERS[family(s.vip)][i], weight })),
+    arbitrary: fc
+      .record({ s: serviceArb, i: fc.nat(2), weight: fc.nat(3), forward: forwardArb, rsPort: rsPortArb })
+      .map(({ s, i, weight, forward, rsPort }) => ({ kind: 'edit-server' as const, ...s, rs: SERVERS[family(s.vip)][i], weight, forward, rsPort })),
   },
   { weight: 1, arbitrary: fc.record({ s: serviceArb, i: fc.nat(2) }).map(({ s, i }) => ({ kind: 'delete-server' as const, ...s, rs: SERVERS[family(s.vip)][i] })) },
   { weight: 1, arbitrary: fc.constant({ kind: 'clear' as const }) },
 );
 const configServiceArb: fc.Arbitrary<ConfigService> = fc
-  .record({ s: serviceArb, scheduler: fc.constantFrom(...SCHEDULERS), servers: fc.array(fc.record({ i: fc.nat(2), weight: fc.nat(3), gue: fc.boolean() }), { maxLength: 3 }) })
-  .map(({ s, scheduler, servers }) => ({ ...s, scheduler, servers: servers.map((r) => ({ address: SERVERS[family(s.vip)][r.i], weight: r.weight, gue: r.gue })) }));
+  .record({
+    s: serviceArb,
+    scheduler: fc.constantFrom(...SCHEDULERS),
+    servers: fc.array(fc.record({ i: fc.nat(2), weight: fc.nat(3), gue: fc.boolean(), forward: forwardArb, rsPort: rsPortArb }), { maxLength: 3 }),
+  })
+  .map(({ s, scheduler, servers }) => ({
+    ...s,
+    scheduler,
+    servers: servers.map((r) => ({ address: SERVERS[family(s.vip)][r.i], weight: r.weight, gue: r.gue, forward: r.forward, rsPort: r.rsPort })),
+  }));
 
 const commandsArb = fc.commands(
   [
@@ -315,7 +369,7 @@ async function setup(): Promise<Real> {
   director.vipRoutes = host.routes;
   const configPath = path.join(dir, 'director.json');
   const state: ControlState = { configPath, config: validateDirectorConfig({}) };
-  await applyConfig(director, state, validateDirectorConfig({}));
+  await applyConfig(director, state, validateDirectorConfig({ director: DIRECTOR }));
   director.start();
   const server = new ControlServer(path.join(dir, 'unused.sock'));
   registerDirectorOps(server, director, { tap: 'fake0', startedAt: new Date(0).toISOString(), pid: process.pid }, state);

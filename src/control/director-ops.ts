@@ -12,12 +12,14 @@ import type { ControlRequest, ControlServer } from './control-server.js';
 import type { Director } from '../director/director.js';
 import { BATCH_SIZE_BUCKETS } from '../director/director.js';
 import { formatIpv4 } from '../director/ipv4-text.js';
+import { FORWARD_CODE_NAMES } from '../director/forward-method.js';
 import type { RealServer } from '../director/real-server.js';
 import { VERDICT_NAMES } from '../director/verdicts.js';
 import type { VirtualService } from '../director/virtual-service.js';
 import { TUNNEL_GUE } from '../director/tunnel-mtu.js';
 import { canonicalAddress, IPVS_VERSION, tunnelFields, type ConnectionSnapshot, type ServiceRules, type ServiceSnapshot } from './admin-model.js';
 import { applyConfig, reloadConfig, type ControlState } from './config-reload.js';
+import { definedWeight, definitionOf } from './definition-index.js';
 import { VstunadmError } from './errors.js';
 import { explainFlow } from './flow-explainer.js';
 import { parseVstunadmArgs, type AdminCommand, type RuleCommand } from './ipvsadm-args.js';
@@ -52,11 +54,12 @@ export function adminSnapshot(director: Director): ServiceSnapshot[] {
         .filter((rs) => !rs.removed)
         .map((rs) => {
           const r = rs.stats.snapshot();
+          const forward = FORWARD_CODE_NAMES[rs.forward];
           return {
             address: rs.addressText,
-            port: svc.port,
+            port: forward === 'masq' ? rs.natPort : svc.port,
             weight: configuredWeight(director, svc, rs),
-            forward: 'tunnel' as const,
+            forward,
             ...tunnelFields(rs.addressText, rs.tunnel === TUNNEL_GUE ? 'gue' : 'ipip', rs.guePort),
             effectiveWeight: rs.available ? rs.weight : 0,
             upperThreshold: rs.upperThreshold,
@@ -83,14 +86,13 @@ export function adminSnapshot(director: Director): ServiceSnapshot[] {
  * standing in) show their registry weight.
  */
 function configuredWeight(director: Director, svc: VirtualService, rs: RealServer): number {
-  const vip = svc.vipText;
-  const def = definitionsOf(director).find((d) => d.protocol === svc.protocolName && d.port === svc.port && canonicalAddress(d.vip) === vip);
-  return def?.realServers.find((r) => canonicalAddress(r.address) === rs.addressText)?.weight ?? rs.weight;
+  const def = definitionOf(definitionsOf(director), svc.protocolName, svc.vipText, svc.port);
+  return (def && definedWeight(def, rs.addressText)) ?? rs.weight;
 }
 
 /** The connection table as -L -c lists it. */
-export function adminConnections(director: Director, limit: number): ConnectionSnapshot[] {
-  return director.connections(limit).map((c) => ({
+export async function adminConnections(director: Director, limit: number): Promise<ConnectionSnapshot[]> {
+  return (await director.listConnections(limit)).map((c) => ({
     protocol: c.protocol === 'TCP' ? 'tcp' : 'udp',
     expires: c.expiresIn,
     state: c.state,
@@ -115,7 +117,7 @@ export function directorCounters(director: Director) {
   return {
     framesIn: director.datapath.framesIn,
     verdicts,
-    connTable: director.table.stats(),
+    connTable: director.tableStats(),
     batches: { count: director.batchCount, packets: director.batchPacketSum, sizes: buckets },
     /** Dropped by the kernel before the director read them (TAP queue full, nftables guard); not in framesIn. */
     kernelDrops: kernelDrops(director),
@@ -185,16 +187,17 @@ export function registerDirectorOps(server: ControlServer, director: Director, i
     })
     // The director's own shapes (scripts, the lab) ...
     .register('list', () => ({ services: director.snapshot().services, timeouts: director.timeouts.get() }))
-    .register('connections', (req) => ({ connections: director.connections(typeof req.limit === 'number' ? req.limit : 10_000) }))
+    .register('connections', async (req) => ({ connections: await director.listConnections(typeof req.limit === 'number' ? req.limit : 10_000) }))
     // ... and ipvsadm's (vstunadm -L, -L -c).
-    .register('ipvs-list', () => ({ version: IPVS_VERSION, connTableSize: director.table.capacity, services: adminSnapshot(director), timeouts: director.timeouts.get() }))
-    .register('ipvs-connections', (req) => ({ connections: adminConnections(director, typeof req.limit === 'number' ? req.limit : 100_000) }))
+    .register('ipvs-list', () => ({ version: IPVS_VERSION, connTableSize: director.tableStats().capacity, services: adminSnapshot(director), timeouts: director.timeouts.get() }))
+    .register('ipvs-connections', async (req) => ({ connections: await adminConnections(director, typeof req.limit === 'number' ? req.limit : 100_000) }))
     .register('timeouts', () => ({ timeouts: director.timeouts.get() }))
     .register('save', () => ({ services: adminRules(director) }))
     .register('counters', () => directorCounters(director))
-    .register('explain', (req) => {
+    .register('explain', async (req) => {
       const cmd = commandOf(req, ['explain']) as Extract<AdminCommand, { kind: 'explain' }>;
-      return { explanation: explainFlow(director, cmd.service, cmd.client) };
+      // With queue workers the entries are in their tables.
+      return { explanation: director.queues !== null ? await director.queues.explain(cmd.service, cmd.client) : explainFlow(director, cmd.service, cmd.client) };
     })
     .register('restore', (req) => {
       if (typeof req.text !== 'string') throw new VstunadmError('ERR_USAGE', 'op restore needs "text": the -R input, one ipvsadm command per line');

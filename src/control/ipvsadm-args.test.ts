@@ -136,6 +136,29 @@ describe('valid argv -> command', () => {
       argv: '-e -t 10.0.0.1:80 -r 10.0.1.2:80',
       expected: { kind: 'edit-server', service: tcp80, server: { address: '10.0.1.2', port: 80, weight: 1, forward: 'tunnel', ...IPIP } },
     },
+    {
+      // ipvsadm(8) EXAMPLE 1: masquerading. NAT may map the port (only NAT may).
+      argv: '-a -t 207.175.44.110:80 -r 192.168.10.1:8080 -m',
+      expected: {
+        kind: 'add-server',
+        service: { protocol: 'tcp', vip: '207.175.44.110', port: 80 },
+        server: { address: '192.168.10.1', port: 8080, weight: 1, forward: 'masq', ...IPIP },
+      },
+    },
+    {
+      // -m without a port: the service's port (parse == 1 in ipvsadm's -r handling).
+      argv: '--add-server -t 10.0.0.1:80 -r 10.0.1.2 --masquerading -w 2',
+      expected: { kind: 'add-server', service: tcp80, server: { address: '10.0.1.2', port: 80, weight: 2, forward: 'masq', ...IPIP } },
+    },
+    {
+      // Direct routing keeps the destination port: the service's port wins, as in ipvsadm.
+      argv: '-a -t 10.0.0.1:80 -r 10.0.1.2:8080 -g -w 3',
+      expected: { kind: 'add-server', service: tcp80, server: { address: '10.0.1.2', port: 80, weight: 3, forward: 'route', ...IPIP } },
+    },
+    {
+      argv: '-e -t [2001:db8::1]:443 -r [2001:db8::a0a0]:8443 --gatewaying',
+      expected: { kind: 'edit-server', service: { protocol: 'tcp', vip: '2001:db8::1', port: 443 }, server: { address: '2001:db8::a0a0', port: 443, weight: 1, forward: 'route', ...IPIP } },
+    },
     { argv: '-d -t 10.0.0.1:80 -r 10.0.1.2', expected: { kind: 'delete-server', service: tcp80, server: { address: '10.0.1.2', port: 80 } } },
     { argv: '-L -n', expected: { kind: 'list', view: 'services', format: list({ numeric: true }) } },
     { argv: '-Ln', expected: { kind: 'list', view: 'services', format: list({ numeric: true }) } },
@@ -219,9 +242,11 @@ describe('bad argv -> error code and a message that says what to fix', () => {
     { argv: '-a -t 10.0.0.1:80 -r 10.0.1.2 -w -1', code: 'ERR_WEIGHT_RANGE', message: /'-1'/ },
     { argv: '-e -t 10.0.0.1:80 -r 10.0.1.2 -w heavy', code: 'ERR_WEIGHT_RANGE', message: /'heavy'/ },
     // forwarding methods
-    { argv: '-a -t 10.0.0.1:80 -r 10.0.1.2 -g', code: 'ERR_FORWARD_UNSUPPORTED', message: /direct routing \(-g\) is not supported yet; .* use -i/ },
-    { argv: '-a -t 10.0.0.1:80 -r 10.0.1.2 -m -w 1', code: 'ERR_FORWARD_UNSUPPORTED', message: /masquerading \(-m\) is not supported yet/ },
-    { argv: '--add-server -t 10.0.0.1:80 -r 10.0.1.2 --gatewaying', code: 'ERR_FORWARD_UNSUPPORTED', message: /not supported yet/ },
+    { argv: '-a -t 10.0.0.1:80 -r 10.0.1.2 -m --tun-type ipip', code: 'ERR_USAGE', message: /--tun-type conflicts with -m: tunnel options are only for tunnelling servers \(-i\)/ },
+    { argv: '-a -t 10.0.0.1:80 -r 10.0.1.2 -g --tun-type gue --tun-port 6080', code: 'ERR_USAGE', message: /conflicts with -g/ },
+    { argv: '-a -t 10.0.0.1:80 -r [2001:db8::5] -m', code: 'ERR_BAD_ADDRESS', message: /different address families; that is allowed only for tunnelling servers \(-i\)/ },
+    { argv: '-a -t 10.0.0.1:80 -r [2001:db8::5] --gatewaying', code: 'ERR_BAD_ADDRESS', message: /only for tunnelling servers/ },
+    { argv: '-a -t 10.0.0.1:0 -r 10.0.1.2:80 -m', code: 'ERR_UNSUPPORTED', message: /masquerading \(-m\) is not supported in a port-0 \(all ports\) service/ },
     // tunnel options (ipvsadm 1.31's tunnel_opt_check, then what the data path sends)
     { argv: '-a -t 10.0.0.1:80 -r 10.0.1.2 -i --tun-type gue', code: 'ERR_USAGE', message: /the gue tunnel type needs the --tun-port option/ },
     { argv: '-a -t 10.0.0.1:80 -r 10.0.1.2 -i --tun-port 6080', code: 'ERR_USAGE', message: /option --tun-port does not apply to the ipip tunnel type; it is for --tun-type gue/ },

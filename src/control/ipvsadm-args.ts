@@ -7,6 +7,7 @@
 import {
   DEFAULT_PERSISTENCE_SECONDS,
   DEFAULT_SCHEDULER,
+  FORWARD_SWITCHES,
   MAX_TIMEOUT_SECONDS,
   SCHED_FLAGS,
   SCHEDULERS,
@@ -14,6 +15,7 @@ import {
   canonicalAddress,
   isScheduler,
   tunnelFields,
+  type ForwardMethod,
   type Protocol,
   type RealServerSpec,
   type SchedFlag,
@@ -161,8 +163,8 @@ const OPTIONS: readonly OptionDef[] = [
   { type: 'option', id: 'netmask', short: 'M', long: 'netmask', arg: 'required' },
   { type: 'option', id: 'server', short: 'r', long: 'real-server', arg: 'required' },
   { type: 'option', id: 'forward', short: 'i', long: 'ipip', arg: 'none', variant: 'tunnel' },
-  { type: 'option', id: 'forward', short: 'g', long: 'gatewaying', arg: 'none', variant: 'direct routing (-g)' },
-  { type: 'option', id: 'forward', short: 'm', long: 'masquerading', arg: 'none', variant: 'masquerading (-m)' },
+  { type: 'option', id: 'forward', short: 'g', long: 'gatewaying', arg: 'none', variant: 'route' },
+  { type: 'option', id: 'forward', short: 'm', long: 'masquerading', arg: 'none', variant: 'masq' },
   { type: 'option', id: 'weight', short: 'w', long: 'weight', arg: 'required' },
   { type: 'option', id: 'numeric', short: 'n', long: 'numeric', arg: 'none' },
   { type: 'option', id: 'connection', short: 'c', long: 'connection', arg: 'none' },
@@ -604,18 +606,27 @@ function buildService(scan: Scan, key: ServiceKey): ServiceSpec {
 function buildServer(scan: Scan, service: ServiceKey): RealServerSpec {
   const opt = scan.options;
   const seen = opt.get('server')!;
-  const { address } = parseAddressPort(seen.value ?? '', `${seen.spelling} (real server)`);
-  const forward = opt.get('forward');
-  if (forward !== undefined && forward.def.variant !== 'tunnel') {
-    throw new ForwardUnsupportedError(
-      `forwarding method ${forward.def.variant} is not supported yet; vstun forwards by IPIP tunnelling, use -i`,
-    );
+  const { address, port: givenPort } = parseAddressPort(seen.value ?? '', `${seen.spelling} (real server)`);
+  // vstun defaults to -i (ipvsadm defaults to -g): existing vstun configs and scripts
+  // that give no method keep meaning tunnelling.
+  const forward = (opt.get('forward')?.def.variant ?? 'tunnel') as ForwardMethod;
+  // As ipvsadm: only masquerading rewrites the port, so -g and -i take the service's port
+  // whatever -r says; only tunnelling may cross address families; tunnel options need -i.
+  const port = forward === 'masq' ? (givenPort ?? service.port) : service.port;
+  if (forward !== 'tunnel' && addressFamily(address) !== addressFamily(service.vip)) {
+    throw new VstunadmError('ERR_BAD_ADDRESS', `real server ${address} and VIP ${service.vip} are of different address families; that is allowed only for tunnelling servers (-i)`);
   }
-  // vstun defaults to -i, its only method (ipvsadm defaults to -g). A tunnelled packet keeps
-  // its destination port, so, as ipvsadm does for -i, the real server's port is the service's.
+  if (forward === 'masq' && service.port === 0) {
+    // A reply names the server's port only: without one service port it cannot be mapped back.
+    throw new UnsupportedError('masquerading (-m) is not supported in a port-0 (all ports) service; give the service a port, or use -i or -g');
+  }
+  const tunnelOption = opt.get('tun-type') ?? opt.get('tun-port') ?? opt.get('tun-checksum');
+  if (forward !== 'tunnel' && tunnelOption !== undefined) {
+    throw new UsageError(`${tunnelOption.spelling} conflicts with ${FORWARD_SWITCHES[forward]}: tunnel options are only for tunnelling servers (-i)`);
+  }
   // -a and -e give the whole server: what is not given takes ipvsadm's default.
   const weight = opt.has('weight') ? parseWeight(opt.get('weight')!.value ?? '') : 1;
-  const spec: RealServerSpec = { address, port: service.port, weight, forward: 'tunnel', ...parseTunnelOptions(scan, address) };
+  const spec: RealServerSpec = { address, port, weight, forward, ...parseTunnelOptions(scan, address) };
   const upper = opt.has('u-threshold') ? parseThreshold(opt.get('u-threshold')!.value ?? '', 'upper (-x)') : 0;
   const lower = opt.has('l-threshold') ? parseThreshold(opt.get('l-threshold')!.value ?? '', 'lower (-y)') : 0;
   if (lower > upper) throw new VstunadmError('ERR_BAD_THRESHOLD', `lower threshold ${lower} is higher than upper threshold ${upper}; give -x above -y`);

@@ -211,19 +211,28 @@ describe('-R input', () => {
     expect(formatRules(rules)).toBe('-A -t 10.0.0.1:80 -s wlc\n-a -t 10.0.0.1:80 -r 10.0.1.1:80 -i -w 4 --tun-type ipip\n');
   });
 
-  it("rejects the man page's masquerading example at its first -m line", () => {
-    const err = thrown(() => parseRestore(fixture('restore-manpage-example1.txt')));
-    expect(err.code).toBe('ERR_FORWARD_UNSUPPORTED');
-    expect(err.line).toBe(3);
-    expect(err.message).toMatch(/^line 3: forwarding method masquerading \(-m\) is not supported yet/);
-  });
-
-  it('the same example with -i restores', () => {
-    const text = fixture('restore-manpage-example1.txt').replaceAll(' -m', ' -i');
-    const rules = restoreRules(text);
+  it("restores the man page's masquerading example and dumps it as ipvsadm does (-m, no tunnel type)", () => {
+    const rules = restoreRules(fixture('restore-manpage-example1.txt'));
     expect(rules).toHaveLength(1);
     expect(rules[0].scheduler).toBe('rr');
-    expect(rules[0].servers.map((s) => s.address)).toEqual(['192.168.10.1', '192.168.10.2', '192.168.10.3', '192.168.10.4', '192.168.10.5']);
+    expect(rules[0].servers.map((s) => [s.address, s.port, s.forward])).toEqual([1, 2, 3, 4, 5].map((n) => [`192.168.10.${n}`, 80, 'masq']));
+    expect(formatRules(rules)).toBe(
+      '-A -t 207.175.44.110:80 -s rr\n' + [1, 2, 3, 4, 5].map((n) => `-a -t 207.175.44.110:80 -r 192.168.10.${n}:80 -m -w 1\n`).join(''),
+    );
+  });
+
+  it('one service mixing -m (port mapped), -g and -i dumps each with its switch, and restores to the same text', () => {
+    const text = [
+      '-A -t 10.0.0.1:80 -s wrr',
+      '-a -t 10.0.0.1:80 -r 10.0.0.7:8080 -m -w 2',
+      '-a -t 10.0.0.1:80 -r 10.0.0.17:80 -m -w 1',
+      '-a -t 10.0.0.1:80 -r 10.0.2.9:80 -g -w 1',
+      '-a -t 10.0.0.1:80 -r 10.0.3.9:80 -i -w 1 --tun-type ipip',
+      '',
+    ].join('\n');
+    const dumped = formatRules(restoreRules(text));
+    expect(dumped).toBe(text);
+    expect(formatRules(restoreRules(dumped))).toBe(dumped);
   });
 
   it('only rule commands may appear', () => {

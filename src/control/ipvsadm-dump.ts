@@ -1,15 +1,18 @@
 // ipvsadm's rule dump (-S) and its restore input (-R). The dump is one ipvsadm command per
 // line, services sorted, each followed by its real servers, in ipvsadm 1.31's form
 // (print_tunnel_rule: tunnel servers carry their tunnel type, GUE ones its port and
-// checksum option):
+// checksum option; masquerading and direct-routing servers carry -m or -g alone):
 //   -A -t 10.0.0.1:80 -s wlc -p 300 -M 255.255.255.0
 //   -a -t 10.0.0.1:80 -r 10.0.1.2:80 -i -w 1 --tun-type ipip
 //   -a -t 10.0.0.1:80 -r 10.0.1.3:80 -i -w 1 --tun-type gue --tun-port 6080 --tun-nocsum
+//   -a -t 10.0.0.1:80 -r 10.0.0.7:8080 -m -w 1
+//   -a -t 10.0.0.1:80 -r 10.0.2.9:80 -g -w 1
 // Restore reads such lines back into commands, and also the older form without
 // --tun-type (ipvsadm before 1.31), which means ipip. Applying a dump to an empty table
 // gives the same rules, so dump -> restore -> dump is byte-for-byte the same text.
 
 import {
+  FORWARD_SWITCHES,
   compareServers,
   compareServiceKeys,
   formatAddressPort,
@@ -42,8 +45,11 @@ export function formatServiceRule(spec: ServiceSpec): string {
 
 /** The `-a` line for a real server of a service, without newline. Prints the configured weight. */
 export function formatServerRule(key: ServiceKey, server: RealServerSpec): string {
-  let line = `-a ${serviceOption(key)} -r ${formatAddressPort(server.address, server.port)} -i -w ${server.weight} --tun-type ${server.tunType}`;
-  if (server.tunType === 'gue') line += ` --tun-port ${server.tunPort} --tun-${server.tunChecksum}`;
+  let line = `-a ${serviceOption(key)} -r ${formatAddressPort(server.address, server.port)} ${FORWARD_SWITCHES[server.forward]} -w ${server.weight}`;
+  if (server.forward === 'tunnel') {
+    line += ` --tun-type ${server.tunType}`;
+    if (server.tunType === 'gue') line += ` --tun-port ${server.tunPort} --tun-${server.tunChecksum}`;
+  }
   if (server.upperThreshold) line += ` -x ${server.upperThreshold}`;
   if (server.lowerThreshold) line += ` -y ${server.lowerThreshold}`;
   return line;

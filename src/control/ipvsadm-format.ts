@@ -6,6 +6,7 @@
 // Also the --json renderings, one stable schema per listing.
 
 import {
+  FORWARD_NAMES,
   IPVS_VERSION,
   addressFamily,
   compareServers,
@@ -167,11 +168,12 @@ function formatServerLine(server: RealServerSnapshot, layout: Layout, exact: boo
     case 'persistent-conn':
       return `  -> ${left(name, 28)} ${left(server.effectiveWeight, 9)} ${left(server.persistConns, 11)} ${active} ${inactive}\n`;
     case 'tun-info':
-      return `  -> ${left(name, 28)} ${left('Tunnel', 7)} ${left(formatTunnelInfo(server), 13)} ${left(server.effectiveWeight, 6)} ${active} ${inactive}\n`;
+      // ipvsadm prints "n/a" for a server that is not tunnelled.
+      return `  -> ${left(name, 28)} ${left(FORWARD_NAMES[server.forward], 7)} ${left(server.forward === 'tunnel' ? formatTunnelInfo(server) : 'n/a', 13)} ${left(server.effectiveWeight, 6)} ${active} ${inactive}\n`;
     case 'plain':
       // The weight the scheduler uses now, as the kernel's table shows after a health
       // checker quiesces a server; -S prints the configured weight instead.
-      return `  -> ${left(name, 28)} ${left('Tunnel', 7)} ${left(server.effectiveWeight, 6)} ${active} ${inactive}\n`;
+      return `  -> ${left(name, 28)} ${left(FORWARD_NAMES[server.forward], 7)} ${left(server.effectiveWeight, 6)} ${active} ${inactive}\n`;
   }
 }
 

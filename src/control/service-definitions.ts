@@ -53,9 +53,9 @@ export function definitionToRules(def: ServiceConfig): ServiceRules {
     const address = canonicalAddress(rs.address);
     return {
       address,
-      port: def.port,
+      port: rs.forward === 'masq' ? (rs.port ?? def.port) : def.port,
       weight: rs.weight,
-      forward: 'tunnel' as const,
+      forward: rs.forward,
       ...tunnelFields(address, rs.tunnel, rs.guePort),
       ...(rs.upperThreshold ? { upperThreshold: rs.upperThreshold } : {}),
       ...(rs.lowerThreshold ? { lowerThreshold: rs.lowerThreshold } : {}),
@@ -99,9 +99,21 @@ export function rulesToDefinition(rules: ServiceRules, previous: ServiceConfig |
     realServers: rules.servers.map((s) => {
       // -a/-e give the whole ipvsadm view of a server; fields ipvsadm has no words for
       // (tunnel MTU, health check overrides, feedback) stay as they were.
-      const { guePort: _oldPort, ...old } = oldServers.get(s.address) ?? {};
-      const server: RealServerConfig = { ...old, address: s.address, weight: s.weight, tunnel: s.tunType, upperThreshold: s.upperThreshold || undefined, lowerThreshold: s.lowerThreshold || undefined };
-      if (s.tunType === 'gue') server.guePort = s.tunPort;
+      const { guePort: _oldPort, port: _oldRsPort, tunnelMtu, ...old } = oldServers.get(s.address) ?? {};
+      const server: RealServerConfig = {
+        ...old,
+        address: s.address,
+        weight: s.weight,
+        forward: s.forward,
+        tunnel: s.forward === 'tunnel' ? s.tunType : 'ipip',
+        upperThreshold: s.upperThreshold || undefined,
+        lowerThreshold: s.lowerThreshold || undefined,
+      };
+      // A tunnel MTU is kept while the server stays tunnelled; -m/-g drop it with the tunnel.
+      if (s.forward === 'tunnel' && tunnelMtu !== undefined) server.tunnelMtu = tunnelMtu;
+      if (s.forward === 'tunnel' && s.tunType === 'gue') server.guePort = s.tunPort;
+      // The YAML names the server's port only when NAT maps it to another one.
+      if (s.forward === 'masq' && s.port !== rules.key.port) server.port = s.port;
       return server;
     }),
   };

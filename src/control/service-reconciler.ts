@@ -6,6 +6,7 @@
 import { canonicalIpText, IPV6_ID_BASE, Ipv6AddressTable, parseAddressId } from '../director/address-id.js';
 import type { Director, NodestPolicy, VipRoutes } from '../director/director.js';
 import { DirectorError } from '../director/errors.js';
+import { FORWARD_CODES } from '../director/forward-method.js';
 import type { RealServer } from '../director/real-server.js';
 import { MAX_REAL_SERVERS, MAX_SERVICES, ServiceRegistry } from '../director/service-registry.js';
 import type { VirtualService } from '../director/virtual-service.js';
@@ -55,7 +56,9 @@ function applyServiceExtras(svc: VirtualService, def: ServiceConfig): void {
   svc.sloppy = def.sloppy;
 }
 
-function applyServerExtras(rs: RealServer, def: RealServerConfig): void {
+function applyServerExtras(rs: RealServer, def: RealServerConfig, servicePort: number): void {
+  rs.forward = FORWARD_CODES[def.forward];
+  rs.natPort = def.forward === 'masq' ? (def.port ?? servicePort) : 0;
   rs.tunnel = TUNNEL_CODES[def.tunnel];
   if (def.guePort !== undefined) rs.guePort = def.guePort;
   rs.tunnelMtu = def.tunnelMtu ?? 0;
@@ -190,6 +193,14 @@ export async function reconcile(director: Director, desired: readonly ServiceCon
       throw new VstunadmError('ERR_REJECTED', `cannot route a VIP into the director: ${(err as Error).message}; nothing was changed`);
     }
   }
+  if (director.natReplies !== undefined) {
+    try {
+      director.natReplies.sync(natServerAddresses(desired));
+    } catch (err) {
+      await routes?.rollback();
+      throw new VstunadmError('ERR_REJECTED', `cannot steer NAT replies into the director: ${(err as Error).message}; nothing was changed`);
+    }
+  }
   let sum: ReconcileSummary;
   try {
     sum = director.registry.batch(() => applyDefinitions(director, desired, defaultPolicy, unchanged));
@@ -200,6 +211,13 @@ export async function reconcile(director: Director, desired: readonly ServiceCon
   director.servicesChanged();
   await routes?.commit();
   return sum;
+}
+
+/** Canonical addresses of every masquerading (VS/NAT) server: their replies must come back through the director. */
+export function natServerAddresses(defs: readonly ServiceConfig[]): Set<string> {
+  const out = new Set<string>();
+  for (const d of defs) for (const rs of d.realServers) if (rs.forward === 'masq') out.add(addressOf(rs));
+  return out;
 }
 
 /** The registry part of reconcile(), after validation: linear in the size of the table. */
@@ -268,7 +286,7 @@ function applyDefinitions(director: Director, desired: readonly ServiceConfig[],
         reg.editRealServer(svc, addr, rsDef.weight);
         sum.serversChanged.push(`${label} ${addr}`);
       }
-      applyServerExtras(rs, rsDef);
+      applyServerExtras(rs, rsDef, def.port);
     }
   }
   setDefinitions(director, desired.map((d) => d));

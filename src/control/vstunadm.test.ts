@@ -200,7 +200,7 @@ describe('rule changes', () => {
     expect(await out(t, ['-L', '-n', '--tun-info'])).toContain(`  -> ${RS1}:80                 Tunnel  gue:7000:-c   7      0          0         \n`);
     // As IPVS's edit: what -e does not give takes ipvsadm's default (ipip, weight 1).
     await out(t, ['-e', '-t', `${VIP}:80`, '-r', RS1]);
-    expect(definitionsOf(t.director)[0].realServers[0]).toEqual({ address: RS1, weight: 1, tunnel: 'ipip', tunnelMtu: 1300 });
+    expect(definitionsOf(t.director)[0].realServers[0]).toEqual({ address: RS1, weight: 1, forward: 'tunnel', tunnel: 'ipip', tunnelMtu: 1300 });
     expect(t.director.registry.list()[0].servers.find((rs) => rs.addressText === RS1)!.tunnel).toBe(0);
   });
 
@@ -260,6 +260,97 @@ describe('rule changes', () => {
   });
 });
 
+describe('forwarding methods per real server (-m, -g, -i) as ipvsadm shows them', () => {
+  const WITH_DR = { director: { dr: { bridge: 'br-test' } } };
+  const MIXED = {
+    ...WITH_DR,
+    services: [
+      {
+        protocol: 'tcp',
+        vip: VIP,
+        port: 80,
+        scheduler: 'wrr',
+        realServers: [
+          { address: RS1, weight: 2, forward: 'masq', port: 8080 },
+          { address: RS2, weight: 1, forward: 'route' },
+          { address: RS3, weight: 1 },
+        ],
+      },
+    ],
+  };
+
+  test('-L -n shows Masq (with the mapped port), Route and Tunnel; --tun-info gives n/a for the untunnelled', async () => {
+    const t = await director(MIXED);
+    const head = ['IP Virtual Server version 1.2.1 (size=1048576)', 'Prot LocalAddress:Port Scheduler Flags'];
+    expect(await out(t, ['-L', '-n'])).toBe(
+      [
+        ...head,
+        '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn',
+        'TCP  10.77.0.100:80 wrr',
+        '  -> 10.77.3.2:8080               Masq    2      0          0         ',
+        '  -> 10.77.4.2:80                 Route   1      0          0         ',
+        '  -> 10.77.5.2:80                 Tunnel  1      0          0         ',
+        '',
+      ].join('\n'),
+    );
+    expect(await out(t, ['-L', '-n', '--tun-info'])).toBe(
+      [
+        ...head,
+        '  -> RemoteAddress:Port           Forward TunnelInfo    Weight ActiveConn InActConn',
+        'TCP  10.77.0.100:80 wrr',
+        '  -> 10.77.3.2:8080               Masq    n/a           2      0          0         ',
+        '  -> 10.77.4.2:80                 Route   n/a           1      0          0         ',
+        '  -> 10.77.5.2:80                 Tunnel  ipip          1      0          0         ',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  test('-S writes -m/-g/-i as ipvsadm does, -R of it gives the same table, --json names the method', async () => {
+    const t = await director(MIXED);
+    const saved = await out(t, ['-S', '-n']);
+    expect(saved).toBe(
+      [
+        '-A -t 10.77.0.100:80 -s wrr',
+        '-a -t 10.77.0.100:80 -r 10.77.3.2:8080 -m -w 2',
+        '-a -t 10.77.0.100:80 -r 10.77.4.2:80 -g -w 1',
+        '-a -t 10.77.0.100:80 -r 10.77.5.2:80 -i -w 1 --tun-type ipip',
+        '',
+      ].join('\n'),
+    );
+    await out(t, ['-C']);
+    await out(t, ['-R'], saved);
+    expect(await out(t, ['-S', '-n'])).toBe(saved);
+    expect(definitionsOf(t.director)[0].realServers[0]).toMatchObject({ address: RS1, forward: 'masq', port: 8080 });
+    const j = JSON.parse(await out(t, ['-L', '-n', '--json']));
+    expect(j.services[0].servers.map((s: { port: number; forward: string }) => [s.port, s.forward])).toEqual([
+      [8080, 'masq'],
+      [80, 'route'],
+      [80, 'tunnel'],
+    ]);
+  });
+
+  test('-g needs director.dr; without it the change is refused and nothing changes', async () => {
+    const t = await director();
+    const r = await t.vstunadm(['-a', '-t', `${VIP}:80`, '-r', RS3, '-g']);
+    expect([r.code, r.stderr]).toEqual([1, expect.stringContaining('needs director.dr')]);
+  });
+
+  test('-a -m maps the port; as in IPVS a server is named by address and port, so -e -g cannot unmap it', async () => {
+    const t = await director({ ...BASE, ...WITH_DR });
+    await out(t, ['-a', '-t', `${VIP}:80`, '-r', `${RS3}:8080`, '-m', '-w', '3']);
+    const rs = () => t.director.registry.list()[0].servers.find((r) => r.addressText === RS3)!;
+    expect([rs().forward, rs().natPort]).toEqual([1, 8080]);
+    // -g takes the service's port: 10.77.5.2:80, which is not in the service.
+    const r = await t.vstunadm(['-e', '-t', `${VIP}:80`, '-r', `${RS3}:8080`, '-g']);
+    expect([r.code, r.stderr]).toEqual([1, expect.stringContaining('real server 10.77.5.2:80 is not in -t 10.77.0.100:80')]);
+    await out(t, ['-d', '-t', `${VIP}:80`, '-r', `${RS3}:8080`]);
+    await out(t, ['-a', '-t', `${VIP}:80`, '-r', RS3, '-g', '-w', '3']);
+    expect([rs().forward, rs().natPort]).toEqual([2, 0]);
+    expect(await out(t, ['-S', '-n'])).toContain('-a -t 10.77.0.100:80 -r 10.77.5.2:80 -g -w 3\n');
+  });
+});
+
 describe('bad input: clear message, non-zero exit, nothing applied', () => {
   test.each([
     ['malformed real-server address', ['-a', '-t', `${VIP}:80`, '-r', '10.0.0.300'], 2, "'10.0.0.300' is not a numeric IPv4 or IPv6 address"],
@@ -269,8 +360,8 @@ describe('bad input: clear message, non-zero exit, nothing applied', () => {
     ['duplicate service', ['-A', '-t', `${VIP}:80`, '-s', 'rr'], 1, 'service -t 10.77.0.100:80 already exists; change it with -E'],
     ['duplicate real server', ['-a', '-t', `${VIP}:80`, '-r', RS1], 1, 'real server 10.77.3.2:80 is already in -t 10.77.0.100:80; change it with -e'],
     ['server of a missing service', ['-a', '-t', '10.77.0.9:80', '-r', RS1], 1, 'service -t 10.77.0.9:80 does not exist'],
-    ['direct routing', ['-a', '-t', `${VIP}:80`, '-r', RS3, '-g'], 2, 'forwarding method'],
-    ['masquerading', ['-a', '-t', `${VIP}:80`, '-r', RS3, '-m'], 2, 'not supported yet'],
+    ['tunnel options on a direct-routing server', ['-a', '-t', `${VIP}:80`, '-r', RS3, '-g', '--tun-type', 'ipip'], 2, 'conflicts with -g'],
+    ['masquerading across address families', ['-a', '-t', `${VIP}:80`, '-r', '[2001:db8::7]:80', '-m'], 2, 'only for tunnelling servers'],
     ['flag the director does not implement', ['-A', '-t', '10.77.0.200:80', '-s', 'wlc', '-b', 'flag-3'], 1, "scheduler flag 'flag-3' is not implemented"],
   ])('%s', async (_name, argv, code, message) => {
     const t = await director();

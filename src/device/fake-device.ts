@@ -4,6 +4,7 @@
 import {
   ADDR_STRIDE,
   META_FAMILY,
+  META_FLAG_CONTINUES,
   META_LENGTH,
   META_OFFSET,
   META_PORT,
@@ -126,24 +127,45 @@ export class FakeDevice implements PacketDevice {
 
   writeBatch(data: Uint8Array, meta: Int32Array, count: number, addr?: Uint8Array): number {
     let sent = 0;
+    // The packet continuations extend (a scatter write's spans, as the native writer's writev),
+    // and whether the entry they follow was counted as dropped or bad already.
+    let head: WrittenPacket | undefined;
+    let headFailed = false;
     for (let i = 0; i < count; i++) {
+      const m = i * META_STRIDE;
+      const off = meta[m + META_OFFSET];
+      const len = meta[m + META_LENGTH];
+      const bad = off < 0 || len < 0 || off + len > data.length;
+      if (meta[m + META_FAMILY] === META_FLAG_CONTINUES) {
+        if (head !== undefined && !bad) {
+          const joined = new Uint8Array(head.bytes.length + len);
+          joined.set(head.bytes);
+          joined.set(data.subarray(off, off + len), head.bytes.length);
+          head.bytes = joined;
+          this.counters.txBytes += len;
+        } else if (!headFailed) {
+          this.counters.txErrors++;
+        }
+        continue;
+      }
+      head = undefined;
+      headFailed = true;
       if (this.closed || sent >= this.writeLimit) {
         this.counters.txDropped++;
         continue;
       }
-      const m = i * META_STRIDE;
-      const off = meta[m + META_OFFSET];
-      const len = meta[m + META_LENGTH];
-      if (off < 0 || len < 0 || off + len > data.length) {
+      if (bad) {
         this.counters.txErrors++;
         continue;
       }
-      this.written.push({
+      headFailed = false;
+      head = {
         bytes: data.slice(off, off + len),
         family: meta[m + META_FAMILY],
         addr: addr ? addr.slice(i * ADDR_STRIDE, (i + 1) * ADDR_STRIDE) : new Uint8Array(ADDR_STRIDE),
         port: meta[m + META_PORT],
-      });
+      };
+      this.written.push(head);
       this.counters.txPackets++;
       this.counters.txBytes += len;
       sent++;

@@ -72,30 +72,44 @@ export class TunTapDevice extends NativeRingDevice {
    */
   static open(opts: TunTapOpenOptions): TunTapDevice[] {
     const addon = opts.addon ?? loadAddon();
-    const { name, fds, vnetHdrLen } = addon.tunOpen(opts.name, opts.kind, opts.queues ?? 1, { vnetHdr: opts.offload ? VIRTIO_NET_HDR_MRG_LENGTH : 0 });
+    const q = TunTapDevice.openQueues(opts);
     const devices: TunTapDevice[] = [];
     try {
-      let flags = 0;
-      let ring: RingOptions = opts;
-      let vnet: VnetOptions | undefined;
-      if (vnetHdrLen > 0) {
-        flags = OFFLOAD_PROBE_ORDER.find((f) => addon.tunSetOffload(fds[0], f) === true) ?? 0;
-        vnet = { hdrLen: vnetHdrLen, l3Offset: opts.kind === 'tap' ? 14 : 0 };
-        ring = { ...opts, slots: opts.slots ?? OFFLOAD_SLOTS, slotSize: opts.slotSize ?? OFFLOAD_SLOT_SIZE };
-      }
-      if (opts.mtu !== undefined) addon.linkSetMtu(name, opts.mtu);
-      if (opts.up ?? true) addon.linkSetUp(name, true);
-      for (let q = 0; q < fds.length; q++) devices.push(new TunTapDevice(addon, name, fds[q], opts.kind, q, ring, vnet, flags));
+      for (let i = 0; i < q.fds.length; i++) devices.push(TunTapDevice.fromFd(addon, q.name, q.fds[i], opts.kind, opts, i, q.vnetHdrLen, q.offloadFlags));
     } catch (err) {
       for (const d of devices) d.close();
-      for (let q = devices.length; q < fds.length; q++) addon.closeFd(fds[q]);
+      for (let i = devices.length; i < q.fds.length; i++) addon.closeFd(q.fds[i]);
       throw err;
     }
     return devices;
   }
 
-  /** Wraps an fd already opened with tunOpen (e.g. received from a parent); takes ownership. */
-  static fromFd(addon: NativeAddon, name: string, fd: number, kind: 'tun' | 'tap', ring: RingOptions = {}, queue = 0): TunTapDevice {
-    return new TunTapDevice(addon, name, fd, kind, queue, ring);
+  /**
+   * Opens the device as open() does (offloads, MTU, link up) but returns the bare queue fds,
+   * for queues read in other threads (TunTapDevice.fromFd there). The caller owns the fds.
+   */
+  static openQueues(opts: TunTapOpenOptions): { name: string; fds: number[]; vnetHdrLen: number; offloadFlags: number } {
+    const addon = opts.addon ?? loadAddon();
+    const { name, fds, vnetHdrLen } = addon.tunOpen(opts.name, opts.kind, opts.queues ?? 1, { vnetHdr: opts.offload ? VIRTIO_NET_HDR_MRG_LENGTH : 0 });
+    try {
+      const offloadFlags = vnetHdrLen > 0 ? (OFFLOAD_PROBE_ORDER.find((f) => addon.tunSetOffload(fds[0], f) === true) ?? 0) : 0;
+      if (opts.mtu !== undefined) addon.linkSetMtu(name, opts.mtu);
+      if (opts.up ?? true) addon.linkSetUp(name, true);
+      return { name, fds, vnetHdrLen, offloadFlags };
+    } catch (err) {
+      for (const fd of fds) addon.closeFd(fd);
+      throw err;
+    }
+  }
+
+  /**
+   * Wraps an fd already opened with tunOpen (e.g. a queue handed to a worker thread); takes
+   * ownership. `vnetHdrLen` > 0: the fd was opened with that virtio-net header (tunOpen's
+   * vnetHdrLen) and `offloadFlags` are the TUNSETOFFLOAD bits the device took.
+   */
+  static fromFd(addon: NativeAddon, name: string, fd: number, kind: 'tun' | 'tap', ring: RingOptions = {}, queue = 0, vnetHdrLen = 0, offloadFlags = 0): TunTapDevice {
+    if (vnetHdrLen === 0) return new TunTapDevice(addon, name, fd, kind, queue, ring);
+    const vnet = { hdrLen: vnetHdrLen, l3Offset: kind === 'tap' ? 14 : 0 };
+    return new TunTapDevice(addon, name, fd, kind, queue, { ...ring, slots: ring.slots ?? OFFLOAD_SLOTS, slotSize: ring.slotSize ?? OFFLOAD_SLOT_SIZE }, vnet, offloadFlags);
   }
 }

@@ -3,7 +3,7 @@
 // implement it, so the data path is tested on exactly the code that runs in production.
 import { META_STRIDE, META_OFFSET, META_LENGTH, ADDR_STRIDE } from '../native/addon.js';
 
-export { META_STRIDE, META_OFFSET, META_LENGTH, META_FAMILY, META_PORT, ADDR_STRIDE } from '../native/addon.js';
+export { META_STRIDE, META_OFFSET, META_LENGTH, META_FAMILY, META_PORT, ADDR_STRIDE, META_FLAG_VNET_HDR, META_FLAG_CONTINUES } from '../native/addon.js';
 
 /**
  * One batch as read. Packet i occupies data[meta[i*META_STRIDE+META_OFFSET] ..+ length];

@@ -29,13 +29,26 @@ export interface PinnedProbeFlow {
 /** Finds a real server by registry id (the director's ServiceRegistry.servers). */
 export type RealServerById = (id: number) => RealServer | undefined;
 
+/**
+ * The pin slots in shared memory: queue workers (queue-worker.ts) read the very slots the
+ * health binding writes, so a pin is in effect on every queue before the probe is sent.
+ */
+export interface ProbePinMemory {
+  rsId: SharedArrayBuffer;
+  rip: SharedArrayBuffer;
+  vip: SharedArrayBuffer;
+  vipPort: SharedArrayBuffer;
+}
+
 export class ProbePinTable {
   /** Probe packets forwarded to their pinned server (they are not client traffic). */
   forwarded = 0;
-  private readonly rsId = new Int32Array(SLOTS).fill(EMPTY);
-  private readonly rip = new Uint32Array(SLOTS);
-  private readonly vip = new Uint32Array(SLOTS);
-  private readonly vipPort = new Uint16Array(SLOTS);
+  private readonly rsId: Int32Array;
+  private readonly rip: Uint32Array;
+  private readonly vip: Uint32Array;
+  private readonly vipPort: Uint16Array;
+  /** The slots' memory, for ProbePinTable.attach in another thread. */
+  readonly memory: ProbePinMemory;
   /** Bumped by every pin, so a late unpin of an older pin of the same slot does nothing. */
   private readonly generation = new Uint32Array(SLOTS);
   private live = 0;
@@ -44,16 +57,38 @@ export class ProbePinTable {
    * @param source     the probe source address P (uint32, non-zero)
    * @param serverById the registry lookup the data path uses for pinned servers
    * @param portRange  the prober's source ports, inclusive (default 61000..64999)
+   * @param memory     slots shared with the table that writes them (attach); fresh when absent
    * Throws RangeError for a zero source or a bad range.
    */
   constructor(
     readonly source: number,
     private readonly serverById: RealServerById,
     readonly portRange: readonly [number, number] = [61000, 64999],
+    memory?: ProbePinMemory,
   ) {
     if (!Number.isInteger(source) || source <= 0 || source > 0xffffffff) throw new RangeError(`probe source must be a non-zero IPv4 address as uint32, got ${source}`);
     const [low, high] = portRange;
     if (!Number.isInteger(low) || !Number.isInteger(high) || low < 1 || high > 65535 || low > high) throw new RangeError(`probe port range ${low}..${high} must be within 1..65535, low <= high`);
+    this.memory = memory ?? {
+      rsId: new SharedArrayBuffer(SLOTS * 4),
+      rip: new SharedArrayBuffer(SLOTS * 4),
+      vip: new SharedArrayBuffer(SLOTS * 4),
+      vipPort: new SharedArrayBuffer(SLOTS * 2),
+    };
+    this.rsId = new Int32Array(this.memory.rsId);
+    this.rip = new Uint32Array(this.memory.rip);
+    this.vip = new Uint32Array(this.memory.vip);
+    this.vipPort = new Uint16Array(this.memory.vipPort);
+    if (memory === undefined) this.rsId.fill(EMPTY);
+  }
+
+  /**
+   * A read-only view of another thread's table (its `memory`), for that thread's data path:
+   * `serverById` maps the writer's real-server ids to this thread's servers. Only target()
+   * and isProbePort() are meant to be used on it.
+   */
+  static attach(source: number, portRange: readonly [number, number], memory: ProbePinMemory, serverById: RealServerById): ProbePinTable {
+    return new ProbePinTable(source, serverById, portRange, memory);
   }
 
   /** Data path: true when a packet from the probe source with this source port is a probe. */

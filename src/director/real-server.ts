@@ -3,6 +3,7 @@
 // place; the control plane changes weight and flags.
 import { parseIpv6 } from '../wire/ipv6-address.js';
 import { IPV6_ID_BASE } from './address-id.js';
+import { FORWARD_TUNNEL, type ForwardCode } from './forward-method.js';
 import { formatIpv4 } from './ipv4-text.js';
 import { TrafficStats } from './rate-estimator.js';
 
@@ -18,6 +19,10 @@ export class RealServer {
   /** Deleted from its service; its connections drain, and the id is reused once they are gone. */
   removed = false;
   readonly stats = new TrafficStats();
+  /** How packets reach it (forward-method.ts: FORWARD_TUNNEL, FORWARD_NAT or FORWARD_DR). */
+  forward: ForwardCode = FORWARD_TUNNEL;
+  /** VS/NAT: the port client packets are rewritten to (the service's unless mapped). */
+  natPort = 0;
   /** Encapsulation toward this server (tunnel-mtu.ts: TUNNEL_IPIP or TUNNEL_GUE). */
   tunnel = 0;
   /** GUE destination UDP port (used when tunnel is GUE). */

@@ -1,8 +1,12 @@
-// The input-only TCP state machine IPVS uses for TUN/DR, where the director sees only the
-// client's half of the conversation. States and transitions follow IPVS's INPUT-ONLY rows
-// (net/netfilter/ipvs/ip_vs_proto_tcp.c); the flag precedence (RST, SYN, FIN, ACK) too.
-// One deliberate choice: NONE + ACK goes to ESTABLISHED (as IPVS's original table did), so
-// a flow picked up mid-stream (mh failover, sloppy_tcp) counts as an active connection.
+// IPVS's TCP state machines (net/netfilter/ipvs/ip_vs_proto_tcp.c), with its flag
+// precedence (RST, SYN, FIN, ACK):
+// - input-only, for TUN/DR, where the director sees only the client's half of the
+//   conversation (its INPUT-ONLY rows);
+// - bidirectional, for NAT, where the replies pass through the director too: client
+//   packets take the INPUT rows, server packets the OUTPUT rows.
+// One deliberate choice: NONE + ACK from the client goes to ESTABLISHED (as IPVS's original
+// table did), so a flow picked up mid-stream (mh failover, sloppy_tcp) counts as an active
+// connection.
 
 export const enum TcpState {
   None = 0,
@@ -48,6 +52,21 @@ const INPUT_ONLY = new Uint8Array([
   /* rst */ sCL, sCL, sCL, sSR, sCL, sCL, sCL, sCL, sLA, sLI, sCL,
 ]);
 
+// prettier-ignore
+const NAT_INPUT = new Uint8Array([
+  /* syn */ sSR, sES, sES, sSR, sSR, sSR, sSR, sSR, sSR, sSR, sSR,
+  /* fin */ sCL, sCW, sSS, sTW, sTW, sTW, sCL, sCW, sLA, sLI, sTW,
+  /* ack */ sES, sES, sSS, sES, sFW, sTW, sCL, sCW, sCL, sLI, sES,
+  /* rst */ sCL, sCL, sCL, sSR, sCL, sCL, sCL, sCL, sLA, sLI, sSR,
+]);
+// prettier-ignore
+const NAT_OUTPUT = new Uint8Array([
+  /* syn */ sSS, sES, sSS, sSR, sSS, sSS, sSS, sSS, sSS, sLI, sSR,
+  /* fin */ sTW, sFW, sSS, sTW, sFW, sTW, sCL, sTW, sLA, sLI, sTW,
+  /* ack */ sES, sES, sSS, sES, sFW, sTW, sCL, sCW, sLA, sES, sES,
+  /* rst */ sCL, sCL, sSS, sCL, sCL, sTW, sCL, sCL, sCL, sCL, sCL,
+]);
+
 export const TCP_FIN = 0x01;
 export const TCP_SYN = 0x02;
 export const TCP_RST = 0x04;
@@ -67,6 +86,16 @@ export function nextTcpState(state: number, flags: number): number {
   const ev = tcpEvent(flags);
   if (ev < 0 || state >= TCP_STATE_COUNT) return state;
   return INPUT_ONLY[ev * TCP_STATE_COUNT + state];
+}
+
+/**
+ * Next state of a NAT connection (both directions seen): `fromServer` false for a client
+ * packet (IPVS's INPUT rows), true for a real server's reply (its OUTPUT rows).
+ */
+export function nextTcpStateNat(state: number, flags: number, fromServer: boolean): number {
+  const ev = tcpEvent(flags);
+  if (ev < 0 || state >= TCP_STATE_COUNT) return state;
+  return (fromServer ? NAT_OUTPUT : NAT_INPUT)[ev * TCP_STATE_COUNT + state];
 }
 
 /** Name of a stored state (TCP or UDP) for listings. */

@@ -69,6 +69,20 @@ export class VirtualService {
     return `${this.protocolName}:${this.vipText}:${this.port}`;
   }
 
+  /** The service as the control plane states it (ipvsadm -A's fields; the netmask dotted). */
+  spec(): Required<VirtualServiceSpec> {
+    return {
+      protocol: this.protocolName,
+      vip: this.vipText,
+      port: this.port,
+      scheduler: this.schedulerName,
+      flags: [...this.flags],
+      persistence: this.persistenceMs / 1000,
+      netmask: formatIpv4(this.netmask),
+      onePacket: this.onePacket,
+    };
+  }
+
   /** Tells the scheduler the current server list (after any add/edit/delete). */
   refresh(): void {
     this.scheduler.update(this.servers.filter((rs) => !rs.removed));

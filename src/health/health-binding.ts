@@ -381,7 +381,7 @@ export class HealthBinding implements HealthConsumer {
     }
     const s = b.servers.get(rs.addressText);
     if (s === undefined || s.rs !== rs) return undefined;
-    const snap = this.manager.snapshot().find((x) => x.serviceId === b.id)?.servers.find((x) => x.rsId === rs.addressText);
+    const snap = this.manager.serverSnapshot(b.id, rs.addressText);
     const now = this.clock.now();
     return {
       state: snap?.state ?? 'down',
@@ -557,15 +557,16 @@ export function startDirectorHealth(
 
 /** The `health` control op: every health-checked service with its servers' dampened state and weights. */
 export function registerHealthOp(server: { register(op: string, handler: () => Record<string, unknown>): unknown }, binding: HealthBinding): void {
-  server.register('health', () => ({
-    services: binding.snapshot().map((svc) => ({
-      ...svc,
-      servers: svc.servers.map((s) => {
-        const rs = binding.director.registry.list().find((v) => v.label === svc.serviceId)?.servers.find((r) => !r.removed && r.addressText === s.rsId);
-        return { ...s, effectiveWeight: rs?.weight ?? 0 };
+  server.register('health', () => {
+    // The registry's services by label and their live servers by address, once per request (not a search per server).
+    const byLabel = new Map(binding.director.registry.list().map((v) => [v.label, v]));
+    return {
+      services: binding.snapshot().map((svc) => {
+        const live = new Map((byLabel.get(svc.serviceId)?.servers ?? []).filter((r) => !r.removed).map((r) => [r.addressText, r]));
+        return { ...svc, servers: svc.servers.map((s) => ({ ...s, effectiveWeight: live.get(s.rsId)?.weight ?? 0 })) };
       }),
-    })),
-    probePins: binding.pins?.size ?? 0,
-    probePacketsForwarded: binding.pins?.forwarded ?? 0,
-  }));
+      probePins: binding.pins?.size ?? 0,
+      probePacketsForwarded: binding.pins?.forwarded ?? 0,
+    };
+  });
 }

@@ -195,6 +195,10 @@ describe('HealthManager (fake clock)', () => {
     await clock.advance(30_000); // check at 60 s
     expect(consumer.last('rs1')).toMatchObject({ up: true, weight: 1, reason: 'healthy, slow start' });
     expect(m.snapshot()[0].servers[0].slowStartUntil).toBe(70_000);
+    // One server's snapshot, as healthOf asks for it per server, is that server's part of the whole.
+    expect(m.serverSnapshot('web', 'rs1')).toEqual(m.snapshot()[0].servers[0]);
+    expect(m.serverSnapshot('web', 'rs9')).toBeUndefined();
+    expect(m.serverSnapshot('api', 'rs1')).toBeUndefined();
     m.stop();
   });
 

@@ -280,31 +280,42 @@ export class HealthManager {
       quorumUp: svc.quorum.up,
       upWeight: upWeightOf(svc),
       sorryActive: svc.sorryActive === true,
-      servers: [...svc.servers.values()].map((s) => ({
-        rsId: s.id,
-        address: s.address,
-        kind: s.spec.kind,
-        kinds: s.kinds,
-        state: s.dampener.state,
-        since: s.dampener.since,
-        pendingStreak: s.dampener.pendingStreak,
-        configuredWeight: s.weight,
-        effective: s.pushed,
-        ...(s.lastCheck ? { lastCheck: s.lastCheck } : {}),
-        ...(s.recoveredAt !== undefined && this.rampingAt(svc, s, now) ? { slowStartUntil: s.recoveredAt + svc.config.slowStart * 1000 } : {}),
-        ...(s.feedback
-          ? {
-              feedback: {
-                url: s.feedback.spec.url,
-                stale: s.feedback.poller.tracker.isStale(now),
-                smoothedScore: s.feedback.poller.tracker.smoothedScore,
-                lastSample: s.feedback.poller.tracker.lastSample,
-                lastError: s.feedback.poller.lastError,
-              },
-            }
-          : {}),
-      })),
+      servers: [...svc.servers.values()].map((s) => this.serverSnapshotOf(svc, s, now)),
     }));
+  }
+
+  /** One server's part of snapshot(), without building the others' (thousands of services: per-server callers stay linear). */
+  serverSnapshot(serviceId: string, rsId: string): ServerHealthSnapshot | undefined {
+    const svc = this.services.get(serviceId);
+    const s = svc?.servers.get(rsId);
+    return svc && s ? this.serverSnapshotOf(svc, s, this.clock.now()) : undefined;
+  }
+
+  private serverSnapshotOf(svc: ServiceEntry, s: ServerEntry, now: number): ServerHealthSnapshot {
+    return {
+      rsId: s.id,
+      address: s.address,
+      kind: s.spec.kind,
+      kinds: s.kinds,
+      state: s.dampener.state,
+      since: s.dampener.since,
+      pendingStreak: s.dampener.pendingStreak,
+      configuredWeight: s.weight,
+      effective: s.pushed,
+      ...(s.lastCheck ? { lastCheck: s.lastCheck } : {}),
+      ...(s.recoveredAt !== undefined && this.rampingAt(svc, s, now) ? { slowStartUntil: s.recoveredAt + svc.config.slowStart * 1000 } : {}),
+      ...(s.feedback
+        ? {
+            feedback: {
+              url: s.feedback.spec.url,
+              stale: s.feedback.poller.tracker.isStale(now),
+              smoothedScore: s.feedback.poller.tracker.smoothedScore,
+              lastSample: s.feedback.poller.tracker.lastSample,
+              lastError: s.feedback.poller.lastError,
+            },
+          }
+        : {}),
+    };
   }
 
   private service(serviceId: string): ServiceEntry {

@@ -194,3 +194,61 @@ describe('HostChanges: one owner per state file', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 });
+
+/** simHost with `ip -batch`: each batch line goes through the simulated ip, and the batches are counted. */
+function batchHost() {
+  const sys = simHost();
+  const batches: number[] = [];
+  const ipBatchSync = (commands: string[][]) => {
+    batches.push(commands.length);
+    return commands.map((c) => {
+      try {
+        sys.ip(c);
+        return null;
+      } catch (err) {
+        return (err as Error).message;
+      }
+    });
+  };
+  return Object.assign(sys, { ipBatchSync, batches });
+}
+
+describe('HostChanges: thousands of routes', () => {
+  const specs = (n: number) => Array.from({ length: n }, (_, i) => [`10.100.${i >> 8}.${i & 255}/32`, 'via', '169.254.77.2', 'dev', 'vt0']);
+
+  it('adds them in one batch with one state-file write, and undoes them in one batch', () => {
+    const sys = batchHost();
+    const file = path.join(stateDir(), 'state.json');
+    const hc = new HostChanges(file, sys);
+    hc.addLink('vt0', ['type', 'dummy']);
+    hc.addRoutes(specs(5000));
+    expect(sys.batches).toEqual([5000]);
+    expect(sys.routes.size).toBe(5000);
+    expect(sys.log.filter((l) => l.startsWith('route') || l.startsWith('-4 route'))).toHaveLength(5000); // through the batch only
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toHaveLength(5001);
+    expect(hc.undoAll()).toEqual({ undone: 5001, failed: [] });
+    expect(sys.batches).toEqual([5000, 5000]);
+    expect(sys.routes.size).toBe(0);
+    expect([...sys.links]).toEqual(['lo']);
+  });
+
+  it('all or none: one refused route takes the others back out and leaves no record', () => {
+    const sys = batchHost();
+    const hc = new HostChanges(null, sys);
+    sys.routes.add(specs(10)[7].join(' ')); // already there: the add fails
+    expect(() => hc.addRoutes(specs(10))).toThrow(/ip route add 10\.100\.0\.7\/32 .*File exists/);
+    expect([...sys.routes]).toEqual([specs(10)[7].join(' ')]);
+    expect(hc.applied).toEqual([]);
+  });
+
+  it('crash recovery undoes the recorded routes in one batch; routes gone with their device count as undone', () => {
+    const sys = batchHost();
+    const file = path.join(stateDir(), 'state.json');
+    new HostChanges(file, sys).addRoutes(specs(300));
+    for (const s of specs(300).slice(0, 100)) sys.routes.delete(s.join(' ')); // vanished with the TAP
+    const next = new HostChanges(file, sys);
+    expect(next.recover()).toEqual({ undone: 300, failed: [] });
+    expect(sys.batches).toEqual([300, 300]);
+    expect(sys.routes.size).toBe(0);
+  });
+});

@@ -18,7 +18,11 @@ export type HostChange =
   | { kind: 'link-up'; name: string }
   /** An nftables table vstun owns whole (the director's guard); undone by deleting the table. */
   | { kind: 'nft-table'; family: 'inet' | 'ip' | 'ip6'; name: string }
-  | { kind: 'txqueuelen'; name: string; previous: number; value: number };
+  | { kind: 'txqueuelen'; name: string; previous: number; value: number }
+  /** A policy-routing rule (`ip rule add SPEC`); undone by `ip rule del SPEC`. */
+  | { kind: 'rule'; spec: string[]; family: 4 | 6 }
+  /** A link made a port of a bridge; undone by `ip link set NAME nomaster`. */
+  | { kind: 'master'; name: string; master: string };
 
 /** The side-effecting primitives, injectable so that unit tests can record instead of act. */
 export interface HostSystem {
@@ -32,6 +36,11 @@ export interface HostSystem {
    * Optional: without it, HostChanges runs each command through ip() (test fakes).
    */
   ipBatch?(commands: string[][]): Promise<Array<string | null>>;
+  /**
+   * The same, blocking: for start-up and undo, where thousands of routes would otherwise cost
+   * one `ip` process each. Optional: without it, HostChanges runs each command through ip().
+   */
+  ipBatchSync?(commands: string[][]): Array<string | null>;
   /** Runs `nft ARGS...` with `input` on stdin; throws an Error carrying nft's stderr on failure. Start-up and undo only. */
   nft?(args: string[], input?: string): string;
 }
@@ -62,6 +71,20 @@ export const realHostSystem: HostSystem = {
       });
       child.stdin?.end(commands.map((c) => c.join(' ')).join('\n') + '\n');
     });
+  },
+  ipBatchSync(commands) {
+    const results: Array<string | null> = commands.map(() => null);
+    if (commands.length === 0) return results;
+    try {
+      execFileSync('ip', ['-force', '-batch', '-'], { encoding: 'utf8', input: commands.map((c) => c.join(' ')).join('\n') + '\n', stdio: ['pipe', 'pipe', 'pipe'], timeout: 60_000, maxBuffer: 64 << 20 });
+      return results;
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      const stderr = e.stderr ?? '';
+      // ip itself failed (not found, killed by the timeout): every command counts as failed.
+      if (!/Command failed/.test(stderr)) return results.map(() => (stderr || e.message).trim());
+      return batchFailures(stderr, results);
+    }
   },
   nft(args, input) {
     try {
@@ -214,6 +237,26 @@ export class HostChanges {
   }
 
   /**
+   * Adds routes at start, all or none, in one `ip -batch` (thousands of VIPs would otherwise
+   * cost a process and a state-file write each). The undo records are written first, in one
+   * write; when any route is refused, the ones added are deleted again, no record is kept,
+   * and HOST_COMMAND_FAILED names the first refusal.
+   */
+  addRoutes(specs: readonly string[][]): void {
+    if (specs.length === 0) return;
+    const records: HostChange[] = specs.map((spec) => ({ kind: 'route', spec: [...spec], family: spec[0].includes(':') ? 6 : 4 }));
+    this.changes.push(...records);
+    this.persist();
+    const results = this.runBatchSync(specs.map((spec) => ['route', 'add', ...spec]));
+    const failed = results.findIndex((r) => r !== null);
+    if (failed < 0) return;
+    const added = specs.filter((_, i) => results[i] === null);
+    if (added.length) this.runBatchSync(added.map((spec) => ['route', 'del', ...spec]));
+    this.forget(records);
+    throw new HostChangeError('HOST_COMMAND_FAILED', `ip route add ${specs[failed].join(' ')}: ${results[failed]}`);
+  }
+
+  /**
    * Adds routes after start, all or none, without blocking the event loop (one `ip -batch`).
    * The undo records are written first; when any route is refused, the ones added are
    * deleted again, no record is kept, and HOST_COMMAND_FAILED names the first refusal.
@@ -270,8 +313,16 @@ export class HostChanges {
     this.persist();
   }
 
+  private runBatchSync(commands: string[][]): Array<string | null> {
+    return this.system.ipBatchSync ? this.system.ipBatchSync(commands) : this.runEach(commands);
+  }
+
   private async runBatch(commands: string[][]): Promise<Array<string | null>> {
-    if (this.system.ipBatch) return this.system.ipBatch(commands);
+    return this.system.ipBatch ? this.system.ipBatch(commands) : this.runEach(commands);
+  }
+
+  /** A batch without `ip -batch` (test fakes, planning): each command through ip(). */
+  private runEach(commands: string[][]): Array<string | null> {
     return commands.map((c) => {
       try {
         this.system.ip(c);
@@ -321,6 +372,40 @@ export class HostChanges {
     const previous = info[0]?.txqlen;
     if (previous === undefined || previous === value) return;
     this.apply({ kind: 'txqueuelen', name, previous, value }, ['link', 'set', name, 'txqueuelen', String(value)]);
+  }
+
+  /** Adds a policy-routing rule, e.g. `['from', '10.0.0.7', 'lookup', '7377', 'priority', '7377']`. */
+  addRule(family: 4 | 6, spec: string[]): void {
+    this.apply({ kind: 'rule', spec, family }, [`-${family}`, 'rule', 'add', ...spec]);
+  }
+
+  /**
+   * Deletes a rule this object added and drops its undo record. A rule already gone counts
+   * as deleted. Throws HostChangeError when ip refuses (the record stays for the exit undo).
+   */
+  removeRule(family: 4 | 6, spec: string[]): void {
+    const text = spec.join(' ');
+    try {
+      this.ignoreMissing(() => this.system.ip([`-${family}`, 'rule', 'del', ...spec]));
+    } catch (err) {
+      throw new HostChangeError('HOST_COMMAND_FAILED', `ip rule del ${text}: ${(err as Error).message}`);
+    }
+    this.forget(this.changes.filter((c) => c.kind === 'rule' && c.family === family && c.spec.join(' ') === text));
+  }
+
+  /** True when a link named `name` exists. */
+  hasLink(name: string): boolean {
+    try {
+      this.system.ip(['-o', 'link', 'show', 'dev', name]);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Makes `name` a port of bridge `master`; undone by releasing it (nomaster). */
+  setMaster(name: string, master: string): void {
+    this.apply({ kind: 'master', name, master }, ['link', 'set', name, 'master', master]);
   }
 
   /** Brings a link up; undone by setting it down again (only if it was down). */
@@ -417,6 +502,14 @@ export class HostChanges {
     const report: UndoReport = { undone: 0, failed: [] };
     for (let i = list.length - 1; i >= 0; i--) {
       const c = list[i];
+      if (c.kind === 'route' && this.system.ipBatchSync) {
+        // A run of routes (one per VIP: thousands) in one `ip -batch`, still in reverse order.
+        let j = i;
+        while (j > 0 && list[j - 1].kind === 'route') j--;
+        this.undoRoutes(list.slice(j, i + 1).reverse() as Array<Extract<HostChange, { kind: 'route' }>>, report);
+        i = j;
+        continue;
+      }
       try {
         this.undoOne(c);
         report.undone++;
@@ -425,6 +518,16 @@ export class HostChanges {
       }
     }
     return report;
+  }
+
+  private undoRoutes(routes: Array<Extract<HostChange, { kind: 'route' }>>, report: UndoReport): void {
+    // No -4/-6 in a batch line (ip takes no options there); the destination tells the family.
+    const results = this.runBatchSync(routes.map((c) => ['route', 'del', ...c.spec]));
+    routes.forEach((c, k) => {
+      const r = results[k];
+      if (r === null || MISSING.test(r)) report.undone++;
+      else report.failed.push(`${describeChange(c)}: ${r}`);
+    });
   }
 
   private undoOne(c: HostChange): void {
@@ -447,6 +550,12 @@ export class HostChanges {
         return;
       case 'txqueuelen':
         this.ignoreMissing(() => this.system.ip(['link', 'set', c.name, 'txqueuelen', String(c.previous)]));
+        return;
+      case 'rule':
+        this.ignoreMissing(() => this.system.ip([`-${c.family}`, 'rule', 'del', ...c.spec]));
+        return;
+      case 'master':
+        this.ignoreMissing(() => this.system.ip(['link', 'set', c.name, 'nomaster']));
         return;
       case 'nft-table': {
         const nft = this.nftRunner();
@@ -519,5 +628,9 @@ export function describeChange(c: HostChange): string {
       return `nftables table ${c.family} ${c.name}`;
     case 'txqueuelen':
       return `link ${c.name} txqueuelen ${c.value} (was ${c.previous})`;
+    case 'rule':
+      return `rule ${c.spec.join(' ')}`;
+    case 'master':
+      return `link ${c.name} in bridge ${c.master}`;
   }
 }

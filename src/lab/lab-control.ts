@@ -10,12 +10,15 @@ export function controlRequest(socketPath: string, request: Record<string, unkno
     conn.setEncoding('utf8');
     conn.setTimeout(timeoutMs, () => conn.destroy(new Error(`no reply on ${socketPath} within ${timeoutMs} ms`)));
     conn.on('data', (chunk: string) => {
-      buf += chunk;
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
+      // Search only the new chunk (a large listing arrives in hundreds of chunks).
+      const nl = chunk.indexOf('\n');
+      if (nl < 0) {
+        buf += chunk;
+        return;
+      }
       conn.end();
       try {
-        resolve(JSON.parse(buf.slice(0, nl)));
+        resolve(JSON.parse(buf + chunk.slice(0, nl)));
       } catch (err) {
         reject(err);
       }

@@ -2,15 +2,17 @@
 //
 //   node dist/lab/scaleout-client.js --host VIP --status FILE [--flows 100] [--echo-port 9000]
 //        [--chunk 200] [--interval-ms 250] [--http-port 8080] [--request-gap-ms 100]
-//        [--max-seconds 600]
+//        [--request-loops 1] [--max-seconds 600]
 //
 // Long-lived flows: FLOWS TCP connections to the lab app's echo port, each sending CHUNK
 // bytes of its own pseudo-random stream every INTERVAL ms and checking that every byte comes
 // back, in order (client to server crosses a director, server to client does not: DSR). A
 // flow that errors, closes, returns a wrong byte or stalls for 15 s is broken, with the real
 // server it was on (the app greets with its name) and when.
-// Requests: a curl loop (a new connection each, so each is a new flow for the directors),
-// one at a time with REQUEST_GAP ms between; each answer must name a real server.
+// Requests: REQUEST_LOOPS curl loops side by side (a new connection each, so each is a new
+// flow for the directors), each one request at a time with REQUEST_GAP ms between; each answer
+// must name a real server. More loops sample a short window better: a request stuck on a dead
+// director holds up only its own loop.
 // The status is rewritten to FILE every 250 ms (JSON); SIGTERM closes the flows cleanly,
 // writes the final status and exits 0. Bounded by --max-seconds.
 import { execFile } from 'node:child_process';
@@ -28,6 +30,7 @@ const { values } = parseArgs({
     'interval-ms': { type: 'string', default: '250' },
     'http-port': { type: 'string', default: '8080' },
     'request-gap-ms': { type: 'string', default: '100' },
+    'request-loops': { type: 'string', default: '1' },
     'curl-max-time': { type: 'string', default: '5' },
     'max-seconds': { type: 'string', default: '600' },
   },
@@ -37,7 +40,8 @@ const statusFile = values.status ?? '';
 const flowCount = Number(values.flows);
 const chunk = Number(values.chunk);
 const intervalMs = Number(values['interval-ms']);
-if (!host || !statusFile || !(flowCount >= 0 && flowCount <= 2000) || !(chunk >= 1 && chunk <= 65536) || !(intervalMs >= 10)) {
+const requestLoops = Number(values['request-loops']);
+if (!host || !statusFile || !(flowCount >= 0 && flowCount <= 2000) || !(Number.isInteger(requestLoops) && requestLoops >= 1 && requestLoops <= 16) || !(chunk >= 1 && chunk <= 65536) || !(intervalMs >= 10)) {
   process.stderr.write('usage: scaleout-client --host VIP --status FILE [--flows N] [--chunk BYTES] [--interval-ms MS] ...\n');
   process.exit(2);
 }
@@ -129,13 +133,18 @@ function openFlow(id: number): void {
   });
 }
 
+/** An answered request that took this long went through at least one SYN retransmission (the first comes after 1 s). */
+const DELAYED_MS = 900;
+
 interface RequestStats {
   ok: number;
   failed: number;
+  /** Answered, but only after DELAYED_MS or more: its first SYN was lost (e.g. sent to a dead director). */
+  delayed: number;
   byServer: Record<string, number>;
   failures: { atMs: number; error: string }[];
 }
-const requests: RequestStats = { ok: 0, failed: 0, byServer: {}, failures: [] };
+const requests: RequestStats = { ok: 0, failed: 0, delayed: 0, byServer: {}, failures: [] };
 
 function curlOnce(): Promise<void> {
   return new Promise((resolve) => {
@@ -144,6 +153,7 @@ function curlOnce(): Promise<void> {
       const name = String(stdout).trim();
       if (!err && /^rs\d+$/.test(name)) {
         requests.ok++;
+        if (Date.now() - started - t >= DELAYED_MS) requests.delayed++;
         requests.byServer[name] = (requests.byServer[name] ?? 0) + 1;
       } else {
         requests.failed++;
@@ -211,6 +221,6 @@ for (let i = 0; i < flowCount; i++) {
   if (i % 20 === 19) await new Promise((r) => setTimeout(r, 50));
 }
 writeStatus();
-void requestLoop();
+for (let i = 0; i < requestLoops; i++) void requestLoop();
 // Keep the process alive until stopped.
 setInterval(() => undefined, 1 << 30);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { renderVipInclude } from '../bgp/vip-include.js';
-import { directorBirdConf, FAST_BGP_TIMERS, routerBirdConf, type BgpTimers, type ScaleoutLab } from './scaleout-lab.js';
+import { directorBirdConf, FAST_BGP_TIMERS, requestWindow, routerBirdConf, type BgpTimers, type ClientStatus, type ScaleoutLab } from './scaleout-lab.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'vstun-bird-parse-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -46,5 +46,35 @@ describe('BIRD accepts what the lab and the director write', () => {
     const lab = fakeLab(FAST_BGP_TIMERS);
     writeFileSync(lab.hosts[0].includeFile, renderVipInclude('vstun_vips', 'vtso0', []));
     expect(() => birdParses(directorBirdConf(lab, lab.hosts[0]))).not.toThrow();
+  });
+});
+
+describe('requestWindow: what the request loop did between two statuses', () => {
+  const status = (elapsedMs: number, ok: number, failures: string[], delayed = 0): ClientStatus =>
+    ({
+      elapsedMs,
+      flows: { opened: 0, established: 0, connecting: 0, behind: 0, broken: 0, bytesSent: 0, bytesVerified: 0, byServer: {}, brokenDetails: [] },
+      requests: { ok, failed: failures.length, delayed, byServer: {}, failures: failures.map((error, i) => ({ atMs: i, error })) },
+    }) as ClientStatus;
+  const timeout = (ms: number) => `curl: (28) Connection timed out after ${ms} milliseconds`;
+
+  test('counts the failures of the window, not those before it, and groups their reasons', () => {
+    const before = status(1000, 50, [timeout(5001)], 1);
+    const after = status(9000, 80, [timeout(5001), timeout(5002), timeout(5000), 'curl: (7) Failed to connect'], 5);
+    expect(requestWindow(before, after)).toEqual({
+      attempted: 33,
+      failed: 3,
+      delayed: 4,
+      reasons: { 'curl: (28) Connection timed out after N milliseconds': 2, 'curl: (7) Failed to connect': 1 },
+    });
+  });
+
+  test('a window without failures', () => {
+    expect(requestWindow(status(0, 5, []), status(10, 9, []))).toEqual({ attempted: 4, failed: 0, delayed: 0, reasons: {} });
+  });
+
+  test('statuses swapped or from different runs are refused', () => {
+    expect(() => requestWindow(status(10, 9, []), status(0, 5, []))).toThrow(/out of order/);
+    expect(() => requestWindow(status(0, 9, [timeout(1)]), status(10, 5, []))).toThrow(/different client runs/);
   });
 });

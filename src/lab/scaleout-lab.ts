@@ -3,7 +3,7 @@
 // BIRD on the router spreading the VIP over them by ECMP:
 //
 //   client ── router (BIRD: eBGP AS 65000, kernel export with `merge paths`,
-//               │     fib_multipath_hash_policy=1: ECMP hashes on ports too)
+//               │     fib_multipath_hash_policy=3 over addresses and ports: see ECMP_HASH_FIELDS)
 //               ├── dir1 10.70.1.2  (BIRD AS 65001 + vstun-director, TAP) ──┐
 //               ├── dir2 10.70.22.2 (same)                                    ├─IPIP─► rs1..rs3
 //               └── dir3 10.70.23.2 (same)                                  ──┘      (agents)
@@ -62,6 +62,29 @@ export interface ScaleoutLab extends Lab {
   apps: Map<number, Daemon>;
 }
 
+/**
+ * The router's ECMP hash fields (net.ipv4.fib_multipath_hash_fields): source and destination
+ * address, protocol, source and destination port.
+ */
+export const ECMP_HASH_FIELDS = 0x0037;
+
+/**
+ * Makes a Linux router hash ECMP on the packet's addresses and ports, as a router in front of
+ * directors does. Not policy 1: for a forwarded packet that already carries an L4 hash, policy
+ * 1 uses that hash instead of the headers, and over veth that is the client socket's random
+ * hash, which Linux draws anew on every SYN retransmission (net.core.txrehash). A connection
+ * whose SYN went to a dead director then tried another one a second later and succeeded, so
+ * the lab counted no failed request while a silent director was still routed to. Policy 3
+ * (custom fields) always dissects the headers: a connection keeps its next hop, as behind a
+ * real router.
+ */
+export function hashEcmpOnHeaders(topo: Lab['topo'], ns: string): void {
+  topo.sysctl(ns, 'net.ipv4.fib_multipath_hash_fields', ECMP_HASH_FIELDS);
+  topo.sysctl(ns, 'net.ipv4.fib_multipath_hash_policy', 3);
+  topo.sysctl(ns, 'net.ipv6.fib_multipath_hash_fields', ECMP_HASH_FIELDS);
+  topo.sysctl(ns, 'net.ipv6.fib_multipath_hash_policy', 3);
+}
+
 /** Builds the namespaces and links (no daemon yet). On failure everything is removed. */
 export function buildScaleoutLab(opts: ScaleoutLabOptions): ScaleoutLab {
   if (!Number.isInteger(opts.directors) || opts.directors < 1 || opts.directors > 8) throw new RangeError(`directors must be an integer 1..8, got ${opts.directors}`);
@@ -71,7 +94,7 @@ export function buildScaleoutLab(opts: ScaleoutLabOptions): ScaleoutLab {
     // Only BGP routes the VIP from now on; the probe source is not used (each director probes from its DIP).
     topo.exec(router, 'ip', ['route', 'del', `${base.vip}/32`]);
     topo.exec(router, 'ip', ['route', 'del', `${LAB_PROBE_SOURCE}/32`]);
-    topo.sysctl(router, 'net.ipv4.fib_multipath_hash_policy', 1);
+    hashEcmpOnHeaders(topo, router);
     const hosts: DirectorHost[] = [];
     for (let i = 1; i <= opts.directors; i++) {
       let ns = base.director;
@@ -308,7 +331,35 @@ export interface ClientStatus {
     byServer: Record<string, number>;
     brokenDetails: { id: number; server: string; localPort: number; reason?: string; atMs?: number }[];
   };
-  requests: { ok: number; failed: number; byServer: Record<string, number>; failures: { atMs: number; error: string }[] };
+  requests: { ok: number; failed: number; delayed: number; byServer: Record<string, number>; failures: { atMs: number; error: string }[] };
+}
+
+/** What the request loop did between two statuses of the same client run. */
+export interface RequestWindow {
+  attempted: number;
+  failed: number;
+  /** Answered after a SYN retransmission (900 ms or more). */
+  delayed: number;
+  /** Failed requests by curl's message (from the failures recorded in the window). */
+  reasons: Record<string, number>;
+}
+
+/**
+ * The requests that ended between `before` and `after` (two statuses of one client run, in
+ * that order): attempted and failed from the counters, the reasons from the failures recorded
+ * since `before` (the client appends each when it ends; it keeps the first 1000).
+ */
+export function requestWindow(before: ClientStatus, after: ClientStatus): RequestWindow {
+  if (after.elapsedMs < before.elapsedMs) throw new RangeError(`statuses out of order: ${after.elapsedMs} ms before ${before.elapsedMs} ms`);
+  const failed = after.requests.failed - before.requests.failed;
+  const attempted = after.requests.ok - before.requests.ok + failed;
+  if (failed < 0 || attempted < failed) throw new RangeError('statuses of different client runs: a counter went down');
+  const reasons: Record<string, number> = {};
+  for (const f of after.requests.failures.slice(before.requests.failures.length)) {
+    const key = f.error.replace(/\d+ (ms|milliseconds)/g, 'N $1').slice(0, 100);
+    reasons[key] = (reasons[key] ?? 0) + 1;
+  }
+  return { attempted, failed, delayed: after.requests.delayed - before.requests.delayed, reasons };
 }
 
 export interface ScaleoutClient {
@@ -323,6 +374,8 @@ export interface ScaleoutClientOptions {
   chunk?: number;
   intervalMs?: number;
   requestGapMs?: number;
+  /** Curl loops side by side (default 1). */
+  requestLoops?: number;
   maxSeconds?: number;
 }
 
@@ -332,7 +385,7 @@ export async function startScaleoutClient(lab: ScaleoutLab, opts: ScaleoutClient
   const args = [path.join(REPO_ROOT, 'dist/lab/scaleout-client.js'), '--host', lab.vip, '--status', statusFile, '--flows', String(opts.flows)];
   args.push('--echo-port', String(LAB_APP_ECHO_PORT), '--http-port', String(LAB_APP_HTTP_PORT));
   args.push('--chunk', String(opts.chunk ?? 200), '--interval-ms', String(opts.intervalMs ?? 250), '--request-gap-ms', String(opts.requestGapMs ?? 100));
-  args.push('--max-seconds', String(opts.maxSeconds ?? 600));
+  args.push('--request-loops', String(opts.requestLoops ?? 1), '--max-seconds', String(opts.maxSeconds ?? 600));
   const child = lab.topo.spawn(lab.client, process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));

@@ -37,9 +37,23 @@ export interface SoakResult {
   /** Least-squares slope of the director's RSS over the run, KB per minute. */
   directorSlopeKbPerMin: number;
   agentSlopesKbPerMin: number[];
-  curls: { ok: number; failed: number };
+  /** Every failed curl (the first 200) with when it happened and what curl said. */
+  curls: { ok: number; failed: number; failures: CurlFailure[]; reasons: Record<string, number> };
   udpEcho: { sent: number; received: number };
   fuzzFrames: number;
+}
+
+export interface CurlFailure {
+  /** Seconds into the run when the curl started. */
+  atS: number;
+  /** How long it took to fail, ms. */
+  tookMs: number;
+  reason: string;
+}
+
+/** The class of a failed curl's message, for counting: curl's exit code and its text without numbers (times, bytes, ports). */
+export function failureClass(reason: string): string {
+  return reason.replace(/\d+/g, (m, off: number, all: string) => (all[off - 1] === '(' ? m : 'N')).slice(0, 120);
 }
 
 const DIRECTOR_MAC = '02:56:53:54:00:02';
@@ -113,11 +127,20 @@ export async function runSoakCampaign(opts: SoakOptions): Promise<SoakResult> {
     const fuzzCount = 50 * durationS;
     const fuzzing = injectFrames(lab, lab.director, director.tap, fuzzCount, () => fuzz.next(), 50, (durationS + 60) * 1000);
 
-    const curls = { ok: 0, failed: 0 };
+    const curls = { ok: 0, failed: 0, failures: [] as CurlFailure[], reasons: {} as Record<string, number> };
     while (elapsedS() < durationS) {
+      const atS = elapsedS();
+      const started = Date.now();
       const body = await curlOnce(lab, url);
       if (/^rs\d$/.test(body)) curls.ok++;
-      else curls.failed++;
+      else {
+        curls.failed++;
+        const f: CurlFailure = { atS: Math.round(atS * 10) / 10, tookMs: Date.now() - started, reason: body.slice(0, 300) || '(empty answer)' };
+        if (curls.failures.length < 200) curls.failures.push(f);
+        const cls = failureClass(f.reason);
+        curls.reasons[cls] = (curls.reasons[cls] ?? 0) + 1;
+        log(`soak: curl failed at ${f.atS} s after ${f.tookMs} ms: ${f.reason}`);
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
     await Promise.all([exited(probe), exited(load)]);
@@ -128,7 +151,7 @@ export async function runSoakCampaign(opts: SoakOptions): Promise<SoakResult> {
     const problems: string[] = [];
     if (director.child.exitCode !== null) problems.push('the director exited');
     agents.forEach((a, i) => a.child.exitCode !== null && problems.push(`agent ${i + 1} exited`));
-    if (curls.failed > 0) problems.push(`${curls.failed} of ${curls.ok + curls.failed} curls failed`);
+    if (curls.failed > 0) problems.push(`${curls.failed} of ${curls.ok + curls.failed} curls failed (${Object.entries(curls.reasons).map(([r, n]) => `${n}× ${r}`).join('; ')})`);
     const echo = lastJson(probeOut);
     const minutes = samples.map((s) => s.atS / 60);
     const result: SoakResult = {

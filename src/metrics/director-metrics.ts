@@ -149,7 +149,7 @@ export function createDirectorMetrics(director: Director): Registry {
     help: 'Entries in the connection table (connections and persistence templates).',
     registers: [registry],
     collect() {
-      this.set(director.table.size);
+      this.set(director.tableStats().entries);
     },
   });
   new Gauge({
@@ -157,7 +157,7 @@ export function createDirectorMetrics(director: Director): Registry {
     help: 'Most entries the connection table holds (fixed at start).',
     registers: [registry],
     collect() {
-      this.set(director.table.capacity);
+      this.set(director.tableStats().capacity);
     },
   });
   new Gauge({
@@ -165,7 +165,8 @@ export function createDirectorMetrics(director: Director): Registry {
     help: 'Entries / capacity of the connection table.',
     registers: [registry],
     collect() {
-      this.set(director.table.size / director.table.capacity);
+      const t = director.tableStats();
+      this.set(t.capacity > 0 ? t.entries / t.capacity : 0);
     },
   });
   new Counter({
@@ -175,7 +176,7 @@ export function createDirectorMetrics(director: Director): Registry {
     registers: [registry],
     collect() {
       this.reset();
-      const s = director.table.stats();
+      const s = director.tableStats();
       this.inc({ kind: 'established' }, s.evictedEstablished);
       this.inc({ kind: 'other' }, s.evictedOther);
     },

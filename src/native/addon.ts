@@ -27,6 +27,15 @@ export const ADDR_STRIDE = 16;
  * packet starts with its own virtio-net header; otherwise the writer prepends a zero one.
  */
 export const META_FLAG_VNET_HDR = 1;
+/**
+ * TUN/TAP writers: set in a packet's META_FAMILY word when its bytes continue the packet
+ * before it (a scatter write: one writev of the first entry and every continuation after
+ * it, up to MAX_GATHER_SPANS spans). Lets a caller send a super-packet made of spans of
+ * the ring without copying them together. A continuation with nothing before it is an error.
+ */
+export const META_FLAG_CONTINUES = 2;
+/** Most spans one gathered packet may have (the first entry and its continuations). */
+export const MAX_GATHER_SPANS = 128;
 
 export interface ReaderOptions {
   /** File descriptor to read from. Set non-blocking by the addon. */
@@ -148,6 +157,17 @@ export interface UdpSocketOptions {
   reusePort?: boolean;
 }
 
+export interface NativeLoopDelaySampler {
+  /**
+   * Fills `out` (at least bounds + 6 numbers): per-bucket sample counts (bounds + 1, the last
+   * above every bound), the sum of delays in seconds, the sample count, then the window
+   * since the last reset: its count, sum and largest delay in seconds.
+   */
+  read(out: Float64Array, resetWindow: boolean): void;
+  /** Stops sampling; idempotent. */
+  close(): void;
+}
+
 export interface NativeAddon {
   /** Opens a TUN or TAP device (IFF_NO_PI). `queues` > 1 sets IFF_MULTI_QUEUE. */
   tunOpen(name: string, kind: 'tun' | 'tap', queues: number, options?: TunOpenOptions): TunOpenResult;
@@ -168,6 +188,13 @@ export interface NativeAddon {
   sdNotify(socketPath: string, state: string): void;
   /** CLOCK_MONOTONIC in microseconds (MONOTONIC_USEC= of RELOADING=1). */
   monotonicUsec(): number;
+  /**
+   * Starts an event-loop delay sampler: a periodic timerfd every `intervalUs` (100 µs..10 s)
+   * on this thread's loop, each sample counted in the bucket of the first bound (ns,
+   * ascending, 1..32 of them) it does not exceed. Never keeps the process alive. Throws
+   * RangeError/TypeError for bad arguments, an errno error when the timerfd cannot be made.
+   */
+  createLoopDelaySampler(intervalUs: number, boundsNs: Float64Array): NativeLoopDelaySampler;
   /** Sets the primary IPv4 address and prefix length (SIOCSIFADDR + SIOCSIFNETMASK). */
   linkSetIpv4(ifname: string, address: string, prefixLength: number): void;
   /** Adds an IPv6 address (SIOCSIFADDR on an AF_INET6 socket). */

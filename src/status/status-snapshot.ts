@@ -86,7 +86,7 @@ export function statusDocument(src: StatusSources): StatusDocument {
     uptimeS: Math.round(process.uptime()),
     framesIn: d.datapath.framesIn,
     drops,
-    connTable: { entries: d.table.size, capacity: d.table.capacity },
+    connTable: ((t) => ({ entries: t.entries, capacity: t.capacity }))(d.tableStats()),
     eventLoop: src.eventLoop(),
     services: d.registry.list().map((svc) => {
       const vip = formatIpv4(svc.vip);

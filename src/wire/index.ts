@@ -15,3 +15,4 @@ export * from './ipv6.js';
 export * from './ipip.js';
 export * from './icmpv6.js';
 export * from './gue.js';
+export * from './nat-rewrite.js';

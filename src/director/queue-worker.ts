@@ -1,0 +1,45 @@
+// Thread entry of one queue worker (started by queue-threads.ts): wraps its TAP queue fd,
+// builds its own Director (registry, connection table, data path, sweep and estimator
+// timers) and hands the main thread's messages to a QueueWorkerCore. The data path starts
+// once the first projection of the services has been applied.
+import { parentPort, workerData } from 'node:worker_threads';
+import { TunTapDevice } from '../device/native-tap-device.js';
+import { loadAddon } from '../native/addon.js';
+import { Director } from './director.js';
+import { QueueWorkerCore, type CorePort } from './queue-worker-core.js';
+import type { QueueWorkerData } from './queue-threads.js';
+
+const STATS_INTERVAL_MS = 250;
+
+function main(): void {
+  const data = workerData as QueueWorkerData;
+  const port = parentPort as unknown as CorePort;
+  const addon = loadAddon();
+  const device = TunTapDevice.fromFd(addon, data.tap, data.fd, 'tap', {}, data.queue, data.vnetHdrLen, data.offloadFlags);
+  const director = new Director({
+    device,
+    mac: Uint8Array.from(data.mac),
+    linkAddress: data.linkAddress,
+    kernelAddress: data.kernelAddress,
+    kernelMac: Uint8Array.from(data.kernelMac),
+    readKernelMac: () => addon.linkGetMac(data.tap),
+    // The outer source of each server comes with the projection (RealServerProjection.dip).
+    dipFor: () => 0,
+    connTableCapacity: data.connTableCapacity,
+    mhTableSize: data.mhTableSize,
+    icmpEcho: data.icmpEcho,
+    sloppyTcp: data.sloppyTcp,
+  });
+  new QueueWorkerCore({
+    director,
+    port,
+    queue: data.queue,
+    queues: data.queues,
+    device,
+    statsIntervalMs: STATS_INTERVAL_MS,
+    onFirstApply: () => director.start(),
+    onStop: () => director.stop(),
+  });
+}
+
+main();
