@@ -16,7 +16,7 @@
 //   note       conditions that matter for reading it (load achieved, lost probes, rounds)
 
 /** The sections of `npm run bench`, in the order they run; a full run has all of them. */
-export const SECTIONS = ['memory', 'forwarding', 'latency', 'synflood', 'throughput', 'agent', 'control'];
+export const SECTIONS = ['memory', 'forwarding', 'queues', 'latency', 'synflood', 'throughput', 'agent', 'control'];
 
 const OPS = {
   '>=': (a, b) => a >= b,

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench:queues [-- --seconds 3 --rounds 3 --flows 16 --json]
+// npm run bench:queues [-- --seconds 3 --rounds 3 --flows 16 --json --no-build --cpu-prof-dir DIR]
 //
 // Scale-up: vstun-director with a two-queue TAP (--queues 2, one worker thread per queue)
 // against the same director with one queue, and against the C TAP forwarder
@@ -10,7 +10,9 @@
 // and the generator shares them, so on a 2-CPU machine the ceiling is the machine's (the
 // C 2-queue / C 1-queue ratio shows it). The four forwarders run interleaved for several
 // rounds and the medians are compared. --json prints the result object as the last line
-// (bench/run.mjs folds it into results.json). Bounded in time; the lab is removed on exit.
+// (bench/run.mjs folds it into results.json). --cpu-prof-dir DIR runs the directors under
+// node --cpu-prof (one .cpuprofile per thread: the main thread and each queue worker).
+// Bounded in time; the lab is removed on exit.
 import os from 'node:os';
 import path from 'node:path';
 import { BIN, buildDistAndC, option as opt, ROOT, routeVipIntoTap } from './lib/bench-setup.mjs';
@@ -18,6 +20,7 @@ import { BIN, buildDistAndC, option as opt, ROOT, routeVipIntoTap } from './lib/
 const SECONDS = Number(opt('seconds', '3'));
 const ROUNDS = Number(opt('rounds', '3'));
 const FLOWS = Number(opt('flows', '16'));
+const PROFILE_DIR = opt('cpu-prof-dir', '');
 const PAYLOAD = 64;
 const WARMUP_MS = 1000;
 const TAP_MAC = '02:56:53:54:00:02';
@@ -35,7 +38,7 @@ if (process.getuid?.() !== 0) {
   process.exit(2);
 }
 
-buildDistAndC(['gen', 'tap_fwd']);
+if (!process.argv.includes('--no-build')) buildDistAndC(['gen', 'tap_fwd']); // npm run bench has just built everything
 
 const { buildLab } = await import(path.join(ROOT, 'dist', 'lab', 'vs-lab.js'));
 const { startDirector, serviceYaml, labTapName } = await import(path.join(ROOT, 'dist', 'lab', 'lab-daemons.js'));
@@ -91,7 +94,8 @@ try {
     return { pps: (b.rs.rx - a.rs.rx) / dt, offered: (b.tap.tx + b.tap.txDropped - a.tap.tx - a.tap.txDropped) / dt };
   };
   const director = (queues) => async () => {
-    const d = await startDirector(lab, { config: config(queues), name: `director-q${queues}` });
+    const nodeArgs = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(PROFILE_DIR, `q${queues}`)}`] : [];
+    const d = await startDirector(lab, { config: config(queues), name: `director-q${queues}`, nodeArgs });
     lab.topo.tryExec(lab.client, 'ping', ['-c', '1', '-W', '1', lab.vip]);
     const m = await measure();
     const q = await d.control('queues');

@@ -11,6 +11,8 @@
 //               same TAP, same offered load (bench/c/gen.c): the batched reference with the
 //               addon's own structure (bench/c/io_ref.c ... ipip) and the one-frame loop
 //               (bench/c/tap_fwd.c). Rounds interleaved, medians compared.
+//   queues      the same pps with several queues: --queues 2 vs --queues 1 vs the C forwarder
+//               with 2 queues, 16 flows (bench/queues.mjs).
 //   latency     UDP echo RTT (bench/c/udp_rtt.c, 1000 probes/s) idle and under background
 //               load at about 50% of the director's rate, through three paths: director +
 //               agent; the floor, C forwarder (tap_fwd.c) + C decapsulator (decap_ref.c) on
@@ -37,7 +39,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatTable, line, SECTIONS } from './lines.mjs';
+import { exited, lastJson, lines } from './child-output.mjs';
+import { formatTable, line, SECTIONS, sig3 } from './lines.mjs';
+import { profileText, summarizeProfile } from './profile.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'bench', 'bin');
@@ -106,13 +110,6 @@ function machine() {
 const pinned = (cpu, cmd, args) => (TWO_CPUS ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args]);
 const pinPid = (pid, cpu) => TWO_CPUS && execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
 
-function lines(child) {
-  const out = [];
-  child.stdout?.on('data', (d) => out.push(...d.toString().split('\n').filter(Boolean)));
-  child.stderr?.on('data', (d) => out.push(...d.toString().split('\n').filter(Boolean)));
-  return out;
-}
-const exited = (c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r())));
 async function waitLine(out, pred, ms, what) {
   const end = Date.now() + ms;
   while (!out.some(pred)) {
@@ -121,7 +118,6 @@ async function waitLine(out, pred, ms, what) {
   }
   return out.find(pred);
 }
-const lastJson = (out) => JSON.parse([...out].reverse().find((l) => l.startsWith('{')) ?? '{}');
 
 // Children outside any lab (the sub-benchmarks with their own namespaces): on a stop they get
 // SIGINT, so that they remove their namespaces themselves.
@@ -231,10 +227,15 @@ async function labSections(r, want, stopper) {
   // The single-queue figures are one queue's, whatever the director's default queue count.
   const help = execFileSync(process.execPath, [path.join(ROOT, 'dist', 'cli', 'vstun-director.js'), '--help'], { encoding: 'utf8' });
   const oneQueue = /--queues\b/.test(help) ? ['--queues', '1'] : [];
-  const runDirector = async (connTableSize = 1 << 20, nodeArgs = []) => {
-    const d = await startDirector(lab, { config: directorConfig(connTableSize), name: `director-${connTableSize}`, nodeArgs, extraArgs: oneQueue });
+  /** The queues of a director as deployed (latency, SYN flood): one per CPU where it has --queues. */
+  const deployedQueues = oneQueue.length ? os.availableParallelism() : 1;
+  r.settings.directorQueues = { forwarding: 1, latencyAndSynFlood: deployedQueues };
+  /** A director as deployed (its default queue count), or with one queue for the single-queue pps lines. */
+  const runDirector = async (connTableSize = 1 << 20, nodeArgs = [], single = false) => {
+    const d = await startDirector(lab, { config: directorConfig(connTableSize), name: `director-${connTableSize}`, nodeArgs, extraArgs: single ? oneQueue : [] });
     daemons.add(d);
-    pinPid(d.child.pid, 1);
+    // One queue: pinned like the C forwarders. Several: their workers need both CPUs.
+    if (single || !oneQueue.length) pinPid(d.child.pid, 1);
     // The first frames teach the director the kernel's MAC; a ping does it before measuring.
     lab.topo.tryExec(lab.client, 'ping', ['-c', '1', '-W', '1', lab.vip]);
     return d;
@@ -281,7 +282,7 @@ async function labSections(r, want, stopper) {
       console.log(`\n[forwarding] ${PAYLOAD}-byte UDP at the RS: vstun-director vs batched C (io_ref.c) vs one-frame C (tap_fwd.c), ${ROUNDS} rounds of ${SECONDS} s after ${WARMUP_MS} ms warm-up`);
       const who = {
         director: async () => {
-          const d = await runDirector();
+          const d = await runDirector(1 << 20, [], true);
           const m = await measureForward();
           const status = await d.control('status');
           await d.stop(5000);
@@ -318,13 +319,16 @@ async function labSections(r, want, stopper) {
       if (flag('profile') || (!QUICK && med.director < med.batchedC)) {
         // Where the director's time goes: one more loaded round under --cpu-prof.
         const dir = fs.mkdtempSync(path.join(lab.workDir, 'prof-'));
-        const d = await runDirector(1 << 20, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+        const t0 = performance.now();
+        const d = await runDirector(1 << 20, ['--cpu-prof', `--cpu-prof-dir=${dir}`], true);
+        const startupMs = performance.now() - t0;
         await measureForward();
+        const endMs = performance.now() - t0 - 500; // the profile starts after the spawn: a margin keeps shutdown out
         await d.stop(10_000);
-        r.forwarding.profile = summarizeProfile(dir);
-        console.log(`  profile (self time, top functions): ${r.forwarding.profile.map((p) => `${p.fn} ${p.pct}%`).join(', ')}`);
+        r.forwarding.profile = summarizeProfile(dir, 8, startupMs, endMs);
+        console.log(`  profile (self time, top functions): ${profileText(r.forwarding.profile, 8)}`);
       }
-      const profile = r.forwarding.profile?.length ? `; director --cpu-prof self time: ${r.forwarding.profile.slice(0, 4).map((p) => `${p.fn} ${p.pct}%`).join(', ')}` : '';
+      const profile = r.forwarding.profile?.length ? `; director --cpu-prof self time: ${profileText(r.forwarding.profile)}` : '';
       r.lines.push(
         line({ id: 'pps.vs-batched-c', what: `${PAYLOAD}-byte UDP forwarding, director, 1 queue`, value: med.director, unit: 'pps', reference: { what: 'batched C (io_ref.c)', value: med.batchedC }, target: { on: 'ratio', op: '>=', bound: 1.0, text: '≥ 1.0' }, note: `${note}; C rounds ${spread('batchedC')}${profile}` }),
         line({ id: 'pps.vs-one-frame-c', what: `${PAYLOAD}-byte UDP forwarding, director, 1 queue`, value: med.director, unit: 'pps', reference: { what: 'one-frame C (tap_fwd.c)', value: med.oneFrameC }, note: `C rounds ${spread('oneFrameC')}` }),
@@ -335,7 +339,7 @@ async function labSections(r, want, stopper) {
     if (want.has('latency')) {
       let maxPps = r.forwarding?.directorPps;
       if (!maxPps) {
-        const d = await runDirector();
+        const d = await runDirector(1 << 20, [], true);
         maxPps = (await measureForward()).pps;
         await d.stop(5000);
       }
@@ -429,7 +433,8 @@ async function labSections(r, want, stopper) {
           const n = names[(i + j) % names.length];
           const down = await setups[n]();
           try {
-            rounds[n].push(await both());
+            // The mixed paths only say which hop an idle tail comes from: no loaded run (time).
+            rounds[n].push(n.endsWith('Hop') ? { idle: await rtt(false) } : await both());
           } finally {
             await down();
           }
@@ -440,6 +445,7 @@ async function labSections(r, want, stopper) {
       for (const n of names) {
         paths[n] = {};
         for (const when of ['idle', 'loaded']) {
+          if (!rounds[n][0][when]) continue;
           const rs = rounds[n].map((x) => x[when]);
           const med = (key) => median(rs.map((x) => x[key]));
           const sum = (key) => rs.reduce((a, x) => a + x[key], 0);
@@ -460,18 +466,19 @@ async function labSections(r, want, stopper) {
       const achieved = `load achieved at the sink: vstun ${k(paths.vstun.loaded.loadAtSinkPps)}, floor ${k(paths.floor.loaded.loadAtSinkPps)}, kernel ${k(paths.kernel.loaded.loadAtSinkPps)} pps (asked ${k(loadAsked)})`;
       for (const [p, label] of [['vstun', 'director + agent'], ['floor', 'C tap_fwd + C decap_ref'], ['directorHop', 'director + C decap_ref'], ['agentHop', 'C tap_fwd + agent'], ['kernel', 'kernel routing']]) {
         const x = paths[p];
-        console.log(`  ${label.padEnd(24)}: idle p50 ${x.idle.p50us} / p99 ${x.idle.p99us} µs (lost ${x.idle.lost}/${x.idle.sent}); loaded p50 ${x.loaded.p50us} / p99 ${x.loaded.p99us} µs (lost ${x.loaded.lost}/${x.loaded.sent}; load at the sink ${k(x.loaded.loadAtSinkPps)} pps)`);
+        const loaded = x.loaded ? `; loaded p50 ${x.loaded.p50us} / p99 ${x.loaded.p99us} µs (lost ${x.loaded.lost}/${x.loaded.sent}; load at the sink ${k(x.loaded.loadAtSinkPps)} pps)` : '';
+        console.log(`  ${label.padEnd(24)}: idle p50 ${x.idle.p50us} / p99 ${x.idle.p99us} µs (lost ${x.idle.lost}/${x.idle.sent})${loaded}`);
       }
       const rl = r.latency;
       const floor = (when, q) => ({ what: 'C forwarder + C decapsulator', value: rl[when].floor[q] });
-      const rounds3 = `median of ${latencyRounds} interleaved round(s) of ${probeSeconds} s at ${PROBE_RATE} probes/s; n/a = the kernel path's figure was the larger (noise)`;
+      const rounds3 = `director with ${deployedQueues} queue(s); median of ${latencyRounds} interleaved round(s) of ${probeSeconds} s at ${PROBE_RATE} probes/s${rl.idle.vstun.addedP99us === null || rl.idle.floor.addedP99us === null ? "; n/a = the kernel path's figure was the larger (noise)" : ''}`;
       r.lines.push(
         line({ id: 'rtt.idle.added-p99-vs-floor', what: 'added RTT p99, idle (path − kernel path)', value: rl.idle.vstun.addedP99us, unit: 'µs', reference: floor('idle', 'addedP99us'), target: { on: 'ratio', op: '<=', bound: 1.25, text: '≤ 1.25' }, note: `${raw('idle', 'p99us')}; ${lost('idle')}; ${rounds3}` }),
         line({ id: 'rtt.idle.added-p99', what: 'added RTT p99, idle', value: rl.idle.vstun.addedP99us, unit: 'µs', target: { on: 'value', op: '<=', bound: 500, text: '≤ 500 µs' } }),
         // The whole RTT, never n/a: what the added figures are made of.
         line({ id: 'rtt.idle.p99-vs-floor', what: 'RTT p99, idle (whole path)', value: paths.vstun.idle.p99us, unit: 'µs', reference: { what: 'C forwarder + C decapsulator', value: paths.floor.idle.p99us }, note: `kernel path ${paths.kernel.idle.p99us} µs` }),
-        line({ id: 'rtt.idle.p99.director-hop', what: 'RTT p99, idle, director + C decapsulator', value: paths.directorHop.idle.p99us, unit: 'µs', reference: { what: 'C forwarder + C decapsulator', value: paths.floor.idle.p99us }, note: `where the tail is: the director's hop alone; ~50% load ${paths.directorHop.loaded.p99us} µs` }),
-        line({ id: 'rtt.idle.p99.agent-hop', what: 'RTT p99, idle, C forwarder + agent', value: paths.agentHop.idle.p99us, unit: 'µs', reference: { what: 'C forwarder + C decapsulator', value: paths.floor.idle.p99us }, note: `where the tail is: the agent's hop alone; ~50% load ${paths.agentHop.loaded.p99us} µs` }),
+        line({ id: 'rtt.idle.p99.director-hop', what: 'RTT p99, idle, director + C decapsulator', value: paths.directorHop.idle.p99us, unit: 'µs', reference: { what: 'C forwarder + C decapsulator', value: paths.floor.idle.p99us }, note: `which hop the tail comes from: the director's alone; lost ${paths.directorHop.idle.lost}/${paths.directorHop.idle.sent}` }),
+        line({ id: 'rtt.idle.p99.agent-hop', what: 'RTT p99, idle, C forwarder + agent', value: paths.agentHop.idle.p99us, unit: 'µs', reference: { what: 'C forwarder + C decapsulator', value: paths.floor.idle.p99us }, note: `which hop the tail comes from: the agent's alone; lost ${paths.agentHop.idle.lost}/${paths.agentHop.idle.sent}` }),
         line({ id: 'rtt.idle.added-p50', what: 'added RTT p50, idle', value: rl.idle.vstun.addedP50us, unit: 'µs', reference: floor('idle', 'addedP50us'), note: raw('idle', 'p50us') }),
         line({ id: 'rtt.loaded.added-p50', what: 'added RTT p50, ~50% load', value: rl.loaded.vstun.addedP50us, unit: 'µs', reference: floor('loaded', 'addedP50us'), note: `${raw('loaded', 'p50us')}; ${achieved}` }),
         line({ id: 'rtt.loaded.added-p99', what: 'added RTT p99, ~50% load', value: rl.loaded.vstun.addedP99us, unit: 'µs', reference: floor('loaded', 'addedP99us'), note: `${raw('loaded', 'p99us')}; ${lost('loaded')}` }),
@@ -550,7 +557,7 @@ async function labSections(r, want, stopper) {
       console.log(`  TAP tx_dropped ${k(f.tapTxDropped)} (${k(f.tapTxDropped / dt)}/s); director kernel drops ${JSON.stringify(kernelDrops)}; director drops ${JSON.stringify(drops)}`);
       console.log(`  established TCP flow: ${tcpKept ? 'kept working' : `BROKEN (${tcp.error ?? 'not all echoed'})`}, ${tcp.echoed}/${tcp.sent} echoed, longest gap ${tcp.maxGapMs} ms; UDP flow ${udp.received}/${udp.sent} echoed`);
       r.lines.push(
-        line({ id: 'synflood.new-flows', what: 'SYN flood: new flows forwarded', value: f.newFlowsPerSecond, unit: 'flows/s', note: `offered ${k(f.offeredToDirector / dt)}/s; ${k(floodTable)}-entry table ${fullAtMs === null ? 'never full' : `full after ${fullAtMs} ms`}; evicted ${k(f.evictedNonEstablished)} non-established, ${f.evictedEstablished} established` }),
+        line({ id: 'synflood.new-flows', what: 'SYN flood: new flows forwarded', value: f.newFlowsPerSecond, unit: 'flows/s', note: `director with ${deployedQueues} queue(s); offered ${k(f.offeredToDirector / dt)}/s; ${k(floodTable)}-entry table ${fullAtMs === null ? 'never full' : `full after ${fullAtMs} ms`}; evicted ${k(f.evictedNonEstablished)} non-established, ${f.evictedEstablished} established` }),
         line({ id: 'synflood.tap-drops', what: 'SYN flood: dropped at the TAP (kernel tx_dropped)', value: f.tapTxDropped, unit: 'frames', note: `${k(f.tapTxDropped / dt)}/s; director's kernel-drops counters ${JSON.stringify(kernelDrops)}` }),
         line({ id: 'synflood.tcp-flow', what: 'SYN flood: an established TCP flow', value: tcpKept ? 'kept working' : `broken: ${tcp.error ?? `${tcp.echoed}/${tcp.sent} echoed`}`, note: `${tcp.echoed}/${tcp.sent} messages echoed, longest gap ${tcp.maxGapMs} ms; a UDP flow ${udp.received}/${udp.sent} echoed` }),
         line({ id: 'guard.share', what: 'guard default SYN/s per VIP, share of the new flows/s above', value: guard, unit: 'SYN/s', ratio: f.newFlowsPerSecond > 0 ? guard / f.newFlowsPerSecond : null, target: { on: 'ratio', op: '<', bound: 1.0, text: '< 1.0' } }),
@@ -568,21 +575,33 @@ async function labSections(r, want, stopper) {
 async function throughputSection(r) {
   const seconds = QUICK ? 3 : Math.max(4, SECONDS + 2);
   console.log(`\n[throughput] one iperf3 TCP stream through the VIP vs the kernel path, ${seconds} s each, ${ROUNDS} round(s) (bench/bulk.mjs)`);
-  const b = await runScript('bulk.mjs', ['--no-build', '--json', '--seconds', String(seconds), '--rounds', String(Math.min(ROUNDS, 5))], (l) => l.startsWith('round') || l.startsWith('|') || l.startsWith('offloads'));
+  const b = await runScript('bulk.mjs', ['--no-build', '--json', '--seconds', String(seconds), '--rounds', String(Math.min(ROUNDS, 5)), ...(QUICK ? [] : ['--profile-missed'])], (l) => l.startsWith('round') || l.startsWith('|') || l.startsWith('offloads'));
   r.bulk = b;
   const note = `median of ${b.rounds} round(s) of ${b.seconds} s`;
+  const prof = (dir) => (b.profile?.[dir]?.director?.length ? `; --cpu-prof self time, director: ${profileText(b.profile[dir].director, 3)}; agent: ${profileText(b.profile[dir].agent, 3)}` : '');
   r.lines.push(
-    line({ id: 'bulk.upload', what: 'one TCP upload through the VIP (director + agent)', value: b.offload.upGbit, unit: 'Gbit/s', reference: { what: 'kernel path', value: b.kernelPath.upGbit }, ratio: b.medianBps.offload.up / b.medianBps.kernel.up, target: { on: 'ratio', op: '>=', bound: 0.5, text: '≥ 0.5' }, note: `offloads on; --no-offload ${b.noOffload.upGbit} Gbit/s; ${note}` }),
-    line({ id: 'bulk.download', what: 'one TCP download through the VIP (ACKs via director + agent)', value: b.offload.downGbit, unit: 'Gbit/s', reference: { what: 'kernel path', value: b.kernelPath.downGbit }, ratio: b.medianBps.offload.down / b.medianBps.kernel.down, target: { on: 'ratio', op: '>=', bound: 0.9, text: '≥ 0.9' }, note: `offloads on; --no-offload ${b.noOffload.downGbit} Gbit/s; ${note}` }),
+    line({ id: 'bulk.upload', what: 'one TCP upload through the VIP (director + agent)', value: b.offload.upGbit, unit: 'Gbit/s', reference: { what: 'kernel path', value: b.kernelPath.upGbit }, ratio: b.medianBps.offload.up / b.medianBps.kernel.up, target: { on: 'ratio', op: '>=', bound: 0.5, text: '≥ 0.5' }, note: `offloads on; --no-offload ${b.noOffload.upGbit} Gbit/s; ${note}${prof('up')}` }),
+    line({ id: 'bulk.download', what: 'one TCP download through the VIP (ACKs via director + agent)', value: b.offload.downGbit, unit: 'Gbit/s', reference: { what: 'kernel path', value: b.kernelPath.downGbit }, ratio: b.medianBps.offload.down / b.medianBps.kernel.down, target: { on: 'ratio', op: '>=', bound: 0.9, text: '≥ 0.9' }, note: `offloads on; --no-offload ${b.noOffload.downGbit} Gbit/s; ${note}${prof('down')}` }),
+  );
+}
+
+async function queuesSection(r) {
+  console.log('\n[queues] 64-byte UDP from 16 flows: vstun-director --queues 2 vs --queues 1 vs the C forwarder with 2 queues (bench/queues.mjs, its own lab)');
+  const q = await runScript('queues.mjs', ['--no-build', '--json', '--seconds', String(SECONDS), '--rounds', String(ROUNDS)], (l) => l.startsWith('round') || l.startsWith('ratio'));
+  r.multiqueue = q;
+  const note = `median of ${q.rounds} interleaved rounds of ${q.seconds} s, ${q.flows} flows, nothing pinned`;
+  r.lines.push(
+    line({ id: 'pps.2q-vs-2q-c', what: '64-byte UDP forwarding, director, 2 queues', value: q.directorQueues2Pps, unit: 'pps', reference: { what: 'C tap_fwd.c, 2 queues', value: q.cTapForwarder2QueuesPps }, target: { on: 'ratio', op: '>=', bound: 1.0, text: '≥ 1.0' }, note }),
+    line({ id: 'pps.2q-vs-1q', what: '64-byte UDP forwarding, director, 2 queues', value: q.directorQueues2Pps, unit: 'pps', reference: { what: 'director, 1 queue', value: q.directorQueues1Pps }, note: `the machine's ceiling, C 2 queues / C 1 queue: ${sig3(q.cTapForwarder2QueuesPps / q.cTapForwarder1QueuePps)}` }),
   );
 }
 
 async function agentSection(r) {
   console.log(`\n[agent] decapsulation vs C raw-socket → TUN loop (bench/agent.mjs, its own namespaces)`);
-  const a = await runScript('agent.mjs', ['--no-build', '--seconds', String(SECONDS), '--rounds', String(Math.min(ROUNDS, 3))], (l) => l.startsWith('round'));
+  const a = await runScript('agent.mjs', ['--no-build', '--seconds', String(SECONDS), '--rounds', String(Math.min(ROUNDS, 3)), ...(QUICK ? [] : ['--profile-missed'])], (l) => l.startsWith('round') || l.startsWith('profile'));
   r.agent = a;
   r.lines.push(
-    line({ id: 'agent.per-core', what: 'agent decap, 64-byte inner UDP (pps per CPU-second)', value: a.agentPpsPerCore, unit: 'pps', reference: { what: 'C decap_ref.c', value: a.cReferencePpsPerCore }, target: { on: 'ratio', op: '>=', bound: 1.0, text: '≥ 1.0' }, note: `median of ${a.rounds} rounds of ${a.seconds} s; delivered ${k(a.agentPps)} vs ${k(a.cReferencePps)} pps${a.agentDrops?.length ? `; agent drops ${a.agentDrops.join(', ')}` : ''}` }),
+    line({ id: 'agent.per-core', what: 'agent decap, 64-byte inner UDP (pps per CPU-second)', value: a.agentPpsPerCore, unit: 'pps', reference: { what: 'C decap_ref.c', value: a.cReferencePpsPerCore }, target: { on: 'ratio', op: '>=', bound: 1.0, text: '≥ 1.0' }, note: `median of ${a.rounds} rounds of ${a.seconds} s; delivered ${k(a.agentPps)} vs ${k(a.cReferencePps)} pps${a.agentDrops?.length ? `; agent drops ${a.agentDrops.join(', ')}` : ''}${a.profile?.length ? `; agent --cpu-prof self time: ${profileText(a.profile)}` : ''}` }),
   );
 }
 
@@ -670,33 +689,11 @@ async function main() {
   };
   if (want.has('memory')) await run('memory', () => memorySection(results));
   if (['forwarding', 'latency', 'synflood'].some((s) => want.has(s))) await run('lab', () => labSections(results, want, stopper));
+  if (want.has('queues')) await run('queues', () => queuesSection(results));
   if (want.has('throughput')) await run('throughput', () => throughputSection(results));
   if (want.has('agent')) await run('agent', () => agentSection(results));
   if (want.has('control')) await run('control', () => controlSection(results));
   if (!stopping) finish(Object.keys(results.errors).length ? 1 : 0);
-}
-
-/** Top self-time functions of the .cpuprofile files in `dir`. */
-function summarizeProfile(dir) {
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
-  if (!files.length) return [];
-  const prof = JSON.parse(fs.readFileSync(path.join(dir, files[0]), 'utf8'));
-  const self = new Map();
-  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
-  const counts = new Map();
-  for (const s of prof.samples) counts.set(s, (counts.get(s) ?? 0) + 1);
-  let total = 0;
-  for (const [id, c] of counts) {
-    const n = byId.get(id);
-    if (!n || n.callFrame.functionName === '(idle)' || n.callFrame.functionName === '(program)') continue;
-    const key = `${n.callFrame.functionName || '(anonymous)'} ${path.basename(n.callFrame.url || '')}:${n.callFrame.lineNumber + 1}`;
-    self.set(key, (self.get(key) ?? 0) + c);
-    total += c;
-  }
-  return [...self.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, 8)
-    .map(([fn, c]) => ({ fn, pct: Math.round((c / total) * 1000) / 10 }));
 }
 
 await main();

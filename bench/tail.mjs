@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// node bench/tail.mjs [--seconds 6] [--load 40000] [--probe-rate 1000] [--cpu-prof DIR] [--root DIR]
+// node bench/tail.mjs [--seconds 6] [--load 40000] [--probe-rate 1000] [--cpu-prof DIR] [--root DIR] [--nice N]
 //
 // Where the director's latency tail comes from, on the lab topology (client, router,
 // director host, two real servers; network namespaces):
@@ -8,10 +8,13 @@
 //     (many flows, through the director only; rs2 has no agent and drops the IPIP);
 //   - the same probes with the kernel routing the VIP to rs1 directly (policy routing on
 //     the router), idle and at the same load: the floor the added figures are taken from;
-//   - the director's and the agent's event-loop delay histograms from /metrics over each
-//     phase (bucket deltas), so a tail can be matched to the loop being late;
+//   - the director's (main thread, and its TAP queue workers summed) and the agent's
+//     event-loop delay histograms from /metrics over each phase (bucket deltas), so a tail
+//     can be matched to a loop being late;
 //   - with --cpu-prof DIR, a CPU profile of the director over the whole run.
 // --root runs another checkout's dist/ (e.g. main) for a before/after in the same session.
+// --nice N renices the director's and the agent's main threads (e.g. -10): on a shared host
+// most of an idle tail is the daemons waiting for a CPU, which this shows.
 // Lost probes and the load actually sent are reported, never hidden. Bounded in time;
 // namespaces and children are removed on exit and on SIGINT. Prints one JSON object.
 import { execFileSync } from 'node:child_process';
@@ -31,18 +34,19 @@ const SECONDS = Number(arg('seconds', '6'));
 const LOAD = Number(arg('load', '40000'));
 const PROBE_RATE = Number(arg('probe-rate', '1000'));
 const CPU_PROF = arg('cpu-prof', '');
+const NICE = arg('nice', '');
 const BIN = fs.mkdtempSync(path.join(os.tmpdir(), 'vstun-tail-bin-'));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const round2 = (x) => Math.round(x * 100) / 100;
 
-/** Cumulative bucket counts of one histogram in a Prometheus text page: { le: count }, plus sum and count. */
+/** Cumulative bucket counts of one histogram family in a Prometheus text page, summed over its series: { le: count }, sum, count. */
 function histogram(text, name) {
   const h = { buckets: {}, sum: 0, count: 0 };
   for (const line of text.split('\n')) {
     let m = new RegExp(`^${name}_bucket\\{[^}]*le="([^"]+)"[^}]*\\} (\\S+)`).exec(line);
-    if (m) h.buckets[m[1]] = Number(m[2]);
+    if (m) h.buckets[m[1]] = (h.buckets[m[1]] ?? 0) + Number(m[2]);
     m = new RegExp(`^${name}_(sum|count)(?:\\{[^}]*\\})? (\\S+)`).exec(line);
-    if (m) h[m[1]] = Number(m[2]);
+    if (m) h[m[1]] += Number(m[2]);
   }
   return h;
 }
@@ -62,6 +66,10 @@ function histogramDelta(before, after) {
 async function main() {
   if (process.getuid?.() !== 0) {
     console.error('bench/tail.mjs needs root (network namespaces, TAP/TUN, raw sockets)');
+    process.exit(2);
+  }
+  if (NICE !== '' && !(Number.isInteger(Number(NICE)) && Number(NICE) >= -20 && Number(NICE) <= 19)) {
+    console.error('--nice must be an integer in [-20, 19]');
     process.exit(2);
   }
   if (!(SECONDS >= 2 && SECONDS <= 30) || !(LOAD >= 0 && LOAD <= 500000) || !(PROBE_RATE >= 10 && PROBE_RATE <= 10000)) {
@@ -92,12 +100,13 @@ async function main() {
     children.push(c);
     return c;
   };
-  const scrape = (ns, port) => {
+  /** The main thread's loop-delay histogram, or with `queues` the queue workers' (summed). */
+  const scrape = (ns, port, queues = false) => {
     const r = lab.topo.tryExec(ns, 'curl', ['-s', '--max-time', '3', `http://127.0.0.1:${port}/metrics`]);
-    return histogram(r.status === 0 ? r.stdout : '', 'vstun_event_loop_delay_seconds');
+    return histogram(r.status === 0 ? r.stdout : '', queues ? 'vstun_queue_event_loop_delay_seconds' : 'vstun_event_loop_delay_seconds');
   };
 
-  const result = { date: new Date().toISOString(), root: ROOT, seconds: SECONDS, probeRate: PROBE_RATE, loadAsked: LOAD, loadAverage: { before: loadBefore } };
+  const result = { date: new Date().toISOString(), root: ROOT, nice: NICE === '' ? null : Number(NICE), seconds: SECONDS, probeRate: PROBE_RATE, loadAsked: LOAD, loadAverage: { before: loadBefore } };
   try {
     const [rs1, rs2] = lab.realServers;
     agent = await startAgent(lab, rs1);
@@ -117,11 +126,13 @@ async function main() {
     ].join('\n');
     const nodeArgs = CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(CPU_PROF)] : [];
     director = await startDirector(lab, { config, nodeArgs });
+    if (NICE !== '') for (const d of [director, agent]) execFileSync('renice', ['-n', NICE, '-p', String(d.child.pid)], { stdio: 'ignore' });
     lab.topo.tryExec(lab.client, 'ping', ['-c', '1', '-W', '1', lab.vip]);
 
     /** One probe phase; with `withLoad` the background load runs alongside. */
     const phase = async (withLoad, watchDaemons) => {
       const d0 = watchDaemons ? scrape(lab.director, 9469) : null;
+      const q0 = watchDaemons ? scrape(lab.director, 9469, true) : null;
       const a0 = watchDaemons ? scrape(rs1.ns, 9470) : null;
       const load = withLoad && LOAD > 0 ? spawnIn(lab.client, path.join(BIN, 'udp_rtt'), ['load', lab.vip, '9', String(LOAD), String(SECONDS + 1)]) : null;
       const loadOut = load ? lines(load) : [];
@@ -135,6 +146,7 @@ async function main() {
       if (load) r.loadSentPps = Math.round((lastJson(loadOut).sent ?? 0) / (SECONDS + 1));
       if (watchDaemons) {
         r.directorLoopDelay = histogramDelta(d0, scrape(lab.director, 9469));
+        r.directorQueuesLoopDelay = histogramDelta(q0, scrape(lab.director, 9469, true));
         r.agentLoopDelay = histogramDelta(a0, scrape(rs1.ns, 9470));
       }
       return r;

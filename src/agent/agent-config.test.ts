@@ -35,6 +35,10 @@ describe('buildAgentConfig', () => {
     }
   });
 
+  it('--mode dr needs no --director (nothing encapsulated is accepted)', () => {
+    expect(buildAgentConfig({ vip: ['198.51.100.10'], mode: 'dr' })).toMatchObject({ mode: 'dr', directors: [] });
+  });
+
   it('parses IPv6 listen addresses and none', () => {
     expect(parseListen('[::1]:9470')).toEqual({ host: '::1', port: 9470 });
     expect(parseListen('none')).toBeNull();

@@ -73,11 +73,12 @@ export function buildAgentConfig(raw: RawAgentOptions): AgentConfig {
     seen.add(v.text);
   }
   const directors = (raw.director ?? []).map((d) => parseAddressOrCidr(d, '--director', true));
-  if (directors.length === 0) {
+  const mode = raw.mode ?? 'auto';
+  if (mode !== 'auto' && mode !== 'kernel' && mode !== 'userspace' && mode !== 'dr') throw bad(`--mode ${JSON.stringify(mode)}: expected auto, kernel, userspace or dr`);
+  // DR accepts nothing encapsulated, so it needs no director sources.
+  if (directors.length === 0 && mode !== 'dr') {
     throw bad('give at least one --director ADDR|CIDR: only IPIP from these sources is decapsulated (anything else would let anyone inject packets to the VIP)');
   }
-  const mode = raw.mode ?? 'auto';
-  if (mode !== 'auto' && mode !== 'kernel' && mode !== 'userspace') throw bad(`--mode ${JSON.stringify(mode)}: expected auto, kernel or userspace`);
   const guePortText = raw.guePort ?? String(DEFAULT_GUE_PORT);
   if (!/^\d+$/.test(guePortText) || Number(guePortText) > 65535) throw bad(`--gue-port ${JSON.stringify(guePortText)}: expected 0 (off) or a port 1..65535`);
   // Default: one per network namespace (src/host/instance-paths.ts), so agents in several namespaces never share it.

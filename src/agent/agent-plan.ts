@@ -11,7 +11,7 @@ import { applyHostSetup, relaxRpFilter } from './host-setup.js';
 import { chooseMode, detectKernelIpip } from './kernel-mode.js';
 
 export interface AgentPlan {
-  mode: 'kernel' | 'userspace';
+  mode: 'kernel' | 'userspace' | 'dr';
   why: string;
   hostChanges: string[];
   listens: string[];
@@ -30,8 +30,10 @@ export function planAgent(config: AgentConfig): AgentPlan {
     applyHostSetup(changes, { vips: config.vips, uplinks }, read);
   }
   if (choice.mode === 'userspace') hostChanges.push(`create TUN ${config.tun} (deleted on exit)`);
-  if (config.setup) relaxRpFilter(changes, [decapDev], read);
-  changes.setLinkUp(decapDev);
+  if (choice.mode !== 'dr') {
+    if (config.setup) relaxRpFilter(changes, [decapDev], read);
+    changes.setLinkUp(decapDev);
+  }
   hostChanges.push(...changes.applied.map(describeChange));
   const listens: string[] = [];
   if (choice.mode === 'userspace') {
@@ -46,7 +48,9 @@ export function formatAgentPlan(config: AgentConfig, plan: AgentPlan): string {
   const lines = [
     'vstun-agent: the arguments are valid',
     `decapsulation: ${plan.mode} (${plan.why})`,
-    `VIPs: ${config.vips.map((v) => v.text).join(', ')}; encapsulated packets accepted only from ${config.directors.map((d) => `${d.text}/${d.prefixLength}`).join(', ')}`,
+    plan.mode === 'dr'
+      ? `VIPs: ${config.vips.map((v) => v.text).join(', ')}; direct routing: nothing encapsulated is accepted`
+      : `VIPs: ${config.vips.map((v) => v.text).join(', ')}; encapsulated packets accepted only from ${config.directors.map((d) => `${d.text}/${d.prefixLength}`).join(', ')}`,
   ];
   if (!config.setup) lines.push('host changes (--no-setup: VIPs and sysctls are yours):');
   else lines.push('host changes (all undone on exit):');

@@ -27,6 +27,8 @@ import { chooseMode, detectKernelIpip, type DecapMode } from './kernel-mode.js';
 
 /** Socket buffer for each decap socket: absorbs bursts while JS runs a batch. */
 const DECAP_RCVBUF = 4 << 20;
+/** Raw-socket rings when the TUN has offloads: 64 slots that each hold a 64 KiB IP packet and its headroom (4.2 MB a socket). */
+const DECAP_SUPER_RING = { slots: 64, slotSize: (64 << 10) + 1024 };
 
 export class Agent {
   private readonly sockets: NativeRingDevice[] = [];
@@ -68,7 +70,7 @@ export class Agent {
     try {
       agent.setUpHost();
       if (choice.mode === 'userspace') agent.openDataPath();
-      else log.warn('kernel mode: tunl0 decapsulates IPIP from ANY source; filter IPIP (protocol 4) to the director addresses with a firewall');
+      else if (choice.mode === 'kernel') log.warn('kernel mode: tunl0 decapsulates IPIP from ANY source; filter IPIP (protocol 4) to the director addresses with a firewall');
       if (config.listen) agent.server = await agent.serveHttp();
     } catch (err) {
       await agent.stop();
@@ -91,6 +93,11 @@ export class Agent {
         const uplinks = this.uplinks();
         applyHostSetup(this.changes, { vips: this.config.vips, uplinks }, read);
         this.log.info({ uplinks }, 'VIPs on lo, ARP and rp_filter sysctls set');
+      }
+      if (this.mode === 'dr') {
+        // Direct routing: the VIP on lo and the ARP sysctls are the whole setup.
+        for (const c of this.changes.applied) this.log.info({ change: describeChange(c) }, 'host change applied');
+        return;
       }
       if (this.mode === 'userspace') {
         // Not persistent: the kernel deletes the TUN when our fd closes, even after kill -9.
@@ -136,10 +143,14 @@ export class Agent {
         this.log.warn({ source, err: e.message }, 'decap socket not opened; this encapsulation is not received');
       }
     };
-    open('ipv4-ipip', () => RawSocketDevice.open({ family: 4, protocol: IPPROTO_IPIP, rcvbuf: DECAP_RCVBUF }), false);
-    open('ipv4-6in4', () => RawSocketDevice.open({ family: 4, protocol: IPPROTO_IPV6, rcvbuf: DECAP_RCVBUF }), true);
-    open('ipv6-ipip', () => RawSocketDevice.open({ family: 6, protocol: IPPROTO_IPIP, rcvbuf: DECAP_RCVBUF }), true);
-    open('ipv6-ip6ip6', () => RawSocketDevice.open({ family: 6, protocol: IPPROTO_IPV6, rcvbuf: DECAP_RCVBUF }), true);
+    // With offloads the raw sockets take whole super-packets: GRO on this host's uplink merges
+    // IPIP-encapsulated TCP (the kernel's ipip_gro_receive) before the socket reads it, and a
+    // 2 KiB slot would cut them (rx-truncated). The coalescer passes them on with NEEDS_CSUM.
+    const ring = tun.vnetHdrLen > 0 ? DECAP_SUPER_RING : {};
+    open('ipv4-ipip', () => RawSocketDevice.open({ family: 4, protocol: IPPROTO_IPIP, rcvbuf: DECAP_RCVBUF, ...ring }), false);
+    open('ipv4-6in4', () => RawSocketDevice.open({ family: 4, protocol: IPPROTO_IPV6, rcvbuf: DECAP_RCVBUF, ...ring }), true);
+    open('ipv6-ipip', () => RawSocketDevice.open({ family: 6, protocol: IPPROTO_IPIP, rcvbuf: DECAP_RCVBUF, ...ring }), true);
+    open('ipv6-ip6ip6', () => RawSocketDevice.open({ family: 6, protocol: IPPROTO_IPV6, rcvbuf: DECAP_RCVBUF, ...ring }), true);
     if (this.config.guePort > 0) {
       // One dual-stack socket takes both families (IPv4 peers arrive as ::ffff:a.b.c.d);
       // an IPv4 socket is the fallback where IPv6 is disabled.
@@ -175,7 +186,7 @@ export class Agent {
     const c = this.counters;
     const moving = this.lastHealthAccepted >= 0 && c.accepted > this.lastHealthAccepted;
     this.lastHealthAccepted = c.accepted;
-    const socketsOpen = this.mode === 'kernel' || this.sockets.length > 0;
+    const socketsOpen = this.mode !== 'userspace' || this.sockets.length > 0;
     return {
       healthy: socketsOpen && !findings.some((f) => f.severity === 'problem'),
       mode: this.mode,

@@ -6,6 +6,7 @@ import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN } from '../wire/tcp.js';
 import { naivePacket, payloadOf, V4A, V4B, V6A, V6B, type NaivePacket } from '../../test/fixtures/offload/naive-packets.js';
 import { FakeDevice } from '../device/fake-device.js';
 import { TcpCoalescer } from './gro-coalesce.js';
+import { foldSum, pseudoHeaderSumV4At, pseudoHeaderSumV6At } from '../wire/checksum.js';
 
 const VLEN = 12;
 const SLOT = 2048;
@@ -14,11 +15,12 @@ const TS = [1, 1, 8, 10, 0, 0, 1, 0, 0, 0, 0, 9];
 
 /** Lays packets out as a decap batch would: one per slot, behind some headroom. */
 function batchOf(packets: Uint8Array[]): { data: Uint8Array; meta: Int32Array } {
-  const data = new Uint8Array(packets.length * SLOT);
+  const slot = Math.max(SLOT, HEADROOM + Math.max(...packets.map((p) => p.length)));
+  const data = new Uint8Array(packets.length * slot);
   const meta = new Int32Array(packets.length * META_STRIDE);
   packets.forEach((p, i) => {
-    data.set(p, i * SLOT + HEADROOM);
-    meta[i * META_STRIDE + META_OFFSET] = i * SLOT + HEADROOM;
+    data.set(p, i * slot + HEADROOM);
+    meta[i * META_STRIDE + META_OFFSET] = i * slot + HEADROOM;
     meta[i * META_STRIDE + META_LENGTH] = p.length;
   });
   return { data, meta };
@@ -154,6 +156,61 @@ function interleaved(flows: (typeof flowArb extends fc.Arbitrary<infer T> ? T : 
   }
   return { streams, input };
 }
+
+/** A packet as the kernel's GRO leaves it: one IP packet of many segments' payload, its TCP checksum field the folded pseudo-header sum (CHECKSUM_PARTIAL). */
+function kernelMerged(base: NaivePacket, payloadLen: number): Uint8Array {
+  const p = naivePacket({ ...base, flags: TCP_ACK | TCP_PSH, payload: payloadOf(payloadLen, 77) });
+  const ipLen = base.v === 4 ? 20 : 40;
+  const tcpLen = p.length - ipLen;
+  const pseudo = base.v === 4 ? pseudoHeaderSumV4At(p, 12, 16, 6, tcpLen) : pseudoHeaderSumV6At(p, 8, 24, 6, tcpLen);
+  const partial = foldSum(pseudo);
+  p[ipLen + 16] = partial >>> 8;
+  p[ipLen + 17] = partial & 0xff;
+  return p;
+}
+
+describe('user-space GRO: packets the kernel merged before the decap socket (GRO on the uplink)', () => {
+  it.each([
+    { description: 'IPv4, 3 x 1448 bytes: NEEDS_CSUM and TCPV4, gso_size what a 1500-byte link carries', base: flowA, payload: 3 * 1448, hdrLen: 52 },
+    { description: 'IPv6, 5000 bytes', base: flow6, payload: 5000, hdrLen: 72 },
+  ])('$description', ({ base, payload, hdrLen }) => {
+    const big = kernelMerged(base, payload);
+    const gro = new TcpCoalescer(VLEN);
+    expect(coalesce([big], gro)).toEqual([[gsoHeader(base.v as 4 | 6, hdrLen, 1500 - hdrLen), hex(big)]]);
+    expect(gro.stats).toMatchObject({ kernelSuperPackets: 1, superPackets: 0, badChecksum: 0 });
+  });
+
+  it('a packet of at most 1500 bytes is a wire packet: not tested for a partial checksum, it goes as it came', () => {
+    const notOver = kernelMerged({ ...flowA, options: [] }, 1460); // 1500 bytes of IP
+    expect(coalesce([notOver])).toBeNull();
+    const over = kernelMerged({ ...flowA, options: [] }, 1461);
+    expect(coalesce([over])![0][0]).toBe(gsoHeader(4, 40, 1460));
+  });
+
+  it('a large packet with a full checksum, or with one that is neither full nor partial, goes as it came', () => {
+    const full = naivePacket({ ...flowA, payload: payloadOf(4000, 3) });
+    expect(coalesce([full])).toBeNull();
+    const bad = kernelMerged(flowA, 4000);
+    bad[flowA.v === 4 ? 36 : 56] ^= 0x01;
+    const gro = new TcpCoalescer(VLEN);
+    expect(coalesce([bad], gro)).toBeNull();
+    expect(gro.stats.kernelSuperPackets).toBe(0);
+  });
+
+  it('ends the run of its flow and keeps the order; writeTo sends the same bytes without copying', () => {
+    const { segs } = run(flowA, 2, 1000);
+    const big = kernelMerged({ ...flowA, seq: 3000 }, 2896);
+    const later = naivePacket({ ...flowA, seq: 5896, id: 200, payload: payloadOf(1000, 5) });
+    const out = coalesce([segs[0], segs[1], big, later])!;
+    expect(out.map(([h]) => h)).toEqual([gsoHeader(4, 52, 1000), gsoHeader(4, 52, 1448), ZERO]);
+    expect(out[1][1]).toBe(hex(big));
+    expect(out[2][1]).toBe(hex(later));
+    const tun = new FakeDevice();
+    const { data, meta } = batchOf([segs[0], segs[1], big, later]);
+    expect(new TcpCoalescer(VLEN).writeTo(tun, data, meta, 4)).toBe(3);
+    expect(tun.takeWritten().map((w) => ((w.family & META_FLAG_VNET_HDR) !== 0 ? '' : ZERO) + hex(w.bytes))).toEqual(out.map(([h, b]) => h + b));
+  });
+});
 
 describe('user-space GRO: property', () => {
   it('segment(coalesce(x)) == x for random TSO-like flows, interleaved', () => {

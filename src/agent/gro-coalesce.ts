@@ -31,7 +31,22 @@ export interface GroStats {
   mergedSegments: number;
   /** Segments not merged because their TCP checksum was wrong (written as they came). */
   badChecksum: number;
+  /**
+   * Packets the kernel had already merged (GRO on this host's uplink) before the decap socket
+   * read them: their TCP checksum field holds the pseudo-header sum (CHECKSUM_PARTIAL), so
+   * they are written with NEEDS_CSUM and a GSO type, never as they came (the TUN would drop
+   * them for a bad checksum).
+   */
+  kernelSuperPackets: number;
 }
+
+/**
+ * An IP packet longer than this cannot have crossed a standard Ethernet link as one segment:
+ * above it, a TCP packet whose checksum does not hold is tested for being a kernel GRO
+ * super-packet. gso_size for those (the kernel does not say it on a raw socket) is what a
+ * 1500-byte link carries.
+ */
+const MAX_WIRE_PACKET = 1500;
 
 /** IP total length (IPv4) or payload length (IPv6) is 16 bits. */
 const MAX_IP_LENGTH = 65535;
@@ -41,7 +56,7 @@ const HASH_SIZE = 1024;
 const NONE = -1;
 
 export class TcpCoalescer {
-  readonly stats: GroStats = { superPackets: 0, mergedSegments: 0, badChecksum: 0 };
+  readonly stats: GroStats = { superPackets: 0, mergedSegments: 0, badChecksum: 0, kernelSuperPackets: 0 };
   /** Output of the last coalesce(): packets (each behind a virtio-net header) and their meta. */
   buf = new Uint8Array(0);
   meta = new Int32Array(0);
@@ -61,6 +76,7 @@ export class TcpCoalescer {
   private itemNextSeq = new Uint32Array(0);
   private itemOpen = new Uint8Array(0);
   private itemChecked = new Uint8Array(0);
+  private itemPartial = new Uint8Array(0); // a kernel super-packet (CHECKSUM_PARTIAL), written alone
   // Flow hash -> open item, valid when its stamp matches this batch's.
   private readonly table = new Int32Array(HASH_SIZE);
   private readonly stamp = new Uint32Array(HASH_SIZE);
@@ -127,6 +143,14 @@ export class TcpCoalescer {
       let j = this.stamp[h] === this.batchStamp ? this.table[h] : NONE;
       if (j !== NONE && !sameFlow(data, meta[this.itemFirst[j] * META_STRIDE + META_OFFSET], off, v6)) j = NONE; // a hash collision: leave the other flow's item open
       const payload = len - this.hdrs[i];
+      if (len > MAX_WIRE_PACKET && payload > 0 && isChecksumPartial(data, off, len, l4)) {
+        // Merged by the kernel already: it ends the flow's run and goes out alone, as a super-packet.
+        if (j !== NONE) this.itemOpen[j] = 0;
+        this.newItem(items, i, false, len, MAX_WIRE_PACKET - this.hdrs[i], 0);
+        this.itemPartial[items++] = 1;
+        merged = true;
+        continue;
+      }
       const flags = data[l4 + 13];
       const candidate = payload > 0 && (flags & ~(TCP_ACK | TCP_PSH)) === 0 && (flags & TCP_ACK) !== 0;
       const seq = ((data[l4 + 4] << 24) | (data[l4 + 5] << 16) | (data[l4 + 6] << 8) | data[l4 + 7]) >>> 0;
@@ -187,6 +211,7 @@ export class TcpCoalescer {
     this.itemNextSeq[j] = nextSeq;
     this.itemOpen[j] = open ? 1 : 0;
     this.itemChecked[j] = 0;
+    this.itemPartial[j] = 0;
   }
 
   /** Packet i (TCP, ACK[/PSH], payload > 0) continues item j exactly. */
@@ -249,6 +274,7 @@ export class TcpCoalescer {
       const pkt = pos + vlen;
       buf.set(data.subarray(fOff, fOff + fLen), pkt);
       if (this.itemSegs[j] === 1) {
+        if (this.itemPartial[j] === 1) this.partialHeader(buf, pos, pkt, j);
         out[o + META_LENGTH] = vlen + fLen;
         pos = pkt + fLen;
         continue;
@@ -271,7 +297,7 @@ export class TcpCoalescer {
   /** Every merged item's first segment has vnetHdrLen bytes in front of it in the array. */
   private roomInFront(meta: Int32Array, items: number): boolean {
     for (let j = 0; j < items; j++) {
-      if (this.itemSegs[j] > 1 && meta[this.itemFirst[j] * META_STRIDE + META_OFFSET] < this.vnetHdrLen) return false;
+      if ((this.itemSegs[j] > 1 || this.itemPartial[j] === 1) && meta[this.itemFirst[j] * META_STRIDE + META_OFFSET] < this.vnetHdrLen) return false;
     }
     return true;
   }
@@ -296,10 +322,17 @@ export class TcpCoalescer {
       const fLen = meta[first * META_STRIDE + META_LENGTH];
       let o = n++ * META_STRIDE;
       out[o + META_PORT] = 0;
-      if (this.itemSegs[j] === 1) {
+      if (this.itemSegs[j] === 1 && this.itemPartial[j] === 0) {
         out[o + META_OFFSET] = fOff;
         out[o + META_LENGTH] = fLen;
         out[o + META_FAMILY] = 0;
+        continue;
+      }
+      if (this.itemPartial[j] === 1) {
+        this.partialHeader(data, fOff - vlen, fOff, j);
+        out[o + META_OFFSET] = fOff - vlen;
+        out[o + META_LENGTH] = vlen + fLen;
+        out[o + META_FAMILY] = META_FLAG_VNET_HDR;
         continue;
       }
       let total = fLen;
@@ -365,6 +398,27 @@ export class TcpCoalescer {
     this.stats.mergedSegments += this.itemSegs[j];
   }
 
+  /**
+   * The virtio-net header at buf[hdr ..) for kernel super-packet item j (IP at buf[pkt ..)):
+   * NEEDS_CSUM over the checksum field as it is, and a GSO type (its payload is always more
+   * than gso_size, since the packet is longer than MAX_WIRE_PACKET).
+   */
+  private partialHeader(buf: Uint8Array, hdr: number, pkt: number, j: number): void {
+    const v6 = buf[pkt] >> 4 === 6;
+    const hdrs = this.hdrs[this.itemFirst[j]];
+    const gso = this.itemGso[j];
+    buf.fill(0, hdr, hdr + this.vnetHdrLen);
+    buf[hdr] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    buf[hdr + 1] = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+    buf[hdr + 4] = gso;
+    buf[hdr + 5] = gso >>> 8;
+    buf[hdr + 2] = hdrs;
+    buf[hdr + 3] = hdrs >>> 8;
+    buf[hdr + 6] = v6 ? 40 : 20;
+    buf[hdr + 8] = 16;
+    this.stats.kernelSuperPackets++;
+  }
+
   private ensure(count: number): void {
     if (count <= this.cap) return;
     const cap = Math.max(count, this.cap * 2, 64);
@@ -380,6 +434,7 @@ export class TcpCoalescer {
     this.itemNextSeq = new Uint32Array(cap);
     this.itemOpen = new Uint8Array(cap);
     this.itemChecked = new Uint8Array(cap);
+    this.itemPartial = new Uint8Array(cap);
     this.meta = new Int32Array(cap * META_STRIDE);
   }
 }
@@ -401,6 +456,13 @@ function sameFlow(data: Uint8Array, a: number, b: number, v6: boolean): boolean 
   const to = v6 ? 44 : 24; // addresses, then the two ports right after a 20/40-byte header
   for (let k = from; k < to; k++) if (data[a + k] !== data[b + k]) return false;
   return true;
+}
+
+/** The TCP checksum field holds the folded pseudo-header sum (CHECKSUM_PARTIAL) and the full checksum does not hold. */
+function isChecksumPartial(data: Uint8Array, off: number, len: number, l4: number): boolean {
+  const tcpLen = off + len - l4;
+  const pseudo = data[off] >> 4 === 6 ? pseudoHeaderSumV6At(data, off + 8, off + 24, IPPROTO_TCP, tcpLen) : pseudoHeaderSumV4At(data, off + 12, off + 16, IPPROTO_TCP, tcpLen);
+  return ((data[l4 + 16] << 8) | data[l4 + 17]) === foldSum(pseudo) && !tcpChecksumOk(data, off, len, l4);
 }
 
 function tcpChecksumOk(data: Uint8Array, off: number, len: number, l4: number): boolean {

@@ -60,6 +60,8 @@ describe('checkHost', () => {
     { description: 'no uplink up', mutate: (h) => (h.links[1].up = false), expected: ['no-uplink'] },
     { description: 'named uplink does not exist', mutate: () => {}, config: { uplinks: ['eth9'] }, expected: ['uplink-missing'] },
     { description: 'kernel mode without tunl0', mutate: () => {}, config: { mode: 'kernel', tun: 'tunl0' }, expected: ['tunl0-missing'] },
+    { description: 'dr mode: no TUN and a small uplink MTU are fine (nothing is encapsulated)', mutate: (h) => ((h.links = h.links.slice(0, 2)), (h.links[1].mtu = 1500)), config: { mode: 'dr' }, expected: [] },
+    { description: 'dr mode still needs the VIP on lo and ARP suppressed', mutate: (h) => ((h.links[0].addresses = h.links[0].addresses.slice(0, 1)), (h.sysctls['net/ipv4/conf/all/arp_ignore'] = '0')), config: { mode: 'dr' }, expected: ['arp-ignore', 'vip-missing'] },
     { description: 'IPv6 VIP with IPv6 disabled on lo', mutate: (h) => ((h.sysctls['net/ipv6/conf/lo/disable_ipv6'] = '1'), h.links[0].addresses.push({ family: 6, address: '2001:db8::10', prefixLength: 128 })), config: { vips: [VIP, '2001:db8::10'] }, expected: ['ipv6-disabled'] },
   ];
 

@@ -8,7 +8,8 @@ export interface CheckConfig {
   vips: readonly string[];
   /** Injection TUN name (userspace mode) — or tunl0 in kernel mode. */
   tun: string;
-  mode: 'kernel' | 'userspace';
+  /** dr: no decapsulation device; only the VIP, ARP and uplink checks apply. */
+  mode: 'kernel' | 'userspace' | 'dr';
   /** Explicit uplinks; empty: every non-loopback link that is up, except the TUN. */
   uplinks: readonly string[];
 }
@@ -148,8 +149,10 @@ export function checkHost(cfg: CheckConfig, facts: HostFacts): Finding[] {
     }
   }
 
-  // The device decapsulated packets enter by.
-  if (!tunLink) {
+  // The device decapsulated packets enter by (none in direct routing).
+  if (cfg.mode === 'dr') {
+    // VS/DR: packets keep their size, so no MTU or TUN finding applies.
+  } else if (!tunLink) {
     out.push({
       id: cfg.mode === 'kernel' ? 'tunl0-missing' : 'tun-missing',
       severity: 'problem',
@@ -164,7 +167,7 @@ export function checkHost(cfg: CheckConfig, facts: HostFacts): Finding[] {
   }
 
   // MTU: the outer header costs 20 bytes on the director-to-RS path.
-  for (const up of uplinks) {
+  for (const up of cfg.mode === 'dr' ? [] : uplinks) {
     const l = byName.get(up);
     if (l && l.mtu > 0 && l.mtu < FULL_SIZE_PACKET + IPIP_OVERHEAD) {
       out.push({

@@ -58,6 +58,11 @@ describe('chooseMode', () => {
     expect(c.why).toMatch(/no ipip/);
   });
 
+  it('dr needs no decapsulation, whatever the kernel has', () => {
+    expect(chooseMode('dr', none)).toMatchObject({ mode: 'dr', why: expect.stringMatching(/direct routing/) });
+    expect(chooseMode('dr', some).mode).toBe('dr');
+  });
+
   it('kernel without the module fails with a typed error naming the fix', () => {
     try {
       chooseMode('kernel', none);

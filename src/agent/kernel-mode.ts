@@ -4,8 +4,9 @@ import { existsSync } from 'node:fs';
 import { HostChanges, realHostSystem, type HostSystem } from '../host/host-changes.js';
 import { AgentError } from './agent-error.js';
 
-export type RequestedMode = 'auto' | 'kernel' | 'userspace';
-export type DecapMode = 'kernel' | 'userspace';
+export type RequestedMode = 'auto' | 'kernel' | 'userspace' | 'dr';
+/** dr: a VS/DR real server; packets arrive unchanged, addressed to the VIP: nothing to decapsulate. */
+export type DecapMode = 'kernel' | 'userspace' | 'dr';
 
 export interface IpipSupport {
   available: boolean;
@@ -52,6 +53,7 @@ export function detectKernelIpip(probe: IpipProbe = realProbe): IpipSupport {
 /** Picks the mode; throws AGENT_KERNEL_MODE_UNAVAILABLE when kernel is asked for but absent. */
 export function chooseMode(requested: RequestedMode, support: IpipSupport): { mode: DecapMode; why: string } {
   if (requested === 'userspace') return { mode: 'userspace', why: '--mode userspace was given' };
+  if (requested === 'dr') return { mode: 'dr', why: '--mode dr was given: direct routing delivers the unchanged packet to the VIP on lo, so nothing is decapsulated' };
   if (requested === 'kernel') {
     if (!support.available) {
       throw new AgentError(

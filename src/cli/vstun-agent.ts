@@ -83,7 +83,7 @@ async function runAgent(raw: RawAgentOptions & { check?: boolean }): Promise<voi
 
 async function runCheck(opts: { vip?: string[]; tun?: string; mode?: string; uplink?: string[]; json?: boolean }): Promise<void> {
   let vips: string[];
-  let mode: 'kernel' | 'userspace';
+  let mode: 'kernel' | 'userspace' | 'dr';
   let uplinks: string[];
   let tun: string;
   try {
@@ -91,7 +91,7 @@ async function runCheck(opts: { vip?: string[]; tun?: string; mode?: string; upl
     uplinks = (opts.uplink ?? []).map((u) => checkInterfaceName(u, '--uplink'));
     tun = checkInterfaceName(opts.tun ?? DEFAULT_TUN, '--tun');
     const m = opts.mode ?? 'auto';
-    if (m !== 'auto' && m !== 'kernel' && m !== 'userspace') throw new Error(`--mode ${JSON.stringify(m)}: expected auto, kernel or userspace`);
+    if (m !== 'auto' && m !== 'kernel' && m !== 'userspace' && m !== 'dr') throw new Error(`--mode ${JSON.stringify(m)}: expected auto, kernel, userspace or dr`);
     mode = m === 'auto' ? (detectKernelIpip().available ? 'kernel' : 'userspace') : m;
   } catch (err) {
     fail(err);
@@ -108,10 +108,10 @@ async function runCheck(opts: { vip?: string[]; tun?: string; mode?: string; upl
 const program = new Command('vstun-agent')
   // `check` has its own --vip/--tun/--mode: options after it belong to it.
   .enablePositionalOptions()
-  .description('VS/TUN real-server agent: VIPs on lo, ARP/rp_filter sysctls, user-space IPIP/GUE decapsulation into a TUN, health and feedback over HTTP')
+  .description('VS/TUN (and, with --mode dr, VS/DR) real-server agent: VIPs on lo, ARP/rp_filter sysctls, user-space IPIP/GUE decapsulation into a TUN, health and feedback over HTTP')
   .option('--vip <addr>', 'virtual IP served here (repeatable); put on lo as /32 or /128', collect)
   .option('--director <addr|cidr>', 'director source address or CIDR allowed to send encapsulated packets (repeatable)', collect)
-  .addOption(new Option('--mode <mode>', 'who decapsulates: kernel (tunl0), userspace, or auto').choices(['auto', 'kernel', 'userspace']).default('auto'))
+  .addOption(new Option('--mode <mode>', 'who decapsulates: kernel (tunl0), userspace, or auto; dr for a VS/DR real server (VIP on lo and ARP sysctls only, nothing decapsulated)').choices(['auto', 'kernel', 'userspace', 'dr']).default('auto'))
   .option('--listen <host:port>', `HTTP endpoint for /healthz /feedback /metrics, or none`, DEFAULT_LISTEN)
   .option('--tun <name>', 'injection TUN name', DEFAULT_TUN)
   .option('--gue-port <port>', 'UDP port for GUE-encapsulated packets (0: off)', String(DEFAULT_GUE_PORT))
@@ -130,7 +130,7 @@ program
   .description('report, in plain words, everything on this host that would break VS/TUN, and how to fix it; exits 1 if any problem is found')
   .option('--vip <addr>', 'VIP to check (repeatable)', collect)
   .option('--tun <name>', 'injection TUN name', DEFAULT_TUN)
-  .addOption(new Option('--mode <mode>', 'decapsulation mode to check for').choices(['auto', 'kernel', 'userspace']).default('auto'))
+  .addOption(new Option('--mode <mode>', 'decapsulation mode to check for (dr: a VS/DR real server)').choices(['auto', 'kernel', 'userspace', 'dr']).default('auto'))
   .option('--uplink <if>', 'uplink interface (repeatable; default: every non-loopback link that is up)', collect)
   .option('--json', 'print the findings as JSON')
   .action((opts) => runCheck(opts));

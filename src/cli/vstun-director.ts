@@ -18,7 +18,7 @@ import { isVstunadmError } from '../control/errors.js';
 import { offloadFlagNames, TunTapDevice } from '../device/native-tap-device.js';
 import type { PacketDevice } from '../device/packet-device.js';
 import { TapWriteDevice } from '../device/tap-write-device.js';
-import { QueuePool } from '../director/queue-pool.js';
+import { QueuePool, singleQueueReason } from '../director/queue-pool.js';
 import { startQueueThreads, tableShare, type QueueThreads } from '../director/queue-threads.js';
 import { Director } from '../director/director.js';
 import { registerHealthOp, startDirectorHealth, type HealthBinding } from '../health/health-binding.js';
@@ -35,6 +35,7 @@ import { formatPlan, planDirector } from '../control/config-plan.js';
 import { versionLine } from '../metrics/build-info.js';
 import { createDirectorMetrics } from '../metrics/director-metrics.js';
 import type { EventLoopDelaySampler } from '../metrics/event-loop-delay.js';
+import { registerQueueLoopDelay, sharedLoopDelayReadout } from '../metrics/event-loop-delay.js';
 import { registerRuntimeMetrics } from '../metrics/runtime-metrics.js';
 import { clearServerHealth, setServerHealth } from '../metrics/health-gauge.js';
 import { parseListenAddress, startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
@@ -126,6 +127,9 @@ async function main(): Promise<void> {
     if (flags.dip !== undefined && parseIpv4(flags.dip) === null) throw new ConfigError('CONFIG_INVALID', `--dip: "${flags.dip}" is not an IPv4 address`);
     if (flags.metrics !== undefined) parseListenAddress(flags.metrics);
     if (flags.queues !== undefined && !/^([1-9]|[1-5][0-9]|6[0-4])$/.test(flags.queues)) throw new ConfigError('CONFIG_INVALID', `--queues: "${flags.queues}" is not a number of queues 1..64`);
+    const askedQueues = flags.queues !== undefined ? Number(flags.queues) : config.director.queues;
+    const oneQueue = singleQueueReason(config.services, config.director.dr !== undefined);
+    if (askedQueues !== undefined && askedQueues > 1 && oneQueue !== null) throw new ConfigError('CONFIG_INVALID', `queues ${askedQueues}: ${oneQueue}; use --queues 1`);
     if (flags.logLevel !== undefined && !LOG_LEVELS.includes(flags.logLevel)) throw new ConfigError('CONFIG_INVALID', `--log-level: "${flags.logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
   } catch (err) {
     process.stderr.write(`vstun-director: ${(err as Error).message}\n`);
@@ -142,6 +146,8 @@ async function main(): Promise<void> {
   const changes = flags.setup ? new HostChanges(flags.stateFile ?? defaultDirectorStateFile(tap)) : null;
   let device: PacketDevice | undefined;
   let pool: QueuePool | undefined;
+  /** Each queue worker's event-loop delay read-out (empty with one queue). */
+  let queueLoopDelay: SharedArrayBuffer[] = [];
   let threads: QueueThreads | undefined;
   let director: Director | undefined;
   let control: ControlServer | undefined;
@@ -237,7 +243,8 @@ async function main(): Promise<void> {
     }
     const addon = loadAddon();
     const offload = flags.offload ?? d.offload;
-    const queues = flags.queues !== undefined ? Number(flags.queues) : (d.queues ?? Math.min(64, os.availableParallelism()));
+    // Default: one queue per CPU, or one when the table has VS/NAT or VS/DR servers (see singleQueueReason).
+    const queues = flags.queues !== undefined ? Number(flags.queues) : (d.queues ?? (singleQueueReason(config.services, d.dr !== undefined) !== null ? 1 : Math.min(64, os.availableParallelism())));
     // One queue: the data path on this thread, as always. More: the fds go to worker threads
     // and this thread keeps a writer on queue 0 for its probes (ARP, path MTU).
     const opened = TunTapDevice.openQueues({ name: tap, kind: 'tap', up: true, offload, queues });
@@ -290,10 +297,13 @@ async function main(): Promise<void> {
     await applyConfig(director, state, config, digest);
     director.start();
     if (queues > 1) {
-      const kernelMac = Array.from(addon.linkGetMac(tap));
+      const kernelMac = Array.from(addon.linkGetMac(kernelLink));
+      queueLoopDelay = opened.fds.map(() => sharedLoopDelayReadout());
       threads = startQueueThreads(
         opened.fds.map((fd, queue) => ({
+          loopDelay: queueLoopDelay[queue],
           tap: opened.name,
+          kernelLink,
           fd,
           queue,
           queues,
@@ -312,7 +322,12 @@ async function main(): Promise<void> {
           void shutdown('queue-worker-failure', 1);
         },
       );
-      pool = new QueuePool({ director, ports: threads.ports, onProblem: (queue, what) => log.warn({ queue }, `queue worker ${what}`) });
+      pool = new QueuePool({
+        director,
+        ports: threads.ports,
+        onProblem: (queue, what) => log.warn({ queue }, `queue worker ${what}`),
+        onPolicyApplied: (queue, expired, rescheduled) => log.info({ queue, expired, rescheduled }, 'connection policy applied on a queue'),
+      });
       await pool.start();
       // Persistence templates are per queue (README "Several queues"): say so once per service.
       const warned = new Set<string>();
@@ -394,6 +409,7 @@ async function main(): Promise<void> {
     if (announce) registerAnnounceMetrics(registry, announce);
     registerOffloadMetrics(registry, offloadStats);
     registerQueueMetrics(registry, queueSummaries);
+    if (queueLoopDelay.length > 0) registerQueueLoopDelay(registry, queueLoopDelay);
     const bound = health;
     const delay = loopDelay;
     const announcer = announce?.announcer;

@@ -92,6 +92,7 @@ function liveKey(svc: VirtualService): string {
  * of new servers must have been looked up (Director.prepareSources).
  */
 export function validateDefinitions(director: Director, desired: readonly ServiceConfig[]): Set<string> {
+  director.queues?.checkDefinitions(desired);
   const live = new Map<string, string>();
   for (const d of definitionsOf(director)) live.set(defKey(d), JSON.stringify(d));
   const seen = new Set<string>();
@@ -179,6 +180,12 @@ function serverAddresses(desired: readonly ServiceConfig[]): string[] {
  * services and servers are not touched. Call it inside director.exclusive().
  */
 export async function reconcile(director: Director, desired: readonly ServiceConfig[], defaultPolicy: NodestPolicy): Promise<ReconcileSummary> {
+  if (director.queues !== null) {
+    const method = desired.flatMap((d) => d.realServers).find((rs) => rs.forward !== 'tunnel');
+    if (method !== undefined) {
+      throw new VstunadmError('ERR_REJECTED', `real server ${method.address} (forward ${method.forward}): masquerading and direct routing need a director with one TAP queue (a NAT reply and its request hash to different queues); restart vstun-director with --queues 1; nothing was changed`);
+    }
+  }
   try {
     await director.prepareSources(serverAddresses(desired));
   } catch (err) {

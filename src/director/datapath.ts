@@ -26,6 +26,10 @@ import { Parser } from './pipeline/parse.js';
 import { QuotedFlowParser } from './pipeline/parse-quoted.js';
 import { ACTION_ECHO, GO_ON } from './pipeline/stage.js';
 import { Tracker } from './pipeline/track.js';
+import { MethodEmitter } from './pipeline/emit-methods.js';
+import { NatReplies } from './pipeline/nat-reply.js';
+import { NatReplyTable } from './nat-conn.js';
+import { NeighborResolver } from './neighbor-resolver.js';
 import type { ProbePinTable } from './probe-pins.js';
 import type { ServiceRegistry } from './service-registry.js';
 import type { Timeouts } from './timeouts.js';
@@ -59,6 +63,13 @@ export class Datapath {
   private readonly tracker: Tracker;
   private readonly emitter: Emitter;
   private readonly local: LocalReplies;
+  private readonly natReplies: NatReplies;
+  /** VS/NAT's reply index (RIP:rport → client:cport), beside the connection table. */
+  readonly natTable: NatReplyTable;
+  /** VS/DR: the real servers' MACs; the owner sends the ARP requests it asks for. */
+  readonly neighbors: NeighborResolver;
+  /** NAT/DR writers; also writes the resolver's ARP requests (writeRequest). */
+  readonly methods: MethodEmitter;
 
   constructor(
     registry: ServiceRegistry,
@@ -71,8 +82,12 @@ export class Datapath {
     const ids = new IpIdentification();
     this.parser = new Parser(host, addresses);
     this.classifier = new Classifier(registry, new QuotedFlowParser(addresses));
-    this.tracker = new Tracker(registry, table, timeouts, this.fragments, addresses, options);
-    this.emitter = new Emitter(host, new TunnelEncapsulator(addresses), new TooBigReplies(host, this.icmpLimiter, ids), this.mss, ids);
+    this.natTable = new NatReplyTable(table.capacity, addresses);
+    this.neighbors = new NeighborResolver();
+    this.methods = new MethodEmitter(host, addresses, this.neighbors);
+    this.natReplies = new NatReplies(registry, table, this.natTable, timeouts, addresses, this.methods);
+    this.tracker = new Tracker(registry, table, timeouts, this.fragments, addresses, options, this.natTable);
+    this.emitter = new Emitter(host, new TunnelEncapsulator(addresses), new TooBigReplies(host, this.icmpLimiter, ids), this.mss, ids, this.methods);
     this.local = new LocalReplies(host, options);
   }
 
@@ -123,7 +138,10 @@ export class Datapath {
       const sent = device.writeBatch(batch.data, tx, out);
       if (sent < out) this.verdicts[TX_FAILED_INDEX] += out - sent;
     }
-    if (this.options.sweepPerBatch > 0) this.table.sweep(now, this.options.sweepPerBatch);
+    if (this.options.sweepPerBatch > 0) {
+      this.table.sweep(now, this.options.sweepPerBatch);
+      if (this.natTable.size > 0) this.natTable.sweep(now, this.options.sweepPerBatch);
+    }
   }
 
   /** One frame → one verdict, through the stages; rec.outOffset/outLength for forward and reply verdicts. */
@@ -131,7 +149,7 @@ export class Datapath {
     let v = this.parser.frame(rec);
     if (v !== GO_ON) return v;
     const etherType = rec.etherType;
-    if (etherType === ETHERTYPE_ARP) return this.local.arp(rec);
+    if (etherType === ETHERTYPE_ARP) return this.methods.learnNeighbor(rec) ? Verdict.ArpLearned : this.local.arp(rec);
     if (etherType === ETHERTYPE_IPV4) v = this.parser.ipv4(rec);
     else if (etherType === ETHERTYPE_IPV6) v = this.parser.ipv6(rec);
     else return Verdict.DropEthertype;
@@ -139,6 +157,8 @@ export class Datapath {
     this.parser.transport(rec);
     if (rec.toDirector) return this.local.toDirector(rec);
     v = this.classifier.classify(rec);
+    // Not for a VIP: maybe a NAT server's reply on its way back to the client.
+    if (v === Verdict.DropNotVip) return this.natReplies.reply(rec);
     if (v !== GO_ON) return v;
     if (rec.action === ACTION_ECHO) return this.local.echo(rec);
     v = this.tracker.track(rec);

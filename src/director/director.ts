@@ -6,9 +6,11 @@ import type { PacketDevice } from '../device/packet-device.js';
 import type { OnFailurePolicy } from '../health/health-config.js';
 import type { ServerAddress, ServiceKey } from '../control/admin-model.js';
 import type { Explanation } from '../control/flow-explainer.js';
+import type { ServiceConfig } from '../control/config-schema.js';
 import { IPV6_ID_BASE, type Ipv6AddressTable } from './address-id.js';
 import { ConnTable, DEFAULT_CONN_TABLE_CAPACITY, type ConnTableStats, KIND_TCP, KIND_TCP_TEMPLATE, KIND_UDP, KIND_UDP_TEMPLATE } from './conn-table.js';
 import { Datapath } from './datapath.js';
+import { FORWARD_DR } from './forward-method.js';
 import { formatIpv4 } from './ipv4-text.js';
 import type { TrafficSnapshot } from './rate-estimator.js';
 import { ServiceRegistry } from './service-registry.js';
@@ -122,6 +124,8 @@ export interface DirectorQueues {
   tableStats(): ConnTableStats;
   /** Every queue's connection list, at most `limit` entries. */
   connections(limit: number): Promise<DirectorConnectionSnapshot[]>;
+  /** Throws (VstunadmError) for a desired table the queues cannot serve (VS/NAT, VS/DR). */
+  checkDefinitions(desired: readonly ServiceConfig[]): void;
   /** `vstunadm explain` on the queue that holds the flow (see QueuePool.explain). */
   explain(service: ServiceKey, client: ServerAddress): Promise<Explanation>;
 }
@@ -204,8 +208,12 @@ export class Director {
       this.recordBatchSize(batch.count);
       this.datapath.processBatch(batch, this.device, this.clock());
       if (this.datapath.needKernelMac) this.probeKernel();
+      if (this.datapath.neighbors.wanting) this.askNeighbors();
       if (this.datapath.verdicts[Verdict.DropKernelMacSpoofed] !== this.spoofedSeen) this.recheckKernelMac();
     });
+    // DR servers' MACs are asked for as soon as they are configured, not at their first packet.
+    this.onServicesChanged(() => this.wantDrNeighbors());
+    this.wantDrNeighbors();
     if (!this.host.kernelMacKnown) this.probeKernel();
     if (!this.useTimers) return;
     const sweep = setInterval(() => this.table.sweep(this.clock(), SWEEP_PER_TICK), SWEEP_TICK_MS);
@@ -233,6 +241,23 @@ export class Director {
     } catch {
       /* the device cannot say; keep the pin */
     }
+  }
+
+  /** VS/DR: every direct-routing server's MAC is wanted (the resolver asks at most once a second each). */
+  private wantDrNeighbors(): void {
+    const now = this.clock();
+    for (const svc of this.registry.list()) for (const rs of svc.servers) if (rs.forward === FORWARD_DR && !rs.removed && rs.address < IPV6_ID_BASE) this.datapath.neighbors.want(rs.address, now);
+    if (this.datapath.neighbors.wanting) this.askNeighbors();
+  }
+
+  /** Writes the ARP requests the neighbour resolver hands out, one frame each. */
+  private askNeighbors(): void {
+    this.datapath.neighbors.takeRequests(this.clock(), (ip) => {
+      const len = this.datapath.methods.writeRequest(this.probe, 0, ip);
+      this.probeMeta[0] = 0;
+      this.probeMeta[1] = len;
+      this.device.writeBatch(this.probe, this.probeMeta, 1);
+    });
   }
 
   /** Sends one ARP request for the kernel's address (its MAC is where every frame goes). */

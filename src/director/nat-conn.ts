@@ -17,22 +17,25 @@ export const NAT_KIND_TCP = KIND_TCP;
 export const NAT_KIND_UDP = KIND_UDP;
 
 export class NatReplyTable {
-  private readonly table: ConnTable;
+  /** Allocated with the first NAT connection: a director without NAT servers pays nothing. */
+  private table: ConnTable | null = null;
 
   /**
    * @param capacity  most reply entries at once (the main table's capacity is right: one per NAT entry)
    * @param addresses the director's IPv6 address table (ids of IPv6 clients and servers)
    */
-  constructor(capacity: number, addresses: Ipv6AddressTable, seed?: number) {
-    this.table = new ConnTable(capacity, { released() {} }, seed, addresses);
-  }
+  constructor(
+    private readonly capacity: number,
+    private readonly addresses: Ipv6AddressTable,
+    private readonly seed?: number,
+  ) {}
 
   get size(): number {
-    return this.table.size;
+    return this.table === null ? 0 : this.table.size;
   }
 
   get byteLength(): number {
-    return this.table.byteLength;
+    return this.table === null ? 0 : this.table.byteLength;
   }
 
   /**
@@ -44,35 +47,37 @@ export class NatReplyTable {
    */
   add(kind: number, client: number, cport: number, rip: number, rport: number, svcId: number, rsId: number, expires: number, now: number): number {
     if ((client >= IPV6_ID_BASE) !== (rip >= IPV6_ID_BASE)) return -1;
-    const old = this.table.lookup(kind, client, cport, rip, rport, now);
-    if (old >= 0) this.table.remove(old);
-    return this.table.insert(kind, client, cport, rip, rport, svcId, rsId, 0, expires, now);
+    const table = (this.table ??= new ConnTable(this.capacity, { released() {} }, this.seed, this.addresses));
+    const old = table.lookup(kind, client, cport, rip, rport, now);
+    if (old >= 0) table.remove(old);
+    return table.insert(kind, client, cport, rip, rport, svcId, rsId, 0, expires, now);
   }
 
   /** Slot of the live reply entry for a packet rip:rport → client:cport, or -1. */
   find(kind: number, rip: number, rport: number, client: number, cport: number, now: number): number {
-    if ((client >= IPV6_ID_BASE) !== (rip >= IPV6_ID_BASE)) return -1;
+    if (this.table === null || (client >= IPV6_ID_BASE) !== (rip >= IPV6_ID_BASE)) return -1;
     return this.table.lookup(kind, client, cport, rip, rport, now);
   }
 
+  // The slot accessors below take a slot find() or add() returned (so the table exists).
   serviceAt(slot: number): number {
-    return this.table.serviceAt(slot);
+    return this.table!.serviceAt(slot);
   }
   rsAt(slot: number): number {
-    return this.table.rsAt(slot);
+    return this.table!.rsAt(slot);
   }
   /** Keeps the entry alive as long as its main entry (milliseconds, monotonic clock). */
   setExpires(slot: number, expires: number): void {
-    this.table.setExpires(slot, expires);
+    this.table!.setExpires(slot, expires);
   }
   remove(slot: number): void {
-    this.table.remove(slot);
+    this.table!.remove(slot);
   }
   /** Bounded expiry, as ConnTable.sweep. */
   sweep(now: number, maxSlots: number): number {
-    return this.table.sweep(now, maxSlots);
+    return this.table === null ? 0 : this.table.sweep(now, maxSlots);
   }
   clear(): void {
-    this.table.clear();
+    this.table?.clear();
   }
 }

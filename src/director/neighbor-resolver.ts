@@ -42,6 +42,7 @@ export class NeighborResolver {
   private readonly unanswered: Uint16Array;
   private readonly pending: Uint8Array;
   private used = 0;
+  private pendingCount = 0;
   readonly stats: NeighborStats = { entries: 0, requests: 0, replies: 0, failures: 0, unsolicited: 0, full: 0 };
 
   constructor(readonly options: NeighborResolverOptions = DEFAULT_NEIGHBOR_OPTIONS) {
@@ -88,8 +89,14 @@ export class NeighborResolver {
       this.addr[i] = ip;
       this.stats.entries = this.used;
     }
-    if (now - this.lastAsked[i] < this.options.retryMs) return;
+    if (now - this.lastAsked[i] < this.options.retryMs || this.pending[i] === 1) return;
     this.pending[i] = 1;
+    this.pendingCount++;
+  }
+
+  /** True when takeRequests() has requests to hand out. */
+  get wanting(): boolean {
+    return this.pendingCount > 0;
   }
 
   /** Calls send(ip) for each address due a request, and records the request. */
@@ -97,6 +104,7 @@ export class NeighborResolver {
     for (let i = 0; i < this.used; i++) {
       if (this.pending[i] === 0) continue;
       this.pending[i] = 0;
+      this.pendingCount--;
       this.lastAsked[i] = now;
       this.stats.requests++;
       if (++this.unanswered[i] === this.options.failAfter) this.stats.failures++;

@@ -12,7 +12,7 @@ import { reconcile } from '../control/service-reconciler.js';
 import { validateDirectorConfig } from '../control/config-loader.js';
 import type { Director } from './director.js';
 import { ProbePinTable } from './probe-pins.js';
-import { QueuePool, type PoolPort } from './queue-pool.js';
+import { QueuePool, singleQueueReason, type PoolPort } from './queue-pool.js';
 import { QueueWorkerCore, type CorePort } from './queue-worker-core.js';
 import { thresholdShare } from './registry-projection.js';
 
@@ -35,7 +35,7 @@ afterEach(() => {
   for (const p of open.splice(0)) p.close();
 });
 
-function build(scheduler: 'rr' | 'wlc' | 'mh' = 'rr', syncIntervalMs = 0) {
+function build(scheduler: 'rr' | 'wrr' | 'wlc' | 'mh' = 'rr', syncIntervalMs = 0) {
   const main = fixtureDirector(new FakeDevice({ headroom: 128 }), { hashSeed: 1 });
   const svc = main.registry.addService({ protocol: 'tcp', vip: VIP, port: 80, scheduler });
   main.registry.addRealServer(svc, { address: RS1, weight: 1 });
@@ -122,10 +122,37 @@ describe('QueuePool: the control plane reaches every queue', () => {
     await t.pool.stop();
   });
 
-  test('rr is staggered per queue: the first flow of each queue goes to a different server', async () => {
+  test('a table with a VS/NAT or VS/DR server is refused while queues run, whole, with a clear error', async () => {
+    const t = build();
+    await t.pool.start();
+    const config = validateDirectorConfig({
+      services: [{ protocol: 'tcp', vip: VIP, port: 80, scheduler: 'rr', realServers: [{ address: RS1 }, { address: RS2, forward: 'masq' }] }],
+    });
+    await expect(reconcile(t.main, config.services, 'keep')).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED', message: expect.stringContaining('--queues 1') });
+    expect(t.servers({ director: t.main } as never)).toEqual([`tcp:${VIP}:80 rr ${RS1}=1,${RS2}=1`]);
+    expect(singleQueueReason(config.services, false)).toContain('VS/NAT');
+    expect(singleQueueReason([], true)).toContain('VS/DR');
+    expect(singleQueueReason(validateDirectorConfig({ services: [{ protocol: 'tcp', vip: VIP, port: 80, realServers: [{ address: RS1 }] }] }).services, false)).toBeNull();
+  });
+
+  test('rr goes round once for the whole director: flows alternate servers whichever queue they arrive on', async () => {
     const t = build('rr');
     await t.pool.start();
-    expect([t.send(0, tcpFrame({ sport: 40000, flags: SYN })), t.send(1, tcpFrame({ sport: 40001, flags: SYN }))].sort()).toEqual([RS1, RS2]);
+    const queueOf = [0, 0, 1, 0, 1, 1, 1, 0, 0, 1];
+    const picks = queueOf.map((q, k) => t.send(q, tcpFrame({ sport: 40000 + k, flags: SYN })));
+    expect(picks.filter((p) => p === RS1).length).toBe(5);
+    for (let k = 1; k < picks.length; k++) expect(picks[k]).not.toBe(picks[k - 1]);
+  });
+
+  test('wrr gives IPVS\'s interleaved sequence for the whole director, whichever queue flows arrive on', async () => {
+    const t = build('wrr');
+    await t.pool.start();
+    t.main.registry.editRealServer(t.svc, RS2, 2);
+    await t.pool.flush();
+    const queueOf = [1, 0, 0, 1, 1, 0, 1, 0, 1];
+    const picks = queueOf.map((q, k) => t.send(q, tcpFrame({ sport: 41000 + k, flags: SYN })));
+    // Weights 1:2 → RS2, RS1, RS2 each period.
+    expect(picks).toEqual([RS2, RS1, RS2, RS2, RS1, RS2, RS2, RS1, RS2]);
   });
 
   test('a connection policy (expire) empties the failed server\'s entries on every queue', async () => {
@@ -236,6 +263,30 @@ describe('QueuePool: counters and connections come back summed', () => {
     expect(t.main.registry.drainingServers()).toBe(0);
     // On the queues its entries drain (policy keep).
     expect(t.workers.some((w) => w.director.registry.drainingServers() > 0)).toBe(true);
+  });
+
+  test('a worker reports on its own only when something moved', async () => {
+    const device = new FakeDevice({ headroom: 128 });
+    const director = fixtureDirector(device);
+    const svc = director.registry.addService({ protocol: 'tcp', vip: VIP, port: 80, scheduler: 'rr' });
+    director.registry.addRealServer(svc, { address: RS1 });
+    director.start();
+    const posted: unknown[] = [];
+    const port: CorePort = { postMessage: (m) => void posted.push(m), on: () => undefined };
+    const core = new QueueWorkerCore({ director, port, queue: 0, queues: 1, statsIntervalMs: 5 });
+    const pushes = () => posted.filter((m) => (m as { t: string; seq: number }).t === 'stats').length;
+    const settle = async (n: number) => {
+      for (let i = 0; i < 200 && pushes() < n; i++) await new Promise((r) => setTimeout(r, 5));
+    };
+    await settle(1);
+    expect(pushes()).toBe(1);
+    await new Promise((r) => setTimeout(r, 60)); // idle: nothing moved
+    expect(pushes()).toBe(1);
+    device.inject([tcpFrame({ sport: 50000, flags: SYN })]);
+    await settle(2);
+    expect(pushes()).toBe(2);
+    expect(core.stats().framesIn).toBe(1);
+    (core as unknown as { handle(m: unknown): void }).handle({ t: 'stop' });
   });
 
   test('a worker that does not answer is reported, and the pool goes on without it', async () => {

@@ -15,6 +15,8 @@ import type { FromWorker, ToWorker, ZeroTarget } from './queue-worker-core.js';
 import type { OffloadRxStats } from '../device/offload-rx.js';
 import type { DeviceStats } from '../device/packet-device.js';
 import type { Explanation } from '../control/flow-explainer.js';
+import type { ServiceConfig } from '../control/config-schema.js';
+import { VstunadmError } from '../control/errors.js';
 import type { ServerAddress, ServiceKey } from '../control/admin-model.js';
 
 /** How the pool talks to one worker (a worker_threads Worker, or a MessagePort in tests). */
@@ -37,6 +39,22 @@ export interface QueuePoolOptions {
   replyTimeoutMs?: number;
   /** Told when a worker refused a change or did not answer in time. */
   onProblem?: (queue: number, what: string) => void;
+  /** Told what a connection policy did on a queue (entries expired, rescheduled), when it did anything. */
+  onPolicyApplied?: (queue: number, expired: number, rescheduled: number) => void;
+}
+
+/**
+ * Why a table needs a single queue, or null. VS/NAT replies (RIP:rport → client) hash to
+ * another queue than their connection's requests, and VS/DR's ARP answers land on one queue
+ * only, so a worker would miss the state the other queue holds.
+ */
+export function singleQueueReason(services: readonly ServiceConfig[], drBridge: boolean): string | null {
+  if (drBridge) return 'director.dr (VS/DR) needs one queue';
+  for (const s of services) {
+    const rs = s.realServers.find((r) => r.forward !== 'tunnel');
+    if (rs !== undefined) return `${s.protocol}:${s.vip}:${s.port} server ${rs.address} is forward: ${rs.forward} (VS/${rs.forward === 'masq' ? 'NAT' : 'DR'}), which needs one queue: its replies or ARP do not stay on the queue of their flow`;
+  }
+  return null;
 }
 
 interface Waiter {
@@ -65,6 +83,7 @@ export class QueuePool implements DirectorQueues {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private lastFingerprint = 0;
+  private readonly cursors = new Map<string, SharedArrayBuffer>();
   private ticks = 0;
 
   constructor(private readonly opts: QueuePoolOptions) {
@@ -112,9 +131,10 @@ export class QueuePool implements DirectorQueues {
   flush(force = false): Promise<void> {
     if (this.stopped) return Promise.resolve();
     this.lastFingerprint = this.fingerprint();
-    const projection = projectDirector(this.director);
+    const projection = projectDirector(this.director, (label) => this.cursor(label));
     const pins = this.director.datapath.probePins;
-    const state = JSON.stringify({ ...projection, probe: projection.probe && { source: projection.probe.source, portRange: projection.probe.portRange } });
+    // Shared memory (rr positions, probe pins) is the same from one flush to the next: compared by the rest.
+    const state = JSON.stringify({ ...projection, probe: projection.probe && { source: projection.probe.source, portRange: projection.probe.portRange } }, (k, v) => (k === 'rrCursor' ? v !== null : v));
     const changed = force || state !== this.lastState || pins !== this.lastPins;
     if (!changed && this.pendingNodest.length === 0 && this.pendingZero.length === 0) return this.inflight;
     this.lastState = state;
@@ -124,9 +144,15 @@ export class QueuePool implements DirectorQueues {
     this.pendingNodest = [];
     this.pendingZero = [];
     this.labels = new Map(this.director.registry.list().map((s) => [s.id, s.label]));
+    const rr = new Set(projection.services.filter((s) => s.rrCursor !== null).map((s) => `${s.protocol}:${s.vip}:${s.port}`));
+    for (const label of this.cursors.keys()) if (!rr.has(label)) this.cursors.delete(label);
     // Replies come in the order the messages went out, so this one settles after the earlier ones.
     this.inflight = this.ask((seq) => ({ t: 'apply', seq, projection: changed || nodest.length > 0 ? projection : null, nodest, zero, zeroEpoch: this.zeroEpoch })).then((replies) => {
-      for (const [q, r] of replies) if (r.t === 'ack' && r.error !== null) this.opts.onProblem?.(q, `refused a change: ${r.error}`);
+      for (const [q, r] of replies) {
+        if (r.t !== 'ack') continue;
+        if (r.error !== null) this.opts.onProblem?.(q, `refused a change: ${r.error}`);
+        if (r.expired + r.rescheduled > 0) this.opts.onPolicyApplied?.(q, r.expired, r.rescheduled);
+      }
     });
     return this.inflight;
   }
@@ -159,6 +185,13 @@ export class QueuePool implements DirectorQueues {
     return h;
   }
 
+  /** The shared rr position of a service (made on first use; dropped when the service goes). */
+  private cursor(label: string): SharedArrayBuffer {
+    let c = this.cursors.get(label);
+    if (c === undefined) this.cursors.set(label, (c = new SharedArrayBuffer(4)));
+    return c;
+  }
+
   /** Asks every worker for its counters and merges them into the Director. */
   async refresh(): Promise<void> {
     if (this.stopped) return;
@@ -171,6 +204,11 @@ export class QueuePool implements DirectorQueues {
   }
 
   // ---- DirectorQueues ----
+
+  checkDefinitions(desired: readonly ServiceConfig[]): void {
+    const why = singleQueueReason(desired, false);
+    if (why !== null) throw new VstunadmError('ERR_UNSUPPORTED', `${why}; this director runs ${this.ports.length} queues (restart it with --queues 1); nothing was changed`);
+  }
 
   nodest(rs: RealServer, policy: NodestPolicy): void {
     const service = this.labels.get(rs.serviceId) ?? this.director.registry.services[rs.serviceId]?.label;

@@ -7,6 +7,8 @@ import type { PoolPort } from './queue-pool.js';
 /** What a worker needs to build its Director (plain data: it crosses threads). */
 export interface QueueWorkerData {
   tap: string;
+  /** The device whose MAC is the kernel's on the TAP link (the TAP, or the DR bridge). */
+  kernelLink: string;
   /** This worker's queue fd (it owns and closes it). */
   fd: number;
   queue: number;
@@ -22,6 +24,8 @@ export interface QueueWorkerData {
   mhTableSize?: number;
   icmpEcho?: boolean;
   sloppyTcp?: boolean;
+  /** Where the worker publishes its event-loop delay read-out (metrics/event-loop-delay.ts). */
+  loopDelay?: SharedArrayBuffer;
 }
 
 export interface QueueThreads {

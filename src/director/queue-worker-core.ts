@@ -55,12 +55,13 @@ export class QueueWorkerCore {
   private zeroEpoch = 0;
   private applied = false;
   private timer: NodeJS.Timeout | undefined;
+  private lastPushed = '';
 
   constructor(private readonly opts: QueueWorkerCoreOptions) {
     opts.port.on('message', (msg) => this.handle(msg));
     const every = opts.statsIntervalMs ?? 0;
     if (every > 0) {
-      this.timer = setInterval(() => this.postStats(-1), every);
+      this.timer = setInterval(() => this.pushIfMoved(), every);
       this.timer.unref();
     }
   }
@@ -68,6 +69,20 @@ export class QueueWorkerCore {
   /** This worker's counters now. */
   stats(): QueueStats {
     return collectQueueStats(this.opts.director, this.opts.queue, this.zeroEpoch, this.opts.device);
+  }
+
+  /**
+   * The periodic report, skipped while nothing moved (no frame read, no entry added or
+   * expired, no -Z): an idle director with a large table does not serialize it four times a
+   * second per queue.
+   */
+  private pushIfMoved(): void {
+    const d = this.opts.director;
+    const t = d.table.stats();
+    const key = `${d.datapath.framesIn}/${t.entries}/${t.expired}/${t.evictedEstablished + t.evictedOther}/${this.zeroEpoch}`;
+    if (key === this.lastPushed) return;
+    this.lastPushed = key;
+    this.postStats(-1);
   }
 
   private postStats(seq: number): void {

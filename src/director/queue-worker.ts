@@ -4,6 +4,7 @@
 // once the first projection of the services has been applied.
 import { parentPort, workerData } from 'node:worker_threads';
 import { TunTapDevice } from '../device/native-tap-device.js';
+import { publishLoopDelay } from '../metrics/event-loop-delay.js';
 import { loadAddon } from '../native/addon.js';
 import { Director } from './director.js';
 import { QueueWorkerCore, type CorePort } from './queue-worker-core.js';
@@ -15,6 +16,7 @@ function main(): void {
   const data = workerData as QueueWorkerData;
   const port = parentPort as unknown as CorePort;
   const addon = loadAddon();
+  const stopLoopDelay = data.loopDelay ? publishLoopDelay(data.loopDelay) : () => undefined;
   const device = TunTapDevice.fromFd(addon, data.tap, data.fd, 'tap', {}, data.queue, data.vnetHdrLen, data.offloadFlags);
   const director = new Director({
     device,
@@ -22,7 +24,7 @@ function main(): void {
     linkAddress: data.linkAddress,
     kernelAddress: data.kernelAddress,
     kernelMac: Uint8Array.from(data.kernelMac),
-    readKernelMac: () => addon.linkGetMac(data.tap),
+    readKernelMac: () => addon.linkGetMac(data.kernelLink),
     // The outer source of each server comes with the projection (RealServerProjection.dip).
     dipFor: () => 0,
     connTableCapacity: data.connTableCapacity,
@@ -38,7 +40,10 @@ function main(): void {
     device,
     statsIntervalMs: STATS_INTERVAL_MS,
     onFirstApply: () => director.start(),
-    onStop: () => director.stop(),
+    onStop: () => {
+      stopLoopDelay();
+      director.stop();
+    },
   });
 }
 

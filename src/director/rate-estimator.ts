@@ -6,13 +6,20 @@ export class TrafficStats {
   conns = 0;
   inPkts = 0;
   inBytes = 0;
+  /** Replies rewritten by the director: VS/NAT only (TUN/DR replies bypass it). */
+  outPkts = 0;
+  outBytes = 0;
   /** Per second, EWMA. */
   cps = 0;
   inPps = 0;
   inBps = 0;
+  outPps = 0;
+  outBps = 0;
   private lastConns = 0;
   private lastPkts = 0;
   private lastBytes = 0;
+  private lastOutPkts = 0;
+  private lastOutBytes = 0;
 
   /** Folds the interval since the previous call (`intervalS` seconds, normally 2) into the rates. */
   estimate(intervalS: number): void {
@@ -25,13 +32,19 @@ export class TrafficStats {
     this.cps += (c - this.cps) / 4;
     this.inPps += (p - this.inPps) / 4;
     this.inBps += (b - this.inBps) / 4;
+    const op = (this.outPkts - this.lastOutPkts) / intervalS;
+    const ob = (this.outBytes - this.lastOutBytes) / intervalS;
+    this.lastOutPkts = this.outPkts;
+    this.lastOutBytes = this.outBytes;
+    this.outPps += (op - this.outPps) / 4;
+    this.outBps += (ob - this.outBps) / 4;
   }
 
   /** Zeroes counters and rates (ipvsadm -Z). */
   reset(): void {
-    this.conns = this.inPkts = this.inBytes = 0;
-    this.cps = this.inPps = this.inBps = 0;
-    this.lastConns = this.lastPkts = this.lastBytes = 0;
+    this.conns = this.inPkts = this.inBytes = this.outPkts = this.outBytes = 0;
+    this.cps = this.inPps = this.inBps = this.outPps = this.outBps = 0;
+    this.lastConns = this.lastPkts = this.lastBytes = this.lastOutPkts = this.lastOutBytes = 0;
   }
 
   snapshot(): TrafficSnapshot {
@@ -39,18 +52,18 @@ export class TrafficStats {
       conns: this.conns,
       inPkts: this.inPkts,
       inBytes: this.inBytes,
-      outPkts: 0,
-      outBytes: 0,
+      outPkts: this.outPkts,
+      outBytes: this.outBytes,
       cps: Math.round(this.cps),
       inPps: Math.round(this.inPps),
       inBps: Math.round(this.inBps),
-      outPps: 0,
-      outBps: 0,
+      outPps: Math.round(this.outPps),
+      outBps: Math.round(this.outBps),
     };
   }
 }
 
-/** Output counters are always 0 in VS/TUN: replies go straight from the RS to the client. */
+/** Output counters are 0 for VS/TUN and VS/DR (replies go straight from the RS to the client); VS/NAT counts its replies. */
 export interface TrafficSnapshot {
   conns: number;
   inPkts: number;

@@ -5,8 +5,11 @@
 // (its Director); projectDirector() reads it, applyProjection() makes a worker's registry
 // equal to it. Counters and connection counts never travel this way (see counter-merge.ts).
 import { newFlowKey } from './schedulers/index.js';
+import { RoundRobinScheduler } from './schedulers/round-robin.js';
+import { WeightedRoundRobinScheduler } from './schedulers/weighted-round-robin.js';
 import { formatAddressId, parseAddressId } from './address-id.js';
 import type { Director, NodestPolicy } from './director.js';
+import type { ForwardCode } from './forward-method.js';
 import type { RealServer } from './real-server.js';
 import type { TimeoutSettings } from './timeouts.js';
 import type { ProbePinMemory } from './probe-pins.js';
@@ -18,6 +21,8 @@ export interface RealServerProjection {
   address: string;
   /** Effective weight (what the schedulers use). */
   weight: number;
+  forward: ForwardCode;
+  natPort: number;
   tunnel: number;
   guePort: number;
   tunnelMtu: number;
@@ -29,6 +34,8 @@ export interface RealServerProjection {
 }
 
 export interface ServiceProjection extends Required<VirtualServiceSpec> {
+  /** rr's position, shared by every queue (one Int32). */
+  rrCursor: SharedArrayBuffer | null;
   mssClamp: boolean;
   tunnelMtu: number;
   sloppy: boolean;
@@ -56,13 +63,17 @@ export interface NodestRequest {
   policy: NodestPolicy;
 }
 
-/** Reads the main thread's desired data-path state. Allocates; control plane only. */
-export function projectDirector(director: Director): DataplaneProjection {
+/**
+ * Reads the main thread's desired data-path state. Allocates; control plane only.
+ * `rrCursor` gives each rr service's shared position (absent: none shared).
+ */
+export function projectDirector(director: Director, rrCursor?: (label: string) => SharedArrayBuffer): DataplaneProjection {
   const reg = director.registry;
   const pins = director.datapath.probePins;
   return {
     services: reg.list().map((svc) => ({
       ...svc.spec(),
+      rrCursor: (svc.schedulerName === 'rr' || svc.schedulerName === 'wrr') && rrCursor !== undefined ? rrCursor(svc.label) : null,
       mssClamp: svc.mssClamp,
       tunnelMtu: svc.tunnelMtu,
       sloppy: svc.sloppy,
@@ -72,6 +83,8 @@ export function projectDirector(director: Director): DataplaneProjection {
           id: rs.id,
           address: rs.addressText,
           weight: rs.weight,
+          forward: rs.forward,
+          natPort: rs.natPort,
           tunnel: rs.tunnel,
           guePort: rs.guePort,
           tunnelMtu: rs.tunnelMtu,
@@ -90,9 +103,26 @@ export function projectDirector(director: Director): DataplaneProjection {
 const staggerFlow = newFlowKey();
 
 /**
- * rr and wrr keep their place per worker. Worker q starts q picks further on, so that the
- * first flows of different queues go to different servers, as one director's rr would send
- * them; otherwise every queue's first flow would take the first server.
+ * rr and wrr take their position from shared memory, so that every queue's scheduler of the
+ * service goes round as one (IPVS's one scheduler per service). False when not shared (no
+ * cursor, another scheduler, or a wrr period too long to share).
+ */
+function shareRoundRobin(svc: VirtualService, cursor: SharedArrayBuffer | null, fresh: boolean): boolean {
+  if (cursor === null) return false;
+  const s = svc.scheduler;
+  if (s instanceof RoundRobinScheduler) {
+    s.shareCursor(new Int32Array(cursor));
+    return true;
+  }
+  if (s instanceof WeightedRoundRobinScheduler) return !fresh && s.sharing ? true : s.shareCursor(new Int32Array(cursor));
+  return false;
+}
+
+/**
+ * rr or wrr without a shared position (a wrr period too long to share) keeps its place per
+ * worker. Worker q starts q picks further on, so that the first flows of different queues
+ * go to different servers, as one director would send them; otherwise every queue's first
+ * flow would take the first.
  */
 function staggerRoundRobin(svc: VirtualService, queue: number): void {
   if (svc.schedulerName !== 'rr' && svc.schedulerName !== 'wrr') return;
@@ -157,6 +187,8 @@ export function applyProjection(director: Director, p: DataplaneProjection, queu
           rs.weight = rp.weight;
           weightsChanged = true;
         }
+        rs.forward = rp.forward;
+        rs.natPort = rp.natPort;
         rs.tunnel = rp.tunnel;
         rs.guePort = rp.guePort;
         rs.tunnelMtu = rp.tunnelMtu;
@@ -166,7 +198,7 @@ export function applyProjection(director: Director, p: DataplaneProjection, queu
         byMainId.set(rp.id, rs);
       }
       if (weightsChanged) svc.refresh();
-      if (fresh) staggerRoundRobin(svc, queue);
+      if (!shareRoundRobin(svc, sp.rrCursor, fresh) && fresh) staggerRoundRobin(svc, queue);
     }
   });
   director.timeouts.set(p.timeouts);

@@ -84,7 +84,7 @@ describe('a golden row for every verdict', () => {
     expect(Object.keys(Verdict)).toHaveLength(VERDICT_COUNT);
     expect(Verdict.Forward).toBe(0);
     expect(Verdict.DropBadL4Header).toBe(VERDICT_NAMES.indexOf('drop-bad-l4-header'));
-    expect(Verdict.DropKernelMacSpoofed).toBe(VERDICT_COUNT - 1);
+    expect(Verdict.DropNatIcmpUntranslatable).toBe(VERDICT_COUNT - 1);
     expect(new Set(Object.values(Verdict)).size).toBe(VERDICT_COUNT);
   });
 });

@@ -51,6 +51,10 @@ export const VERDICT_NAMES = [
   'drop-address-table-full',
   // ARP or NDP claiming the kernel's side of the TAP at a MAC other than the TAP's own.
   'drop-kernel-mac-spoofed',
+  'forward-nat-reply',
+  'drop-nat-reply-no-flow',
+  'drop-no-server-mac',
+  'drop-nat-icmp-untranslatable',
 ] as const;
 
 export type VerdictName = (typeof VERDICT_NAMES)[number];
@@ -84,7 +88,7 @@ export const RETIRED_VERDICTS: readonly VerdictName[] = ['drop-fragment', 'drop-
 export const TX_FAILED_INDEX = Verdict.DropTxFailed;
 
 /** The verdicts whose frame is written out (forwards and replies). */
-const SENDING: readonly VerdictName[] = ['forward', 'reply-arp', 'reply-icmp-echo', 'reply-icmp-too-big', 'forward-icmp-error', 'forward-fragment', 'reply-ndp'];
+const SENDING: readonly VerdictName[] = ['forward', 'reply-arp', 'reply-icmp-echo', 'reply-icmp-too-big', 'forward-icmp-error', 'forward-fragment', 'reply-ndp', 'forward-nat-reply'];
 
 /** 1 for the verdicts whose frame is written out, index = Verdict. */
 export const VERDICT_SENDS: Uint8Array = (() => {

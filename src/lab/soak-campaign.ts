@@ -4,7 +4,8 @@
 // fuzzed frames on the TAP), with the director's and the agents' RSS sampled every 30 s. Reports
 // the RSS slope (least squares, KB/min) and whether every curl succeeded.
 import { readFileSync } from 'node:fs';
-import { boundChild, buildCTools, collectLines, exited, lastJson } from './c-tools.js';
+import { loadavg } from 'node:os';
+import { boundChild, buildCTools, collectLines, exited, lastJson, linkCounter } from './c-tools.js';
 import { DirectorFrameFuzzer } from './frame-fuzzer.js';
 import { injectFrames } from './frame-injector.js';
 import { curlOnce } from './fuzz-campaign.js';
@@ -49,6 +50,12 @@ export interface CurlFailure {
   /** How long it took to fail, ms. */
   tookMs: number;
   reason: string;
+  /** The machine's 1-minute load average then. */
+  load: number;
+  /** Frames the kernel dropped at the director's TAP (queue full: the director did not read in time) since the previous failure, or since at most 200 answered curls before. */
+  tapDropped: number;
+  /** Director RSS then, MB. */
+  directorMb: number;
 }
 
 /** The class of a failed curl's message, for counting: curl's exit code and its text without numbers (times, bytes, ports). */
@@ -128,18 +135,37 @@ export async function runSoakCampaign(opts: SoakOptions): Promise<SoakResult> {
     const fuzzing = injectFrames(lab, lab.director, director.tap, fuzzCount, () => fuzz.next(), 50, (durationS + 60) * 1000);
 
     const curls = { ok: 0, failed: 0, failures: [] as CurlFailure[], reasons: {} as Record<string, number> };
+    const tapDrops = () => {
+      try {
+        return linkCounter(lab, lab.director, director!.tap, 'tx_dropped');
+      } catch {
+        return NaN;
+      }
+    };
+    let dropsBefore = tapDrops();
     while (elapsedS() < durationS) {
       const atS = elapsedS();
       const started = Date.now();
       const body = await curlOnce(lab, url);
-      if (/^rs\d$/.test(body)) curls.ok++;
-      else {
+      if (/^rs\d$/.test(body)) {
+        curls.ok++;
+        if (curls.ok % 200 === 0) dropsBefore = tapDrops();
+      } else {
         curls.failed++;
-        const f: CurlFailure = { atS: Math.round(atS * 10) / 10, tookMs: Date.now() - started, reason: body.slice(0, 300) || '(empty answer)' };
+        const dropsNow = tapDrops();
+        const f: CurlFailure = {
+          atS: Math.round(atS * 10) / 10,
+          tookMs: Date.now() - started,
+          reason: body.slice(0, 300) || '(empty answer)',
+          load: Math.round(loadavg()[0] * 10) / 10,
+          tapDropped: dropsNow - dropsBefore,
+          directorMb: Math.round(rssKiB(director.child.pid) / 1024),
+        };
+        dropsBefore = dropsNow;
         if (curls.failures.length < 200) curls.failures.push(f);
         const cls = failureClass(f.reason);
         curls.reasons[cls] = (curls.reasons[cls] ?? 0) + 1;
-        log(`soak: curl failed at ${f.atS} s after ${f.tookMs} ms: ${f.reason}`);
+        log(`soak: curl failed at ${f.atS} s after ${f.tookMs} ms (load ${f.load}, TAP dropped ${f.tapDropped} frames lately, director ${f.directorMb} MB): ${f.reason}`);
       }
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -1,6 +1,15 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { EVENT_LOOP_DELAY_BUCKETS, nativeLoopDelaySource, startEventLoopDelay, TimerLoopDelaySource } from './event-loop-delay.js';
+import {
+  EVENT_LOOP_DELAY_BUCKETS,
+  LOOP_DELAY_READOUT,
+  nativeLoopDelaySource,
+  publishLoopDelay,
+  registerQueueLoopDelay,
+  sharedLoopDelayReadout,
+  startEventLoopDelay,
+  TimerLoopDelaySource,
+} from './event-loop-delay.js';
 import { parseExposition } from './exposition-check.js';
 
 const NAME = 'vstun_event_loop_delay_seconds';
@@ -93,4 +102,36 @@ describe('event-loop delay histogram', () => {
     const bad = () => (nativeLoopDelaySource as unknown as (i: number) => unknown)(Number.NaN);
     expect(bad).toThrow();
   });
+
+  it('queue workers: a read-out in shared memory per queue, one labelled series each, read at scrape time', async () => {
+    const readouts = [sharedLoopDelayReadout(), sharedLoopDelayReadout()];
+    expect(readouts[0].byteLength).toBe(LOOP_DELAY_READOUT * 8);
+    // What a worker's publisher writes: queue 1 saw a 30 µs and a 3 ms delay.
+    const src = new TimerLoopDelaySource();
+    src.close();
+    src.record(0.00003);
+    src.record(0.003);
+    src.read(new Float64Array(readouts[1]), false);
+    const registry = new Registry();
+    registerQueueLoopDelay(registry, readouts);
+    const samples = parseExposition(await registry.metrics());
+    const q = (queue: string, name: string, le?: string) =>
+      samples.find((x) => x.name === `vstun_queue_event_loop_delay_seconds${name}` && x.labels.queue === queue && (le === undefined || x.labels.le === le))?.value;
+    expect(q('0', '_count')).toBe(0);
+    expect(q('1', '_count')).toBe(2);
+    expect(q('1', '_bucket', '0.00005')).toBe(1);
+    expect(q('1', '_bucket', '0.005')).toBe(2);
+    expect(q('1', '_bucket', '+Inf')).toBe(2);
+    expect(q('1', '_sum')).toBeCloseTo(0.00303, 9);
+  });
+
+  it('publishLoopDelay copies the sampler into the shared read-out, and a last time on stop', async () => {
+    const shared = sharedLoopDelayReadout();
+    const view = new Float64Array(shared);
+    const stop = publishLoopDelay(shared);
+    await sleep(40);
+    stop();
+    expect(view[EVENT_LOOP_DELAY_BUCKETS.length + 2]).toBeGreaterThan(0); // count: the 13 ms timerfd fired at least once in 40 ms
+  });
 });
+

@@ -19,6 +19,11 @@ export const EVENT_LOOP_DELAY_BUCKETS = [
   0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1,
 ] as const;
 const METRIC = 'vstun_event_loop_delay_seconds';
+const QUEUE_METRIC = 'vstun_queue_event_loop_delay_seconds';
+/** Numbers in one read-out (LoopDelaySource.read): the buckets, sum, count and the window. */
+export const LOOP_DELAY_READOUT = EVENT_LOOP_DELAY_BUCKETS.length + 6;
+/** How often a queue worker copies its sampler into the shared read-out main scrapes. */
+const PUBLISH_MS = 250;
 
 /** Where samples come from: read() fills the layout of NativeLoopDelaySampler.read. */
 export interface LoopDelaySource {
@@ -117,20 +122,68 @@ export class EventLoopDelaySampler {
   }
 
   /** The histogram as prom-client's metric values: cumulative `_bucket` per bound and +Inf, `_sum`, `_count`. */
-  values(): { metricName: string; labels: Record<string, string | number>; value: number }[] {
-    const n = EVENT_LOOP_DELAY_BUCKETS.length;
+  values(name = METRIC, labels: Record<string, string> = {}): HistogramValue[] {
     if (!this.closed) this.source.read(this.out, false);
-    const values = [];
-    let cumulative = 0;
-    for (let b = 0; b < n; b++) {
-      cumulative += this.out[b];
-      values.push({ metricName: `${METRIC}_bucket`, labels: { le: EVENT_LOOP_DELAY_BUCKETS[b] }, value: cumulative });
-    }
-    values.push({ metricName: `${METRIC}_bucket`, labels: { le: '+Inf' }, value: this.out[n + 2] });
-    values.push({ metricName: `${METRIC}_sum`, labels: {}, value: this.out[n + 1] });
-    values.push({ metricName: `${METRIC}_count`, labels: {}, value: this.out[n + 2] });
-    return values;
+    return histogramValues(this.out, name, labels);
   }
+}
+
+type HistogramValue = { metricName: string; labels: Record<string, string | number>; value: number };
+
+/** prom-client metric values of one read-out (LoopDelaySource.read's layout). */
+function histogramValues(out: Float64Array, name: string, labels: Record<string, string>): HistogramValue[] {
+  const n = EVENT_LOOP_DELAY_BUCKETS.length;
+  const values: HistogramValue[] = [];
+  let cumulative = 0;
+  for (let b = 0; b < n; b++) {
+    cumulative += out[b];
+    values.push({ metricName: `${name}_bucket`, labels: { ...labels, le: EVENT_LOOP_DELAY_BUCKETS[b] }, value: cumulative });
+  }
+  values.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: out[n + 2] });
+  values.push({ metricName: `${name}_sum`, labels, value: out[n + 1] });
+  values.push({ metricName: `${name}_count`, labels, value: out[n + 2] });
+  return values;
+}
+
+/** A read-out another thread can see: LOOP_DELAY_READOUT doubles in shared memory. */
+export function sharedLoopDelayReadout(): SharedArrayBuffer {
+  return new SharedArrayBuffer(LOOP_DELAY_READOUT * Float64Array.BYTES_PER_ELEMENT);
+}
+
+/**
+ * In a worker thread (a TAP queue's data path): samples this thread's loop and copies the
+ * read-out into `shared` every PUBLISH_MS, for the main thread's /metrics. Returns the stop
+ * function. Without the addon it publishes nothing (the series stays at zero).
+ */
+export function publishLoopDelay(shared: SharedArrayBuffer): () => void {
+  let src: LoopDelaySource;
+  try {
+    src = nativeLoopDelaySource();
+  } catch {
+    return () => undefined;
+  }
+  const view = new Float64Array(shared);
+  const timer = setInterval(() => src.read(view, false), PUBLISH_MS);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    src.read(view, false);
+    src.close();
+  };
+}
+
+/** Registers `vstun_queue_event_loop_delay_seconds{queue}` over the queue workers' shared read-outs. */
+export function registerQueueLoopDelay(registry: Registry, readouts: SharedArrayBuffer[]): void {
+  const views = readouts.map((b) => new Float64Array(b));
+  const help = `Event-loop delay of each TAP queue's worker thread (its data path), as ${METRIC} is the main thread's; published every ${PUBLISH_MS} ms.`;
+  registry.registerMetric({
+    name: QUEUE_METRIC,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    get: async () => ({ name: QUEUE_METRIC, help, type: 'histogram', aggregator: 'sum', values: views.flatMap((v, q) => histogramValues(v, QUEUE_METRIC, { queue: String(q) })) }),
+    reset: () => undefined,
+  } as unknown as Parameters<Registry['registerMetric']>[0]);
 }
 
 /**

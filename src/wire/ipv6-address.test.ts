@@ -41,7 +41,9 @@ describe('IPv6 address text', () => {
         w.forEach((x, i) => { bytes[2 * i] = x >> 8; bytes[2 * i + 1] = x & 255; });
         const text = ipv6ToString(bytes);
         expect(parseIpv6(text)).toEqual(bytes);
-        if (!text.startsWith('::ffff:') || text.split(':').length > 3) {
+        // IPv4-mapped addresses are written in RFC 5952's mixed notation (::ffff:1.2.3.4),
+        // which the WHATWG serializer never uses: compare only the pure-hex forms.
+        if (!text.includes('.')) {
           expect(new URL(`http://[${text}]/`).hostname).toBe(`[${text}]`);
         }
       }),
@@ -70,5 +72,15 @@ describe('IPv6 prefixes and byte helpers', () => {
     copyIpv6(a, 0, buf, 5);
     expect(ipv6Equals(buf, 5, a, 0)).toBe(true);
     expect(ipv6Equals(buf, 4, a, 0)).toBe(false);
+  });
+});
+
+describe('IPv6 address text: the IPv4-mapped corner', () => {
+  it('writes ::ffff:0.0.0.0 in mixed notation and reads it back (a counterexample fast-check found)', () => {
+    const bytes = new Uint8Array(16);
+    bytes[10] = 0xff;
+    bytes[11] = 0xff;
+    expect(ipv6ToString(bytes)).toBe('::ffff:0.0.0.0');
+    expect(parseIpv6('::ffff:0.0.0.0')).toEqual(bytes);
   });
 });

@@ -2,9 +2,12 @@
 // flows from the client (each curl its own source port) spread over both queues, and both
 // workers forward; a vstunadm change made at run time reaches both; the listings
 // (-L --stats, -L -c) and /metrics add up the two queues.
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { curlMany } from '../../src/lab/curl-many.js';
-import type { Daemon } from '../../src/lab/lab-daemons.js';
+import { REPO_ROOT, type Daemon } from '../../src/lab/lab-daemons.js';
 import { controlRequest } from '../../src/lab/lab-control.js';
 import { buildLab, type Lab } from '../../src/lab/vs-lab.js';
 import { canRunNetnsTests } from '../support/netns.js';
@@ -72,6 +75,17 @@ describe.skipIf(!canRunNetnsTests())('vstun-director with two TAP queues', () =>
     }
     admOk(director, ['-e', '-t', `${vip}:80`, '-r', rips[0], '-i', '-w', '1']);
     expect(Object.keys(countByServer(curlMany(lab.client, vipUrl(vip), 24))).sort()).toEqual(['rs1', 'rs2']);
+  });
+
+  it('refuses --queues above 1 for a table with a VS/NAT server, at start and before touching the host', () => {
+    const cfg = path.join(lab.workDir, 'nat.yaml');
+    writeFileSync(cfg, `services:\n  - { protocol: tcp, vip: ${vip}, port: 80, scheduler: rr, realServers: [{ address: ${rips[0]}, forward: masq }] }\n`);
+    const bad = (args: string[]) => spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist/cli/vstun-director.js'), '--config', cfg, '--control', path.join(lab.workDir, 'never.sock'), '--no-setup', ...args], { encoding: 'utf8', timeout: 30_000 });
+    const r = bad(['--queues', '2']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('VS/NAT');
+    expect(r.stderr).toContain('--queues 1');
+    for (const q of ['0', '65', 'two']) expect(bad(['--queues', q]).status).toBe(2);
   });
 
   it('-L --stats, -L -c and /metrics add up both queues', async () => {

@@ -1,8 +1,12 @@
 // The bench's figures and the README table made from them (bench/lines.mjs, bench/readme.mjs):
 // three significant digits that never round onto a target, targets checked on the unrounded
 // figure, and a README block refused for figures that are not the commit's full run.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { figure, formatTable, line, SECTIONS, sig3, type Target } from '../../bench/lines.mjs';
+import { profileText, summarizeProfile } from '../../bench/profile.mjs';
 import { problems, replaceBlock } from '../../bench/readme.mjs';
 
 const atLeast1: Target = { on: 'ratio', op: '>=', bound: 1.0, text: '≥ 1.0' };
@@ -100,5 +104,42 @@ describe('the README block', () => {
     expect(next).toBe(`# x\n\n${begin}\n\nnew table\n\n<!-- bench:end -->\n\n## next\n`);
     expect(replaceBlock(next, 'new table')).toBe(next);
     expect(() => replaceBlock('# no markers\n', 't')).toThrow(/no <!-- bench:begin/);
+  });
+});
+
+describe('summarizeProfile', () => {
+  // A .cpuprofile as node --cpu-prof writes it: nodes, one sample (node id) per tick, and the
+  // microseconds between ticks. Start-up (ids 2) for 1 s, traffic (3 and 4) for 2 s, shutdown (5).
+  const node = (id: number, functionName: string) => ({ id, callFrame: { functionName, url: `file:///x/${functionName}.js`, lineNumber: 9 } });
+  const samples = [...Array(10).fill(2), ...Array(15).fill(3), ...Array(5).fill(4), ...Array(4).fill(1), ...Array(6).fill(5)];
+  const profile = {
+    nodes: [node(1, '(idle)'), node(2, 'compile'), node(3, 'writeBatch'), node(4, 'handle'), node(5, 'spawnSync')],
+    samples,
+    timeDeltas: samples.map(() => 100_000),
+  };
+  const dir = mkdtempSync(path.join(tmpdir(), 'vt-bench-profile-'));
+  writeFileSync(path.join(dir, 'x.cpuprofile'), JSON.stringify(profile));
+
+  it('shares self time over the whole profile, idle left out', () => {
+    const all = summarizeProfile(dir);
+    expect(all.map((p) => p.fn)).toEqual(['writeBatch writeBatch.js:10', 'compile compile.js:10', 'spawnSync spawnSync.js:10', 'handle handle.js:10']);
+    expect(all[0].pct).toBe(41.7); // 15 of the 36 non-idle samples
+  });
+
+  it('counts only the window of the measured traffic', () => {
+    const traffic = summarizeProfile(dir, 8, 1050, 3050); // sample i is at (i + 1) × 100 ms
+    expect(traffic).toEqual([
+      { fn: 'writeBatch writeBatch.js:10', pct: 75 },
+      { fn: 'handle handle.js:10', pct: 25 },
+    ]);
+    expect(profileText(traffic, 1)).toBe('writeBatch writeBatch.js:10 75%');
+  });
+
+  it('gives nothing for a directory without a profile', () => {
+    const empty = mkdtempSync(path.join(tmpdir(), 'vt-bench-profile-'));
+    expect(summarizeProfile(empty)).toEqual([]);
+    expect(summarizeProfile(path.join(empty, 'missing'))).toEqual([]);
+    rmSync(empty, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   });
 });

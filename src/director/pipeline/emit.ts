@@ -8,6 +8,8 @@
 // the destination, or keep the packet and change only the Ethernet header), and a record
 // with direction DIRECTION_REPLY is a server's answer to rewrite back to VIP:vport.
 import { IPV6_ID_BASE } from '../address-id.js';
+import { FORWARD_DR, FORWARD_NAT } from '../forward-method.js';
+import type { MethodEmitter } from './emit-methods.js';
 import { frameOverhead, type TunnelEncapsulator } from '../encap-tunnel.js';
 import { IPV4_TCP_HEADERS, IPV6_TCP_HEADERS, type MssClamper } from '../mss-clamp.js';
 import type { RealServer } from '../real-server.js';
@@ -31,6 +33,8 @@ export class Emitter {
     private readonly tooBig: TooBigReplies,
     private readonly mss: MssClamper,
     private readonly ids: IpIdentification,
+    /** NAT and DR servers' writers (emit-methods.ts). */
+    private readonly methods: MethodEmitter,
   ) {}
 
   /**
@@ -42,6 +46,9 @@ export class Emitter {
    */
   forward(rec: PacketRecord): Verdict {
     const rs = rec.rs!;
+    const method = rs.forward;
+    if (method === FORWARD_NAT) return this.methods.nat(rec);
+    if (method === FORWARD_DR) return this.methods.dr(rec);
     const svc = rec.svc;
     const outerV6 = rs.address >= IPV6_ID_BASE;
     if (rec.action === ACTION_CONNECTION && rec.protocol === IPPROTO_TCP && (rec.tcpFlags & TCP_SYN) !== 0 && svc!.mssClamp) {

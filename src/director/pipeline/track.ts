@@ -9,7 +9,9 @@ import type { FragmentCache } from '../fragment-cache.js';
 import type { RealServer } from '../real-server.js';
 import { newFlowKey } from '../schedulers/scheduler.js';
 import type { ServiceRegistry } from '../service-registry.js';
-import { nextTcpState, TCP_ACK, TCP_RST, TCP_SYN, TcpState, UDP_STATE } from '../tcp-state.js';
+import { FORWARD_NAT } from '../forward-method.js';
+import type { NatReplyTable } from '../nat-conn.js';
+import { nextTcpState, nextTcpStateNat, TCP_ACK, TCP_RST, TCP_SYN, TcpState, UDP_STATE } from '../tcp-state.js';
 import type { Timeouts } from '../timeouts.js';
 import { Verdict } from '../verdicts.js';
 import type { VirtualService } from '../virtual-service.js';
@@ -35,6 +37,8 @@ export class Tracker {
     private readonly fragments: FragmentCache,
     private readonly addresses: Ipv6AddressTable,
     private readonly options: TrackOptions,
+    /** VS/NAT's reply index (nat-conn.ts); null: no NAT in this data path. */
+    private readonly replies: NatReplyTable | null = null,
   ) {}
 
   track(rec: PacketRecord): StageResult {
@@ -94,17 +98,20 @@ export class Tracker {
         table.remove(slot);
         return Verdict.DropNoRealServer;
       }
+      const nat = rs.forward === FORWARD_NAT;
+      let state: number = UDP_STATE;
       if (isTcp) {
         const from = table.stateAt(slot);
-        const to = nextTcpState(from, flags);
-        if (to !== from) {
-          table.setState(slot, to);
-          this.registry.transition(rs, from, to);
+        // NAT sees both directions (IPVS's INPUT rows here, OUTPUT in nat-reply.ts); TUN/DR input only.
+        state = nat ? nextTcpStateNat(from, flags, false) : nextTcpState(from, flags);
+        if (state !== from) {
+          table.setState(slot, state);
+          this.registry.transition(rs, from, state);
         }
-        table.setExpires(slot, now + this.timeouts.forState(to));
-      } else {
-        table.setExpires(slot, now + this.timeouts.forState(UDP_STATE));
       }
+      const expires = now + this.timeouts.forState(state);
+      table.setExpires(slot, expires);
+      if (nat) this.keepReplyKey(rec, kind, svc, rs, expires);
     } else {
       if (isTcp && (flags & (TCP_SYN | TCP_ACK | TCP_RST)) !== TCP_SYN) {
         // Mid-flow packet with no entry: only mh can place it where another director
@@ -131,10 +138,24 @@ export class Tracker {
           table.setState(slot, state);
           this.registry.transition(rs, TcpState.None, state);
         }
+        if (rs.forward === FORWARD_NAT) this.keepReplyKey(rec, kind, svc, rs, now + this.timeouts.forState(state));
       }
     }
     rec.rs = rs;
     return GO_ON;
+  }
+
+  /**
+   * VS/NAT: the reply index entry RIP:rport → client:cport, alive as long as the connection
+   * (one more lookup per NAT packet; the index never outlives its entry by more than that).
+   */
+  private keepReplyKey(rec: PacketRecord, kind: number, svc: VirtualService, rs: RealServer, expires: number): void {
+    const replies = this.replies;
+    if (replies === null) return;
+    const rport = rs.natPort !== 0 ? rs.natPort : rec.vport;
+    const r = replies.find(kind, rs.address, rport, rec.caddr, rec.cport, rec.now);
+    if (r >= 0 && replies.serviceAt(r) === svc.id && replies.rsAt(r) === rs.id) replies.setExpires(r, expires);
+    else replies.add(kind, rec.caddr, rec.cport, rs.address, rport, svc.id, rs.id, expires, rec.now);
   }
 
   /** IPVS ip_vs_sched_persist: reuse the client network's template, or schedule and create one. */
