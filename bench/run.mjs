@@ -38,13 +38,11 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { exited, lastJson, lines } from './child-output.mjs';
+import { BIN, buildDistAndC, ROOT, routeVipByKernel, routeVipIntoTap } from './lib/bench-setup.mjs';
 import { formatTable, line, SECTIONS, sig3 } from './lines.mjs';
 import { profileText, summarizeProfile } from './profile.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = path.join(ROOT, 'bench', 'bin');
 const RESULTS = path.join(ROOT, 'bench', 'results.json');
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -75,16 +73,7 @@ function referenceLoopMs() {
 }
 
 function build() {
-  try {
-    execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' });
-  } catch (err) {
-    if (!fs.existsSync(path.join(ROOT, 'dist', 'cli', 'vstun-director.js'))) throw err;
-    console.warn('warning: tsc reported errors; using the existing dist/ build');
-  }
-  fs.mkdirSync(BIN, { recursive: true });
-  for (const name of ['gen', 'tap_fwd', 'io_ref', 'udp_rtt', 'syn_flood', 'decap_ref']) {
-    execFileSync('gcc', ['-O2', '-Wall', '-o', path.join(BIN, name), path.join(ROOT, 'bench', 'c', `${name}.c`)], { stdio: 'inherit' });
-  }
+  buildDistAndC(['gen', 'tap_fwd', 'io_ref', 'udp_rtt', 'syn_flood', 'decap_ref']);
 }
 
 /** The commit measured, and the files that differ from it (results.json and README.md aside). */
@@ -250,12 +239,7 @@ async function labSections(r, want, stopper) {
     const [pcmd, pargs] = pinned(1, cmd, args);
     const fwd = spawnIn(lab.director, pcmd, pargs);
     await waitLine(lines(fwd), (l) => l === 'ready', 5000, path.basename(cmd));
-    const x = (a) => lab.topo.exec(lab.director, 'ip', a);
-    x(['addr', 'add', '169.254.77.1/30', 'dev', tap]);
-    x(['link', 'set', tap, 'up']);
-    x(['route', 'replace', `${lab.vip}/32`, 'via', '169.254.77.2', 'dev', tap]);
-    x(['neigh', 'replace', '169.254.77.2', 'lladdr', TAP_MAC, 'dev', tap, 'nud', 'permanent']);
-    for (const [key, v] of [['net.ipv4.ip_forward', 1], [`net.ipv4.conf.${tap}.accept_local`, 1], [`net.ipv4.conf.${tap}.rp_filter`, 0]]) lab.topo.sysctl(lab.director, key, v);
+    routeVipIntoTap(lab.topo, lab.director, tap, lab.vip, TAP_MAC);
     return fwd;
   };
   // Same per-frame work in both C baselines; UDP to port 7 goes to rs1 as the director's service does.
@@ -407,14 +391,7 @@ async function labSections(r, want, stopper) {
         agentHop: pathOf(rsAgent, fwdC),
         kernel: async () => {
           vipOnRs1('add');
-          lab.topo.sysctl(lab.director, 'net.ipv4.ip_forward', 1);
-          lab.topo.sysctl(lab.director, 'net.ipv4.conf.all.send_redirects', 0);
-          lab.topo.sysctl(lab.director, 'net.ipv4.conf.eth0.send_redirects', 0);
-          lab.topo.exec(lab.director, 'ip', ['route', 'replace', `${lab.vip}/32`, 'via', '10.70.1.1']);
-          lab.topo.exec(lab.router, 'ip', ['route', 'add', `${lab.vip}/32`, 'via', rs1.rip, 'table', '100']);
-          lab.topo.exec(lab.router, 'ip', ['route', 'add', `${lab.vip}/32`, 'via', rs2.rip, 'table', '101']);
-          lab.topo.exec(lab.router, 'ip', ['rule', 'add', 'iif', 'dir0', 'to', `${lab.vip}/32`, 'ipproto', 'udp', 'dport', '9', 'lookup', '101', 'pref', '100']);
-          lab.topo.exec(lab.router, 'ip', ['rule', 'add', 'iif', 'dir0', 'to', `${lab.vip}/32`, 'lookup', '100', 'pref', '101']);
+          routeVipByKernel(lab, rs1, rs2);
           const echo = await echoOn();
           return async () => {
             await stopChild(echo);

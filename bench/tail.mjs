@@ -23,6 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exited, lastJson, lines } from './child-output.mjs';
+import { routeVipByKernel } from './lib/bench-setup.mjs';
 
 const HERE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name, dflt) => {
@@ -156,14 +157,7 @@ async function main() {
     director = undefined;
 
     // The kernel routes the VIP straight to rs1 (port 9 to rs2): the same hops, no user space.
-    lab.topo.sysctl(lab.director, 'net.ipv4.ip_forward', 1);
-    lab.topo.sysctl(lab.director, 'net.ipv4.conf.all.send_redirects', 0);
-    lab.topo.sysctl(lab.director, 'net.ipv4.conf.eth0.send_redirects', 0);
-    lab.topo.exec(lab.director, 'ip', ['route', 'replace', `${lab.vip}/32`, 'via', '10.70.1.1']);
-    lab.topo.exec(lab.router, 'ip', ['route', 'add', `${lab.vip}/32`, 'via', rs1.rip, 'table', '100']);
-    lab.topo.exec(lab.router, 'ip', ['route', 'add', `${lab.vip}/32`, 'via', rs2.rip, 'table', '101']);
-    lab.topo.tryExec(lab.router, 'ip', ['rule', 'add', 'iif', 'dir0', 'to', `${lab.vip}/32`, 'ipproto', 'udp', 'dport', '9', 'lookup', '101', 'pref', '100']);
-    lab.topo.exec(lab.router, 'ip', ['rule', 'add', 'iif', 'dir0', 'to', `${lab.vip}/32`, 'lookup', '100', 'pref', '101']);
+    routeVipByKernel(lab, rs1, rs2);
     result.kernel = { idle: await phase(false, false), load: await phase(true, false) };
     for (const k of ['idle', 'load']) {
       result[`added_${k}`] = { p50us: round2(result.through[k].p50us - result.kernel[k].p50us), p99us: round2(result.through[k].p99us - result.kernel[k].p99us) };

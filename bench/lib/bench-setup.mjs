@@ -1,6 +1,7 @@
 // What every bench script starts with: the repository's paths, its --name value options,
-// and a fresh build (dist/ by tsc, the C helpers by gcc into bench/bin). For new scripts;
-// run.mjs, io.mjs and agent.mjs still carry their own copies.
+// a fresh build (dist/ by tsc, the C helpers by gcc into bench/bin), and the routing that
+// stands in for the director on the lab's hosts (a C forwarder on the TAP; the kernel path).
+// io.mjs and agent.mjs still carry their own copies of the build.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -40,4 +41,21 @@ export function routeVipIntoTap(topo, ns, tap, vip, mac) {
   ip(['route', 'replace', `${vip}/32`, 'via', '169.254.77.2', 'dev', tap]);
   ip(['neigh', 'replace', '169.254.77.2', 'lladdr', mac, 'dev', tap, 'nud', 'permanent']);
   for (const [key, v] of [['net.ipv4.ip_forward', 1], [`net.ipv4.conf.${tap}.accept_local`, 1], [`net.ipv4.conf.${tap}.rp_filter`, 0]]) topo.sysctl(ns, key, v);
+}
+
+/**
+ * The kernel-path reference on the bench lab: the director host forwards the VIP to the
+ * router, and the router routes it straight to rs1 (UDP to port 9, the load, to rs2) by
+ * policy routing: the same hops as through vstun, with no user space on them.
+ */
+export function routeVipByKernel(lab, rs1, rs2) {
+  const { topo } = lab;
+  topo.sysctl(lab.director, 'net.ipv4.ip_forward', 1);
+  topo.sysctl(lab.director, 'net.ipv4.conf.all.send_redirects', 0);
+  topo.sysctl(lab.director, 'net.ipv4.conf.eth0.send_redirects', 0);
+  topo.exec(lab.director, 'ip', ['route', 'replace', `${lab.vip}/32`, 'via', '10.70.1.1']);
+  topo.exec(lab.router, 'ip', ['route', 'add', `${lab.vip}/32`, 'via', rs1.rip, 'table', '100']);
+  topo.exec(lab.router, 'ip', ['route', 'add', `${lab.vip}/32`, 'via', rs2.rip, 'table', '101']);
+  topo.exec(lab.router, 'ip', ['rule', 'add', 'iif', 'dir0', 'to', `${lab.vip}/32`, 'ipproto', 'udp', 'dport', '9', 'lookup', '101', 'pref', '100']);
+  topo.exec(lab.router, 'ip', ['rule', 'add', 'iif', 'dir0', 'to', `${lab.vip}/32`, 'lookup', '100', 'pref', '101']);
 }
