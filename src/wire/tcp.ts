@@ -2,6 +2,7 @@
 // The director reads ports and flags for its connection table and may clamp the MSS
 // option of SYNs so that inner packets plus the outer header fit the tunnel MTU.
 import { finalizeChecksum, foldSum, sumBytes, updateChecksum16 } from './checksum.js';
+import { readPortPair } from './port-pair.js';
 import { E_BAD_OFFSET, E_BAD_OPTION, E_TRUNCATED, WIRE_OK, parseFailure, wireErrorName, type ParseResult, type WireError, type WireErrorCode } from './errors.js';
 
 //  0                   1                   2                   3
@@ -162,9 +163,7 @@ export class TcpView {
 
   /** Both ports in one number, source << 16 | destination (unsigned): a flow key's half in one read. */
   get ports(): number {
-    const b = this.buf;
-    const o = this.off;
-    return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+    return readPortPair(this.buf, this.off);
   }
   get sourcePort(): number {
     return (this.buf[this.off + SOURCE_PORT] << 8) | this.buf[this.off + SOURCE_PORT + 1];

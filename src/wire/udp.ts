@@ -1,5 +1,6 @@
 // UDP (RFC 768). The director reads ports for its connection table; GUE rides on it.
 import { finalizeChecksum, foldSum, sumBytes } from './checksum.js';
+import { readPortPair } from './port-pair.js';
 import { E_BAD_LENGTH, E_TRUNCATED, WIRE_OK, parseFailure, wireErrorName, type ParseResult, type WireError, type WireErrorCode } from './errors.js';
 
 //  0                   1                   2                   3
@@ -59,9 +60,7 @@ export class UdpView {
 
   /** Both ports in one number, source << 16 | destination (unsigned): a flow key's half in one read. */
   get ports(): number {
-    const b = this.buf;
-    const o = this.off;
-    return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+    return readPortPair(this.buf, this.off);
   }
   get sourcePort(): number {
     return (this.buf[this.off + SOURCE_PORT] << 8) | this.buf[this.off + SOURCE_PORT + 1];
