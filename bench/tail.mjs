@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// node bench/tail.mjs [--seconds 6] [--load 40000] [--probe-rate 1000] [--cpu-prof DIR] [--root DIR] [--nice N]
+// node bench/tail.mjs [--seconds 6] [--load 40000] [--probe-rate 1000] [--cpu-prof DIR] [--root DIR] [--nice N] [--guard on|off]
 //
 // Where the director's latency tail comes from, on the lab topology (client, router,
 // director host, two real servers; network namespaces):
@@ -15,6 +15,9 @@
 // --root runs another checkout's dist/ (e.g. main) for a before/after in the same session.
 // --nice N renices the director's and the agent's main threads (e.g. -10): on a shared host
 // most of an idle tail is the daemons waiting for a CPU, which this shows.
+// --guard on runs the director with its nftables guard as deployed by default (off by
+// default here: the figures stay comparable with earlier runs); its counters are polled
+// once a second, which is what a before/after of that poll needs.
 // Lost probes and the load actually sent are reported, never hidden. Bounded in time;
 // namespaces and children are removed on exit and on SIGINT. Prints one JSON object.
 import { execFileSync } from 'node:child_process';
@@ -36,6 +39,7 @@ const LOAD = Number(arg('load', '40000'));
 const PROBE_RATE = Number(arg('probe-rate', '1000'));
 const CPU_PROF = arg('cpu-prof', '');
 const NICE = arg('nice', '');
+const GUARD = arg('guard', 'off');
 const BIN = fs.mkdtempSync(path.join(os.tmpdir(), 'vstun-tail-bin-'));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const round2 = (x) => Math.round(x * 100) / 100;
@@ -73,6 +77,10 @@ async function main() {
     console.error('--nice must be an integer in [-20, 19]');
     process.exit(2);
   }
+  if (GUARD !== 'on' && GUARD !== 'off') {
+    console.error('--guard is on or off');
+    process.exit(2);
+  }
   if (!(SECONDS >= 2 && SECONDS <= 30) || !(LOAD >= 0 && LOAD <= 500000) || !(PROBE_RATE >= 10 && PROBE_RATE <= 10000)) {
     console.error('--seconds in [2, 30], --load in [0, 500000], --probe-rate in [10, 10000]');
     process.exit(2);
@@ -107,7 +115,7 @@ async function main() {
     return histogram(r.status === 0 ? r.stdout : '', queues ? 'vstun_queue_event_loop_delay_seconds' : 'vstun_event_loop_delay_seconds');
   };
 
-  const result = { date: new Date().toISOString(), root: ROOT, nice: NICE === '' ? null : Number(NICE), seconds: SECONDS, probeRate: PROBE_RATE, loadAsked: LOAD, loadAverage: { before: loadBefore } };
+  const result = { date: new Date().toISOString(), root: ROOT, nice: NICE === '' ? null : Number(NICE), guard: GUARD === 'on', seconds: SECONDS, probeRate: PROBE_RATE, loadAsked: LOAD, loadAverage: { before: loadBefore } };
   try {
     const [rs1, rs2] = lab.realServers;
     agent = await startAgent(lab, rs1);
@@ -119,7 +127,7 @@ async function main() {
     }
     const config = [
       'director:',
-      '  guard: { enabled: false }',
+      `  guard: { enabled: ${GUARD === 'on'} }`,
       'services:',
       serviceYaml({ protocol: 'udp', vip: lab.vip, port: 9, scheduler: 'rr', realServers: [{ address: rs2.rip }] }),
       serviceYaml({ protocol: 'udp', vip: lab.vip, port: 7, scheduler: 'rr', realServers: [{ address: rs1.rip }] }),
