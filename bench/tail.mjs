@@ -11,6 +11,10 @@
 //   - the director's (main thread, and its TAP queue workers summed) and the agent's
 //     event-loop delay histograms from /metrics over each phase (bucket deltas), so a tail
 //     can be matched to a loop being late;
+//   - per thread of the director and of the agent, the CPU time it got and the time it spent
+//     runnable but waiting for a CPU over each phase (/proc/PID/task/TID/schedstat): on a
+//     shared host a loop that is late because its thread waited in the run queue is told
+//     apart from one that was busy with our own work;
 //   - with --cpu-prof DIR, a CPU profile of the director over the whole run.
 // --root runs another checkout's dist/ (e.g. main) for a before/after in the same session.
 // --nice N renices the director's and the agent's main threads (e.g. -10): on a shared host
@@ -54,6 +58,38 @@ function histogram(text, name) {
     if (m) h[m[1]] += Number(m[2]);
   }
   return h;
+}
+
+/** Per thread of `pid`: [cpu ns, run-queue wait ns] from schedstat; {} when the process is gone. */
+function schedstat(pid) {
+  const out = {};
+  let tids = [];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const [cpu, wait] = fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+      out[tid] = [cpu, wait];
+    } catch {
+      /* thread ended */
+    }
+  }
+  return out;
+}
+
+/**
+ * Over a phase: the main thread (tid = pid), then the other threads by CPU time (the
+ * director's queue workers come first under load), each as CPU ms and run-queue wait ms.
+ */
+function schedDelta(pid, before, after) {
+  const rows = Object.entries(after).map(([tid, [cpu, wait]]) => ({ tid, cpuMs: round2((cpu - (before[tid]?.[0] ?? 0)) / 1e6), runqueueWaitMs: round2((wait - (before[tid]?.[1] ?? 0)) / 1e6) }));
+  const main = rows.find((r) => r.tid === String(pid));
+  const others = rows.filter((r) => r !== main).sort((a, b) => b.cpuMs - a.cpuMs);
+  const rest = others.slice(3);
+  return { main, busiest: others.slice(0, 3), rest: { threads: rest.length, cpuMs: round2(rest.reduce((t, r) => t + r.cpuMs, 0)), runqueueWaitMs: round2(rest.reduce((t, r) => t + r.runqueueWaitMs, 0)) } };
 }
 
 /** after - before, per bucket; the share of samples above each bound, in percent. */
@@ -143,6 +179,8 @@ async function main() {
       const d0 = watchDaemons ? scrape(lab.director, 9469) : null;
       const q0 = watchDaemons ? scrape(lab.director, 9469, true) : null;
       const a0 = watchDaemons ? scrape(rs1.ns, 9470) : null;
+      const ds0 = watchDaemons ? schedstat(director.child.pid) : null;
+      const as0 = watchDaemons ? schedstat(agent.child.pid) : null;
       const load = withLoad && LOAD > 0 ? spawnIn(lab.client, path.join(BIN, 'udp_rtt'), ['load', lab.vip, '9', String(LOAD), String(SECONDS + 1)]) : null;
       const loadOut = load ? lines(load) : [];
       await sleep(500);
@@ -154,6 +192,8 @@ async function main() {
       const r = { ...rtt, lost: (rtt.sent ?? 0) - (rtt.received ?? 0) };
       if (load) r.loadSentPps = Math.round((lastJson(loadOut).sent ?? 0) / (SECONDS + 1));
       if (watchDaemons) {
+        r.directorThreads = schedDelta(director.child.pid, ds0, schedstat(director.child.pid));
+        r.agentThreads = schedDelta(agent.child.pid, as0, schedstat(agent.child.pid));
         r.directorLoopDelay = histogramDelta(d0, scrape(lab.director, 9469));
         r.directorQueuesLoopDelay = histogramDelta(q0, scrape(lab.director, 9469, true));
         r.agentLoopDelay = histogramDelta(a0, scrape(rs1.ns, 9470));
