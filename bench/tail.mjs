@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// node bench/tail.mjs [--seconds 6] [--load 40000] [--probe-rate 1000] [--cpu-prof DIR] [--root DIR] [--nice N]
+// node bench/tail.mjs [--seconds 6] [--load 40000] [--probe-rate 1000] [--cpu-prof DIR] [--root DIR] [--nice N] [--guard on|off]
 //
 // Where the director's latency tail comes from, on the lab topology (client, router,
 // director host, two real servers; network namespaces):
@@ -11,10 +11,17 @@
 //   - the director's (main thread, and its TAP queue workers summed) and the agent's
 //     event-loop delay histograms from /metrics over each phase (bucket deltas), so a tail
 //     can be matched to a loop being late;
+//   - per thread of the director and of the agent, the CPU time it got and the time it spent
+//     runnable but waiting for a CPU over each phase (/proc/PID/task/TID/schedstat): on a
+//     shared host a loop that is late because its thread waited in the run queue is told
+//     apart from one that was busy with our own work;
 //   - with --cpu-prof DIR, a CPU profile of the director over the whole run.
 // --root runs another checkout's dist/ (e.g. main) for a before/after in the same session.
 // --nice N renices the director's and the agent's main threads (e.g. -10): on a shared host
 // most of an idle tail is the daemons waiting for a CPU, which this shows.
+// --guard on runs the director with its nftables guard as deployed by default (off by
+// default here: the figures stay comparable with earlier runs); its counters are polled
+// once a second, which is what a before/after of that poll needs.
 // Lost probes and the load actually sent are reported, never hidden. Bounded in time;
 // namespaces and children are removed on exit and on SIGINT. Prints one JSON object.
 import { execFileSync } from 'node:child_process';
@@ -36,6 +43,7 @@ const LOAD = Number(arg('load', '40000'));
 const PROBE_RATE = Number(arg('probe-rate', '1000'));
 const CPU_PROF = arg('cpu-prof', '');
 const NICE = arg('nice', '');
+const GUARD = arg('guard', 'off');
 const BIN = fs.mkdtempSync(path.join(os.tmpdir(), 'vstun-tail-bin-'));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const round2 = (x) => Math.round(x * 100) / 100;
@@ -50,6 +58,38 @@ function histogram(text, name) {
     if (m) h[m[1]] += Number(m[2]);
   }
   return h;
+}
+
+/** Per thread of `pid`: [cpu ns, run-queue wait ns] from schedstat; {} when the process is gone. */
+function schedstat(pid) {
+  const out = {};
+  let tids = [];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const [cpu, wait] = fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+      out[tid] = [cpu, wait];
+    } catch {
+      /* thread ended */
+    }
+  }
+  return out;
+}
+
+/**
+ * Over a phase: the main thread (tid = pid), then the other threads by CPU time (the
+ * director's queue workers come first under load), each as CPU ms and run-queue wait ms.
+ */
+function schedDelta(pid, before, after) {
+  const rows = Object.entries(after).map(([tid, [cpu, wait]]) => ({ tid, cpuMs: round2((cpu - (before[tid]?.[0] ?? 0)) / 1e6), runqueueWaitMs: round2((wait - (before[tid]?.[1] ?? 0)) / 1e6) }));
+  const main = rows.find((r) => r.tid === String(pid));
+  const others = rows.filter((r) => r !== main).sort((a, b) => b.cpuMs - a.cpuMs);
+  const rest = others.slice(3);
+  return { main, busiest: others.slice(0, 3), rest: { threads: rest.length, cpuMs: round2(rest.reduce((t, r) => t + r.cpuMs, 0)), runqueueWaitMs: round2(rest.reduce((t, r) => t + r.runqueueWaitMs, 0)) } };
 }
 
 /** after - before, per bucket; the share of samples above each bound, in percent. */
@@ -71,6 +111,10 @@ async function main() {
   }
   if (NICE !== '' && !(Number.isInteger(Number(NICE)) && Number(NICE) >= -20 && Number(NICE) <= 19)) {
     console.error('--nice must be an integer in [-20, 19]');
+    process.exit(2);
+  }
+  if (GUARD !== 'on' && GUARD !== 'off') {
+    console.error('--guard is on or off');
     process.exit(2);
   }
   if (!(SECONDS >= 2 && SECONDS <= 30) || !(LOAD >= 0 && LOAD <= 500000) || !(PROBE_RATE >= 10 && PROBE_RATE <= 10000)) {
@@ -107,7 +151,7 @@ async function main() {
     return histogram(r.status === 0 ? r.stdout : '', queues ? 'vstun_queue_event_loop_delay_seconds' : 'vstun_event_loop_delay_seconds');
   };
 
-  const result = { date: new Date().toISOString(), root: ROOT, nice: NICE === '' ? null : Number(NICE), seconds: SECONDS, probeRate: PROBE_RATE, loadAsked: LOAD, loadAverage: { before: loadBefore } };
+  const result = { date: new Date().toISOString(), root: ROOT, nice: NICE === '' ? null : Number(NICE), guard: GUARD === 'on', seconds: SECONDS, probeRate: PROBE_RATE, loadAsked: LOAD, loadAverage: { before: loadBefore } };
   try {
     const [rs1, rs2] = lab.realServers;
     agent = await startAgent(lab, rs1);
@@ -119,7 +163,7 @@ async function main() {
     }
     const config = [
       'director:',
-      '  guard: { enabled: false }',
+      `  guard: { enabled: ${GUARD === 'on'} }`,
       'services:',
       serviceYaml({ protocol: 'udp', vip: lab.vip, port: 9, scheduler: 'rr', realServers: [{ address: rs2.rip }] }),
       serviceYaml({ protocol: 'udp', vip: lab.vip, port: 7, scheduler: 'rr', realServers: [{ address: rs1.rip }] }),
@@ -135,6 +179,8 @@ async function main() {
       const d0 = watchDaemons ? scrape(lab.director, 9469) : null;
       const q0 = watchDaemons ? scrape(lab.director, 9469, true) : null;
       const a0 = watchDaemons ? scrape(rs1.ns, 9470) : null;
+      const ds0 = watchDaemons ? schedstat(director.child.pid) : null;
+      const as0 = watchDaemons ? schedstat(agent.child.pid) : null;
       const load = withLoad && LOAD > 0 ? spawnIn(lab.client, path.join(BIN, 'udp_rtt'), ['load', lab.vip, '9', String(LOAD), String(SECONDS + 1)]) : null;
       const loadOut = load ? lines(load) : [];
       await sleep(500);
@@ -146,6 +192,8 @@ async function main() {
       const r = { ...rtt, lost: (rtt.sent ?? 0) - (rtt.received ?? 0) };
       if (load) r.loadSentPps = Math.round((lastJson(loadOut).sent ?? 0) / (SECONDS + 1));
       if (watchDaemons) {
+        r.directorThreads = schedDelta(director.child.pid, ds0, schedstat(director.child.pid));
+        r.agentThreads = schedDelta(agent.child.pid, as0, schedstat(agent.child.pid));
         r.directorLoopDelay = histogramDelta(d0, scrape(lab.director, 9469));
         r.directorQueuesLoopDelay = histogramDelta(q0, scrape(lab.director, 9469, true));
         r.agentLoopDelay = histogramDelta(a0, scrape(rs1.ns, 9470));

@@ -1,29 +1,13 @@
 // A read-only snapshot of what VS/TUN depends on in this host: links with their flags, MTU
 // and addresses, the relevant sysctls, and our capabilities. `vstun-agent check` and
 // /healthz judge the snapshot (host-checks.ts); gathering is kept apart so that the
-// judging is tested on plain objects.
-import { execFile } from 'node:child_process';
+// judging is tested on plain objects. Gathering reads netlink and /proc only: /healthz runs
+// on every health check of the director, and must not fork a process (host/link-dump.ts).
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { readLinks, type LinkInfo } from '../host/link-dump.js';
 
-const execFileAsync = promisify(execFile);
-
-export interface LinkAddress {
-  family: 4 | 6;
-  address: string;
-  prefixLength: number;
-}
-
-export interface LinkInfo {
-  name: string;
-  up: boolean;
-  loopback: boolean;
-  mtu: number;
-  /** `ip -d`'s link kind (tun, veth, ipip...), '' for plain devices. */
-  kind: string;
-  addresses: LinkAddress[];
-}
+export type { LinkAddress, LinkInfo } from '../host/link-dump.js';
 
 export interface HostFacts {
   links: LinkInfo[];
@@ -66,10 +50,9 @@ export function relevantSysctls(linkNames: readonly string[]): string[] {
   return keys;
 }
 
-/** Reads the host (async: /healthz must not block the data path on `ip`). */
+/** Reads the host (async, no child process: /healthz must not stall the data path). Rejects when netlink fails. */
 export async function gatherHostFacts(): Promise<HostFacts> {
-  const { stdout } = await execFileAsync('ip', ['-j', '-d', 'addr', 'show'], { timeout: 10_000 });
-  const links = parseIpAddrJson(stdout);
+  const links = await readLinks();
   const sysctls: Record<string, string> = {};
   await Promise.all(
     relevantSysctls(links.map((l) => l.name)).map(async (k) => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HostChanges, type HostSystem } from '../host/host-changes.js';
-import { guardRuleset, guardTableName, NftGuard, parseGuardCounters, vipElements, type GuardSettings } from './guard.js';
+import { guardRuleset, guardTableName, NftGuard, vipElements, type GuardSettings } from './guard.js';
 
 const SETTINGS: GuardSettings = { enabled: true, synPerSecond: 1000, udpNewPerSecond: 500, tapQueueLength: 4096 };
 
@@ -53,19 +53,6 @@ describe('guard ruleset', () => {
     expect(vipElements('t', [])).toBe('flush set inet t vips4\nflush set inet t vips6\n');
     expect(vipElements('t', ['1.2.3.4', '1.2.3.5'])).toContain('add element inet t vips4 { 1.2.3.4, 1.2.3.5 }');
   });
-
-  it('reads the two named counters from nft -j, and refuses anything else', () => {
-    const json = JSON.stringify({
-      nftables: [
-        { metainfo: { version: '1.0.6' } },
-        { counter: { family: 'inet', name: 'syn_dropped', table: 't', packets: 12, bytes: 480 } },
-        { counter: { family: 'inet', name: 'udp_dropped', table: 't', packets: 3, bytes: 90 } },
-      ],
-    });
-    expect(parseGuardCounters(json)).toEqual({ syn: 12, udp: 3 });
-    expect(parseGuardCounters('not json')).toBeNull();
-    expect(parseGuardCounters('{"x":1}')).toBeNull();
-  });
 });
 
 describe('NftGuard', () => {
@@ -110,16 +97,48 @@ describe('NftGuard', () => {
     expect(calls).toHaveLength(2);
   });
 
-  it('reports a failed sync without rejecting, and counts drops from its counter reads', async () => {
+  it('reports a failed sync without rejecting, and counts drops from its counter reads, never through nft', async () => {
     const errors: string[] = [];
+    const nftCalls: string[][] = [];
     const nft = async (args: string[]) => {
-      if (args[0] === '-f') throw new Error('nft -f -: Error: Could not process rule');
-      return JSON.stringify({ nftables: [{ counter: { name: 'syn_dropped', packets: 7 } }] });
+      nftCalls.push(args);
+      throw new Error('nft -f -: Error: Could not process rule');
     };
-    const g = new NftGuard('vt0', SETTINGS, nft, (what, err) => errors.push(`${what}: ${err.message}`));
+    const reads: string[] = [];
+    let answer: Map<string, { packets: number; bytes: number }> = new Map([
+      ['syn_dropped', { packets: 7, bytes: 420 }],
+      ['udp_dropped', { packets: 2, bytes: 60 }],
+    ]);
+    const g = new NftGuard('vt0', SETTINGS, nft, (what, err) => errors.push(`${what}: ${err.message}`), async (table) => {
+      reads.push(table);
+      return answer;
+    });
     await g.syncGuard(['10.0.0.9']);
     expect(errors).toEqual(['sync: nft -f -: Error: Could not process rule']);
     await g.poll();
-    expect(g.read()).toEqual({ 'guard-syn-flood': 7, 'guard-udp-flood': 0 });
+    expect(reads).toEqual(['vstun_vt0']);
+    expect(nftCalls).toEqual([['-f', '-']]); // the sync only
+    expect(g.read()).toEqual({ 'guard-syn-flood': 7, 'guard-udp-flood': 2 });
+    // A table that lost its counters keeps the last counts and says why.
+    answer = new Map();
+    await g.poll();
+    expect(g.read()).toEqual({ 'guard-syn-flood': 7, 'guard-udp-flood': 2 });
+    expect(g.lastError).toMatch(/no syn_dropped\/udp_dropped counters/);
+  });
+
+  it('keeps the last counts when a counter read fails', async () => {
+    let fail = false;
+    const g = new NftGuard('vt0', SETTINGS, async () => '', undefined, async () => {
+      if (fail) throw Object.assign(new Error('recvmsg(netlink) protocol 12: Operation not permitted (EPERM)'), { code: 'EPERM' });
+      return new Map([
+        ['syn_dropped', { packets: 3, bytes: 1 }],
+        ['udp_dropped', { packets: 4, bytes: 1 }],
+      ]);
+    });
+    await g.poll();
+    fail = true;
+    await g.poll();
+    expect(g.read()).toEqual({ 'guard-syn-flood': 3, 'guard-udp-flood': 4 });
+    expect(g.lastError).toContain('EPERM');
   });
 });

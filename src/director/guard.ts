@@ -6,10 +6,12 @@
 // TCP connections (no lone SYN) and of UDP flows already seen are never limited.
 //
 // The table is installed at start through HostChanges (undone on exit, or after a crash on the
-// next start). After that, nft only runs asynchronously: syncGuard() when the VIPs change,
-// and a once-a-second read of the drop counters.
+// next start). After that, nft only runs asynchronously and only when the VIPs change
+// (syncGuard()); the once-a-second read of the drop counters goes through netlink
+// (host/nft-counters.ts), since a child process a second forked the whole director.
 import { execFile } from 'node:child_process';
 import type { HostChanges } from '../host/host-changes.js';
+import { readNftCounters, type NftCounter } from '../host/nft-counters.js';
 import { PolledDropSource } from './kernel-drops.js';
 
 export interface GuardSettings {
@@ -24,6 +26,9 @@ export interface GuardSettings {
 
 /** Runs `nft ARGS` with `input` on stdin; resolves with stdout, rejects with nft's stderr. */
 export type AsyncNft = (args: string[], input?: string) => Promise<string>;
+
+/** Reads the named counters of inet table `table`; rejects on failure. */
+export type CounterReader = (table: string) => Promise<ReadonlyMap<string, NftCounter>>;
 
 /** How long a UDP 4-tuple counts as an established flow after its last packet (s). */
 const UDP_FLOW_TIMEOUT_S = 60;
@@ -79,26 +84,6 @@ export function vipElements(table: string, vips: readonly string[]): string {
   return out;
 }
 
-/** The two named counters from `nft -j list counters table inet T`; null when the text is not that. */
-export function parseGuardCounters(json: string): { syn: number; udp: number } | null {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(json);
-  } catch {
-    return null;
-  }
-  const items = (doc as { nftables?: unknown }).nftables;
-  if (!Array.isArray(items)) return null;
-  const out = { syn: 0, udp: 0 };
-  for (const it of items) {
-    const c = (it as { counter?: { name?: unknown; packets?: unknown } }).counter;
-    if (!c || typeof c.packets !== 'number') continue;
-    if (c.name === 'syn_dropped') out.syn = c.packets;
-    else if (c.name === 'udp_dropped') out.udp = c.packets;
-  }
-  return out;
-}
-
 /** nft through an async child process (never blocks the event loop); 10 s timeout. */
 export const runNftAsync: AsyncNft = (args, input) =>
   new Promise((resolve, reject) => {
@@ -128,6 +113,7 @@ export class NftGuard extends PolledDropSource {
     readonly settings: GuardSettings,
     private readonly nft: AsyncNft = runNftAsync,
     private readonly onError: (what: string, err: Error) => void = () => {},
+    private readonly counters: CounterReader = (table) => readNftCounters('inet', table),
   ) {
     super();
     this.table = guardTableName(tap);
@@ -172,11 +158,18 @@ export class NftGuard extends PolledDropSource {
     }
   }
 
-  /** One asynchronous read of the table's counters (start()/poll() drive it). */
+  /**
+   * One asynchronous read of the table's counters through netlink (start()/poll() drive it).
+   * A failed read, or a table without the two counters (deleted behind our back), keeps
+   * the last counts and says why in lastError.
+   */
   protected async refresh(): Promise<void> {
     try {
-      const c = parseGuardCounters(await this.nft(['-j', 'list', 'counters', 'table', 'inet', this.table]));
-      if (c) this.counts = c;
+      const c = await this.counters(this.table);
+      const syn = c.get('syn_dropped');
+      const udp = c.get('udp_dropped');
+      if (!syn || !udp) throw new Error(`nftables table inet ${this.table} has no syn_dropped/udp_dropped counters (deleted outside vstun?)`);
+      this.counts = { syn: syn.packets, udp: udp.packets };
     } catch (err) {
       this.lastError = (err as Error).message;
     }

@@ -217,6 +217,14 @@ export interface NativeAddon {
    * a range outside the array.
    */
   checksumSum(bytes: Uint8Array, off: number, len: number): number;
+  /**
+   * Sends one netlink request (`request`: one message whose nlmsg_len is its length, 16..4096
+   * bytes) on a fresh socket of `protocol` (NETLINK_ROUTE 0, NETLINK_NETFILTER 12) from the
+   * thread pool, and resolves with the answer's messages of the request's sequence number up
+   * to NLMSG_DONE / NLMSG_ERROR (or the one reply), at most 16 MiB. Rejects with an errno
+   * error (ETIMEDOUT after 5 s of silence); throws RangeError/TypeError for bad arguments.
+   */
+  netlinkRequest(protocol: number, request: Uint8Array): Promise<Uint8Array>;
 }
 
 /** Error thrown by the addon: `code` is errno's name (e.g. 'EPERM'), `target` the device or socket. */

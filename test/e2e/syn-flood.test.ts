@@ -10,13 +10,23 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAB_APP_HTTP_PORT, LAB_APP_UDP_PORT, REPO_ROOT, serviceYaml, startAgent, startDirector, startLabApp, type DirectorHandle } from '../../src/lab/lab-daemons.js';
 import { buildLab, type Lab } from '../../src/lab/vs-lab.js';
-import { guardTableName, parseGuardCounters } from '../../src/director/guard.js';
+import { guardTableName } from '../../src/director/guard.js';
 import { boundChild, buildCTools, collectLines, exited, lastJson, linkCounter } from '../support/flood-tools.js';
 import { canRunNetnsTests, waitFor } from '../support/netns.js';
 
 const FLOOD_SECONDS = 4;
 const UPLOAD_BYTES = 20 * 1024 * 1024;
 const GUARD_RATE = 1000;
+
+/** The guard's two counters as `nft -j` prints them: the kernel's count, read apart from the director's netlink read. */
+function nftGuardCounters(lab: Lab, table: string): { syn: number; udp: number } {
+  const doc = JSON.parse(lab.topo.exec(lab.director, 'nft', ['-j', 'list', 'counters', 'table', 'inet', table])) as { nftables: { counter?: { name: string; packets: number } }[] };
+  const packets = (name: string) => doc.nftables.find((it) => it.counter?.name === name)?.counter?.packets;
+  const syn = packets('syn_dropped');
+  const udp = packets('udp_dropped');
+  if (syn === undefined || udp === undefined) throw new Error(`nft -j list counters: no syn_dropped/udp_dropped in table ${table}`);
+  return { syn, udp };
+}
 
 describe.skipIf(!canRunNetnsTests())('SYN flood past capacity, guard on', () => {
   let lab: Lab;
@@ -51,7 +61,7 @@ describe.skipIf(!canRunNetnsTests())('SYN flood past capacity, guard on', () => 
   });
 
   it('keeps an established 20 MB upload and a UDP flow (>= 95%) going while the guard spills the flood', async () => {
-    const guardCounters = () => parseGuardCounters(lab.topo.exec(lab.director, 'nft', ['-j', 'list', 'counters', 'table', 'inet', guardTableName(director.tap)]))!;
+    const guardCounters = () => nftGuardCounters(lab, guardTableName(director.tap));
     const body = randomBytes(UPLOAD_BYTES);
     const file = path.join(lab.workDir, 'upload.bin');
     writeFileSync(file, body);
@@ -96,6 +106,7 @@ describe.skipIf(!canRunNetnsTests())('SYN flood past capacity, guard on', () => 
     expect(udp.received / udp.sent).toBeGreaterThanOrEqual(0.95);
     expect(g1.syn - g0.syn).toBeGreaterThan(0);
     expect(c1.kernelDrops['guard-syn-flood']).toBe(g1.syn);
+    expect(c1.kernelDrops['guard-udp-flood']).toBe(g1.udp);
   });
 
   it('follows VIPs added and removed at run time (vstunadm -A / -D) in its VIP set, and removes its table on exit', async () => {
