@@ -14,7 +14,8 @@
         "native/writer.c",
         "native/csum.c",
         "native/notify.c",
-        "native/loop-delay.c"
+        "native/loop-delay.c",
+        "native/steer.c"
       ],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags_c": ["-std=gnu11"],
