@@ -40,11 +40,23 @@ export function steeringSetsOf(services: readonly ServiceConfig[]): SteeringSets
   return { clientVips4: [...vips4], clientVips6: [...vips6.values()], natServers4: [...rips4], natServers6: [...rips6.values()], clientPrefix4: prefix4 };
 }
 
-/** Why `services` cannot be steered (too many addresses for one program), or null. */
+/**
+ * The sets a program is built from: `sets` itself when it fits MAX_STEERED_ADDRESSES; over
+ * the cap without VS/NAT servers, the flow hash alone (persistence templates are then per
+ * queue again, as without steering); null over the cap with VS/NAT servers (they cannot be
+ * served on several queues).
+ */
+export function fittingSets(sets: SteeringSets): SteeringSets | null {
+  if (steeredAddressCount(sets) <= MAX_STEERED_ADDRESSES) return sets;
+  if (sets.natServers4.length + sets.natServers6.length > 0) return null;
+  return { clientVips4: [], clientVips6: [], natServers4: [], natServers6: [], clientPrefix4: 32 };
+}
+
+/** Why `services` cannot be steered (VS/NAT with too many addresses for one program), or null. */
 export function steeringLimitReason(services: readonly ServiceConfig[]): string | null {
-  const n = steeredAddressCount(steeringSetsOf(services));
-  if (n <= MAX_STEERED_ADDRESSES) return null;
-  return `the TAP's queue steering holds at most ${MAX_STEERED_ADDRESSES} client-keyed VIPs and VS/NAT server addresses, this table has ${n}`;
+  const sets = steeringSetsOf(services);
+  if (fittingSets(sets) !== null) return null;
+  return `the TAP's queue steering holds at most ${MAX_STEERED_ADDRESSES} client-keyed VIPs and VS/NAT server addresses, this table has ${steeredAddressCount(sets)}`;
 }
 
 /** A stable text of the sets (the program depends on nothing else but the queue count). */
@@ -72,6 +84,8 @@ export class QueueSteering {
   private attachedFd = -1;
   /** A program loaded by `check` for a table not applied yet: attached by `sync` if the table matches. */
   private prepared: { key: string; fd: number } | null = null;
+  /** False when the attached program left persistent VIPs to the flow hash (over the cap). */
+  persistenceSteered = true;
 
   /**
    * @param addon    bpf() and the TAP ioctl
@@ -85,13 +99,14 @@ export class QueueSteering {
   ) {}
 
   /**
-   * Why `services` cannot be steered, or null: checks the address cap and that the kernel
-   * loads their program (kept for the `sync` that follows the change). Never throws.
+   * Why `services` cannot be served on several queues, or null: VS/NAT over the address cap,
+   * or a program the kernel does not load (it is kept for the `sync` that follows the
+   * change). Never throws.
    */
   check(services: readonly ServiceConfig[]): string | null {
     const limit = steeringLimitReason(services);
     if (limit !== null) return limit;
-    const sets = steeringSetsOf(services);
+    const sets = fittingSets(steeringSetsOf(services))!;
     const key = setsKey(sets);
     if (key === this.attachedKey || key === this.prepared?.key) return null;
     try {
@@ -106,12 +121,15 @@ export class QueueSteering {
 
   /**
    * Attaches the program of `services` unless it is the one attached; returns true when it
-   * attached a new one. Throws (RangeError over the cap, the addon's errno errors) and then
-   * leaves the last program attached.
+   * attached a new one. Throws (RangeError: VS/NAT over the cap; the addon's errno errors)
+   * and then leaves the last program attached.
    */
   sync(services: readonly ServiceConfig[]): boolean {
-    const sets = steeringSetsOf(services);
+    const all = steeringSetsOf(services);
+    const sets = fittingSets(all);
+    if (sets === null) throw new RangeError(steeringLimitReason(services) ?? 'too many addresses to steer');
     const key = setsKey(sets);
+    this.persistenceSteered = sets === all;
     if (key === this.attachedKey) return false;
     let fd: number;
     if (this.prepared?.key === key) {

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadAddon } from '../native/addon.js';
 import { buildSteeringProgram, MAX_STEERED_ADDRESSES, type SteeringSets } from './steering-program.js';
-import { probeSteering, QueueSteering, steeringLimitReason, steeringSetsOf } from './queue-steering.js';
+import { fittingSets, probeSteering, QueueSteering, steeringLimitReason, steeringSetsOf } from './queue-steering.js';
 import { validateDirectorConfig } from '../control/config-loader.js';
 
 const EMPTY: SteeringSets = { clientVips4: [], clientVips6: [], natServers4: [], natServers6: [], clientPrefix4: 32 };
@@ -146,6 +146,11 @@ describe('steeringSetsOf', () => {
     const big = validateDirectorConfig({ services: [{ protocol: 'tcp', vip: '192.0.2.9', port: 80, realServers }] });
     expect(steeringLimitReason(big.services)).toMatch(/at most 256 .* this table has 257/);
     expect(steeringLimitReason(config.services)).toBeNull();
+    // Persistent VIPs alone over the cap: not refused, the program falls back to the flow hash.
+    const vips = Array.from({ length: MAX_STEERED_ADDRESSES + 1 }, (_, i) => ({ protocol: 'tcp' as const, vip: `192.0.${2 + (i >> 8)}.${i & 255}`, port: 80, persistence: 60, realServers: [{ address: '10.9.0.1' }] }));
+    const persistent = validateDirectorConfig({ services: vips }).services;
+    expect(steeringLimitReason(persistent)).toBeNull();
+    expect(fittingSets(steeringSetsOf(persistent))).toEqual(EMPTY);
   });
 });
 
