@@ -15,7 +15,8 @@
         "native/csum.c",
         "native/notify.c",
         "native/loop-delay.c",
-        "native/netlink.c"
+        "native/netlink.c",
+        "native/steer.c"
       ],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags_c": ["-std=gnu11"],

@@ -38,7 +38,8 @@ static napi_value init(napi_env env, napi_value exports) {
   }
   if (!vstun_init_tun(env, exports) || !vstun_init_link(env, exports) || !vstun_init_socket(env, exports) ||
       !vstun_init_reader(env, exports) || !vstun_init_writer(env, exports) || !vstun_init_csum(env, exports) ||
-      !vstun_init_notify(env, exports) || !vstun_init_loop_delay(env, exports) || !vstun_init_netlink(env, exports))
+      !vstun_init_notify(env, exports) || !vstun_init_loop_delay(env, exports) || !vstun_init_netlink(env, exports) ||
+      !vstun_init_steer(env, exports))
     return vstun_rethrow_napi(env);
   return exports;
 }

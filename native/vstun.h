@@ -67,6 +67,7 @@ bool vstun_init_csum(napi_env env, napi_value exports);
 bool vstun_init_notify(napi_env env, napi_value exports);
 bool vstun_init_loop_delay(napi_env env, napi_value exports);
 bool vstun_init_netlink(napi_env env, napi_value exports);
+bool vstun_init_steer(napi_env env, napi_value exports);
 
 /* Per-env state (worker threads load the addon once per env). */
 typedef struct vstun_instance {

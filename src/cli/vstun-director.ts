@@ -20,6 +20,7 @@ import type { PacketDevice } from '../device/packet-device.js';
 import { TapWriteDevice } from '../device/tap-write-device.js';
 import { QueuePool } from '../director/queue-pool.js';
 import { singleQueueReason } from '../control/queue-checks.js';
+import { probeSteering, QueueSteering, steeringLimitReason } from '../director/queue-steering.js';
 import { startQueueThreads, tableShare, type QueueThreads } from '../director/queue-threads.js';
 import { Director } from '../director/director.js';
 import { registerHealthOp, startDirectorHealth, type HealthBinding } from '../health/health-binding.js';
@@ -112,6 +113,19 @@ async function checkConfig(file: string, flags: Flags): Promise<never> {
   }
 }
 
+let steeringProbed: string | null | undefined;
+/** Whether this kernel loads a TAP steering program (null: yes; else why not), asked once. */
+function steeringProbe(): string | null {
+  if (steeringProbed === undefined) {
+    try {
+      steeringProbed = probeSteering(loadAddon());
+    } catch (err) {
+      steeringProbed = (err as Error).message;
+    }
+  }
+  return steeringProbed;
+}
+
 async function main(): Promise<void> {
   program.parse();
   const flags = program.opts<Flags>();
@@ -129,7 +143,7 @@ async function main(): Promise<void> {
     if (flags.metrics !== undefined) parseListenAddress(flags.metrics);
     if (flags.queues !== undefined && !/^([1-9]|[1-5][0-9]|6[0-4])$/.test(flags.queues)) throw new ConfigError('CONFIG_INVALID', `--queues: "${flags.queues}" is not a number of queues 1..64`);
     const askedQueues = flags.queues !== undefined ? Number(flags.queues) : config.director.queues;
-    const oneQueue = singleQueueReason(config.services, config.director.dr !== undefined);
+    const oneQueue = singleQueueReason(config.services, config.director.dr !== undefined, steeringProbe() === null ? { check: steeringLimitReason } : null);
     if (askedQueues !== undefined && askedQueues > 1 && oneQueue !== null) throw new ConfigError('CONFIG_INVALID', `queues ${askedQueues}: ${oneQueue}; use --queues 1`);
     if (flags.logLevel !== undefined && !LOG_LEVELS.includes(flags.logLevel)) throw new ConfigError('CONFIG_INVALID', `--log-level: "${flags.logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
   } catch (err) {
@@ -147,6 +161,7 @@ async function main(): Promise<void> {
   const changes = flags.setup ? new HostChanges(flags.stateFile ?? defaultDirectorStateFile(tap)) : null;
   let device: PacketDevice | undefined;
   let pool: QueuePool | undefined;
+  let steering: QueueSteering | null = null;
   /** Each queue worker's event-loop delay read-out (empty with one queue). */
   let queueLoopDelay: SharedArrayBuffer[] = [];
   let threads: QueueThreads | undefined;
@@ -193,6 +208,7 @@ async function main(): Promise<void> {
     guard?.stop();
     await pool?.stop();
     await threads?.terminate();
+    steering?.close();
     director?.stop();
     device?.close();
     undo();
@@ -244,8 +260,9 @@ async function main(): Promise<void> {
     }
     const addon = loadAddon();
     const offload = flags.offload ?? d.offload;
-    // Default: one queue per CPU, or one when the table has VS/NAT or VS/DR servers (see singleQueueReason).
-    const queues = flags.queues !== undefined ? Number(flags.queues) : (d.queues ?? (singleQueueReason(config.services, d.dr !== undefined) !== null ? 1 : Math.min(64, os.availableParallelism())));
+    // Default: one queue per CPU, or one when the table needs it (VS/DR; VS/NAT without queue steering; see singleQueueReason).
+    const steerable = steeringProbe() === null ? { check: steeringLimitReason } : null;
+    const queues = flags.queues !== undefined ? Number(flags.queues) : (d.queues ?? (singleQueueReason(config.services, d.dr !== undefined, steerable) !== null ? 1 : Math.min(64, os.availableParallelism())));
     // One queue: the data path on this thread, as always. More: the fds go to worker threads
     // and this thread keeps a writer on queue 0 for its probes (ARP, path MTU).
     const opened = TunTapDevice.openQueues({ name: tap, kind: 'tap', up: true, offload, queues });
@@ -254,6 +271,23 @@ async function main(): Promise<void> {
     if (queues === 1) device = single = TunTapDevice.fromFd(addon, opened.name, opened.fds[0], 'tap', {}, 0, opened.vnetHdrLen, opened.offloadFlags);
     else device = new TapWriteDevice(addon, opened.name, opened.fds[0], opened.vnetHdrLen);
     log.info({ tap, queues }, queues === 1 ? 'one TAP queue, read on the main thread' : 'multi-queue TAP, one worker thread per queue');
+    if (queues > 1) {
+      // Steer the queues by client (VS/NAT replies and persistence stay on their client's queue); else the kernel's flow hash.
+      const why = steeringProbe();
+      if (why === null) {
+        try {
+          steering = new QueueSteering(addon, opened.fds[0]!, queues);
+          steering.sync(config.services);
+          log.info({ tap, queues }, 'TAP queues steered by an eBPF program: VS/NAT replies and persistent clients stay on one queue');
+        } catch (err) {
+          steering?.close();
+          steering = null;
+          log.warn({ tap, err: (err as Error).message }, 'TAP queue steering failed; the kernel picks queues by flow hash (VS/NAT needs --queues 1, persistence templates are per queue)');
+        }
+      } else log.warn({ tap, err: why }, 'no eBPF queue steering here; the kernel picks queues by flow hash (VS/NAT needs --queues 1, persistence templates are per queue)');
+      const oneQueue = singleQueueReason(config.services, d.dr !== undefined, steering);
+      if (oneQueue !== null) throw new Error(`queues ${queues}: ${oneQueue}; use --queues 1`);
+    }
     if (!offload) log.info({ tap }, 'offloads off (--no-offload or director.offload: false)');
     else if (opened.offloadFlags === 0) log.warn({ tap }, 'the kernel took no TAP offload (TUNSETOFFLOAD); every segment is read and written alone');
     else log.info({ tap, offloads: offloadFlagNames(opened.offloadFlags) }, 'TAP offloads on; super-packets are segmented in software before tunnelling');
@@ -330,10 +364,23 @@ async function main(): Promise<void> {
         onProblem: (queue, what) => log.warn({ queue }, `queue worker ${what}`),
         onPolicyApplied: (queue, expired, rescheduled) => log.info({ queue, expired, rescheduled }, 'connection policy applied on a queue'),
       });
+      pool.steering = steering;
       await pool.start();
-      // Persistence templates are per queue (README "Several queues"): say so once per service.
+      if (steering) {
+        const s = steering;
+        // After every change: a new program when the client-keyed VIPs or the NAT servers changed.
+        director.onServicesChanged(() => {
+          try {
+            if (s.sync(definitionsOf(director!))) log.info({ tap }, 'TAP queue steering program replaced (client-keyed VIPs or VS/NAT servers changed)');
+          } catch (err) {
+            log.error({ tap, err: (err as Error).message }, 'could not replace the TAP queue steering program; the previous one stays attached');
+          }
+        });
+      }
+      // Without steering, persistence templates are per queue (README "Several queues"): say so once per service.
       const warned = new Set<string>();
       const warnPersistence = () => {
+        if (steering?.persistenceSteered === true) return;
         for (const svc of director!.registry.list()) {
           if (svc.persistenceMs === 0 || warned.has(svc.label)) continue;
           warned.add(svc.label);

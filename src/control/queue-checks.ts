@@ -1,24 +1,39 @@
 // What a multi-queue director (src/director/queue-pool.ts) cannot serve, in the control
-// plane's terms: VS/NAT replies (RIP:rport → client) hash to another queue than their
-// connection's requests, and VS/DR's ARP answers land on one queue only, so a worker would
-// miss the state another queue holds. Checked at start (the CLI) and on every change.
+// plane's terms. VS/DR's neighbour resolution (ARP/NDP answers from the real servers) is per
+// queue and its answers land on one queue only, so VS/DR needs one queue. VS/NAT replies
+// (RIP:rport → client) hash to another queue than their requests unless the TAP's queues
+// are steered by client (src/director/queue-steering.ts); without steering, or with more
+// addresses than one steering program holds, VS/NAT needs one queue too. Checked at start
+// (the CLI) and on every change.
 import type { Director } from '../director/director.js';
 import type { ServiceConfig } from './config-schema.js';
 import { VstunadmError } from './errors.js';
 
-/** Why a table needs a single queue, or null. */
-export function singleQueueReason(services: readonly ServiceConfig[], drBridge: boolean): string | null {
+/** What the queue steering says of a table: why it cannot steer it, or null. */
+export interface SteeringCheck {
+  check(services: readonly ServiceConfig[]): string | null;
+}
+
+/**
+ * Why a table needs a single queue, or null. `steering`: the TAP's queue steering when it
+ * works (null: unavailable, the kernel's flow hash picks the queues).
+ */
+export function singleQueueReason(services: readonly ServiceConfig[], drBridge: boolean, steering: SteeringCheck | null = null): string | null {
   if (drBridge) return 'director.dr (VS/DR) needs one queue';
   for (const s of services) {
-    const rs = s.realServers.find((r) => r.forward !== 'tunnel');
-    if (rs !== undefined) return `${s.protocol}:${s.vip}:${s.port} server ${rs.address} is forward: ${rs.forward} (VS/${rs.forward === 'masq' ? 'NAT' : 'DR'}), which needs one queue: its replies or ARP do not stay on the queue of their flow`;
+    const rs = s.realServers.find((r) => r.forward === 'route' || (r.forward === 'masq' && steering === null));
+    if (rs === undefined) continue;
+    if (rs.forward === 'route') return `${s.protocol}:${s.vip}:${s.port} server ${rs.address} is forward: route (VS/DR), which needs one queue: its ARP/NDP answers land on one queue only`;
+    return `${s.protocol}:${s.vip}:${s.port} server ${rs.address} is forward: masq (VS/NAT), which needs one queue when the TAP's queues cannot be steered by client (bpf() or TUNSETSTEERINGEBPF unavailable): its replies do not stay on the queue of their flow`;
   }
-  return null;
+  if (steering === null) return null;
+  const why = steering.check(services);
+  return why === null ? null : `${why}, so VS/NAT needs one queue`;
 }
 
 /** Throws ERR_UNSUPPORTED when `director` runs queue workers and `desired` needs one queue. */
 export function checkQueuesCanServe(director: Director, desired: readonly ServiceConfig[]): void {
   if (director.queues === null) return;
-  const why = singleQueueReason(desired, false);
+  const why = singleQueueReason(desired, false, director.queues.steering ?? null);
   if (why !== null) throw new VstunadmError('ERR_UNSUPPORTED', `${why}; this director runs ${director.queues.count} queues (restart it with --queues 1); nothing was changed`);
 }

@@ -4,6 +4,7 @@
 import { performance } from 'node:perf_hooks';
 import type { PacketDevice } from '../device/packet-device.js';
 import type { OnFailurePolicy } from '../health/health-config.js';
+import type { SteeringCheck } from '../control/queue-checks.js';
 import { IPV6_ID_BASE, type Ipv6AddressTable } from './address-id.js';
 import { ConnTable, DEFAULT_CONN_TABLE_CAPACITY, type ConnTableStats, KIND_TCP, KIND_TCP_TEMPLATE, KIND_UDP, KIND_UDP_TEMPLATE } from './conn-table.js';
 import { Datapath } from './datapath.js';
@@ -126,6 +127,8 @@ export interface DirectorQueues {
   readonly count: number;
   /** `vstunadm explain` on the queue that holds the flow (see QueuePool.explain). */
   explain(query: FlowQuery): Promise<FlowAnswer>;
+  /** The TAP's queue steering by client (queue-steering.ts); null or absent: the kernel's flow hash. */
+  readonly steering?: SteeringCheck | null;
 }
 
 /** A flow to explain: a service and a client, as text (the control plane's explain command). */

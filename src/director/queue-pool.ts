@@ -9,6 +9,7 @@
 import type { ConnTableStats } from './conn-table.js';
 import { mergeQueueStats, sumRecords, sumTableStats, type QueueStats } from './counter-merge.js';
 import type { DirectorConnectionSnapshot, Director, DirectorQueues, FlowAnswer, FlowQuery, NodestPolicy } from './director.js';
+import type { QueueSteering } from './queue-steering.js';
 import type { RealServer } from './real-server.js';
 import { projectDirector, type NodestRequest } from './registry-projection.js';
 import type { FromWorker, ToWorker, ZeroTarget } from './queue-worker-core.js';
@@ -67,6 +68,8 @@ export class QueuePool implements DirectorQueues {
   private lastFingerprint = 0;
   private readonly cursors = new Map<string, SharedArrayBuffer>();
   private ticks = 0;
+  /** The TAP's queue steering by client (set by the daemon when it works; see queue-steering.ts). */
+  steering: QueueSteering | null = null;
 
   constructor(private readonly opts: QueuePoolOptions) {
     this.director = opts.director;

@@ -5,13 +5,16 @@ import { execFileSync } from 'node:child_process';
 /**
  * GETs `url` `n` times from namespace `ns` and returns the response bodies, one trimmed body
  * per answered request (failed requests leave nothing, so `n - result.length` failed).
- * Bounded: each request `maxTimeS`, the whole run 2 minutes.
+ * Bounded: each request `maxTimeS`, the whole run 2 minutes. `source`: the client address to
+ * connect from (one of the namespace's).
  */
-export function curlMany(ns: string, url: string, n: number, maxTimeS = 3): string[] {
+export function curlMany(ns: string, url: string, n: number, maxTimeS = 3, source?: string): string[] {
   const config = `url = "${url}"\n`.repeat(n);
   let out: string;
   try {
-    out = execFileSync('ip', ['netns', 'exec', ns, 'curl', '-s', '--max-time', String(maxTimeS), '-H', 'Connection: close', '-K', '-'], {
+    // `source`: one of the namespace's addresses to connect from (curl --interface).
+    const from = source !== undefined ? ['--interface', source] : [];
+    out = execFileSync('ip', ['netns', 'exec', ns, 'curl', '-s', ...from, '--max-time', String(maxTimeS), '-H', 'Connection: close', '-K', '-'], {
       input: config,
       encoding: 'utf8',
       timeout: 120_000,

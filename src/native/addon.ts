@@ -225,6 +225,16 @@ export interface NativeAddon {
    * error (ETIMEDOUT after 5 s of silence); throws RangeError/TypeError for bad arguments.
    */
   netlinkRequest(protocol: number, request: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Loads eBPF socket-filter instructions (8 bytes each, at most 4096) as a TAP steering
+   * program; returns its fd. Throws an errno error (with the verifier's last lines when it
+   * refused the program).
+   */
+  bpfLoadSteering(insns: Uint8Array): number;
+  /** TUNSETSTEERINGEBPF on a queue fd: attaches `progFd` (replacing the last one atomically); -1 detaches. Throws an errno error. */
+  tunSetSteering(queueFd: number, progFd: number): void;
+  /** Runs a loaded program once over an Ethernet frame (BPF_PROG_TEST_RUN); returns its return value. Throws an errno error. */
+  bpfTestRun(progFd: number, frame: Uint8Array): number;
 }
 
 /** Error thrown by the addon: `code` is errno's name (e.g. 'EPERM'), `target` the device or socket. */

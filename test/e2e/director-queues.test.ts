@@ -1,7 +1,8 @@
 // vstun-director with a two-queue TAP (--queues 2): one worker thread per queue. Many TCP
 // flows from the client (each curl its own source port) spread over both queues, and both
 // workers forward; a vstunadm change made at run time reaches both; the listings
-// (-L --stats, -L -c) and /metrics add up the two queues.
+// (-L --stats, -L -c) and /metrics add up the two queues. VS/NAT on several queues is
+// method-nat-queues.test.ts.
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -77,13 +78,13 @@ describe.skipIf(!canRunNetnsTests())('vstun-director with two TAP queues', () =>
     expect(Object.keys(countByServer(curlMany(lab.client, vipUrl(vip), 24))).sort()).toEqual(['rs1', 'rs2']);
   });
 
-  it('refuses --queues above 1 for a table with a VS/NAT server, at start and before touching the host', () => {
-    const cfg = path.join(lab.workDir, 'nat.yaml');
-    writeFileSync(cfg, `services:\n  - { protocol: tcp, vip: ${vip}, port: 80, scheduler: rr, realServers: [{ address: ${rips[0]}, forward: masq }] }\n`);
+  it('refuses --queues above 1 for a table with a VS/DR server, at start and before touching the host', () => {
+    const cfg = path.join(lab.workDir, 'dr.yaml');
+    writeFileSync(cfg, `director:\n  dr: { bridge: brnever0 }\nservices:\n  - { protocol: tcp, vip: ${vip}, port: 80, scheduler: rr, realServers: [{ address: ${rips[0]}, forward: route }] }\n`);
     const bad = (args: string[]) => spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist/cli/vstun-director.js'), '--config', cfg, '--control', path.join(lab.workDir, 'never.sock'), '--no-setup', ...args], { encoding: 'utf8', timeout: 30_000 });
     const r = bad(['--queues', '2']);
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain('VS/NAT');
+    expect(r.stderr).toContain('VS/DR');
     expect(r.stderr).toContain('--queues 1');
     for (const q of ['0', '65', 'two']) expect(bad(['--queues', q]).status).toBe(2);
   });
