@@ -14,6 +14,7 @@ import { Verdict } from './verdicts.js';
 import { VirtualService } from './virtual-service.js';
 import type { RealServer } from './real-server.js';
 import { parseIpv4 } from '../wire/ipv4-address.js';
+import { finalizeChecksum, pseudoHeaderSumV4, sumBytes } from '../wire/checksum.js';
 
 const RS = '10.77.3.7';
 const ascii = (s: string) => new TextEncoder().encode(s);
@@ -137,6 +138,45 @@ describe('FTP through VS/NAT: the control connection', () => {
     ]);
     expect(send(t, inFrame({ src: CLIENT, dst: VIP, sport: 50003, dport: 40000, flags: SYN, seq: 1 }))).toEqual([]);
     expect(verdict(t, Verdict.DropNoService)).toBe(1);
+  });
+});
+
+/**
+ * A TCP ACK from src to dst with NOP, NOP, SACK (one block left..right): header built here,
+ * its checksum from the pseudo-header (RFC 793, RFC 2018 option layout).
+ */
+function sackAck(src: string, dst: string, sport: number, dport: number, seq: number, ack: number, left: number, right: number): Uint8Array {
+  const seg = new Uint8Array(32);
+  const v = new DataView(seg.buffer);
+  v.setUint16(0, sport);
+  v.setUint16(2, dport);
+  v.setUint32(4, seq);
+  v.setUint32(8, ack);
+  seg[12] = 8 << 4;
+  seg[13] = ACK;
+  v.setUint16(14, 64240);
+  seg.set([1, 1, 5, 10], 20);
+  v.setUint32(24, left);
+  v.setUint32(28, right);
+  const a = parseIpv4(src)!;
+  const b = parseIpv4(dst)!;
+  v.setUint16(16, finalizeChecksum(sumBytes(seg, 0, 32, pseudoHeaderSumV4(a, b, 6, 32))));
+  return ipv4(seg, { src, dst, protocol: 6 });
+}
+
+describe('FTP control: SACK blocks follow the acknowledgement', () => {
+  it('after a 227 grew by 2, a client SACK block beyond it moves back by 2', async () => {
+    const t = await ftpDirector();
+    handshake(t);
+    const pasv = '227 Entering Passive Mode (10,77,3,7,156,64).\r\n';
+    send(t, inFrame({ ...fromRs, flags: PSH | ACK, seq: 7000, ack: 100, text: pasv }));
+    // The client got the 227 and a later segment, not the one between (seen at client numbers).
+    const ack = 7000 + pasv.length + 2;
+    const left = ack + 10;
+    const right = ack + 30;
+    expect(send(t, ethernet(sackAck(CLIENT, VIP, 50000, 21, 100, ack, left, right)))).toEqual([
+      hex(ethernet(sackAck(CLIENT, RS, 50000, 21, 100, ack - 2, left - 2, right - 2), { dst: KERNEL_MAC, src: DIRECTOR_MAC })),
+    ]);
   });
 });
 

@@ -5,7 +5,7 @@
 //                    place, its head moving into or out of the headroom); 227 and 229 make
 //                    the client's next connection to VIP:port expected (ftp-data.ts); the
 //                    server's sequence number moves by the text's length changes so far
-//   client → server  the acknowledgement moves back by the same amount; PORT and EPRT
+//   client → server  the acknowledgement (and SACK edges) move back by the same amount; PORT and EPRT
 //                    naming the client's own address make the server's connection back to
 //                    client:port expected
 // A rewritten segment's TCP checksum is recomputed (its payload moved); a sequence or
@@ -21,6 +21,7 @@ import type { VirtualService } from '../virtual-service.js';
 import { internetChecksum, pseudoHeaderSumV4At, updateChecksum32 } from '../../wire/checksum.js';
 import { IPPROTO_TCP } from '../../wire/ip-protocol.js';
 import { rewriteIpv4TotalLength } from '../../wire/ipv4.js';
+import { findTcpOption, TCP_HEADER_LENGTH, TCP_OPT_SACK } from '../../wire/tcp.js';
 import type { PacketRecord } from './packet-record.js';
 import { GO_ON, type StageResult } from './stage.js';
 
@@ -52,6 +53,18 @@ function setTcp32(b: Uint8Array, l4: number, field: number, value: number): void
   const ck = updateChecksum32((b[l4 + TCP_CHECKSUM] << 8) | b[l4 + TCP_CHECKSUM + 1], old, value);
   b[l4 + TCP_CHECKSUM] = ck >>> 8;
   b[l4 + TCP_CHECKSUM + 1] = ck;
+}
+
+/** Recomputes the TCP checksum of the IPv4 segment the record describes. */
+function recomputeTcpChecksum(rec: PacketRecord): void {
+  const data = rec.data;
+  const l4 = rec.l4Offset;
+  const ip = rec.ipOffset;
+  data[l4 + TCP_CHECKSUM] = 0;
+  data[l4 + TCP_CHECKSUM + 1] = 0;
+  const ck = internetChecksum(data, l4, rec.l4Length, pseudoHeaderSumV4At(data, ip + IPV4_SOURCE, ip + IPV4_DESTINATION, IPPROTO_TCP, rec.l4Length));
+  data[l4 + TCP_CHECKSUM] = ck >>> 8;
+  data[l4 + TCP_CHECKSUM + 1] = ck;
 }
 
 export class FtpControl {
@@ -96,7 +109,7 @@ export class FtpControl {
           // A new connection on the same ports: the old one's shift is gone with it.
           this.keys.remove(slot);
         } else {
-          if ((flags & TCP_ACK) !== 0) setTcp32(data, l4, TCP_ACK_NUMBER, this.shifts.unmapAck(this.keys.rsAt(slot), read32(data, l4 + TCP_ACK_NUMBER)));
+          if ((flags & TCP_ACK) !== 0) this.unmapAcks(rec, this.keys.rsAt(slot));
           this.keys.setExpires(slot, now + this.timeouts.forState(TcpState.Established));
         }
       }
@@ -162,16 +175,34 @@ export class FtpControl {
       if (!rewritten) setTcp32(data, l4, TCP_SEQ, this.shifts.mapSeq(r, seq));
       else write32(data, l4 + TCP_SEQ, this.shifts.mapSeq(r, seq));
     }
-    if (rewritten) {
-      // The payload moved: recompute the TCP checksum over the segment.
-      data[l4 + TCP_CHECKSUM] = 0;
-      data[l4 + TCP_CHECKSUM + 1] = 0;
-      const ip = rec.ipOffset;
-      const ck = internetChecksum(data, l4, rec.l4Length, pseudoHeaderSumV4At(data, ip + IPV4_SOURCE, ip + IPV4_DESTINATION, IPPROTO_TCP, rec.l4Length));
-      data[l4 + TCP_CHECKSUM] = ck >>> 8;
-      data[l4 + TCP_CHECKSUM + 1] = ck;
-    }
+    // The payload moved: recompute the TCP checksum over the segment.
+    if (rewritten) recomputeTcpChecksum(rec);
     return GO_ON;
+  }
+
+  /**
+   * The client's acknowledgement, and the edges of its SACK blocks (RFC 2018), mapped back
+   * to the server's numbering. SACK edges may sit at odd offsets, where a 32-bit
+   * incremental update does not apply: then the checksum is recomputed.
+   */
+  private unmapAcks(rec: PacketRecord, r: number): void {
+    const data = rec.data;
+    const l4 = rec.l4Offset;
+    const shifts = this.shifts;
+    setTcp32(data, l4, TCP_ACK_NUMBER, shifts.unmapAck(r, read32(data, l4 + TCP_ACK_NUMBER)));
+    const headerEnd = l4 + ((data[l4 + 12] >> 4) << 2);
+    const o = headerEnd > l4 + TCP_HEADER_LENGTH ? findTcpOption(data, l4 + TCP_HEADER_LENGTH, headerEnd, TCP_OPT_SACK) : -1;
+    if (o < 0) return;
+    let changed = false;
+    for (let b = o + 2; b + 4 <= o + data[o + 1]; b += 4) {
+      const edge = read32(data, b);
+      const back = shifts.unmapAck(r, edge);
+      if (back !== edge) {
+        write32(data, b, back);
+        changed = true;
+      }
+    }
+    if (changed) recomputeTcpChecksum(rec);
   }
 
   /** A shift record for a control connection, keyed as the client sees it; the key's slot, or -1. */
