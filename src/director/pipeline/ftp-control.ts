@@ -70,30 +70,25 @@ function recomputeTcpChecksum(rec: PacketRecord): void {
 export class FtpControl {
   private readonly address = newFtpAddress();
   private readonly text = new Uint8Array(PASV_TEXT_MAX);
-  /** Control connection (client, cport → VIP, vport) → its shift record (in the rs field). */
-  private readonly keys: ConnTable;
-  readonly shifts: FtpSeqShifts;
-  private readonly free: Int32Array;
-  private freeTop: number;
+  /**
+   * Control connection (client, cport → VIP, vport) → its shift record (in the rs field).
+   * The table and the records are allocated with the first length change.
+   */
+  private keys: ConnTable | null = null;
+  private shifts: FtpSeqShifts | null = null;
+  private free: Int32Array | null = null;
+  private freeTop = 0;
 
   /** @param capacity most control connections with a length change at once */
   constructor(
     private readonly expectations: FtpExpectations,
     private readonly timeouts: Timeouts,
     readonly capacity = 4096,
-  ) {
-    // One record more than entries: a new record is taken before the insert may evict (free) one.
-    const records = capacity + 1;
-    this.shifts = new FtpSeqShifts(records);
-    this.free = new Int32Array(records);
-    for (let i = 0; i < records; i++) this.free[i] = records - 1 - i;
-    this.freeTop = records;
-    this.keys = new ConnTable(capacity, { released: (r) => (this.free[this.freeTop++] = r) });
-  }
+  ) {}
 
   /** Control connections holding a sequence shift. */
   get size(): number {
-    return this.keys.size;
+    return this.keys === null ? 0 : this.keys.size;
   }
 
   /** A client's control segment (TCP, IPv4), already rewritten to the server. Never fails. */
@@ -102,15 +97,16 @@ export class FtpControl {
     const l4 = rec.l4Offset;
     const flags = rec.tcpFlags;
     const now = rec.now;
-    if (this.keys.size > 0) {
-      const slot = this.keys.lookup(KIND_TCP, rec.caddr, rec.cport, svc.vip, svc.port, now);
+    const keys = this.keys;
+    if (keys !== null && keys.size > 0) {
+      const slot = keys.lookup(KIND_TCP, rec.caddr, rec.cport, svc.vip, svc.port, now);
       if (slot >= 0) {
         if ((flags & (TCP_SYN | TCP_ACK)) === TCP_SYN) {
           // A new connection on the same ports: the old one's shift is gone with it.
-          this.keys.remove(slot);
+          keys.remove(slot);
         } else {
-          if ((flags & TCP_ACK) !== 0) this.unmapAcks(rec, this.keys.rsAt(slot));
-          this.keys.setExpires(slot, now + this.timeouts.forState(TcpState.Established));
+          if ((flags & TCP_ACK) !== 0) this.unmapAcks(rec, this.shifts!, keys.rsAt(slot));
+          keys.setExpires(slot, now + this.timeouts.forState(TcpState.Established));
         }
       }
     }
@@ -133,7 +129,7 @@ export class FtpControl {
     const now = rec.now;
     const client = rec.vaddr;
     const cport = rec.vport;
-    let slot = this.keys.size > 0 ? this.keys.lookup(KIND_TCP, client, cport, svc.vip, svc.port, now) : -1;
+    let slot = this.keys !== null && this.keys.size > 0 ? this.keys.lookup(KIND_TCP, client, cport, svc.vip, svc.port, now) : -1;
     const seq = read32(data, rec.l4Offset + TCP_SEQ);
     const off = rec.l4Offset + ((data[rec.l4Offset + 12] >> 4) << 2);
     const end = rec.ipOffset + rec.total;
@@ -160,7 +156,7 @@ export class FtpControl {
         rec.l4Length += change;
         rec.total += change;
         rewriteIpv4TotalLength(data, rec.ipOffset, rec.total);
-        this.shifts.rewrote(this.keys.rsAt(slot), seq, change);
+        this.shifts!.rewrote(this.keys!.rsAt(slot), seq, change);
       }
       for (let k = 0, at = a.end - n; k < n; k++) data[at + k] = this.text[k];
       rewritten = true;
@@ -170,10 +166,12 @@ export class FtpControl {
     }
     const l4 = rec.l4Offset;
     if (slot >= 0) {
-      const r = this.keys.rsAt(slot);
-      this.keys.setExpires(slot, now + this.timeouts.forState(TcpState.Established));
-      if (!rewritten) setTcp32(data, l4, TCP_SEQ, this.shifts.mapSeq(r, seq));
-      else write32(data, l4 + TCP_SEQ, this.shifts.mapSeq(r, seq));
+      const keys = this.keys!;
+      const r = keys.rsAt(slot);
+      keys.setExpires(slot, now + this.timeouts.forState(TcpState.Established));
+      const mapped = this.shifts!.mapSeq(r, seq);
+      if (!rewritten) setTcp32(data, l4, TCP_SEQ, mapped);
+      else write32(data, l4 + TCP_SEQ, mapped);
     }
     // The payload moved: recompute the TCP checksum over the segment.
     if (rewritten) recomputeTcpChecksum(rec);
@@ -185,10 +183,9 @@ export class FtpControl {
    * to the server's numbering. SACK edges may sit at odd offsets, where a 32-bit
    * incremental update does not apply: then the checksum is recomputed.
    */
-  private unmapAcks(rec: PacketRecord, r: number): void {
+  private unmapAcks(rec: PacketRecord, shifts: FtpSeqShifts, r: number): void {
     const data = rec.data;
     const l4 = rec.l4Offset;
-    const shifts = this.shifts;
     setTcp32(data, l4, TCP_ACK_NUMBER, shifts.unmapAck(r, read32(data, l4 + TCP_ACK_NUMBER)));
     const headerEnd = l4 + ((data[l4 + 12] >> 4) << 2);
     const o = headerEnd > l4 + TCP_HEADER_LENGTH ? findTcpOption(data, l4 + TCP_HEADER_LENGTH, headerEnd, TCP_OPT_SACK) : -1;
@@ -207,20 +204,30 @@ export class FtpControl {
 
   /** A shift record for a control connection, keyed as the client sees it; the key's slot, or -1. */
   private newRecord(client: number, cport: number, svc: VirtualService, now: number): number {
+    if (this.keys === null) {
+      // One record more than entries: a record is taken before the insert may evict (free) one.
+      const records = this.capacity + 1;
+      const free = new Int32Array(records);
+      for (let i = 0; i < records; i++) free[i] = records - 1 - i;
+      this.free = free;
+      this.freeTop = records;
+      this.shifts = new FtpSeqShifts(records);
+      this.keys = new ConnTable(this.capacity, { released: (r) => (free[this.freeTop++] = r) });
+    }
+    const free = this.free!;
     if (this.freeTop === 0) return -1;
-    const r = this.free[--this.freeTop];
-    this.shifts.reset(r);
+    const r = free[--this.freeTop];
+    this.shifts!.reset(r);
     const slot = this.keys.insert(KIND_TCP, client, cport, svc.vip, svc.port, svc.id, r, TcpState.Established, now + this.timeouts.forState(TcpState.Established), now);
-    if (slot < 0) this.free[this.freeTop++] = r;
-    // insert may have evicted an entry (moving others): find ours again.
-    return slot < 0 ? -1 : this.keys.lookup(KIND_TCP, client, cport, svc.vip, svc.port, now);
+    if (slot < 0) free[this.freeTop++] = r;
+    return slot;
   }
 
   sweep(now: number, maxSlots: number): void {
-    if (this.keys.size > 0) this.keys.sweep(now, maxSlots);
+    if (this.keys !== null && this.keys.size > 0) this.keys.sweep(now, maxSlots);
   }
 
   clear(): void {
-    this.keys.clear();
+    this.keys?.clear();
   }
 }

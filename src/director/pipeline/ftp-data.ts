@@ -24,7 +24,8 @@ import { FAMILY_V4, FRAGMENT_NONE, ICMP_NONE, type PacketRecord } from './packet
 import { ACTION_CONNECTION } from './stage.js';
 
 export class FtpData {
-  readonly conns: FtpDataConns;
+  /** Allocated with the first data connection: a director without FTP pays nothing. */
+  private table: FtpDataConns | null = null;
 
   /** @param capacity most data connections at once */
   constructor(
@@ -32,14 +33,17 @@ export class FtpData {
     readonly expectations: FtpExpectations,
     private readonly timeouts: Timeouts,
     private readonly methods: MethodEmitter,
-    capacity = 4096,
-  ) {
-    this.conns = new FtpDataConns(capacity);
-  }
+    private readonly capacity = 4096,
+  ) {}
 
   /** Anything announced or open (else the hooks have nothing to find). */
   get active(): boolean {
-    return this.conns.size > 0 || this.expectations.size > 0;
+    return this.expectations.size > 0 || (this.table !== null && this.table.size > 0);
+  }
+
+  /** The data connections (allocated on first use). */
+  get conns(): FtpDataConns {
+    return (this.table ??= new FtpDataConns(this.capacity));
   }
 
   /** A client's packet to a VIP port without a service (classify said drop-no-service). */
@@ -109,11 +113,11 @@ export class FtpData {
   }
 
   sweep(now: number, maxSlots: number): void {
-    this.conns.sweep(now, maxSlots);
+    this.table?.sweep(now, maxSlots);
   }
 
   clear(): void {
-    this.conns.clear();
+    this.table?.clear();
     this.expectations.clear();
   }
 }
