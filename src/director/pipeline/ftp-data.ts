@@ -53,7 +53,6 @@ export class FtpData {
     const now = rec.now;
     const flags = rec.tcpFlags;
     let r = conns.fromClient(rec.caddr, rec.cport, rec.vaddr, rec.vport, now);
-    let state: number;
     if (r < 0) {
       if ((flags & (TCP_SYN | TCP_ACK | TCP_RST)) !== TCP_SYN) return Verdict.DropNoService;
       const e = this.expectations.take(FTP_PASSIVE, rec.caddr, rec.vport, now);
@@ -61,20 +60,14 @@ export class FtpData {
       const svc = this.registry.services[this.expectations.serviceOf(e)];
       const rs = this.registry.servers[this.expectations.serverOf(e)];
       if (svc === undefined || rs === undefined || rs.forward !== FORWARD_NAT || svc.vip !== rec.vaddr) return Verdict.DropNoService;
-      state = nextTcpStateNat(TcpState.None, flags, false);
+      const state = nextTcpStateNat(TcpState.None, flags, false);
       r = conns.add(rec.caddr, rec.cport, rec.vaddr, rec.vport, rs.address, rec.vport, svc.id, rs.id, state, now + this.timeouts.forState(state), now);
       if (r < 0) return Verdict.DropTableFull;
     } else {
-      state = nextTcpStateNat(conns.stateOf(r), flags, false);
-      conns.touch(r, state, now + this.timeouts.forState(state), now);
+      this.follow(r, flags, false, now);
     }
-    const svc = this.registry.services[conns.serviceOf(r)];
-    const rs = this.registry.servers[conns.serverOf(r)];
-    if (svc === undefined || rs === undefined) return Verdict.DropNoRealServer;
-    rec.action = ACTION_CONNECTION;
+    if (!this.bind(rec, r)) return Verdict.DropNoRealServer;
     rec.forwardVerdict = Verdict.Forward;
-    rec.svc = svc;
-    rec.rs = rs;
     return this.methods.natTo(rec, conns.ripOf(r), conns.rportOf(r), false);
   }
 
@@ -90,7 +83,6 @@ export class FtpData {
     const client = rec.vaddr;
     const cport = rec.vport;
     let r = conns.fromServer(rip, rport, client, cport, now);
-    let state: number;
     if (r < 0) {
       if ((flags & (TCP_SYN | TCP_ACK | TCP_RST)) !== TCP_SYN) return Verdict.DropNotVip;
       const e = this.expectations.take(FTP_ACTIVE, client, cport, now);
@@ -98,18 +90,32 @@ export class FtpData {
       const svc = this.registry.services[this.expectations.serviceOf(e)];
       const rs = this.registry.servers[this.expectations.serverOf(e)];
       if (svc === undefined || rs === undefined || rs.address !== rip) return Verdict.DropNotVip;
-      state = nextTcpStateNat(TcpState.None, flags, true);
+      const state = nextTcpStateNat(TcpState.None, flags, true);
       r = conns.add(client, cport, svc.vip, svc.port - 1, rip, rport, svc.id, rs.id, state, now + this.timeouts.forState(state), now);
       if (r < 0) return Verdict.DropTableFull;
     } else {
-      state = nextTcpStateNat(conns.stateOf(r), flags, true);
-      conns.touch(r, state, now + this.timeouts.forState(state), now);
+      this.follow(r, flags, true, now);
     }
-    const svc = this.registry.services[conns.serviceOf(r)];
-    const rs = this.registry.servers[conns.serverOf(r)];
-    if (svc === undefined || rs === undefined) return Verdict.DropNatReplyNoFlow;
+    if (!this.bind(rec, r)) return Verdict.DropNatReplyNoFlow;
+    return this.methods.natReply(rec, rec.svc!, rec.rs!, conns.vipOf(r), conns.vportOf(r), false);
+  }
+
+  /** Record r's TCP state after a packet with `flags` (fromServer: the server's side), kept alive for its timeout. */
+  private follow(r: number, flags: number, fromServer: boolean, now: number): void {
+    const conns = this.conns;
+    const state = nextTcpStateNat(conns.stateOf(r), flags, fromServer);
+    conns.touch(r, state, now + this.timeouts.forState(state), now);
+  }
+
+  /** rec.svc and rec.rs from record r (false when the service or server was deleted meanwhile). */
+  private bind(rec: PacketRecord, r: number): boolean {
+    const svc = this.registry.services[this.conns.serviceOf(r)];
+    const rs = this.registry.servers[this.conns.serverOf(r)];
+    if (svc === undefined || rs === undefined) return false;
     rec.action = ACTION_CONNECTION;
-    return this.methods.natReply(rec, svc, rs, conns.vipOf(r), conns.vportOf(r), false);
+    rec.svc = svc;
+    rec.rs = rs;
+    return true;
   }
 
   sweep(now: number, maxSlots: number): void {
