@@ -28,6 +28,9 @@ import { ACTION_ECHO, GO_ON } from './pipeline/stage.js';
 import { Tracker } from './pipeline/track.js';
 import { MethodEmitter } from './pipeline/emit-methods.js';
 import { NatReplies } from './pipeline/nat-reply.js';
+import { FtpControl } from './pipeline/ftp-control.js';
+import { FtpData } from './pipeline/ftp-data.js';
+import { FtpExpectations } from './ftp-helper.js';
 import { NatReplyTable } from './nat-conn.js';
 import { NeighborResolver } from './neighbor-resolver.js';
 import type { ProbePinTable } from './probe-pins.js';
@@ -70,6 +73,9 @@ export class Datapath {
   readonly neighbors: NeighborResolver;
   /** NAT/DR writers; also writes the resolver's ARP requests (writeRequest). */
   readonly methods: MethodEmitter;
+  /** The FTP helper of NAT services on port 21: control connections and data connections. */
+  readonly ftpControl: FtpControl;
+  readonly ftpData: FtpData;
 
   constructor(
     registry: ServiceRegistry,
@@ -84,7 +90,10 @@ export class Datapath {
     this.classifier = new Classifier(registry, new QuotedFlowParser(addresses));
     this.natTable = new NatReplyTable(table.capacity, addresses);
     this.neighbors = new NeighborResolver();
-    this.methods = new MethodEmitter(host, addresses, this.neighbors);
+    const ftpExpected = new FtpExpectations();
+    this.ftpControl = new FtpControl(ftpExpected, timeouts);
+    this.methods = new MethodEmitter(host, addresses, this.neighbors, this.ftpControl);
+    this.ftpData = new FtpData(registry, ftpExpected, timeouts, this.methods);
     this.natReplies = new NatReplies(registry, table, this.natTable, timeouts, addresses, this.methods);
     this.tracker = new Tracker(registry, table, timeouts, this.fragments, addresses, options, this.natTable);
     this.emitter = new Emitter(host, new TunnelEncapsulator(addresses), new TooBigReplies(host, this.icmpLimiter, ids), this.mss, ids, this.methods);
@@ -141,6 +150,8 @@ export class Datapath {
     if (this.options.sweepPerBatch > 0) {
       this.table.sweep(now, this.options.sweepPerBatch);
       if (this.natTable.size > 0) this.natTable.sweep(now, this.options.sweepPerBatch);
+      if (this.ftpData.active) this.ftpData.sweep(now, this.options.sweepPerBatch);
+      if (this.ftpControl.size > 0) this.ftpControl.sweep(now, this.options.sweepPerBatch);
     }
   }
 
@@ -157,8 +168,13 @@ export class Datapath {
     this.parser.transport(rec);
     if (rec.toDirector) return this.local.toDirector(rec);
     v = this.classifier.classify(rec);
-    // Not for a VIP: maybe a NAT server's reply on its way back to the client.
-    if (v === Verdict.DropNotVip) return this.natReplies.reply(rec);
+    // Not for a VIP: maybe a NAT server's reply on its way back to the client, or an FTP
+    // server's data connection; no service on a VIP port: maybe an FTP passive connection.
+    if (v === Verdict.DropNotVip) {
+      v = this.natReplies.reply(rec);
+      return v === Verdict.DropNotVip && this.ftpData.active ? this.ftpData.fromServer(rec) : v;
+    }
+    if (v === Verdict.DropNoService && this.ftpData.active) return this.ftpData.toServer(rec);
     if (v !== GO_ON) return v;
     if (rec.action === ACTION_ECHO) return this.local.echo(rec);
     v = this.tracker.track(rec);

@@ -1,14 +1,19 @@
-// FTP through VS/NAT (IPVS's ip_vs_ftp): the control connection carries addresses as text,
-// so the director rewrites them, and keeps the TCP sequence numbers right when the text
-// changes length. Not yet wired into the data path (see README: Forwarding methods).
-//   server → client  "227 Entering Passive Mode (10,0,0,7,p1,p2)"  → the VIP's numbers
-//                    "229 Entering Extended Passive Mode (|||port|)" (no address: unchanged)
+// FTP through VS/NAT (what IPVS's ip_vs_ftp does): the control connection carries addresses
+// as text, so the director reads them, rewrites the server's, and keeps the TCP sequence
+// numbers right when the text changes length. This file holds the pieces that know FTP's
+// text and the bounded state; src/director/pipeline/ftp-control.ts and ftp-data.ts apply
+// them to packets.
+//   server → client  "227 Entering Passive Mode (10,0,0,7,p1,p2)"  → the VIP's numbers;
+//                    the client's next connection to VIP:port goes to this server
+//                    "229 Entering Extended Passive Mode (|||port|)": no address, the line
+//                    stays, the data connection is expected the same way
 //   client → server  "PORT h1,h2,h3,h4,p1,p2" / "EPRT |1|addr|port|": the client's own
-//                    address, unchanged by NAT; the data connection the server opens back
-//                    goes to the client and is tied to this control connection's server.
-// Pure functions over byte arrays; the data path would call them on a NAT control flow.
+//                    address, which NAT does not change, so the line stays; the connection
+//                    the server opens back to it (from port 20) is expected
+// Everything here is allocation-free after construction: parsers fill a caller's FtpAddress,
+// the tables are typed arrays of fixed capacity.
 
-/** A parsed address line: the start and end of the address text in the payload, and its value. */
+/** A parsed address line: the span of the address text in the payload, and its value. */
 export interface FtpAddress {
   start: number;
   end: number;
@@ -17,16 +22,27 @@ export interface FtpAddress {
   port: number;
 }
 
+export function newFtpAddress(): FtpAddress {
+  return { start: 0, end: 0, address: 0, port: 0 };
+}
+
 const ASCII_0 = 48;
+const COMMA = 0x2c;
+const DOT = 0x2e;
+const BAR = 0x7c;
 
 function isDigit(c: number): boolean {
   return c >= ASCII_0 && c <= ASCII_0 + 9;
 }
 
-/** Reads "h1,h2,h3,h4,p1,p2" at `off` (each 0..255); null when malformed. */
-function readSix(buf: Uint8Array, off: number, end: number): { values: number[]; end: number } | null {
-  const values: number[] = [];
+/**
+ * Reads "h1,h2,h3,h4,p1,p2" (each 0..255, at most 3 digits) at buf[off..end) into `out`
+ * (address, port, end); false when malformed.
+ */
+function readSix(buf: Uint8Array, off: number, end: number, out: FtpAddress): boolean {
   let i = off;
+  let address = 0;
+  let port = 0;
   for (let k = 0; k < 6; k++) {
     let v = 0;
     let digits = 0;
@@ -35,14 +51,34 @@ function readSix(buf: Uint8Array, off: number, end: number): { values: number[];
       i++;
       digits++;
     }
-    if (digits === 0 || v > 255) return null;
-    values.push(v);
+    if (digits === 0 || v > 255) return false;
+    if (k < 4) address = address * 256 + v;
+    else port = port * 256 + v;
     if (k < 5) {
-      if (i >= end || buf[i] !== 0x2c) return null;
+      if (i >= end || buf[i] !== COMMA) return false;
       i++;
     }
   }
-  return { values, end: i };
+  out.start = off;
+  out.end = i;
+  out.address = address;
+  out.port = port;
+  return true;
+}
+
+/** Reads a decimal port (0..65535) at buf[off..end) followed by `stop`; the index of `stop`, or -1. */
+function readPort(buf: Uint8Array, off: number, end: number, stop: number): number {
+  let i = off;
+  let port = 0;
+  while (i < end && isDigit(buf[i]) && i - off < 5) port = port * 10 + buf[i++] - ASCII_0;
+  if (i === off || i >= end || buf[i] !== stop || port > 65535) return -1;
+  return i;
+}
+
+function decimalAt(buf: Uint8Array, off: number, end: number): number {
+  let v = 0;
+  for (let i = off; i < end; i++) v = v * 10 + buf[i] - ASCII_0;
+  return v;
 }
 
 function startsWith(buf: Uint8Array, off: number, end: number, text: string): boolean {
@@ -56,157 +92,221 @@ function startsWith(buf: Uint8Array, off: number, end: number, text: string): bo
 }
 
 /**
- * A server's "227 ... (h1,h2,h3,h4,p1,p2)" reply in payload[off..end): the address span,
- * or null when this is not a well-formed 227 line.
+ * A server's "227 ... h1,h2,h3,h4,p1,p2 ..." reply in buf[off..end): the six numbers
+ * (RFC 959 leaves the text around them free; the first digit after the code starts them).
+ * Fills `out` and returns true, or false when this is not a well-formed 227 line.
  */
-export function parsePasvReply(buf: Uint8Array, off: number, end: number): FtpAddress | null {
-  if (!startsWith(buf, off, end, '227')) return null;
-  for (let i = off + 3; i < end; i++) {
-    if (!isDigit(buf[i])) continue;
-    const six = readSix(buf, i, end);
-    if (six === null) return null;
-    const v = six.values;
-    return { start: i, end: six.end, address: ((v[0] << 24) | (v[1] << 16) | (v[2] << 8) | v[3]) >>> 0, port: (v[4] << 8) | v[5] };
-  }
-  return null;
+export function parsePasvReply(buf: Uint8Array, off: number, end: number, out: FtpAddress): boolean {
+  if (!startsWith(buf, off, end, '227')) return false;
+  for (let i = off + 3; i < end; i++) if (isDigit(buf[i])) return readSix(buf, i, end, out);
+  return false;
 }
 
-/** A client's "PORT h1,h2,h3,h4,p1,p2" command: the address span, or null. */
-export function parsePortCommand(buf: Uint8Array, off: number, end: number): FtpAddress | null {
-  if (!startsWith(buf, off, end, 'PORT ')) return null;
-  const six = readSix(buf, off + 5, end);
-  if (six === null) return null;
-  const v = six.values;
-  return { start: off + 5, end: six.end, address: ((v[0] << 24) | (v[1] << 16) | (v[2] << 8) | v[3]) >>> 0, port: (v[4] << 8) | v[5] };
+/** A client's "PORT h1,h2,h3,h4,p1,p2" command: fills `out`, or false. */
+export function parsePortCommand(buf: Uint8Array, off: number, end: number, out: FtpAddress): boolean {
+  return startsWith(buf, off, end, 'PORT ') && readSix(buf, off + 5, end, out);
 }
 
-/** "229 ... (|||port|)": the port (EPSV names no address, so NAT leaves the line alone). */
-export function parseEpsvReply(buf: Uint8Array, off: number, end: number): FtpAddress | null {
-  if (!startsWith(buf, off, end, '229')) return null;
+/** "229 ... (|||port|)" (RFC 2428): the port in `out` (address 0: EPSV names none), or false. */
+export function parseEpsvReply(buf: Uint8Array, off: number, end: number, out: FtpAddress): boolean {
+  if (!startsWith(buf, off, end, '229')) return false;
   for (let i = off + 3; i + 3 < end; i++) {
-    if (buf[i] !== 0x7c || buf[i + 1] !== 0x7c || buf[i + 2] !== 0x7c) continue;
-    let j = i + 3;
-    let port = 0;
-    const digitsStart = j;
-    while (j < end && isDigit(buf[j]) && port <= 65535) port = port * 10 + buf[j++] - ASCII_0;
-    if (j === digitsStart || j >= end || buf[j] !== 0x7c || port > 65535) return null;
-    return { start: digitsStart, end: j, address: 0, port };
+    if (buf[i] !== BAR || buf[i + 1] !== BAR || buf[i + 2] !== BAR) continue;
+    const stop = readPort(buf, i + 3, end, BAR);
+    if (stop < 0) return false;
+    out.start = i + 3;
+    out.end = stop;
+    out.address = 0;
+    out.port = decimalAt(buf, i + 3, stop);
+    return true;
   }
-  return null;
+  return false;
 }
 
-/** "EPRT |1|a.b.c.d|port|" (IPv4 only): the span of "a.b.c.d|port", or null. */
-export function parseEprtCommand(buf: Uint8Array, off: number, end: number): FtpAddress | null {
-  if (!startsWith(buf, off, end, 'EPRT |1|')) return null;
+/** "EPRT |1|a.b.c.d|port|" (RFC 2428, IPv4 only): the span of "a.b.c.d|port" in `out`, or false. */
+export function parseEprtCommand(buf: Uint8Array, off: number, end: number, out: FtpAddress): boolean {
+  if (!startsWith(buf, off, end, 'EPRT |1|')) return false;
   let i = off + 8;
   let address = 0;
   for (let k = 0; k < 4; k++) {
     let v = 0;
     const s = i;
     while (i < end && isDigit(buf[i]) && i - s < 3) v = v * 10 + buf[i++] - ASCII_0;
-    if (i === s || v > 255 || i >= end || buf[i] !== (k < 3 ? 0x2e : 0x7c)) return null;
+    if (i === s || v > 255 || i >= end || buf[i] !== (k < 3 ? DOT : BAR)) return false;
     address = address * 256 + v;
     i++;
   }
-  let port = 0;
-  const s = i;
-  while (i < end && isDigit(buf[i]) && port <= 65535) port = port * 10 + buf[i++] - ASCII_0;
-  if (i === s || i >= end || buf[i] !== 0x7c || port > 65535) return null;
-  return { start: off + 8, end: i, address, port };
+  const stop = readPort(buf, i, end, BAR);
+  if (stop < 0) return false;
+  out.start = off + 8;
+  out.end = stop;
+  out.address = address;
+  out.port = decimalAt(buf, i, stop);
+  return true;
 }
 
-/** The PASV text for an address and port: "h1,h2,h3,h4,p1,p2". */
-export function formatPasvAddress(address: number, port: number): string {
-  return `${address >>> 24},${(address >>> 16) & 255},${(address >>> 8) & 255},${address & 255},${port >>> 8},${port & 255}`;
-}
+/** Longest PASV address text: "255,255,255,255,255,255". */
+export const PASV_TEXT_MAX = 23;
 
 /**
- * Replaces payload bytes [span.start, span.end) of `buf` (payload ending at `end`) by `text`,
- * returning the new payload as a fresh array and the length change (bytes, may be < 0).
- * Control plane of the helper: allocates (FTP control lines are rare and short).
+ * Writes the PASV text "h1,h2,h3,h4,p1,p2" of an IPv4 address (uint32) and port at out[0..];
+ * returns its length in bytes. `out` holds at least PASV_TEXT_MAX bytes.
  */
-export function replaceSpan(buf: Uint8Array, off: number, end: number, span: FtpAddress, text: string): { payload: Uint8Array; delta: number } {
-  const head = buf.subarray(off, span.start);
-  const tail = buf.subarray(span.end, end);
-  const mid = new TextEncoder().encode(text);
-  const out = new Uint8Array(head.length + mid.length + tail.length);
-  out.set(head, 0);
-  out.set(mid, head.length);
-  out.set(tail, head.length + mid.length);
-  return { payload: out, delta: mid.length - (span.end - span.start) };
-}
-
-/**
- * The sequence-number offsets of one direction of a control connection (IPVS's
- * ip_vs_seq): once a rewrite changed a segment's length by `delta` at sequence `seq`, every
- * later sequence number in that direction moves by the sum of the deltas, and the other
- * direction's acknowledgements of them move back. 32-bit arithmetic throughout.
- */
-export class FtpSeqShift {
-  /** Sequence number (before the rewrite) from which `delta` applies, and the previous delta. */
-  private initSeq = 0;
-  private delta = 0;
-  private previousDelta = 0;
-
-  /** Records a rewrite of the segment starting at `seq` that changed its length by `change` bytes. */
-  rewrote(seq: number, change: number): void {
-    this.previousDelta = this.delta;
-    this.initSeq = seq >>> 0;
-    this.delta += change;
+export function writePasvText(out: Uint8Array, address: number, port: number): number {
+  let n = 0;
+  for (let k = 0; k < 6; k++) {
+    const v = k < 4 ? (address >>> (24 - 8 * k)) & 255 : (port >>> (k === 4 ? 8 : 0)) & 255;
+    if (v >= 100) out[n++] = ASCII_0 + ((v / 100) | 0);
+    if (v >= 10) out[n++] = ASCII_0 + (((v / 10) | 0) % 10);
+    out[n++] = ASCII_0 + (v % 10);
+    if (k < 5) out[n++] = COMMA;
   }
-
-  /** The sequence number to send for an original `seq` of this direction. */
-  mapSeq(seq: number): number {
-    const d = after(seq, this.initSeq) ? this.delta : this.previousDelta;
-    return (seq + d) >>> 0;
-  }
-
-  /** The acknowledgement number the peer sent (in shifted space), mapped back to the original. */
-  unmapAck(ack: number): number {
-    const d = after(ack, (this.initSeq + this.delta) >>> 0) ? this.delta : this.previousDelta;
-    return (ack - d) >>> 0;
-  }
+  return n;
 }
 
 /** seq a is after b in 32-bit sequence space (RFC 793 comparison). */
-function after(a: number, b: number): boolean {
+export function seqAfter(a: number, b: number): boolean {
   return ((a - b) | 0) > 0;
 }
 
 /**
- * Data connections announced on a control connection: the server's PASV port (the client
- * will connect to VIP:port and must reach the control connection's server) and the client's
- * PORT (the server connects back, from its data port, to the client). Bounded: the newest
- * `capacity` expectations are kept.
+ * The sequence-number offsets of the server's side of FTP control connections (IPVS's
+ * ip_vs_seq), one record per connection whose text changed length. Once a rewrite changed
+ * the segment at sequence `seq` by `change` bytes, every later sequence number the server
+ * sends moves by the sum of the changes, and the client's acknowledgements of them move
+ * back; a retransmission of an earlier segment keeps the offset it had. 32-bit arithmetic.
  */
-export class FtpExpectations {
-  private readonly list: Array<{ client: number; port: number; rs: number; expires: number }> = [];
+export class FtpSeqShifts {
+  private readonly initSeq: Uint32Array;
+  private readonly delta: Int32Array;
+  private readonly previousDelta: Int32Array;
+  /** 1 once a rewrite was recorded (so a first rewrite at any seq counts). */
+  private readonly set: Uint8Array;
 
-  constructor(private readonly capacity = 1024) {}
-
-  /** After a 227/229 from server `rs` to `client`: its next connection to `port` goes to `rs`. */
-  expect(client: number, port: number, rs: number, expires: number): void {
-    if (this.list.length >= this.capacity) this.list.shift();
-    this.list.push({ client, port, rs, expires });
+  constructor(readonly capacity: number) {
+    this.initSeq = new Uint32Array(capacity);
+    this.delta = new Int32Array(capacity);
+    this.previousDelta = new Int32Array(capacity);
+    this.set = new Uint8Array(capacity);
   }
 
-  /** The server a new connection from `client` to VIP:`port` is tied to, or -1 (consumed once). */
-  take(client: number, port: number, now: number): number {
-    for (let i = 0; i < this.list.length; i++) {
-      const e = this.list[i];
-      if (e.expires <= now) {
-        this.list.splice(i--, 1);
-        continue;
+  /** Starts record r afresh (no offset). */
+  reset(r: number): void {
+    this.initSeq[r] = 0;
+    this.delta[r] = 0;
+    this.previousDelta[r] = 0;
+    this.set[r] = 0;
+  }
+
+  /**
+   * Records that the segment starting at original sequence `seq` changed length by
+   * `change` bytes. A segment not after the last rewritten one (a retransmission of it) adds
+   * nothing: its change is already counted.
+   */
+  rewrote(r: number, seq: number, change: number): void {
+    if (this.set[r] === 1 && !seqAfter(seq, this.initSeq[r])) return;
+    this.previousDelta[r] = this.delta[r];
+    this.delta[r] += change;
+    this.initSeq[r] = seq >>> 0;
+    this.set[r] = 1;
+  }
+
+  /** The sequence number to send for the server's original `seq`. */
+  mapSeq(r: number, seq: number): number {
+    const d = seqAfter(seq, this.initSeq[r]) ? this.delta[r] : this.previousDelta[r];
+    return (seq + d) >>> 0;
+  }
+
+  /** The client's acknowledgement `ack` (in the shifted space) mapped back to the server's. */
+  unmapAck(r: number, ack: number): number {
+    const d = seqAfter(ack, (this.initSeq[r] + this.delta[r]) >>> 0) ? this.delta[r] : this.previousDelta[r];
+    return (ack - d) >>> 0;
+  }
+}
+
+/** Which way an expected data connection is opened. */
+export const FTP_PASSIVE = 0;
+export const FTP_ACTIVE = 1;
+
+/**
+ * Data connections announced on control connections, waiting to be opened:
+ *   passive (227/229): the client connects to VIP:port, which must reach the control
+ *     connection's server;
+ *   active (PORT/EPRT): the server connects from its data port to client:port.
+ * Fixed capacity; at capacity the soonest-expiring one is replaced. Each is taken once.
+ */
+export class FtpExpectations {
+  private readonly client: Uint32Array;
+  private readonly port: Uint16Array;
+  private readonly mode: Uint8Array;
+  private readonly svcId: Uint16Array;
+  private readonly rsId: Uint32Array;
+  /** Milliseconds (monotonic); 0 = free. */
+  private readonly expires: Float64Array;
+  private count = 0;
+
+  constructor(readonly capacity = 256) {
+    this.client = new Uint32Array(capacity);
+    this.port = new Uint16Array(capacity);
+    this.mode = new Uint8Array(capacity);
+    this.svcId = new Uint16Array(capacity);
+    this.rsId = new Uint32Array(capacity);
+    this.expires = new Float64Array(capacity);
+  }
+
+  /** Live or not yet swept expectations. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Expects a `mode` connection for (client, port) of service svcId's server rsId until `expires` (ms). */
+  expect(mode: number, client: number, port: number, svcId: number, rsId: number, expires: number, now: number): void {
+    let slot = -1;
+    let soonest = -1;
+    for (let i = 0; i < this.capacity; i++) {
+      const e = this.expires[i];
+      if (e === 0 || e <= now || (this.client[i] === client && this.port[i] === port && this.mode[i] === mode)) {
+        slot = i;
+        break;
       }
-      if (e.client === client && e.port === port) {
-        this.list.splice(i, 1);
-        return e.rs;
-      }
+      if (soonest < 0 || e < this.expires[soonest]) soonest = i;
+    }
+    if (slot < 0) slot = soonest;
+    else if (this.expires[slot] === 0) this.count++;
+    this.client[slot] = client;
+    this.port[slot] = port;
+    this.mode[slot] = mode;
+    this.svcId[slot] = svcId;
+    this.rsId[slot] = rsId;
+    this.expires[slot] = expires;
+  }
+
+  /**
+   * The live expectation for a new `mode` connection of (client, port), removed from the
+   * table; -1 when there is none. Read its service and server with serviceOf/serverOf
+   * before the next expect().
+   */
+  take(mode: number, client: number, port: number, now: number): number {
+    if (this.count === 0) return -1;
+    for (let i = 0; i < this.capacity; i++) {
+      const e = this.expires[i];
+      if (e === 0 || this.client[i] !== client || this.port[i] !== port || this.mode[i] !== mode) continue;
+      this.expires[i] = 0;
+      this.count--;
+      return e > now ? i : -1;
     }
     return -1;
   }
 
-  get size(): number {
-    return this.list.length;
+  serviceOf(i: number): number {
+    return this.svcId[i];
+  }
+  serverOf(i: number): number {
+    return this.rsId[i];
+  }
+
+  clear(): void {
+    this.expires.fill(0);
+    this.count = 0;
   }
 }

@@ -1,5 +1,6 @@
 // A virtual service (IPVS "service"): protocol + VIP + port (0 = every port), a scheduler,
 // persistence, and the real servers behind it, in the order they were added.
+import { IPV6_ID_BASE } from './address-id.js';
 import { formatIpv4 } from './ipv4-text.js';
 import { TrafficStats } from './rate-estimator.js';
 import type { RealServer } from './real-server.js';
@@ -25,6 +26,9 @@ export interface VirtualServiceSpec {
   /** One-packet scheduling for UDP (ipvsadm -o): no connection entry. */
   onePacket?: boolean;
 }
+
+/** The FTP control port (RFC 959), for which the NAT path runs the FTP helper. */
+export const FTP_CONTROL_PORT = 21;
 
 export class VirtualService {
   servers: RealServer[] = [];
@@ -55,7 +59,14 @@ export class VirtualService {
     vipText?: string,
   ) {
     this.vipText = vipText ?? formatIpv4(vip);
+    this.ftp = protocol === PROTO_TCP && port === FTP_CONTROL_PORT && vip < IPV6_ID_BASE;
   }
+
+  /**
+   * An IPv4 TCP service on port 21: the FTP helper follows its NAT servers' control
+   * connections (IPVS loads ip_vs_ftp for port 21 by default): pipeline/ftp-control.ts.
+   */
+  readonly ftp: boolean;
 
   /** Canonical text of the VIP (dotted quad or RFC 5952). */
   readonly vipText: string;

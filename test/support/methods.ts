@@ -1,6 +1,6 @@
 // Helpers of the forwarding-method e2e suites (test/e2e/method-*.test.ts): the lab app on a
 // server's own address, bounded packet captures, and tshark over them with checksum checks on.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT, spawnDaemon, type Daemon } from '../../src/lab/lab-daemons.js';
 import type { MethodLab, MethodLabServer } from '../../src/lab/method-lab.js';
@@ -63,3 +63,68 @@ export async function startCapture(lab: MethodLab, ns: string, dev: string, file
   };
 }
 
+
+/**
+ * vsftpd in the server's namespace, standalone (listen=YES, foreground), anonymous and
+ * read-only over `root`, passive ports 40000-40100, active connections from port 20, with
+ * a config file, an empty secure-chroot directory and a log in `dir` (created here). Resolves
+ * once it listens on rs.rip:21; stop() ends it, and the lab's cleanup kills it anyway.
+ */
+export async function startVsftpd(lab: MethodLab, rs: MethodLabServer, dir: string, root: string): Promise<Daemon> {
+  const emptyDir = path.join(dir, 'empty');
+  mkdirSync(emptyDir, { recursive: true, mode: 0o755 });
+  const conf = path.join(dir, 'vsftpd.conf');
+  writeFileSync(
+    conf,
+    [
+      'listen=YES',
+      'listen_ipv6=NO',
+      'background=NO',
+      `listen_address=${rs.rip}`,
+      'anonymous_enable=YES',
+      'no_anon_password=YES',
+      `anon_root=${root}`,
+      'local_enable=NO',
+      'write_enable=NO',
+      'pasv_enable=YES',
+      'pasv_min_port=40000',
+      'pasv_max_port=40100',
+      'port_enable=YES',
+      'connect_from_port_20=YES',
+      `secure_chroot_dir=${emptyDir}`,
+      'seccomp_sandbox=NO',
+      'xferlog_enable=YES',
+      'syslog_enable=NO',
+      `vsftpd_log_file=${path.join(dir, 'vsftpd.log')}`,
+      'dual_log_enable=NO',
+      '',
+    ].join('\n'),
+  );
+  const child = lab.topo.spawn(rs.ns, 'vsftpd', [conf]);
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  await waitFor(
+    () => {
+      if (child.exitCode !== null) throw new Error(`vsftpd on rs${rs.index} exited ${child.exitCode}: ${out.trim()}`);
+      return lab.topo.tryExec(rs.ns, 'ss', ['-Hltn', `sport = :21`], 3000).stdout.includes(`${rs.rip}:21`);
+    },
+    15_000,
+    `vsftpd on ${rs.rip}:21`,
+    100,
+  );
+  return {
+    child,
+    output: () => out,
+    stop: (graceMs = 3000) =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
+        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+        child.once('exit', (code) => {
+          clearTimeout(timer);
+          resolve(code);
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}

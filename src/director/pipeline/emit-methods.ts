@@ -6,7 +6,9 @@
 //     source becomes VIP:vport again (nat-reply.ts finds its connection).
 //   VS/DR (-g): the IP packet is left as it is and framed to the server's MAC on the LAN
 //     the TAP shares with it (the DR bridge), learned by ARP (neighbor-resolver.ts).
-// Neither changes the packet's size, so neither needs PMTU handling or MSS clamping: those
+// An FTP control connection (a service on port 21) also goes through the FTP helper
+// (ftp-control.ts), which may resize a server's 227 line.
+// Neither changes the packet's size otherwise, so neither needs PMTU handling or MSS clamping: those
 // are tunnel concerns (emit.ts).
 import { IPV6_ID_BASE, type Ipv6AddressTable } from '../address-id.js';
 import type { NeighborResolver } from '../neighbor-resolver.js';
@@ -19,8 +21,10 @@ import { WIRE_OK } from '../../wire/errors.js';
 import { copyMac, ETHERNET_HEADER_LENGTH, ETHERTYPE_ARP, macEquals } from '../../wire/ethernet.js';
 import { writeIpv4 } from '../../wire/ipv4-address.js';
 import { NAT_DST, NAT_ICMP_OK, NAT_SRC, natRewriteIcmpv4Error, natRewriteIcmpv6Error, natRewriteIpv4, natRewriteIpv6, type NatSide } from '../../wire/nat-rewrite.js';
-import { FAMILY_V4, type PacketRecord } from './packet-record.js';
-import { ACTION_ICMP_ERROR, ACTION_LATER_FRAGMENT } from './stage.js';
+import { IPPROTO_TCP } from '../../wire/ip-protocol.js';
+import type { FtpControl } from './ftp-control.js';
+import { FAMILY_V4, FRAGMENT_NONE, type PacketRecord } from './packet-record.js';
+import { ACTION_CONNECTION, ACTION_ICMP_ERROR, ACTION_LATER_FRAGMENT, GO_ON } from './stage.js';
 
 /** ARP header up to the sender MAC: Ethernet, IPv4, lengths 6 and 4, request. */
 const ARP_REQUEST_HEAD = Uint8Array.from([0, 1, 8, 0, 6, 4, 0, 1]);
@@ -34,23 +38,42 @@ export class MethodEmitter {
     private readonly host: VirtualHost,
     private readonly addresses: Ipv6AddressTable,
     readonly neighbors: NeighborResolver,
+    /** The FTP helper's control-connection side (services on port 21). */
+    readonly ftp: FtpControl,
   ) {}
 
   /** VS/NAT, client → server: VIP:vport becomes RIP:rport (an ICMP error: its quoted source). */
   nat(rec: PacketRecord): Verdict {
     const rs = rec.rs!;
-    if (!this.host.kernelMacKnown) return Verdict.DropNoKernelMac;
     // A port-0 service never has NAT servers (config-checks.ts); natPort 0 keeps the port.
-    const port = rs.natPort !== 0 ? rs.natPort : rec.vport;
-    if (!this.rewrite(rec, NAT_DST, rs.address, port)) return Verdict.DropNatIcmpUntranslatable;
+    return this.natTo(rec, rs.address, rs.natPort !== 0 ? rs.natPort : rec.vport, rec.svc !== null && rec.svc.ftp);
+  }
+
+  /**
+   * VS/NAT toward rec.rs at addr:port (a service's connection, or an FTP data connection
+   * with its own port). `ftpControl`: an FTP control segment, which the FTP helper reads
+   * after the rewrite.
+   */
+  natTo(rec: PacketRecord, addr: number, port: number, ftpControl: boolean): Verdict {
+    const rs = rec.rs!;
+    if (!this.host.kernelMacKnown) return Verdict.DropNoKernelMac;
+    if (!this.rewrite(rec, NAT_DST, addr, port)) return Verdict.DropNatIcmpUntranslatable;
+    if (ftpControl && isWholeSegment(rec)) this.ftp.fromClient(rec, rec.svc!, rs);
     countIn(rec.svc, rs, rec.total);
     return this.toKernel(rec, rec.forwardVerdict);
   }
 
-  /** VS/NAT, server → client: RIP:rport becomes VIP:vport (an ICMP error: its quoted destination). */
-  natReply(rec: PacketRecord, svc: VirtualService, rs: RealServer): Verdict {
+  /**
+   * VS/NAT, server → client: RIP:rport becomes vip:vport, the service's address unless an
+   * FTP data connection has its own port (an ICMP error: its quoted destination).
+   */
+  natReply(rec: PacketRecord, svc: VirtualService, rs: RealServer, vip = svc.vip, vport = svc.port, ftpControl = svc.ftp): Verdict {
     if (!this.host.kernelMacKnown) return Verdict.DropNoKernelMac;
-    if (!this.rewrite(rec, NAT_SRC, svc.vip, svc.port)) return Verdict.DropNatIcmpUntranslatable;
+    if (!this.rewrite(rec, NAT_SRC, vip, vport)) return Verdict.DropNatIcmpUntranslatable;
+    if (ftpControl && isWholeSegment(rec)) {
+      const v = this.ftp.fromServer(rec, svc, rs);
+      if (v !== GO_ON) return v;
+    }
     const total = rec.total;
     svc.stats.outPkts++;
     svc.stats.outBytes += total;
@@ -133,6 +156,11 @@ export class MethodEmitter {
     rec.outLength = ETHERNET_HEADER_LENGTH + rec.total;
     return verdict;
   }
+}
+
+/** A TCP segment with its header and payload here (not an ICMP error, not a fragment): what the FTP helper reads. */
+function isWholeSegment(rec: PacketRecord): boolean {
+  return rec.action === ACTION_CONNECTION && rec.fragment === FRAGMENT_NONE && rec.protocol === IPPROTO_TCP && rec.l4Sane;
 }
 
 /** Service and server traffic in (a health probe has no service and is not counted). */
