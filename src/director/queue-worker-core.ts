@@ -8,7 +8,7 @@ import { collectQueueStats, type QueueStats } from './counter-merge.js';
 import type { DirectorConnectionSnapshot, Director, FlowAnswer, FlowQuery } from './director.js';
 import { ProbePinTable } from './probe-pins.js';
 import type { RealServer } from './real-server.js';
-import { applyProjection, type DataplaneProjection, type NodestRequest } from './registry-projection.js';
+import { applyProjection, MainServerIds, type DataplaneProjection, type NodestRequest } from './registry-projection.js';
 
 export type ZeroTarget = { protocol: string; vip: string; port: number } | null;
 
@@ -51,7 +51,7 @@ export interface QueueWorkerCoreOptions {
 }
 
 export class QueueWorkerCore {
-  private byMainId = new Map<number, RealServer>();
+  private readonly ids = new MainServerIds();
   private zeroEpoch = 0;
   private applied = false;
   private timer: NodeJS.Timeout | undefined;
@@ -97,9 +97,7 @@ export class QueueWorkerCore {
         let r = { expired: 0, rescheduled: 0 };
         try {
           if (msg.projection !== null) {
-            const applied = applyProjection(d, msg.projection, this.opts.queues, msg.nodest, this.opts.queue);
-            this.byMainId = applied.byMainId;
-            r = applied;
+            r = applyProjection(d, msg.projection, this.opts.queues, msg.nodest, this.opts.queue, this.ids);
             this.attachPins(msg.projection);
           }
           for (const z of msg.zero) d.zeroCounters(z ?? undefined);
@@ -146,6 +144,6 @@ export class QueueWorkerCore {
       return;
     }
     // Views over the same shared slots; cheap to make again on every change.
-    dp.probePins = ProbePinTable.attach(p.probe.source, p.probe.portRange, p.probe.memory, (id) => this.byMainId.get(id));
+    dp.probePins = ProbePinTable.attach(p.probe.source, p.probe.portRange, p.probe.memory, (id) => this.ids.get(id));
   }
 }
