@@ -7,7 +7,8 @@
 // effect on every queue at once. Connection policies and -Z are sent to every worker; the
 // workers' counters come back and are summed into the main Director (counter-merge.ts).
 import type { ConnTableStats } from './conn-table.js';
-import { mergeQueueStats, sumRecords, sumTableStats, type QueueStats } from './counter-merge.js';
+import { mergeQueueStats, summarizeQueue, sumRecords, sumTableStats, type QueueStats, type QueueSummary } from './counter-merge.js';
+import { CounterRowSums } from './counter-rows.js';
 import type { DirectorConnectionSnapshot, Director, DirectorQueues, FlowAnswer, FlowQuery, NodestPolicy } from './director.js';
 import type { RealServer } from './real-server.js';
 import { ProjectionSender, type NodestRequest } from './registry-projection.js';
@@ -46,10 +47,14 @@ interface Waiter {
   timer: NodeJS.Timeout;
 }
 
+const EMPTY_ROWS = new Float64Array(0);
+
 export class QueuePool implements DirectorQueues {
   private readonly director: Director;
   private readonly ports: PoolPort[];
+  /** Each worker's latest report (its rows taken into `sums` and let go). */
   private readonly latest: Array<QueueStats | null>;
+  private readonly sums: CounterRowSums;
   private readonly waiters = new Map<number, Waiter>();
   private seq = 0;
   private readonly sender = new ProjectionSender();
@@ -71,6 +76,7 @@ export class QueuePool implements DirectorQueues {
     this.director = opts.director;
     this.ports = opts.ports;
     this.latest = opts.ports.map(() => null);
+    this.sums = new CounterRowSums(opts.ports.length);
     opts.ports.forEach((port, q) => port.on('message', (msg) => this.onMessage(q, msg)));
   }
 
@@ -177,9 +183,16 @@ export class QueuePool implements DirectorQueues {
     await this.ask((seq) => ({ t: 'stats', seq }));
   }
 
-  /** The latest counters of each worker (null: none yet). */
+  /** The latest counters of each worker (null: none yet); their rows are in the sums. */
   queueStats(): ReadonlyArray<QueueStats | null> {
     return this.latest;
+  }
+
+  /** Each reporting queue at a glance, with its own counts of each server. */
+  summaries(): QueueSummary[] {
+    const out: QueueSummary[] = [];
+    for (const s of this.latest) if (s !== null) out.push(summarizeQueue(s, this.director, (rs) => this.sums.serverOn(s.queue, rs.id)));
+    return out;
   }
 
   // ---- DirectorQueues ----
@@ -193,11 +206,9 @@ export class QueuePool implements DirectorQueues {
 
   zero(only?: { protocol: string; vip: string; port: number }): void {
     this.pendingZero.push(only ?? null);
+    // Reports of an earlier epoch are not merged: the main Director's counts stay as
+    // zeroCounters left them until each worker's first report after this -Z (every row).
     this.zeroEpoch++;
-    // Until a worker reports after this -Z, its traffic counts are taken as zero.
-    this.latest.forEach((s, q) => {
-      if (s !== null) this.latest[q] = { ...s, services: [] };
-    });
     void this.flushSoon();
   }
 
@@ -256,8 +267,9 @@ export class QueuePool implements DirectorQueues {
   private onMessage(q: number, msg: FromWorker): void {
     if (msg.t === 'stats') {
       // A report from before the last -Z would put the zeroed traffic counts back.
-      this.latest[q] = msg.stats.zeroEpoch === this.zeroEpoch ? msg.stats : { ...msg.stats, services: [] };
-      mergeQueueStats(this.director, this.latest.filter((s): s is QueueStats => s !== null));
+      const fresh = msg.stats.zeroEpoch === this.zeroEpoch ? msg.stats : undefined;
+      this.latest[q] = { ...msg.stats, rows: EMPTY_ROWS };
+      mergeQueueStats(this.director, this.latest.filter((s): s is QueueStats => s !== null), this.sums, fresh);
     }
     const seq = msg.t === 'stopped' ? -2 : msg.seq;
     const w = this.waiters.get(seq);

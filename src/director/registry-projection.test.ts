@@ -7,7 +7,7 @@ import { describe, expect, test } from 'vitest';
 import { FakeDevice } from '../device/fake-device.js';
 import { fixtureDirector } from '../../test/fixtures/director/fixture-director.js';
 import type { Director } from './director.js';
-import { applyProjection, MainServerIds, ProjectionSender } from './registry-projection.js';
+import { applyProjection, MainIds, ProjectionSender } from './registry-projection.js';
 
 const VIPS = ['10.77.0.100', '10.77.0.101', '10.77.0.102'];
 const RIPS = ['10.77.3.2', '10.77.3.3', '10.77.3.4', '10.77.3.5'];
@@ -118,7 +118,7 @@ describe('ProjectionSender and applyProjection', () => {
         const main = director();
         const byDelta = director();
         const byFull = director();
-        const ids = new MainServerIds();
+        const ids = new MainIds();
         const sender = new ProjectionSender();
         const everything = new ProjectionSender();
         for (const round of rounds) {

@@ -14,6 +14,7 @@ import type { Director, NodestPolicy } from './director.js';
 import type { ForwardCode } from './forward-method.js';
 import type { RealServer } from './real-server.js';
 import type { TimeoutSettings } from './timeouts.js';
+import type { MainIdsOf } from './counter-rows.js';
 import type { ProbePinMemory } from './probe-pins.js';
 import type { VirtualServiceSpec, VirtualService } from './virtual-service.js';
 
@@ -36,6 +37,8 @@ export interface RealServerProjection {
 }
 
 export interface ServiceProjection extends Required<VirtualServiceSpec> {
+  /** The main thread's registry id (counter rows name services by it). */
+  id: number;
   /** rr's position, shared by every queue (one Int32). */
   rrCursor: SharedArrayBuffer | null;
   mssClamp: boolean;
@@ -73,6 +76,7 @@ export interface NodestRequest {
 function projectService(svc: VirtualService, reg: Director['registry'], rrCursor: SharedArrayBuffer | null): ServiceProjection {
   return {
     ...svc.spec(),
+    id: svc.id,
     rrCursor,
     mssClamp: svc.mssClamp,
     tunnelMtu: svc.tunnelMtu,
@@ -98,7 +102,7 @@ function projectService(svc: VirtualService, reg: Director['registry'], rrCursor
 
 /** Whether `p` (sent before) still describes `svc` exactly, shared rr position included. */
 function sameService(svc: VirtualService, p: ServiceProjection, reg: Director['registry'], rrCursor: SharedArrayBuffer | null): boolean {
-  if (p.rrCursor !== rrCursor || p.scheduler !== svc.schedulerName || p.persistence !== svc.persistenceMs / 1000 || p.onePacket !== svc.onePacket) return false;
+  if (p.id !== svc.id || p.rrCursor !== rrCursor || p.scheduler !== svc.schedulerName || p.persistence !== svc.persistenceMs / 1000 || p.onePacket !== svc.onePacket) return false;
   if (p.mssClamp !== svc.mssClamp || p.tunnelMtu !== svc.tunnelMtu || p.sloppy !== svc.sloppy || p.flags.length !== svc.flags.length) return false;
   for (let i = 0; i < p.flags.length; i++) if (p.flags[i] !== svc.flags[i]) return false;
   if (p.netmask !== svc.spec().netmask) return false;
@@ -209,13 +213,16 @@ export function thresholdShare(limit: number, queues: number): number {
 }
 
 /**
- * A worker's map from the main thread's server ids (probe pins name servers by them) to its
- * own servers, kept across projections that carry only some services.
+ * A worker's map between the main thread's ids and its own services and servers (probe pins
+ * and counter rows name them by main id), kept across projections that carry only some
+ * services.
  */
-export class MainServerIds {
+export class MainIds implements MainIdsOf {
   private readonly byMain = new Map<number, RealServer>();
   private readonly mainOf = new WeakMap<RealServer, number>();
+  private readonly mainOfService = new WeakMap<VirtualService, number>();
 
+  /** The server main id `mainId` stands for here. */
   get(mainId: number): RealServer | undefined {
     return this.byMain.get(mainId);
   }
@@ -234,6 +241,19 @@ export class MainServerIds {
     this.mainOf.delete(rs);
   }
 
+  setService(svc: VirtualService, mainId: number): void {
+    this.mainOfService.set(svc, mainId);
+  }
+
+  serviceOf(svc: VirtualService): number | undefined {
+    return this.mainOfService.get(svc);
+  }
+
+  serverOf(rs: RealServer): number | undefined {
+    return this.mainOf.get(rs);
+  }
+
+  /** How many main server ids name a server here. */
   get size(): number {
     return this.byMain.size;
   }
@@ -249,7 +269,7 @@ export class MainServerIds {
  * counts. Throws only on a projection the main registry could not have produced. `queue`
  * (this worker's index) staggers round-robin schedulers (see staggerRoundRobin).
  */
-export function applyProjection(director: Director, p: DataplaneProjection, queues: number, nodest: readonly NodestRequest[] = [], queue = 0, ids = new MainServerIds()): { expired: number; rescheduled: number } {
+export function applyProjection(director: Director, p: DataplaneProjection, queues: number, nodest: readonly NodestRequest[] = [], queue = 0, ids = new MainIds()): { expired: number; rescheduled: number } {
   const reg = director.registry;
   // The servers nodest requests name, found before the change removes them from their service.
   const live = new Map(reg.list().map((s) => [s.label, s]));
@@ -285,6 +305,7 @@ export function applyProjection(director: Director, p: DataplaneProjection, queu
       svc.mssClamp = sp.mssClamp;
       svc.tunnelMtu = sp.tunnelMtu;
       svc.sloppy = sp.sloppy;
+      ids.setService(svc, sp.id);
       const want = new Map(sp.servers.map((r) => [r.address, r]));
       const have = new Map<string, RealServer>();
       for (const rs of [...svc.servers]) {
