@@ -9,7 +9,9 @@
 //            host setup with one route per VIP, the services applied, sockets listening);
 //   reload   SIGHUP with the file unchanged, to the "config reloaded" line;
 //   change   SIGHUP after every service's first real server got another weight;
-//   -L -n / -S / -L --json   vstunadm against the director, with the size of the output.
+//   -L -n / -S / -L --json   vstunadm against the director, with the size of the output;
+//   RSS      the director's resident memory (worker threads included) once running, and its
+//            peak (VmHWM) after start, reload and change.
 // Each is measured for S and for S/10 in the same run: the ratio S/(S/10) is 10 when the cost
 // grows linearly with the size (well above 10: something is quadratic). Start, reload and
 // change are given as wall clock and as the director's CPU seconds (user + system, from
@@ -144,10 +146,11 @@ function configText(opts) {
   return JSON_FORMAT ? `${JSON.stringify(parseDocument(yaml).toJS())}\n` : yaml;
 }
 
-function rssMiB(pid) {
+/** The director's resident memory now (VmRSS) or its peak so far (VmHWM), MiB; worker threads included. */
+function rssMiB(pid, field = 'VmRSS') {
   try {
     // `ip netns exec` execs node in place: the pid is the director's.
-    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
   } catch {
     return 0;
   }
@@ -186,6 +189,7 @@ async function measure(ns, services) {
     const changed = await waitForLog(d, 'config reloaded (SIGHUP)', 300_000);
     const changeS = seconds(t0);
     const changeCpu = cpuS(d.child.pid) - c0;
+    const peakRss = rssMiB(d.child.pid, 'VmHWM');
     const list = vstunadm(d, ['-L', '-n']);
     const save = vstunadm(d, ['-S', '-n']);
     const json = vstunadm(d, ['-L', '-n', '--json']);
@@ -193,7 +197,7 @@ async function measure(ns, services) {
     t0 = performance.now();
     const code = await stopDirector(d);
     const stopS = seconds(t0);
-    return { services, fileMiB, startS, startCpu, reloadS, reloadCpu, changeS, changeCpu, changed: changed.reload, rss, list, save, json, stopS, code };
+    return { services, fileMiB, startS, startCpu, reloadS, reloadCpu, changeS, changeCpu, changed: changed.reload, rss, peakRss, list, save, json, stopS, code };
   } catch (err) {
     d.child.kill('SIGKILL');
     throw err;
@@ -217,9 +221,9 @@ try {
 const [small, big] = rows;
 const f = (s) => `${s.toFixed(2)} s`;
 console.log(`\nlarge config (${JSON_FORMAT ? 'JSON' : 'YAML'}) on vstun-director (${SETUP ? 'with host setup: a route per VIP, nftables guard' : '--no-setup'}; ${PER_SERVICE} real servers per service, a VIP per service) — ${new Date().toISOString()}, load average ${loadavg()[0].toFixed(1)}`);
-console.log(`${'services'.padStart(8)} ${'file'.padStart(8)} ${'start'.padStart(8)} ${'(cpu)'.padStart(8)} ${'reload'.padStart(8)} ${'(cpu)'.padStart(8)} ${'change'.padStart(8)} ${'(cpu)'.padStart(8)} ${'-L -n'.padStart(8)} ${'-S'.padStart(8)} ${'--json'.padStart(8)} ${'stop'.padStart(8)} ${'RSS'.padStart(8)}`);
+console.log(`${'services'.padStart(8)} ${'file'.padStart(8)} ${'start'.padStart(8)} ${'(cpu)'.padStart(8)} ${'reload'.padStart(8)} ${'(cpu)'.padStart(8)} ${'change'.padStart(8)} ${'(cpu)'.padStart(8)} ${'-L -n'.padStart(8)} ${'-S'.padStart(8)} ${'--json'.padStart(8)} ${'stop'.padStart(8)} ${'RSS'.padStart(8)} ${'peak'.padStart(8)}`);
 for (const r of rows) {
-  console.log(`${String(r.services).padStart(8)} ${`${r.fileMiB.toFixed(1)} MB`.padStart(8)} ${f(r.startS).padStart(8)} ${f(r.startCpu).padStart(8)} ${f(r.reloadS).padStart(8)} ${f(r.reloadCpu).padStart(8)} ${f(r.changeS).padStart(8)} ${f(r.changeCpu).padStart(8)} ${f(r.list.s).padStart(8)} ${f(r.save.s).padStart(8)} ${f(r.json.s).padStart(8)} ${f(r.stopS).padStart(8)} ${`${Math.round(r.rss)} MB`.padStart(8)}`);
+  console.log(`${String(r.services).padStart(8)} ${`${r.fileMiB.toFixed(1)} MB`.padStart(8)} ${f(r.startS).padStart(8)} ${f(r.startCpu).padStart(8)} ${f(r.reloadS).padStart(8)} ${f(r.reloadCpu).padStart(8)} ${f(r.changeS).padStart(8)} ${f(r.changeCpu).padStart(8)} ${f(r.list.s).padStart(8)} ${f(r.save.s).padStart(8)} ${f(r.json.s).padStart(8)} ${f(r.stopS).padStart(8)} ${`${Math.round(r.rss)} MB`.padStart(8)} ${`${Math.round(r.peakRss)} MB`.padStart(8)}`);
 }
 const ratio = (k) => (big[k] / small[k]).toFixed(1);
 const ratioOf = (k) => (big[k].s / small[k].s).toFixed(1);

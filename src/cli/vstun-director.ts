@@ -46,7 +46,7 @@ import { createDaemonLogger, registerLogMetrics } from '../log/daemon-logger.js'
 import { capList, capLists } from '../log/log-lists.js';
 import { registerOffloadMetrics } from '../metrics/offload-metrics.js';
 import { registerQueueMetrics } from '../metrics/queue-metrics.js';
-import { collectQueueStats, summarizeQueue } from '../director/counter-merge.js';
+import { summarizeQueue } from '../director/counter-merge.js';
 import { registerAnnounceMetrics, registerAnnounceOps, startVipAnnouncement, type AnnounceBinding } from '../bgp/announce-binding.js';
 import { birdConfigure } from '../bgp/bird-control.js';
 import { renderVipInclude, writeFileAtomic } from '../bgp/vip-include.js';
@@ -424,7 +424,8 @@ async function main(): Promise<void> {
       queues,
     }));
     // Per queue: frames read, forwarded, entries, and each server's counts (one queue: the main thread's).
-    const queueSummaries = () => (queuePool ? queuePool.queueStats().filter((s) => s !== null) : [collectQueueStats(director!, 0, 0)]).map(summarizeQueue);
+    const queueSummaries = () =>
+      queuePool ? queuePool.summaries() : [summarizeQueue({ queue: 0, framesIn: director!.datapath.framesIn, verdicts: Array.from(director!.datapath.verdicts), table: director!.table.stats() }, director!, (rs) => ({ conns: rs.stats.conns, inPkts: rs.stats.inPkts }))];
     control.register('queues', () => ({ queues: queueSummaries() }));
     if (queuePool) {
       // Fresh counters from every queue before each op; the change an op made reaches every queue before its answer.

@@ -93,8 +93,8 @@ function liveKey(svc: VirtualService): string {
  * of new servers must have been looked up (Director.prepareSources).
  */
 export function validateDefinitions(director: Director, desired: readonly ServiceConfig[]): Set<string> {
-  const live = new Map<string, string>();
-  for (const d of definitionsOf(director)) live.set(defKey(d), JSON.stringify(d));
+  const live = new Map<string, ServiceConfig>();
+  for (const d of definitionsOf(director)) live.set(defKey(d), d);
   const seen = new Set<string>();
   const changed: ServiceConfig[] = [];
   const unchanged = new Set<string>();
@@ -105,7 +105,9 @@ export function validateDefinitions(director: Director, desired: readonly Servic
     if (seen.has(key)) throw new VstunadmError('ERR_SERVICE_EXISTS', `service ${key} is given twice; give each service once`);
     seen.add(key);
     servers += def.realServers.length;
-    if (live.get(key) === JSON.stringify(def)) {
+    // The same object (a reload of an unchanged file reuses its parse) needs no comparing.
+    const before = live.get(key);
+    if (before === def || (before !== undefined && JSON.stringify(before) === JSON.stringify(def))) {
       unchanged.add(key);
       continue;
     }

@@ -1,32 +1,16 @@
-// Counters of a multi-queue director: each queue worker reports its own (collectQueueStats),
-// and the main thread writes their sums into its Director (mergeQueueStats), whose data path
-// never runs. So every reader of the main Director (vstunadm -L --stats/--rate, /metrics,
-// the status page) sees the whole director without knowing there are queues, and the main
-// thread's rate estimator folds the summed counters as it would its own.
+// Counters of a multi-queue director: each queue worker reports its own (collectQueueStats;
+// per service and server as packed rows of what moved, counter-rows.ts), and the main thread
+// writes their sums into its Director (mergeQueueStats), whose data path never runs. So
+// every reader of the main Director (vstunadm -L --stats/--rate, /metrics, the status page)
+// sees the whole director without knowing there are queues, and the main thread's rate
+// estimator folds the summed counters as it would its own.
 import type { OffloadRxStats } from '../device/offload-rx.js';
 import type { DeviceStats } from '../device/packet-device.js';
 import { KIND_UDP, type ConnTableStats } from './conn-table.js';
 import type { Director } from './director.js';
+import type { CounterRowSums } from './counter-rows.js';
+import type { RealServer } from './real-server.js';
 import { Verdict } from './verdicts.js';
-
-export interface ServerCounters {
-  address: string;
-  conns: number;
-  inPkts: number;
-  inBytes: number;
-  activeConns: number;
-  inactConns: number;
-  persistConns: number;
-}
-
-export interface ServiceCounters {
-  /** VirtualService.label: protocol:vip:port. */
-  label: string;
-  conns: number;
-  inPkts: number;
-  inBytes: number;
-  servers: ServerCounters[];
-}
 
 /** One worker's counters (plain data, posted to the main thread). */
 export interface QueueStats {
@@ -40,13 +24,15 @@ export interface QueueStats {
   batchPacketSum: number;
   table: ConnTableStats;
   probeForwarded: number;
-  services: ServiceCounters[];
+  /** Per-service and per-server counts as rows (counter-rows.ts): those that moved since the last report, or all when `complete`. */
+  rows: Float64Array;
+  complete: boolean;
   device: DeviceStats | null;
   offload: OffloadRxStats | null;
 }
 
-/** A worker's counters now. Allocates (a few objects per service and server): control plane only. */
-export function collectQueueStats(director: Director, queue: number, zeroEpoch: number, device?: { stats(): DeviceStats; offloadStats?(): OffloadRxStats | null }): QueueStats {
+/** A worker's counters now, with `counters` from its CounterRowWriter. Control plane only. */
+export function collectQueueStats(director: Director, queue: number, zeroEpoch: number, counters: { rows: Float64Array; complete: boolean }, device?: { stats(): DeviceStats; offloadStats?(): OffloadRxStats | null }): QueueStats {
   return {
     queue,
     zeroEpoch,
@@ -57,15 +43,8 @@ export function collectQueueStats(director: Director, queue: number, zeroEpoch: 
     batchPacketSum: director.batchPacketSum,
     table: director.table.stats(),
     probeForwarded: director.datapath.probePins?.forwarded ?? 0,
-    services: director.registry.list().map((svc) => ({
-      label: svc.label,
-      conns: svc.stats.conns,
-      inPkts: svc.stats.inPkts,
-      inBytes: svc.stats.inBytes,
-      servers: svc.servers
-        .filter((rs) => !rs.removed)
-        .map((rs) => ({ address: rs.addressText, conns: rs.stats.conns, inPkts: rs.stats.inPkts, inBytes: rs.stats.inBytes, activeConns: rs.activeConns, inactConns: rs.inactConns, persistConns: rs.persistConns })),
-    })),
+    rows: counters.rows,
+    complete: counters.complete,
     device: device ? device.stats() : null,
     offload: device?.offloadStats?.() ?? null,
   };
@@ -89,11 +68,12 @@ export function sumTableStats(list: readonly QueueStats[]): ConnTableStats {
 
 /**
  * Writes the sums of `reports` (the latest of each worker) into the main thread's Director:
- * frame and verdict counts, batch sizes, per-service and per-server traffic and connection
- * counts. A server or service no worker reports gets zeros. Servers the main registry
- * deleted are let go at once (their draining entries live in the workers' tables).
+ * frame and verdict counts, batch sizes; and, through `sums`, the per-service and per-server
+ * traffic and connection counts of the rows `fresh` (the report that just came) carries.
+ * Servers the main registry deleted are let go at once (their draining entries live in the
+ * workers' tables).
  */
-export function mergeQueueStats(director: Director, reports: readonly QueueStats[]): void {
+export function mergeQueueStats(director: Director, reports: readonly QueueStats[], sums: CounterRowSums, fresh?: QueueStats): void {
   const dp = director.datapath;
   dp.framesIn = 0;
   dp.verdicts.fill(0);
@@ -101,7 +81,6 @@ export function mergeQueueStats(director: Director, reports: readonly QueueStats
   director.batchCount = 0;
   director.batchPacketSum = 0;
   let forwarded = 0;
-  const services = new Map<string, ServiceCounters[]>();
   for (const r of reports) {
     dp.framesIn += r.framesIn;
     for (let i = 0; i < dp.verdicts.length && i < r.verdicts.length; i++) dp.verdicts[i] += r.verdicts[i];
@@ -109,36 +88,10 @@ export function mergeQueueStats(director: Director, reports: readonly QueueStats
     director.batchCount += r.batchCount;
     director.batchPacketSum += r.batchPacketSum;
     forwarded += r.probeForwarded;
-    for (const s of r.services) {
-      const list = services.get(s.label);
-      if (list === undefined) services.set(s.label, [s]);
-      else list.push(s);
-    }
   }
   if (dp.probePins !== null) dp.probePins.forwarded = forwarded;
-  for (const svc of director.registry.list()) {
-    const parts = services.get(svc.label) ?? [];
-    svc.stats.conns = svc.stats.inPkts = svc.stats.inBytes = 0;
-    const servers = new Map<string, ServerCounters[]>();
-    for (const p of parts) {
-      svc.stats.conns += p.conns;
-      svc.stats.inPkts += p.inPkts;
-      svc.stats.inBytes += p.inBytes;
-      for (const rs of p.servers) {
-        const list = servers.get(rs.address);
-        if (list === undefined) servers.set(rs.address, [rs]);
-        else list.push(rs);
-      }
-    }
-    for (const rs of svc.servers) {
-      if (rs.removed) continue;
-      const sum = sumRecords(servers.get(rs.addressText) ?? []);
-      rs.stats.conns = sum?.conns ?? 0;
-      rs.stats.inPkts = sum?.inPkts ?? 0;
-      rs.stats.inBytes = sum?.inBytes ?? 0;
-      rs.activeConns = sum?.activeConns ?? 0;
-      rs.inactConns = sum?.inactConns ?? 0;
-      rs.persistConns = sum?.persistConns ?? 0;
+  if (fresh !== undefined) {
+    for (const rs of sums.take(director.registry, fresh.queue, fresh.rows, fresh.complete)) {
       // The director-wide overload flag, as -L shows it (each worker enforces its share).
       if (rs.upperThreshold > 0 || rs.overloaded) rs.noteConnectionCount();
     }
@@ -170,8 +123,12 @@ export interface QueueSummary {
   servers: Record<string, { conns: number; inPkts: number }>;
 }
 
-export function summarizeQueue(s: QueueStats): QueueSummary {
+/**
+ * Queue `s.queue` at a glance; `countsOf` gives a server's counts on that queue (a pool's
+ * CounterRowSums, or the server's own for a single queue). Allocates a record per server.
+ */
+export function summarizeQueue(s: Pick<QueueStats, 'queue' | 'framesIn' | 'verdicts' | 'table'>, director: Director, countsOf: (rs: RealServer) => { conns: number; inPkts: number }): QueueSummary {
   const servers: QueueSummary['servers'] = {};
-  for (const svc of s.services) for (const rs of svc.servers) servers[`${svc.label} ${rs.address}`] = { conns: rs.conns, inPkts: rs.inPkts };
+  for (const svc of director.registry.list()) for (const rs of svc.servers) if (!rs.removed) servers[`${svc.label} ${rs.addressText}`] = countsOf(rs);
   return { queue: s.queue, framesIn: s.framesIn, forwarded: s.verdicts[Verdict.Forward] ?? 0, connections: s.table.entries, servers };
 }

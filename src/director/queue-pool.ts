@@ -2,16 +2,17 @@
 // own Datapath and connection table (the kernel keeps a flow on one queue). The main
 // thread's Director stays the control plane: every change made to it (vstunadm, -R, reload,
 // SIGHUP, health, slow start, feedback, PMTU, timeouts) reaches every worker as a projection
-// of its registry (registry-projection.ts), sent when something says it changed and, for
-// what changes on its own, checked every `syncIntervalMs`. Probe pins are shared memory, in
+// of the services that changed (registry-projection.ts), sent when something says it changed
+// and, for what changes on its own, checked every `syncIntervalMs`. Probe pins are shared memory, in
 // effect on every queue at once. Connection policies and -Z are sent to every worker; the
 // workers' counters come back and are summed into the main Director (counter-merge.ts).
 import type { ConnTableStats } from './conn-table.js';
-import { mergeQueueStats, sumRecords, sumTableStats, type QueueStats } from './counter-merge.js';
+import { mergeQueueStats, summarizeQueue, sumRecords, sumTableStats, type QueueStats, type QueueSummary } from './counter-merge.js';
+import { CounterRowSums } from './counter-rows.js';
 import type { DirectorConnectionSnapshot, Director, DirectorQueues, FlowAnswer, FlowQuery, NodestPolicy } from './director.js';
 import type { QueueSteering } from './queue-steering.js';
 import type { RealServer } from './real-server.js';
-import { projectDirector, type NodestRequest } from './registry-projection.js';
+import { ProjectionSender, type NodestRequest } from './registry-projection.js';
 import type { FromWorker, ToWorker, ZeroTarget } from './queue-worker-core.js';
 import type { OffloadRxStats } from '../device/offload-rx.js';
 import type { DeviceStats } from '../device/packet-device.js';
@@ -47,14 +48,17 @@ interface Waiter {
   timer: NodeJS.Timeout;
 }
 
+const EMPTY_ROWS = new Float64Array(0);
+
 export class QueuePool implements DirectorQueues {
   private readonly director: Director;
   private readonly ports: PoolPort[];
+  /** Each worker's latest report (its rows taken into `sums` and let go). */
   private readonly latest: Array<QueueStats | null>;
+  private readonly sums: CounterRowSums;
   private readonly waiters = new Map<number, Waiter>();
   private seq = 0;
-  private lastState = '';
-  private lastPins: unknown = null;
+  private readonly sender = new ProjectionSender();
   private pendingNodest: NodestRequest[] = [];
   private pendingZero: ZeroTarget[] = [];
   private zeroEpoch = 0;
@@ -75,6 +79,7 @@ export class QueuePool implements DirectorQueues {
     this.director = opts.director;
     this.ports = opts.ports;
     this.latest = opts.ports.map(() => null);
+    this.sums = new CounterRowSums(opts.ports.length);
     opts.ports.forEach((port, q) => port.on('message', (msg) => this.onMessage(q, msg)));
   }
 
@@ -116,26 +121,24 @@ export class QueuePool implements DirectorQueues {
   flush(force = false): Promise<void> {
     if (this.stopped) return Promise.resolve();
     this.lastFingerprint = this.fingerprint();
-    const projection = projectDirector(this.director, (label) => this.cursor(label));
-    const pins = this.director.datapath.probePins;
-    // Shared memory (rr positions, probe pins) is the same from one flush to the next: compared by the rest.
-    const state = JSON.stringify({ ...projection, probe: projection.probe && { source: projection.probe.source, portRange: projection.probe.portRange } }, (k, v) => (k === 'rrCursor' ? v !== null : v));
-    const changed = force || state !== this.lastState || pins !== this.lastPins;
+    const { projection, changed } = this.sender.next(this.director, (label) => this.cursor(label), force);
     if (!changed && this.pendingNodest.length === 0 && this.pendingZero.length === 0) return this.inflight;
-    this.lastState = state;
-    this.lastPins = pins;
     const nodest = this.pendingNodest;
     const zero = this.pendingZero;
     this.pendingNodest = [];
     this.pendingZero = [];
     this.labels = new Map(this.director.registry.list().map((s) => [s.id, s.label]));
-    const rr = new Set(projection.services.filter((s) => s.rrCursor !== null).map((s) => `${s.protocol}:${s.vip}:${s.port}`));
-    for (const label of this.cursors.keys()) if (!rr.has(label)) this.cursors.delete(label);
+    for (const label of projection.removed) this.cursors.delete(label);
+    for (const s of projection.services) if (s.rrCursor === null) this.cursors.delete(`${s.protocol}:${s.vip}:${s.port}`);
     // Replies come in the order the messages went out, so this one settles after the earlier ones.
     this.inflight = this.ask((seq) => ({ t: 'apply', seq, projection: changed || nodest.length > 0 ? projection : null, nodest, zero, zeroEpoch: this.zeroEpoch })).then((replies) => {
       for (const [q, r] of replies) {
         if (r.t !== 'ack') continue;
-        if (r.error !== null) this.opts.onProblem?.(q, `refused a change: ${r.error}`);
+        if (r.error !== null) {
+          this.opts.onProblem?.(q, `refused a change: ${r.error}`);
+          // That worker may now differ from what the sender remembers sending: send it all next time.
+          this.sender.sendAllNext();
+        }
         if (r.expired + r.rescheduled > 0) this.opts.onPolicyApplied?.(q, r.expired, r.rescheduled);
       }
     });
@@ -183,9 +186,16 @@ export class QueuePool implements DirectorQueues {
     await this.ask((seq) => ({ t: 'stats', seq }));
   }
 
-  /** The latest counters of each worker (null: none yet). */
+  /** The latest counters of each worker (null: none yet); their rows are in the sums. */
   queueStats(): ReadonlyArray<QueueStats | null> {
     return this.latest;
+  }
+
+  /** Each reporting queue at a glance, with its own counts of each server. */
+  summaries(): QueueSummary[] {
+    const out: QueueSummary[] = [];
+    for (const s of this.latest) if (s !== null) out.push(summarizeQueue(s, this.director, (rs) => this.sums.serverOn(s.queue, rs.id)));
+    return out;
   }
 
   // ---- DirectorQueues ----
@@ -199,11 +209,9 @@ export class QueuePool implements DirectorQueues {
 
   zero(only?: { protocol: string; vip: string; port: number }): void {
     this.pendingZero.push(only ?? null);
+    // Reports of an earlier epoch are not merged: the main Director's counts stay as
+    // zeroCounters left them until each worker's first report after this -Z (every row).
     this.zeroEpoch++;
-    // Until a worker reports after this -Z, its traffic counts are taken as zero.
-    this.latest.forEach((s, q) => {
-      if (s !== null) this.latest[q] = { ...s, services: [] };
-    });
     void this.flushSoon();
   }
 
@@ -262,8 +270,9 @@ export class QueuePool implements DirectorQueues {
   private onMessage(q: number, msg: FromWorker): void {
     if (msg.t === 'stats') {
       // A report from before the last -Z would put the zeroed traffic counts back.
-      this.latest[q] = msg.stats.zeroEpoch === this.zeroEpoch ? msg.stats : { ...msg.stats, services: [] };
-      mergeQueueStats(this.director, this.latest.filter((s): s is QueueStats => s !== null));
+      const fresh = msg.stats.zeroEpoch === this.zeroEpoch ? msg.stats : undefined;
+      this.latest[q] = { ...msg.stats, rows: EMPTY_ROWS };
+      mergeQueueStats(this.director, this.latest.filter((s): s is QueueStats => s !== null), this.sums, fresh);
     }
     const seq = msg.t === 'stopped' ? -2 : msg.seq;
     const w = this.waiters.get(seq);

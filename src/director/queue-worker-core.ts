@@ -8,7 +8,8 @@ import { collectQueueStats, type QueueStats } from './counter-merge.js';
 import type { DirectorConnectionSnapshot, Director, FlowAnswer, FlowQuery } from './director.js';
 import { ProbePinTable } from './probe-pins.js';
 import type { RealServer } from './real-server.js';
-import { applyProjection, type DataplaneProjection, type NodestRequest } from './registry-projection.js';
+import { CounterRowWriter } from './counter-rows.js';
+import { applyProjection, MainIds, type DataplaneProjection, type NodestRequest } from './registry-projection.js';
 
 export type ZeroTarget = { protocol: string; vip: string; port: number } | null;
 
@@ -51,11 +52,13 @@ export interface QueueWorkerCoreOptions {
 }
 
 export class QueueWorkerCore {
-  private byMainId = new Map<number, RealServer>();
+  private readonly ids = new MainIds();
+  private readonly rows = new CounterRowWriter();
   private zeroEpoch = 0;
   private applied = false;
   private timer: NodeJS.Timeout | undefined;
   private lastPushed = '';
+  private applies = 0;
 
   constructor(private readonly opts: QueueWorkerCoreOptions) {
     opts.port.on('message', (msg) => this.handle(msg));
@@ -66,9 +69,11 @@ export class QueueWorkerCore {
     }
   }
 
-  /** This worker's counters now. */
+  /** This worker's counters now: the per-service and per-server rows that moved since the last report (all of them the first time and after a -Z). */
   stats(): QueueStats {
-    return collectQueueStats(this.opts.director, this.opts.queue, this.zeroEpoch, this.opts.device);
+    const d = this.opts.director;
+    const counters = { complete: this.rows.willSendAll, rows: this.rows.rows(d.registry, this.ids) };
+    return collectQueueStats(d, this.opts.queue, this.zeroEpoch, counters, this.opts.device);
   }
 
   /**
@@ -79,7 +84,8 @@ export class QueueWorkerCore {
   private pushIfMoved(): void {
     const d = this.opts.director;
     const t = d.table.stats();
-    const key = `${d.datapath.framesIn}/${t.entries}/${t.expired}/${t.evictedEstablished + t.evictedOther}/${this.zeroEpoch}`;
+    // A projection applied may name servers by new main ids: their rows go out even when idle.
+    const key = `${d.datapath.framesIn}/${t.entries}/${t.expired}/${t.evictedEstablished + t.evictedOther}/${this.zeroEpoch}/${this.applies}`;
     if (key === this.lastPushed) return;
     this.lastPushed = key;
     this.postStats(-1);
@@ -97,12 +103,13 @@ export class QueueWorkerCore {
         let r = { expired: 0, rescheduled: 0 };
         try {
           if (msg.projection !== null) {
-            const applied = applyProjection(d, msg.projection, this.opts.queues, msg.nodest, this.opts.queue);
-            this.byMainId = applied.byMainId;
-            r = applied;
+            r = applyProjection(d, msg.projection, this.opts.queues, msg.nodest, this.opts.queue, this.ids);
+            this.applies++;
             this.attachPins(msg.projection);
           }
           for (const z of msg.zero) d.zeroCounters(z ?? undefined);
+          // The main thread drops reports of an older epoch: the first of the new one carries every row.
+          if (this.zeroEpoch !== msg.zeroEpoch) this.rows.sendAllNext();
           this.zeroEpoch = msg.zeroEpoch;
         } catch (err) {
           error = (err as Error).message;
@@ -146,6 +153,6 @@ export class QueueWorkerCore {
       return;
     }
     // Views over the same shared slots; cheap to make again on every change.
-    dp.probePins = ProbePinTable.attach(p.probe.source, p.probe.portRange, p.probe.memory, (id) => this.byMainId.get(id));
+    dp.probePins = ProbePinTable.attach(p.probe.source, p.probe.portRange, p.probe.memory, (id) => this.ids.get(id));
   }
 }

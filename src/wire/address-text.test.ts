@@ -56,6 +56,28 @@ describe('address text', () => {
   });
 });
 
+describe('parseIpv4Text', () => {
+  // Its character loop for plain dotted quads must agree with ip-address's parse (through
+  // parseAddressText) on every text: plain, leading zeros, too many digits, dots or octets.
+  const slow = (text: string) => {
+    const a = parseAddressText(text);
+    return a !== null && a.family === 4 ? Number(a.value) : null;
+  };
+  it.each(['0.0.0.0', '255.255.255.255', '10.250.9.250', '01.2.3.4', '1.2.3.04', '1.2.3.256', '1.2.3', '1.2.3.4.5', '1..3.4', '.1.2.3', '1.2.3.', '1.2.3.4 ', '1.2.3.0004', '001.2.3.4', '::1'])('%s', (text) => {
+    expect(parseIpv4Text(text)).toBe(slow(text));
+  });
+
+  it('agrees with the full parser on any text of digits and dots, and on any quad', () => {
+    const octet = fc.oneof(fc.integer({ min: 0, max: 300 }).map(String), fc.integer({ min: 0, max: 99 }).map((n) => `0${n}`));
+    fc.assert(
+      fc.property(fc.oneof(fc.stringMatching(/^[0-9.]{0,17}$/), fc.array(octet, { minLength: 3, maxLength: 5 }).map((o) => o.join('.'))), (text) => {
+        expect(parseIpv4Text(text)).toBe(slow(text));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
 describe('netmask text', () => {
   it.each([
     ['255.255.255.0', 4, 24],

@@ -49,8 +49,38 @@ function parseUncached(text: string): ParsedAddress | null {
 
 /** A dotted quad as an unsigned 32-bit number; null for anything else (IPv6 included). */
 export function parseIpv4Text(text: string): number | null {
+  const quick = plainDottedQuad(text);
+  if (quick >= 0) return quick;
   const a = parseAddressText(text);
   return a !== null && a.family === 4 ? Number(a.value) : null;
+}
+
+/**
+ * The value of `text` when it is a dotted quad in its plain form (four decimal bytes without
+ * leading zeros), else -1 (then the full parser decides). The control plane reads each of
+ * 110 000 server addresses several times for a table of 10 000 x 10: a loop over the
+ * characters instead of a map lookup and a bigint each time.
+ */
+function plainDottedQuad(text: string): number {
+  if (typeof text !== 'string' || text.length < 7 || text.length > 15) return -1;
+  let value = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (digits === 0 || ++dots > 3) return -1;
+      value = value * 256 + octet;
+      octet = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && octet === 0) return -1; // a leading zero
+      octet = octet * 10 + (c - 48);
+      if (++digits > 3 || octet > 255) return -1;
+    } else return -1;
+  }
+  return dots === 3 && digits > 0 ? value * 256 + octet : -1;
 }
 
 /** Dotted quad of an unsigned 32-bit number (taken modulo 2^32). */
