@@ -58,8 +58,13 @@ describe('setup-system --check', () => {
     expect(r.named).toEqual(['curl']);
   });
 
-  it('a tool no use asked for is not reported: --for bench with the test tools hidden passes', () => {
-    expect(check(HIDDEN, '--for', 'bench').status).toBe(0);
+  it('a tool no use asked for is not reported: --for bench with a test-only tool hidden passes, a bench tool hidden fails', () => {
+    expect(TOOLS.get('tshark')).not.toContain('bench');
+    expect(check(['tshark'], '--for', 'bench').status).toBe(0);
+    const r = check(HIDDEN, '--for', 'bench');
+    expect(r.status).toBe(1);
+    expect(r.named).toEqual(HIDDEN.filter((c) => TOOLS.get(c)!.includes('bench')));
+    expect(r.named).toEqual(['curl', 'ping']);
   });
 
   it('a bad --for is a usage error', () => {
