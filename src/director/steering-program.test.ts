@@ -88,13 +88,36 @@ describe('buildSteeringProgram: bytes', () => {
 
   it('bakes each client-keyed VIP and NAT server into one 32-bit compare, and the persistence mask into the key', () => {
     const prog = hexLines(buildSteeringProgram({ ...EMPTY, clientVips4: [ip4('10.0.0.100')], natServers4: [ip4('10.0.0.7')], clientPrefix4: 24 }, 4));
-    // Two compares and the two blocks they jump to (3 instructions each).
-    expect(prog).toHaveLength(EMPTY_2Q.length + 8);
-    // After r8 = source (9): if w7 == 10.0.0.100 goto by-source (27); if w8 == 10.0.0.7 goto by-destination (30).
+    // Two compares, the by-source block (18 instructions: ICMP errors key by the quoted destination) and the by-destination one (3).
+    expect(prog).toHaveLength(EMPTY_2Q.length + 23);
+    // After r8 = source (9): if w7 == 10.0.0.100 goto by-source (27); if w8 == 10.0.0.7 goto by-destination (45).
     expect(prog[10]).toBe(golden(['16 07 1000 6400000a'])[0]);
-    expect(prog[11]).toBe(golden(['16 08 1200 0700000a'])[0]);
-    expect(prog[28]).toBe(golden(['54 09 0000 00ffffff'])[0]); // w9 &= 255.255.255.0
-    expect(prog[31]).toBe(golden(['54 09 0000 00ffffff'])[0]);
+    expect(prog[11]).toBe(golden(['16 08 2100 0700000a'])[0]);
+    expect(prog.slice(27, 48)).toEqual(
+      golden([
+        '30 00 0000 17000000', // 27 r0 = ld_abs8 [23] (protocol)
+        '56 00 0d00 01000000', // 28 if w0 != 1 (ICMP) goto 42
+        '30 00 0000 0e000000', // 29 r0 = ld_abs8 [14] (IHL)
+        '54 00 0000 0f000000', // 30 w0 &= 15
+        '64 00 0000 02000000', // 31 w0 <<= 2
+        'bf 07 0000 00000000', // 32 r7 = r0
+        '50 70 0000 0e000000', // 33 r0 = ld_ind8 [r7 + 14] (ICMP type)
+        '16 00 0300 03000000', // 34 if w0 == 3 goto 38
+        '16 00 0200 0b000000', // 35 if w0 == 11 goto 38
+        '16 00 0100 0c000000', // 36 if w0 == 12 goto 38
+        '05 00 0400 00000000', // 37 goto 42
+        '40 70 0000 26000000', // 38 r0 = ld_ind32 [r7 + 38] (the quoted destination)
+        'bf 09 0000 00000000', // 39 r9 = r0
+        '54 09 0000 00ffffff', // 40 w9 &= 255.255.255.0
+        '05 00 1f00 00000000', // 41 goto 73 (mix)
+        'bf 89 0000 00000000', // 42 r9 = r8 (the source)
+        '54 09 0000 00ffffff', // 43 w9 &= 255.255.255.0
+        '05 00 1c00 00000000', // 44 goto 73
+        'bf 79 0000 00000000', // 45 r9 = r7 (by destination)
+        '54 09 0000 00ffffff', // 46 w9 &= 255.255.255.0
+        '05 00 1900 00000000', // 47 goto 73
+      ]),
+    );
     expect(prog[prog.length - 3]).toBe(golden(['94 09 0000 04000000'])[0]); // w9 %= 4
   });
 
@@ -245,6 +268,24 @@ describe.skipIf(!canLoad)('the loaded program, run by the kernel (BPF_PROG_TEST_
     expect(new Set(q)).toEqual(new Set([queueOfKey(ip4('198.51.100.9'), 4)]));
   });
 
+  it("an ICMP error from a router to the VIP, quoting a VIP → client packet, lands on the client's queue", () => {
+    const icmpError = (router: string, client: string, type: number) => {
+      const quoted = frame4(VIP, client, 6, 80, 40001).subarray(14, 14 + 28);
+      const f = new Uint8Array(14 + 20 + 8 + quoted.length);
+      f.set(frame4(router, VIP, 1, 0, 0).subarray(0, 34));
+      f[34] = type;
+      f[35] = 4;
+      f.set(quoted, 42);
+      return f;
+    };
+    for (const queues of [2, 4]) {
+      const q = run(queues, clients.map((c) => icmpError('203.0.113.1', c, 3)));
+      expect(q).toEqual(clients.map((c) => queueOfKey(ip4(c), queues)));
+      // Time exceeded too; an echo request to the VIP is keyed by its source (the router) as any packet to it.
+      expect(run(queues, [icmpError('203.0.113.1', clients[5]!, 11), icmpError('203.0.113.1', clients[5]!, 8)])).toEqual([queueOfKey(ip4(clients[5]!), queues), queueOfKey(ip4('203.0.113.1'), queues)]);
+    }
+  });
+
   it('with a persistence mask, a client group (/24) lands on one queue', () => {
     const masked = { ...sets, clientPrefix4: 24 };
     const q = run(4, Array.from({ length: 50 }, (_, i) => frame4(`198.51.100.${i + 1}`, PVIP, 6, 2000 + i, 443)), masked);
@@ -271,6 +312,16 @@ describe.skipIf(!canLoad)('the loaded program, run by the kernel (BPF_PROG_TEST_
     const rep = run(4, cs.map((c, i) => frame6(rip6, c, 17, 53, 5000 + i)));
     expect(rep).toEqual(req);
     expect(req).toEqual(cs.map((c) => queueOfKey((0x20010db8 ^ 0xff ^ 0 ^ c[15]!) >>> 0, 4)));
+    // An ICMPv6 Packet Too Big from a router to the VIP, quoting VIP → client: the client's queue.
+    const router6 = v6([0x20010db8, 0xee, 0, 1]);
+    const ptb = cs.map((c) => {
+      const f = new Uint8Array(14 + 40 + 8 + 40 + 8);
+      f.set(frame6(router6, vip6, 58, 0, 0).subarray(0, 54));
+      f[54] = 2;
+      f.set(frame6(vip6, c, 17, 53, 5000).subarray(14, 14 + 48), 62);
+      return f;
+    });
+    expect(run(4, ptb)).toEqual(req);
     const arp = new Uint8Array(42);
     arp[12] = 0x08;
     arp[13] = 0x06;

@@ -5,7 +5,8 @@
 // service on several queues, each with its own templates. This program keys those packets
 // by the client's address instead, so that a client's traffic stays on one queue:
 //
-//   to a client-keyed VIP (persistent, or with VS/NAT servers)  → the source (the client)
+//   to a client-keyed VIP (persistent, or with VS/NAT servers)  → the source (the client); for an
+//                                                                 ICMP error, the quoted destination
 //   from a VS/NAT real server                                   → the destination (the client)
 //   any other IPv4/IPv6                                         → addresses, and ports when the
 //                                                                 packet is TCP/UDP and no fragment
@@ -60,6 +61,7 @@ const J_JA = 0x00;
 const J_JEQ = 0x10;
 const J_JNE = 0x50;
 const J_JSET = 0x40;
+const J_JGT = 0x20;
 const J_EXIT = 0x90;
 
 const ETH_TYPE = 12;
@@ -68,6 +70,10 @@ const ETHERTYPE_IPV6 = 0x86dd;
 const L3 = 14;
 const IPPROTO_TCP = 6;
 const IPPROTO_UDP = 17;
+const IPPROTO_ICMP = 1;
+const IPPROTO_ICMPV6 = 58;
+/** ICMP destination unreachable, time exceeded, parameter problem: the errors that quote a packet. */
+const ICMP_ERRORS = [3, 11, 12];
 /** A Fibonacci-hashing multiplier (2^32 / golden ratio), as a signed 32-bit immediate. */
 const MIX = 0x9e3779b1 | 0;
 
@@ -210,7 +216,23 @@ export function buildSteeringProgram(sets: SteeringSets, queues: number): Uint8A
   a.ja('mix');
   // The verifier refuses unreachable code: a block only when something jumps to it.
   if (sets.clientVips4.length > 0) {
+    // An ICMP error to the VIP (from a router on the path) quotes the VIP → client packet: its client is the quoted destination.
     a.label('v4-by-source');
+    a.ldAbs(SIZE_B, L3 + 9);
+    a.jmp32Imm(J_JNE, 0, IPPROTO_ICMP, 'v4-source');
+    a.ldAbs(SIZE_B, L3);
+    a.alu32Imm(OP_AND, 0, 0x0f);
+    a.alu32Imm(OP_LSH, 0, 2);
+    a.movReg(7, 0);
+    a.ldInd(SIZE_B, 7, L3);
+    for (const type of ICMP_ERRORS) a.jmp32Imm(J_JEQ, 0, type, 'v4-quoted');
+    a.ja('v4-source');
+    a.label('v4-quoted');
+    a.ldInd(SIZE_W, 7, L3 + 8 + 16);
+    a.movReg(9, 0);
+    a.alu32Imm(OP_AND, 9, mask4(sets.clientPrefix4));
+    a.ja('mix');
+    a.label('v4-source');
     a.movReg(9, 8);
     a.alu32Imm(OP_AND, 9, mask4(sets.clientPrefix4));
     a.ja('mix');
@@ -240,7 +262,16 @@ export function buildSteeringProgram(sets: SteeringSets, queues: number): Uint8A
   a.xorReg(9, 0);
   a.ja('mix');
   if (sets.clientVips6.length > 0) {
+    // An ICMPv6 error (types 1..4) right after the fixed header: the client is the quoted destination.
     a.label('v6-by-source');
+    a.ldAbs(SIZE_B, L3 + 6);
+    a.jmp32Imm(J_JNE, 0, IPPROTO_ICMPV6, 'v6-source');
+    a.ldAbs(SIZE_B, L3 + 40);
+    a.jmp32Imm(J_JEQ, 0, 0, 'v6-source');
+    a.jmp32Imm(J_JGT, 0, 4, 'v6-source');
+    xorWords6(a, L3 + 40 + 8 + 24);
+    a.ja('mix');
+    a.label('v6-source');
     xorWords6(a, L3 + 8);
     a.ja('mix');
   }

@@ -1,6 +1,7 @@
 // VS/NAT over IPv6: the textbook LAN with IPv6 addresses (servers fd00::7 and fd00::17, the
 // director host fd00::8 as their gateway), `-m` with a port mapping: every reply the client
-// sees comes from [VIP6]:80 with a good TCP checksum (IPv6's covers the rewritten addresses).
+// sees comes from [VIP6]:80 with a good TCP checksum (IPv6's covers the rewritten addresses),
+// on a two-queue director whose queues are steered by client.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Daemon } from '../../src/lab/lab-daemons.js';
@@ -19,7 +20,8 @@ describe.skipIf(!canRunNetnsTests())('VS/NAT over IPv6 (-m, one server port-mapp
     const [rs7, rs17] = lab.servers;
     daemons.push(await startRipApp(lab, rs7, rs7.rip6!, 8080));
     daemons.push(await startRipApp(lab, rs17, rs17.rip6!, 80));
-    director = await startOperatorDirector(lab, { extraArgs: ['--queues', '1'] });
+    // Two TAP queues: the IPv6 replies meet their requests on one queue through the queue steering (method-nat.test.ts runs one queue).
+    director = await startOperatorDirector(lab, { extraArgs: ['--queues', '2'] });
     admOk(director, ['-A', '-t', `[${lab.vip6}]:80`, '-s', 'rr']);
     admOk(director, ['-a', '-t', `[${lab.vip6}]:80`, '-r', `[${rs7.rip6}]:8080`, '-m']);
     admOk(director, ['-a', '-t', `[${lab.vip6}]:80`, '-r', `[${rs17.rip6}]`, '-m']);
