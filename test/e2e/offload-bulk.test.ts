@@ -79,7 +79,8 @@ describe.skipIf(!canRunNetnsTests())(`bulk TCP through the VIP with offloads (${
   it('offloads on: TSO super-packets are segmented by the director, GRO super-packets written by the agent; sha256 and checksums hold', async () => {
     const d = await daemons.start(true, service());
     const before = await d.control('offload');
-    expect(before.vnetHdrLen).toBe(12);
+    // 24 where the kernel takes GSO over UDP tunnels (used for GUE servers only; IPIP frames go out one by one behind it).
+    expect(before.vnetHdrLen).toBe(before.offloads.includes('udp-tunnel-gso') ? 24 : 12);
     expect(before.offloads).toEqual(expect.arrayContaining(['csum', 'tso4', 'tso6']));
     await transfer('on');
     const after = await d.control('offload');
