@@ -6,7 +6,11 @@
 //   - kernel path: client -> router -> director host (the kernel forwards) -> router -> RS,
 //     to the RIP, by policy routing on the router: the same hops with no user space;
 //   - vstun with offloads (TAP TSO + software segmentation, TUN GRO): director + agent;
-//   - vstun with --no-offload on both.
+//   - vstun with --no-offload on both;
+//   - the same to the real server as a GUE tunnel (realServers tunnel: gue): offloads with the
+//     kernel's GSO over UDP tunnels (the director writes GUE super-packets, Linux 6.17+; where
+//     the kernel refuses it the line says so), offloads with --no-tunnel-gso (one TAP write
+//     per GUE segment), and --no-offload.
 // For each: one upload (client -> VIP) and one download (-R: RS -> client directly, the
 // client's ACKs through director + agent). Ratios are against the kernel path of the same
 // round; medians over rounds. Writes the "bulk" key of bench/results.json (other keys kept)
@@ -74,16 +78,17 @@ async function main() {
     return JSON.parse(r.stdout).end.sum_received.bits_per_second;
   };
   /** Director + agent; with `profileDir`, both under --cpu-prof (written there when they stop). */
-  const vstun = async (offload, profileDir) => {
+  const vstun = async (offload, profileDir, tunnel = 'ipip', tunnelGso = true) => {
     await stopAll();
     const flag = offload ? '--offload' : '--no-offload';
+    const service = tunnel === 'gue' ? `  - { protocol: tcp, vip: "${lab.vip}", port: ${PORT}, scheduler: rr, realServers: [{ address: "${rs.rip}", tunnel: gue }] }` : serviceYaml({ protocol: 'tcp', vip: lab.vip, port: PORT, scheduler: 'rr', realServers: [{ address: rs.rip }] });
     const prof = (who) => (profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, who)}`] } : {});
     const spawnedAt = { agent: performance.now() };
     agent = await startAgent(lab, rs, { extraArgs: [flag], ...prof('agent') });
     spawnedAt.director = performance.now();
     director = await startDirector(lab, {
-      config: ['services:', serviceYaml({ protocol: 'tcp', vip: lab.vip, port: PORT, scheduler: 'rr', realServers: [{ address: rs.rip }] }), ''].join('\n'),
-      extraArgs: [flag],
+      config: ['services:', service, ''].join('\n'),
+      extraArgs: [flag, ...(tunnelGso ? [] : ['--no-tunnel-gso'])],
       ...prof('director'),
     });
     return spawnedAt;
@@ -102,6 +107,8 @@ async function main() {
 
   const rounds = [];
   const profiles = {};
+  let tunnelGsoTaken = false;
+  let tunnelGsoWrites = null;
   try {
     // The kernel path: the router sends the client's traffic for the RIP through the director host.
     lab.topo.exec(lab.router, 'ip', ['route', 'add', `${rs.rip}/32`, 'via', '10.70.1.2', 'table', '77']);
@@ -118,6 +125,16 @@ async function main() {
       r.offload = { up: iperf(lab.vip, false), down: iperf(lab.vip, true) };
       await vstun(false);
       r.noOffload = { up: iperf(lab.vip, false), down: iperf(lab.vip, true) };
+      await vstun(true, undefined, 'gue', true);
+      const st = await director.control('offload');
+      tunnelGsoTaken = st.offloads.includes('udp-tunnel-gso');
+      r.gueOffload = { up: iperf(lab.vip, false), down: iperf(lab.vip, true) };
+      const after = (await director.control('offload')).counters;
+      tunnelGsoWrites = { packets: after.tunnelGsoPackets, segments: after.tunnelGsoSegments };
+      await vstun(true, undefined, 'gue', false);
+      r.gueNoTunnelGso = { up: iperf(lab.vip, false), down: iperf(lab.vip, true) };
+      await vstun(false, undefined, 'gue');
+      r.gueNoOffload = { up: iperf(lab.vip, false), down: iperf(lab.vip, true) };
       rounds.push(r);
       console.log(`round ${round + 1}: ${JSON.stringify(r, (k, v) => (typeof v === 'number' ? gbit(v) : v))} (Gbit/s)`);
     }
@@ -150,9 +167,19 @@ async function main() {
     offload: line('offload'),
     noOffload: line('noOffload'),
     offloadGain: { up: ratio(med(['offload', 'up']), med(['noOffload', 'up'])), down: ratio(med(['offload', 'down']), med(['noOffload', 'down'])) },
+    gue: {
+      /** The kernel took TUN_F_UDP_TUNNEL_GSO (else gue.offload is software segmentation too). */
+      tunnelGso: tunnelGsoTaken,
+      /** The last round's upload + download with tunnel GSO: super-packets written and the segments they joined. */
+      tunnelGsoWrites,
+      offload: line('gueOffload'),
+      noTunnelGso: line('gueNoTunnelGso'),
+      noOffload: line('gueNoOffload'),
+      tunnelGsoGain: { up: ratio(med(['gueOffload', 'up']), med(['gueNoTunnelGso', 'up'])), down: ratio(med(['gueOffload', 'down']), med(['gueNoTunnelGso', 'down'])) },
+    },
     targets: { upRatio: 0.5, downRatio: 0.9 },
     /** The medians in bits per second, unrounded (npm run bench computes its ratios from these). */
-    medianBps: Object.fromEntries(['kernel', 'offload', 'noOffload'].map((w) => [w, { up: med([w, 'up']), down: med([w, 'down']) }])),
+    medianBps: Object.fromEntries(['kernel', 'offload', 'noOffload', 'gueOffload', 'gueNoTunnelGso', 'gueNoOffload'].map((w) => [w, { up: med([w, 'up']), down: med([w, 'down']) }])),
     ...(Object.keys(profiles).length ? { profile: profiles } : {}),
     perRound: rounds.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, { upGbit: gbit(v.up), downGbit: gbit(v.down) }]))),
   };
@@ -168,7 +195,10 @@ async function main() {
   console.log(`| kernel path (same hops, no user space) | ${bulk.kernelPath.upGbit} | 1 | ${bulk.kernelPath.downGbit} | 1 |`);
   console.log(`| vstun, offloads on | ${bulk.offload.upGbit} | ${bulk.offload.upRatio} | ${bulk.offload.downGbit} | ${bulk.offload.downRatio} |`);
   console.log(`| vstun, --no-offload | ${bulk.noOffload.upGbit} | ${bulk.noOffload.upRatio} | ${bulk.noOffload.downGbit} | ${bulk.noOffload.downRatio} |`);
-  console.log(`offloads on / off: upload ${bulk.offloadGain.up}, download ${bulk.offloadGain.down}; targets: upload >= 0.5, download >= 0.9 of the kernel path`);
+  console.log(`| vstun GUE, offloads + GSO over UDP tunnels${tunnelGsoTaken ? '' : ' (refused by this kernel)'} | ${bulk.gue.offload.upGbit} | ${bulk.gue.offload.upRatio} | ${bulk.gue.offload.downGbit} | ${bulk.gue.offload.downRatio} |`);
+  console.log(`| vstun GUE, offloads, --no-tunnel-gso | ${bulk.gue.noTunnelGso.upGbit} | ${bulk.gue.noTunnelGso.upRatio} | ${bulk.gue.noTunnelGso.downGbit} | ${bulk.gue.noTunnelGso.downRatio} |`);
+  console.log(`| vstun GUE, --no-offload | ${bulk.gue.noOffload.upGbit} | ${bulk.gue.noOffload.upRatio} | ${bulk.gue.noOffload.downGbit} | ${bulk.gue.noOffload.downRatio} |`);
+  console.log(`offloads on / off: upload ${bulk.offloadGain.up}, download ${bulk.offloadGain.down}; GUE tunnel GSO on / off: upload ${bulk.gue.tunnelGsoGain.up}, download ${bulk.gue.tunnelGsoGain.down}${tunnelGsoWrites ? ` (last round: ${tunnelGsoWrites.segments} segments in ${tunnelGsoWrites.packets} writes)` : ''}; targets: upload >= 0.5, download >= 0.9 of the kernel path`);
   console.log(`load average before ${loadBefore.join(' ')}, after ${bulk.loadAverage.after.join(' ')}${json ? '' : '; written to bench/results.json (key "bulk")'}`);
   if (json) console.log(JSON.stringify(bulk));
 }

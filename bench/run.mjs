@@ -560,6 +560,11 @@ async function throughputSection(r) {
     line({ id: 'bulk.upload', what: 'one TCP upload through the VIP (director + agent)', value: b.offload.upGbit, unit: 'Gbit/s', reference: { what: 'kernel path', value: b.kernelPath.upGbit }, ratio: b.medianBps.offload.up / b.medianBps.kernel.up, target: { on: 'ratio', op: '>=', bound: 0.5, text: '≥ 0.5' }, note: `offloads on; --no-offload ${b.noOffload.upGbit} Gbit/s; ${note}${prof('up')}` }),
     line({ id: 'bulk.download', what: 'one TCP download through the VIP (ACKs via director + agent)', value: b.offload.downGbit, unit: 'Gbit/s', reference: { what: 'kernel path', value: b.kernelPath.downGbit }, ratio: b.medianBps.offload.down / b.medianBps.kernel.down, target: { on: 'ratio', op: '>=', bound: 0.9, text: '≥ 0.9' }, note: `offloads on; --no-offload ${b.noOffload.downGbit} Gbit/s; ${note}${prof('down')}` }),
   );
+  const gueHow = b.gue.tunnelGso ? 'offloads and GSO over UDP tunnels on' : 'offloads on; this kernel refused GSO over UDP tunnels';
+  r.lines.push(
+    line({ id: 'bulk.gue.upload', what: 'one TCP upload through the VIP to a GUE real server', value: b.gue.offload.upGbit, unit: 'Gbit/s', reference: { what: 'kernel path', value: b.kernelPath.upGbit }, ratio: b.medianBps.gueOffload.up / b.medianBps.kernel.up, target: { on: 'ratio', op: '>=', bound: 0.5, text: '≥ 0.5' }, note: `${gueHow}; --no-tunnel-gso ${b.gue.noTunnelGso.upGbit}, --no-offload ${b.gue.noOffload.upGbit} Gbit/s; ${note}` }),
+    line({ id: 'bulk.gue.download', what: 'one TCP download through the VIP, GUE real server (ACKs via director + agent)', value: b.gue.offload.downGbit, unit: 'Gbit/s', reference: { what: 'kernel path', value: b.kernelPath.downGbit }, ratio: b.medianBps.gueOffload.down / b.medianBps.kernel.down, target: { on: 'ratio', op: '>=', bound: 0.9, text: '≥ 0.9' }, note: `${gueHow}; --no-tunnel-gso ${b.gue.noTunnelGso.downGbit}, --no-offload ${b.gue.noOffload.downGbit} Gbit/s; ${note}` }),
+  );
 }
 
 async function queuesSection(r) {

@@ -52,7 +52,7 @@ typedef struct writer {
   uint32_t vnet_len;
 } writer_t;
 
-static const uint8_t zero_vnet_hdr[12];
+static const uint8_t zero_vnet_hdr[24];
 
 static void writer_free(writer_t *w) {
   free(w->bl);
@@ -548,8 +548,8 @@ static napi_value create_writer(napi_env env, napi_callback_info info) {
     return vstun_throw_range(env, "mode", "options.mode must be 'write' or 'sendmmsg'");
   if (!vstun_prop_int(env, opts, "backlog", 1, 1 << 20, 4096, &backlog)) return NULL;
   int64_t vnet_len;
-  if (!vstun_prop_int(env, opts, "vnetHdr", 0, 12, 0, &vnet_len)) return NULL;
-  if (vnet_len != 0 && vnet_len != 10 && vnet_len != 12) return vstun_throw_range(env, "vnetHdr", "vnetHdr must be 0, 10 or 12");
+  if (!vstun_prop_int(env, opts, "vnetHdr", 0, 24, 0, &vnet_len)) return NULL;
+  if (vnet_len != 0 && vnet_len != 10 && vnet_len != 12 && vnet_len != 24) return vstun_throw_range(env, "vnetHdr", "vnetHdr must be 0, 10, 12 or 24");
   if (vnet_len != 0 && strcmp(mode, "write") != 0) return vstun_throw_range(env, "vnetHdr", "vnetHdr needs mode 'write' (a TUN/TAP)");
   char target[24];
   snprintf(target, sizeof target, "fd %d", (int)fd);

@@ -74,7 +74,7 @@ export function createAgentMetrics(opts: AgentMetricsOptions): Registry {
   });
   new Counter({
     name: 'vstun_agent_gro_total',
-    help: 'User-space GRO into the TUN: super-packets written, segments merged into them, segments not merged for a bad TCP checksum, super-packets the kernel had merged before the decap socket (passed on with NEEDS_CSUM).',
+    help: 'User-space GRO into the TUN: super-packets written, segments merged into them, segments not merged for a bad TCP checksum, super-packets the kernel had merged before the decap socket (passed on with NEEDS_CSUM), segments left with a partial checksum (passed on alone with NEEDS_CSUM).',
     labelNames: ['what'],
     registers: [registry],
     collect() {
@@ -85,6 +85,7 @@ export function createAgentMetrics(opts: AgentMetricsOptions): Registry {
       this.inc({ what: 'merged-segments' }, g.mergedSegments);
       this.inc({ what: 'bad-checksum' }, g.badChecksum);
       this.inc({ what: 'kernel-super-packets' }, g.kernelSuperPackets);
+      this.inc({ what: 'partial-segments' }, g.partialSegments);
     },
   });
   new Gauge({

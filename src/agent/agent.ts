@@ -159,8 +159,11 @@ export class Agent {
       // One dual-stack socket takes both families (IPv4 peers arrive as ::ffff:a.b.c.d);
       // an IPv4 socket is the fallback where IPv6 is disabled.
       const before = this.sockets.length;
-      open('gue', () => UdpSocketDevice.open({ family: 6, address: '::', port: this.config.guePort, rcvbuf: DECAP_RCVBUF }), true);
-      if (this.sockets.length === before) open('gue', () => UdpSocketDevice.open({ family: 4, address: '0.0.0.0', port: this.config.guePort, rcvbuf: DECAP_RCVBUF }), false);
+      // A director with GSO over UDP tunnels sends GUE super-packets; where the path carries them
+      // whole (a veth), the socket receives one datagram of up to 64 KiB whose inner TCP checksum
+      // is still partial: the super ring keeps it whole, the coalescer writes it with NEEDS_CSUM.
+      open('gue', () => UdpSocketDevice.open({ family: 6, address: '::', port: this.config.guePort, rcvbuf: DECAP_RCVBUF, ...ring }), true);
+      if (this.sockets.length === before) open('gue', () => UdpSocketDevice.open({ family: 4, address: '0.0.0.0', port: this.config.guePort, rcvbuf: DECAP_RCVBUF, ...ring }), false);
     }
     this.log.info({ sockets: this.sockets.map((s) => s.name), tun: tun.name, directors: this.config.directors.map((d) => `${d.text}/${d.prefixLength}`), vips: this.vipTable.vips.map((v) => v.text) }, 'decapsulating in user space');
   }

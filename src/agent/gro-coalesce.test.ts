@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { ringBatch } from '../../test/fixtures/offload/ring-batch.js';
 import { describe, expect, it } from 'vitest';
 import { META_FAMILY, META_FLAG_VNET_HDR, META_LENGTH, META_OFFSET, META_STRIDE } from '../native/addon.js';
 import { segmentGso } from '../device/gso-segment.js';
@@ -15,15 +16,7 @@ const TS = [1, 1, 8, 10, 0, 0, 1, 0, 0, 0, 0, 9];
 
 /** Lays packets out as a decap batch would: one per slot, behind some headroom. */
 function batchOf(packets: Uint8Array[]): { data: Uint8Array; meta: Int32Array } {
-  const slot = Math.max(SLOT, HEADROOM + Math.max(...packets.map((p) => p.length)));
-  const data = new Uint8Array(packets.length * slot);
-  const meta = new Int32Array(packets.length * META_STRIDE);
-  packets.forEach((p, i) => {
-    data.set(p, i * slot + HEADROOM);
-    meta[i * META_STRIDE + META_OFFSET] = i * slot + HEADROOM;
-    meta[i * META_STRIDE + META_LENGTH] = p.length;
-  });
-  return { data, meta };
+  return ringBatch(packets, HEADROOM, SLOT);
 }
 
 /** Runs the coalescer; returns each output as [virtio header bytes, packet bytes] (hex), or null when it declined. */
@@ -180,11 +173,21 @@ describe('user-space GRO: packets the kernel merged before the decap socket (GRO
     expect(gro.stats).toMatchObject({ kernelSuperPackets: 1, superPackets: 0, badChecksum: 0 });
   });
 
-  it('a packet of at most 1500 bytes is a wire packet: not tested for a partial checksum, it goes as it came', () => {
+  it('a packet of at most 1500 bytes with a partial checksum (the kernel cut it, no device completed it) goes alone with NEEDS_CSUM and no GSO type', () => {
     const notOver = kernelMerged({ ...flowA, options: [] }, 1460); // 1500 bytes of IP
-    expect(coalesce([notOver])).toBeNull();
+    const gro = new TcpCoalescer(VLEN);
+    const out = coalesce([notOver], gro)!;
+    expect(out).toEqual([[hex(Uint8Array.from([1, 0, 0, 0, 0, 0, 20, 0, 16, 0, 0, 0])), hex(notOver)]]);
+    expect(gro.stats).toMatchObject({ partialSegments: 1, kernelSuperPackets: 0, badChecksum: 0 });
     const over = kernelMerged({ ...flowA, options: [] }, 1461);
     expect(coalesce([over])![0][0]).toBe(gsoHeader(4, 40, 1460));
+  });
+
+  it('consecutive segments with partial checksums merge like complete ones (not counted as bad checksums)', () => {
+    const { segs, payload } = run({ ...flowA, csum: 'partial' }, 3, 1000);
+    const gro = new TcpCoalescer(VLEN);
+    expect(coalesce(segs, gro)).toEqual([[gsoHeader(4, 52, 1000), hex(naivePacket({ ...flowA, payload, csum: 'partial' }))]]);
+    expect(gro.stats).toMatchObject({ superPackets: 1, mergedSegments: 3, badChecksum: 0, partialSegments: 0 });
   });
 
   it('a large packet with a full checksum, or with one that is neither full nor partial, goes as it came', () => {

@@ -15,6 +15,11 @@
 // (the first segment with the virtio-net header written into the bytes in front of it and
 // its headers fixed in place, then each further segment's payload as a continuation span);
 // coalesce() copies it into one buffer instead (tests, and callers that need the bytes).
+//
+// With a TunnelFraming (the director's TAP, gue-tunnel-gso.ts) each packet is a frame with
+// the IP/TCP segment inside a tunnel: segments are joined on their inner headers as above,
+// only within one tunnel, and the super-packet keeps the first frame's outer headers (their
+// lengths fixed by the framing) behind a virtio-net header that asks for GSO over the tunnel.
 import { MAX_GATHER_SPANS, META_FAMILY, META_FLAG_CONTINUES, META_FLAG_VNET_HDR, META_LENGTH, META_OFFSET, META_PORT, META_STRIDE } from '../native/addon.js';
 import type { PacketDevice } from '../device/packet-device.js';
 import { payloadSum } from '../device/payload-sum.js';
@@ -38,6 +43,13 @@ export interface GroStats {
    * them for a bad checksum).
    */
   kernelSuperPackets: number;
+  /**
+   * Segments (no longer than MAX_WIRE_PACKET) whose TCP checksum field holds the pseudo-header
+   * sum and that were not merged: written alone with NEEDS_CSUM. The kernel cut a tunnel
+   * super-packet into them in software on this host or the director's, and no device on the
+   * way completed the checksum (a veth leaves it to the receiver).
+   */
+  partialSegments: number;
 }
 
 /**
@@ -55,8 +67,28 @@ const MAX_SEGMENTS = Math.min(64, MAX_GATHER_SPANS - 1);
 const HASH_SIZE = 1024;
 const NONE = -1;
 
+/**
+ * Outer headers around the segments (the director's GUE tunnel): where the inner IP packet
+ * starts, which frames share a tunnel, and how the merged frame's outer headers and
+ * virtio-net header are finished.
+ */
+export interface TunnelFraming {
+  /** Bytes of link header in front of the outer IP header (14: Ethernet). */
+  readonly l2Length: number;
+  /** Offset of the inner IP header from the frame's start at data[off], or -1: not a tunnel frame we join. */
+  innerOffset(data: Uint8Array, off: number, len: number): number;
+  /** Frames at a and b (same inner offset) go through the same tunnel: equal outer headers but for lengths, IPv4 id and checksums. */
+  sameTunnel(data: Uint8Array, a: number, b: number, innerOffset: number): boolean;
+  /**
+   * The merged frame at buf[frame ..) is `frameLength` bytes (inner IP at frame + innerOffset):
+   * fixes its outer lengths and checksums and adds the tunnel's fields (gso_type bits,
+   * offsets) to the virtio-net header at buf[hdr ..), whose plain fields are already written.
+   */
+  finish(buf: Uint8Array, hdr: number, frame: number, innerOffset: number, frameLength: number): void;
+}
+
 export class TcpCoalescer {
-  readonly stats: GroStats = { superPackets: 0, mergedSegments: 0, badChecksum: 0, kernelSuperPackets: 0 };
+  readonly stats: GroStats = { superPackets: 0, mergedSegments: 0, badChecksum: 0, kernelSuperPackets: 0, partialSegments: 0 };
   /** Output of the last coalesce(): packets (each behind a virtio-net header) and their meta. */
   buf = new Uint8Array(0);
   meta = new Int32Array(0);
@@ -65,7 +97,9 @@ export class TcpCoalescer {
   private cap = 0;
   // Per packet of the batch.
   private l4 = new Int32Array(0); // TCP header offset, NONE when the packet is no TCP candidate
+  private inner = new Int32Array(0); // inner IP header offset (the packet's offset without a framing)
   private hdrs = new Int32Array(0); // IP + TCP header bytes
+  private partialCsum = new Uint8Array(0); // the TCP checksum field holds the pseudo-header sum (CHECKSUM_PARTIAL)
   private nextInItem = new Int32Array(0);
   // Per item (at most one per packet).
   private itemFirst = new Int32Array(0);
@@ -83,8 +117,10 @@ export class TcpCoalescer {
   private batchStamp = 0;
 
   constructor(
-    /** Bytes of virtio-net header the TUN expects in front of each packet (10 or 12). */
+    /** Bytes of virtio-net header the TUN/TAP expects in front of each packet (10, 12; 24 with a framing). */
     readonly vnetHdrLen: number,
+    /** Tunnel frames around the segments (director); absent: bare IP packets (agent's TUN). */
+    private readonly framing?: TunnelFraming,
   ) {}
 
   /**
@@ -103,7 +139,7 @@ export class TcpCoalescer {
    * or the ring's headroom): a merged item's header is written there, and the first
    * segment's IP and TCP headers are rewritten in place, so the batch is consumed.
    */
-  writeTo(tun: PacketDevice, data: Uint8Array, meta: Int32Array, count: number): number {
+  writeTo(tun: Pick<PacketDevice, 'writeBatch'>, data: Uint8Array, meta: Int32Array, count: number): number {
     const items = this.link(data, meta, count);
     if (items === 0) {
       tun.writeBatch(data, meta, count);
@@ -130,10 +166,14 @@ export class TcpCoalescer {
     let items = 0;
     let merged = false;
     for (let i = 0; i < count; i++) {
-      const off = meta[i * META_STRIDE + META_OFFSET];
-      const len = meta[i * META_STRIDE + META_LENGTH];
+      const frame = meta[i * META_STRIDE + META_OFFSET];
+      const frameLen = meta[i * META_STRIDE + META_LENGTH];
       this.nextInItem[i] = NONE;
-      const l4 = this.parse(data, off, len, i);
+      const prefix = this.framing ? this.framing.innerOffset(data, frame, frameLen) : 0;
+      const off = frame + prefix;
+      const len = frameLen - prefix;
+      this.inner[i] = off;
+      const l4 = prefix < 0 ? NONE : this.parse(data, off, len, i);
       if (l4 === NONE) {
         this.newItem(items++, i, false, 0, 0, 0);
         continue;
@@ -141,9 +181,13 @@ export class TcpCoalescer {
       const v6 = data[off] >> 4 === 6;
       const h = flowHash(data, off, l4, v6);
       let j = this.stamp[h] === this.batchStamp ? this.table[h] : NONE;
-      if (j !== NONE && !sameFlow(data, meta[this.itemFirst[j] * META_STRIDE + META_OFFSET], off, v6)) j = NONE; // a hash collision: leave the other flow's item open
+      if (j !== NONE && !sameFlow(data, this.inner[this.itemFirst[j]], off, v6)) j = NONE; // a hash collision: leave the other flow's item open
       const payload = len - this.hdrs[i];
-      if (len > MAX_WIRE_PACKET && payload > 0 && isChecksumPartial(data, off, len, l4)) {
+      // Only the agent's decap sockets see CHECKSUM_PARTIAL packets (the director's TAP reader completes them).
+      const partial = !this.framing && isChecksumPartial(data, off, len, l4);
+      this.partialCsum[i] = partial ? 1 : 0;
+      if (partial) merged = true; // it needs a header with NEEDS_CSUM even when nothing merges
+      if (partial && len > MAX_WIRE_PACKET && payload > 0) {
         // Merged by the kernel already: it ends the flow's run and goes out alone, as a super-packet.
         if (j !== NONE) this.itemOpen[j] = 0;
         this.newItem(items, i, false, len, MAX_WIRE_PACKET - this.hdrs[i], 0);
@@ -155,7 +199,7 @@ export class TcpCoalescer {
       const candidate = payload > 0 && (flags & ~(TCP_ACK | TCP_PSH)) === 0 && (flags & TCP_ACK) !== 0;
       const seq = ((data[l4 + 4] << 24) | (data[l4 + 5] << 16) | (data[l4 + 6] << 8) | data[l4 + 7]) >>> 0;
       if (j !== NONE && this.itemOpen[j] === 1) {
-        if (candidate && this.canAppend(data, meta, j, i, off, len, payload, seq)) {
+        if (candidate && this.canAppend(data, meta, j, i, frame, off, len, payload, seq)) {
           this.itemNextSeq[j] = (seq + payload) >>> 0;
           this.nextInItem[this.itemLast[j]] = i;
           this.itemLast[j] = i;
@@ -170,6 +214,7 @@ export class TcpCoalescer {
       }
       const open = candidate && (flags & TCP_PSH) === 0;
       this.newItem(items, i, open, len, payload, (seq + payload) >>> 0);
+      this.itemPartial[items] = this.partialCsum[i];
       if (open) {
         this.table[h] = items;
         this.stamp[h] = this.batchStamp;
@@ -214,12 +259,17 @@ export class TcpCoalescer {
     this.itemPartial[j] = 0;
   }
 
-  /** Packet i (TCP, ACK[/PSH], payload > 0) continues item j exactly. */
-  private canAppend(data: Uint8Array, meta: Int32Array, j: number, i: number, off: number, len: number, payload: number, seq: number): boolean {
+  /** Packet i (TCP, ACK[/PSH], payload > 0; frame at `frame`, IP at `off`) continues item j exactly. */
+  private canAppend(data: Uint8Array, meta: Int32Array, j: number, i: number, frame: number, off: number, len: number, payload: number, seq: number): boolean {
     if (seq !== this.itemNextSeq[j] || payload > this.itemGso[j]) return false;
-    if (this.itemSegs[j] >= MAX_SEGMENTS || this.itemLen[j] + payload > MAX_IP_LENGTH + (data[off] >> 4 === 6 ? 40 : 0)) return false;
     const first = this.itemFirst[j];
-    const fOff = meta[first * META_STRIDE + META_OFFSET];
+    const fFrame = meta[first * META_STRIDE + META_OFFSET];
+    const fOff = this.inner[first];
+    const prefix = off - frame;
+    // The outer IP length covers the tunnel headers too (a framing's prefix past its link header).
+    const outer = this.framing ? prefix - this.framing.l2Length : 0;
+    if (this.itemSegs[j] >= MAX_SEGMENTS || this.itemLen[j] + payload > MAX_IP_LENGTH - outer + (data[off] >> 4 === 6 ? 40 : 0)) return false;
+    if (this.framing && (fOff - fFrame !== prefix || !this.framing.sameTunnel(data, fFrame, frame, prefix))) return false;
     const fl4 = this.l4[first];
     const l4 = this.l4[i];
     if (this.hdrs[first] !== this.hdrs[i]) return false;
@@ -237,16 +287,16 @@ export class TcpCoalescer {
     if (data[l4 + 14] !== data[fl4 + 14] || data[l4 + 15] !== data[fl4 + 15]) return false;
     const doff = (data[l4 + 12] >> 4) << 2;
     for (let k = 20; k < doff; k++) if (data[l4 + k] !== data[fl4 + k]) return false;
-    // Both checksums must hold: the kernel will not see them once merged.
+    // Both checksums must hold (or be left to the receiver, CHECKSUM_PARTIAL): the kernel will not see them once merged.
     if (this.itemChecked[j] === 0) {
-      if (!tcpChecksumOk(data, fOff, meta[first * META_STRIDE + META_LENGTH], fl4)) {
+      if (this.partialCsum[first] === 0 && !tcpChecksumOk(data, fOff, meta[first * META_STRIDE + META_LENGTH] - (fOff - fFrame), fl4)) {
         this.stats.badChecksum++;
         this.itemOpen[j] = 0;
         return false;
       }
       this.itemChecked[j] = 1;
     }
-    if (!tcpChecksumOk(data, off, len, l4)) {
+    if (this.partialCsum[i] === 0 && !tcpChecksumOk(data, off, len, l4)) {
       this.stats.badChecksum++;
       return false;
     }
@@ -283,11 +333,11 @@ export class TcpCoalescer {
       for (let i = this.nextInItem[first]; i !== NONE; i = this.nextInItem[i]) {
         const off = meta[i * META_STRIDE + META_OFFSET];
         const len = meta[i * META_STRIDE + META_LENGTH];
-        const h = this.hdrs[i];
-        buf.set(data.subarray(off + h, off + len), end);
-        end += len - h;
+        const from = this.inner[i] + this.hdrs[i];
+        buf.set(data.subarray(from, off + len), end);
+        end += off + len - from;
       }
-      this.finish(buf, pos, pkt, end - pkt, j, data);
+      this.finish(buf, pos, pkt, this.inner[first] - fOff, end - pkt, j, data);
       out[o + META_LENGTH] = vlen + end - pkt;
       pos = end;
     }
@@ -328,7 +378,7 @@ export class TcpCoalescer {
         out[o + META_FAMILY] = 0;
         continue;
       }
-      if (this.itemPartial[j] === 1) {
+      if (this.itemSegs[j] === 1 && this.itemPartial[j] === 1) {
         this.partialHeader(data, fOff - vlen, fOff, j);
         out[o + META_OFFSET] = fOff - vlen;
         out[o + META_LENGTH] = vlen + fLen;
@@ -339,15 +389,15 @@ export class TcpCoalescer {
       for (let i = this.nextInItem[first]; i !== NONE; i = this.nextInItem[i]) {
         const off = meta[i * META_STRIDE + META_OFFSET];
         const len = meta[i * META_STRIDE + META_LENGTH];
-        const h = this.hdrs[i];
+        const from = this.inner[i] + this.hdrs[i];
         const c = n++ * META_STRIDE;
-        out[c + META_OFFSET] = off + h;
-        out[c + META_LENGTH] = len - h;
+        out[c + META_OFFSET] = from;
+        out[c + META_LENGTH] = off + len - from;
         out[c + META_FAMILY] = META_FLAG_CONTINUES;
         out[c + META_PORT] = 0;
-        total += len - h;
+        total += off + len - from;
       }
-      this.finish(data, fOff - vlen, fOff, total, j, data);
+      this.finish(data, fOff - vlen, fOff, this.inner[first] - fOff, total, j, data);
       o = (n - this.itemSegs[j]) * META_STRIDE;
       out[o + META_OFFSET] = fOff - vlen;
       out[o + META_LENGTH] = vlen + fLen;
@@ -357,11 +407,15 @@ export class TcpCoalescer {
   }
 
   /**
-   * Makes buf[pkt ..) the header of merged item j of `total` IP bytes: IP length, the TCP
-   * checksum field as CHECKSUM_PARTIAL wants it, the run's PSH, and the virtio-net header at
-   * buf[hdr .. +vnetHdrLen). `data` holds the item's original segments (for the last's flags).
+   * Makes buf[frame ..) the header of merged item j, a frame of `frameLength` bytes whose IP
+   * packet starts `prefix` bytes in (0 without a framing): IP length, the TCP checksum field
+   * as CHECKSUM_PARTIAL wants it, the run's PSH, the outer headers (framing), and the
+   * virtio-net header at buf[hdr .. +vnetHdrLen). `data` holds the item's original segments
+   * (for the last's flags).
    */
-  private finish(buf: Uint8Array, hdr: number, pkt: number, total: number, j: number, data: Uint8Array): void {
+  private finish(buf: Uint8Array, hdr: number, frame: number, prefix: number, frameLength: number, j: number, data: Uint8Array): void {
+    const pkt = frame + prefix;
+    const total = frameLength - prefix;
     const first = this.itemFirst[j];
     const hdrs = this.hdrs[first];
     const v6 = buf[pkt] >> 4 === 6;
@@ -385,37 +439,43 @@ export class TcpCoalescer {
     buf.fill(0, hdr, hdr + this.vnetHdrLen);
     buf[hdr] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
     buf[hdr + 1] = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
-    buf[hdr + 2] = hdrs;
-    buf[hdr + 3] = hdrs >>> 8;
+    buf[hdr + 2] = prefix + hdrs;
+    buf[hdr + 3] = (prefix + hdrs) >>> 8;
     const gso = this.itemGso[j];
     buf[hdr + 4] = gso;
     buf[hdr + 5] = gso >>> 8;
-    buf[hdr + 6] = ipLen;
-    buf[hdr + 7] = 0;
+    buf[hdr + 6] = prefix + ipLen;
+    buf[hdr + 7] = (prefix + ipLen) >>> 8;
     buf[hdr + 8] = 16;
     buf[hdr + 9] = 0;
+    this.framing?.finish(buf, hdr, frame, prefix, frameLength);
     this.stats.superPackets++;
     this.stats.mergedSegments += this.itemSegs[j];
   }
 
   /**
-   * The virtio-net header at buf[hdr ..) for kernel super-packet item j (IP at buf[pkt ..)):
-   * NEEDS_CSUM over the checksum field as it is, and a GSO type (its payload is always more
-   * than gso_size, since the packet is longer than MAX_WIRE_PACKET).
+   * The virtio-net header at buf[hdr ..) for item j, one packet whose TCP checksum field holds
+   * the pseudo-header sum (IP at buf[pkt ..)): NEEDS_CSUM over the field as it is; for a
+   * kernel super-packet also a GSO type (its payload is always more than gso_size, since the
+   * packet is longer than MAX_WIRE_PACKET).
    */
   private partialHeader(buf: Uint8Array, hdr: number, pkt: number, j: number): void {
     const v6 = buf[pkt] >> 4 === 6;
-    const hdrs = this.hdrs[this.itemFirst[j]];
-    const gso = this.itemGso[j];
     buf.fill(0, hdr, hdr + this.vnetHdrLen);
     buf[hdr] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    buf[hdr + 6] = v6 ? 40 : 20;
+    buf[hdr + 8] = 16;
+    if (this.itemLen[j] <= MAX_WIRE_PACKET) {
+      this.stats.partialSegments++;
+      return;
+    }
+    const hdrs = this.hdrs[this.itemFirst[j]];
+    const gso = this.itemGso[j];
     buf[hdr + 1] = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
     buf[hdr + 4] = gso;
     buf[hdr + 5] = gso >>> 8;
     buf[hdr + 2] = hdrs;
     buf[hdr + 3] = hdrs >>> 8;
-    buf[hdr + 6] = v6 ? 40 : 20;
-    buf[hdr + 8] = 16;
     this.stats.kernelSuperPackets++;
   }
 
@@ -423,7 +483,9 @@ export class TcpCoalescer {
     if (count <= this.cap) return;
     const cap = Math.max(count, this.cap * 2, 64);
     this.cap = cap;
+    this.partialCsum = new Uint8Array(cap);
     this.l4 = new Int32Array(cap);
+    this.inner = new Int32Array(cap);
     this.hdrs = new Int32Array(cap);
     this.nextInItem = new Int32Array(cap);
     this.itemFirst = new Int32Array(cap);
@@ -458,11 +520,16 @@ function sameFlow(data: Uint8Array, a: number, b: number, v6: boolean): boolean 
   return true;
 }
 
-/** The TCP checksum field holds the folded pseudo-header sum (CHECKSUM_PARTIAL) and the full checksum does not hold. */
+/**
+ * The TCP checksum field holds the folded pseudo-header sum: the form CHECKSUM_PARTIAL leaves
+ * for the receiver to complete. Not summing the payload: a complete checksum that happens to
+ * equal it (1 in 65536) is passed on with NEEDS_CSUM all the same, which a correct packet
+ * survives; a corrupt one would have to carry this exact value.
+ */
 function isChecksumPartial(data: Uint8Array, off: number, len: number, l4: number): boolean {
   const tcpLen = off + len - l4;
   const pseudo = data[off] >> 4 === 6 ? pseudoHeaderSumV6At(data, off + 8, off + 24, IPPROTO_TCP, tcpLen) : pseudoHeaderSumV4At(data, off + 12, off + 16, IPPROTO_TCP, tcpLen);
-  return ((data[l4 + 16] << 8) | data[l4 + 17]) === foldSum(pseudo) && !tcpChecksumOk(data, off, len, l4);
+  return ((data[l4 + 16] << 8) | data[l4 + 17]) === foldSum(pseudo);
 }
 
 function tcpChecksumOk(data: Uint8Array, off: number, len: number, l4: number): boolean {

@@ -16,6 +16,7 @@ import type { DirectorConfig } from '../control/config-schema.js';
 import { registerDirectorOps } from '../control/director-ops.js';
 import { isVstunadmError } from '../control/errors.js';
 import { offloadFlagNames, TunTapDevice } from '../device/native-tap-device.js';
+import { TUN_F_UDP_TUNNEL_GSO } from '../wire/virtio-net-hdr.js';
 import type { PacketDevice } from '../device/packet-device.js';
 import { TapWriteDevice } from '../device/tap-write-device.js';
 import { QueuePool } from '../director/queue-pool.js';
@@ -68,6 +69,7 @@ interface Flags {
   checkConfig?: string;
   setup: boolean;
   offload?: boolean;
+  tunnelGso?: boolean;
   queues?: string;
 }
 
@@ -89,6 +91,8 @@ const program = new Command()
   .option('--no-setup', 'do not change the host (TAP address, VIP routes, sysctls); you do it')
   .option('--offload', 'open the TAP with the virtio-net header: TSO super-packets and checksum offload, where the kernel has them (default: director.offload, true)')
   .option('--no-offload', 'open the TAP without the virtio-net header: every segment is read and written alone')
+  .option('--tunnel-gso', 'with offloads, write GUE-tunnelled TCP as super-packets the kernel segments (GSO over UDP tunnels, Linux 6.17+, probed) (default: director.tunnelGso, true)')
+  .option('--no-tunnel-gso', 'with offloads, write every GUE segment alone (software segmentation only)')
   .option('--queues <n>', 'TAP queues, one worker thread each (default: director.queues, else one per core); 1 runs the data path on the main thread')
   .option('--check-config <file>', 'validate FILE fully, print what a start would set up (host changes, services) and exit: 0 valid, 2 invalid')
   .version(versionLine('vstun-director'), '-V, --version', 'print the version and exit');
@@ -265,7 +269,8 @@ async function main(): Promise<void> {
     const queues = flags.queues !== undefined ? Number(flags.queues) : (d.queues ?? (singleQueueReason(config.services, d.dr !== undefined, steerable) !== null ? 1 : Math.min(64, os.availableParallelism())));
     // One queue: the data path on this thread, as always. More: the fds go to worker threads
     // and this thread keeps a writer on queue 0 for its probes (ARP, path MTU).
-    const opened = TunTapDevice.openQueues({ name: tap, kind: 'tap', up: true, offload, queues });
+    const tunnelGso = offload && (flags.tunnelGso ?? d.tunnelGso);
+    const opened = TunTapDevice.openQueues({ name: tap, kind: 'tap', up: true, offload, tunnelGso, queues });
     const tapFacts = { vnetHdrLen: opened.vnetHdrLen, offloadFlags: opened.offloadFlags };
     let single: TunTapDevice | undefined;
     if (queues === 1) device = single = TunTapDevice.fromFd(addon, opened.name, opened.fds[0], 'tap', {}, 0, opened.vnetHdrLen, opened.offloadFlags);
@@ -291,6 +296,8 @@ async function main(): Promise<void> {
     if (!offload) log.info({ tap }, 'offloads off (--no-offload or director.offload: false)');
     else if (opened.offloadFlags === 0) log.warn({ tap }, 'the kernel took no TAP offload (TUNSETOFFLOAD); every segment is read and written alone');
     else log.info({ tap, offloads: offloadFlagNames(opened.offloadFlags) }, 'TAP offloads on; super-packets are segmented in software before tunnelling');
+    if (opened.tunnelGsoRefused !== undefined) log.warn({ tap, refused: opened.tunnelGsoRefused }, 'the kernel refused GSO over UDP tunnels (TUN_F_UDP_TUNNEL_GSO, Linux 6.17+); GUE segments are written one by one');
+    else if ((opened.offloadFlags & TUN_F_UDP_TUNNEL_GSO) !== 0) log.info({ tap, vnetHdrLen: opened.vnetHdrLen }, 'GSO over UDP tunnels on: GUE segments of a TCP flow are written as one super-packet the kernel cuts');
     const vips = [...new Set(config.services.map((s) => canonicalIpText(s.vip) ?? s.vip))];
     let vipRoutes: HostVipRoutes | undefined;
     let natReplies: NatReplyRules | undefined;

@@ -31,7 +31,7 @@ export interface ReloadResult extends ReconcileSummary {
   needsRestart: string[];
 }
 
-const START_ONLY = ['tap', 'dip', 'linkAddress', 'kernelAddress', 'linkPrefixLength', 'mac', 'control', 'metrics', 'connTableSize', 'mhTableSize', 'icmpEcho', 'sloppyTcp', 'tunnelMtu', 'logLevel', 'guard', 'offload', 'queues'] as const;
+const START_ONLY = ['tap', 'dip', 'linkAddress', 'kernelAddress', 'linkPrefixLength', 'mac', 'control', 'metrics', 'connTableSize', 'mhTableSize', 'icmpEcho', 'sloppyTcp', 'tunnelMtu', 'logLevel', 'guard', 'offload', 'tunnelGso', 'queues'] as const;
 
 /**
  * Applies an already-validated config's services and timeouts, after any change in flight

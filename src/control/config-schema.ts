@@ -199,6 +199,8 @@ export const DirectorSection = z.strictObject({
   natTable: intIn(1, 0x7ffffffe, 'a routing table number').default(7377),
   /** Open the TAP with a virtio-net header and TSO/checksum offloads where the kernel has them (--offload / --no-offload). */
   offload: z.boolean().default(true),
+  /** With offload: write GUE-tunnelled TCP as UDP-tunnel super-packets where the kernel takes them (--tunnel-gso / --no-tunnel-gso). */
+  tunnelGso: z.boolean().default(true),
   /** TAP queues, one worker thread each (--queues); absent: one per core. 1: the data path on the main thread. */
   queues: intIn(1, 64, 'a number of TAP queues (1..64)').optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: (iss) => `${JSON.stringify(iss.input)} is not a log level (fatal, error, warn, info, debug, trace, silent)` }).default('info'),

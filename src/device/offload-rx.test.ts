@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { ringBatch } from '../../test/fixtures/offload/ring-batch.js';
 import { describe, expect, it } from 'vitest';
 import { META_LENGTH, META_OFFSET, META_STRIDE } from '../native/addon.js';
 import { TCP_ACK, TCP_PSH } from '../wire/tcp.js';
@@ -12,14 +13,7 @@ const SLOT = 128 * 1024;
 
 /** A ring as the reader fills it: packet i (virtio header + frame) at i * SLOT + HEADROOM. */
 function ring(packets: Uint8Array[]): { data: Uint8Array; meta: Int32Array } {
-  const data = new Uint8Array(packets.length * SLOT);
-  const meta = new Int32Array(packets.length * META_STRIDE);
-  packets.forEach((p, i) => {
-    data.set(p, i * SLOT + HEADROOM);
-    meta[i * META_STRIDE + META_OFFSET] = i * SLOT + HEADROOM;
-    meta[i * META_STRIDE + META_LENGTH] = p.length;
-  });
-  return { data, meta };
+  return ringBatch(packets, HEADROOM, SLOT);
 }
 
 function withHeader(h: Partial<VirtioNetHdr>, frame: Uint8Array): Uint8Array {

@@ -24,6 +24,10 @@ export interface OffloadRxStats {
   dropGsoNoRoom: number;
   /** Dropped: shorter than the virtio-net header, or csum_start/offset outside the packet. */
   dropBadVnetHeader: number;
+  /** Written: GUE super-packets handed to the kernel's GSO over UDP tunnels (gue-tunnel-gso.ts); 0 without it. */
+  tunnelGsoPackets: number;
+  /** The GUE segments they joined. */
+  tunnelGsoSegments: number;
 }
 
 export class OffloadRx {
@@ -35,6 +39,8 @@ export class OffloadRx {
     dropGsoMalformed: 0,
     dropGsoNoRoom: 0,
     dropBadVnetHeader: 0,
+    tunnelGsoPackets: 0,
+    tunnelGsoSegments: 0,
   };
   /** Output meta; grows (rarely) when segments outnumber it. */
   meta: Int32Array;

@@ -9,7 +9,7 @@ export function registerOffloadMetrics(registry: Registry, stats: () => OffloadR
   if (stats() === null) return;
   new Counter({
     name: 'vstun_tap_offload_total',
-    help: 'TAP offloads: gso-packets (super-packets received), gso-segments (what they became), csum-completed, and drop-* reasons.',
+    help: 'TAP offloads: gso-packets (super-packets received), gso-segments (what they became), csum-completed, drop-* reasons, tunnel-gso-packets (GUE super-packets written for the kernel to cut) and tunnel-gso-segments (the segments they joined).',
     labelNames: ['what'],
     registers: [registry],
     collect() {
@@ -23,6 +23,8 @@ export function registerOffloadMetrics(registry: Registry, stats: () => OffloadR
       this.inc({ what: 'drop-gso-malformed' }, s.dropGsoMalformed);
       this.inc({ what: 'drop-gso-no-room' }, s.dropGsoNoRoom);
       this.inc({ what: 'drop-bad-vnet-header' }, s.dropBadVnetHeader);
+      this.inc({ what: 'tunnel-gso-packets' }, s.tunnelGsoPackets);
+      this.inc({ what: 'tunnel-gso-segments' }, s.tunnelGsoSegments);
     },
   });
 }

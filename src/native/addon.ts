@@ -95,7 +95,7 @@ export interface WriterOptions {
   mode: 'write' | 'sendmmsg';
   /** Packets held while the fd is not writable; overflow is counted in `dropped`. Default 4096. */
   backlog?: number;
-  /** 'write' mode on a TUN/TAP opened with a virtio-net header: its length (10 or 12), else 0. */
+  /** 'write' mode on a TUN/TAP opened with a virtio-net header: its length (10, 12 or 24), else 0. */
   vnetHdr?: number;
 }
 
@@ -134,7 +134,7 @@ export interface TunOpenResult {
 }
 
 export interface TunOpenOptions {
-  /** Open with IFF_VNET_HDR and this header length (10 or 12); 0 or absent: no header. */
+  /** Open with IFF_VNET_HDR and this header length (10, 12 or 24); 0 or absent: no header. */
   vnetHdr?: number;
 }
 
@@ -177,6 +177,11 @@ export interface NativeAddon {
    * an fd that is not a TUN/TAP.
    */
   tunSetOffload(fd: number, flags: number): true | string;
+  /**
+   * TUNSETVNETHDRSZ: the virtio-net header length (10, 12 or 24) of every later read and
+   * write on the device (all its queues). Throws the errno when the kernel refuses.
+   */
+  tunSetVnetHdrSize(fd: number, bytes: number): void;
   linkSetMtu(ifname: string, mtu: number): void;
   linkGetMtu(ifname: string): number;
   linkSetUp(ifname: string, up: boolean): void;

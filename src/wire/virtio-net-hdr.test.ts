@@ -5,6 +5,7 @@ import {
   VIRTIO_NET_HDR_GSO_TCPV4,
   VIRTIO_NET_HDR_GSO_TCPV6,
   VIRTIO_NET_HDR_GSO_UDP_L4,
+  VIRTIO_NET_HDR_GSO_UDP_TUNNEL_IPV4,
   VirtioNetHdr,
   VirtioNetHdrView,
 } from './virtio-net-hdr.js';
@@ -63,6 +64,32 @@ describe('virtio-net header', () => {
     expect(v.numBuffers).toBe(3);
     v.clear();
     expect(Array.from(buf)).toEqual(new Array(14).fill(0));
+  });
+
+  it('the 24-byte tunnel form (virtio_net_hdr_v1_hash_tunnel): TSO4 inside GUE over IPv4, offsets at bytes 20 and 22', () => {
+    // Ethernet 14 + IPv4 20 + UDP 8 + GUE 4 + inner IPv4 20 + TCP 32; hand-written little-endian bytes.
+    const bytes = [0x01, 0x21, 0x62, 0x00, 0x78, 0x05, 0x42, 0x00, 0x10, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x22, 0x00, 0x2e, 0x00];
+    const value = { flags: 1, gsoType: VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_UDP_TUNNEL_IPV4, hdrLen: 98, gsoSize: 1400, csumStart: 66, csumOffset: 16, outerThOffset: 34, innerNhOffset: 46 };
+    expect(VirtioNetHdr.parse(Uint8Array.from(bytes), 0, 24)).toEqual({ ok: true, value, byteLength: 24 });
+    const out = new Uint8Array(24).fill(0xee);
+    expect(VirtioNetHdr.emit(value, out, 0, 24)).toBe(24);
+    expect(Array.from(out)).toEqual(bytes);
+    const v = new VirtioNetHdrView();
+    expect(v.bind(out, 0, 24)).toBe(0);
+    expect([v.outerThOffset, v.innerNhOffset, v.gsoSize, v.csumStart]).toEqual([34, 46, 1400, 66]);
+    // The shorter forms have no such fields: reading gives 0, writing touches nothing.
+    const short = new Uint8Array(12);
+    expect(v.bind(short, 0, 12)).toBe(0);
+    v.outerThOffset = 34;
+    expect([v.outerThOffset, Array.from(short)]).toEqual([0, new Array(12).fill(0)]);
+  });
+
+  it.each([
+    { description: 'a tunnel bit in the 12-byte form', buf: Uint8Array.from([1, 0x21, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), length: 12, error: 'bad-type' },
+    { description: 'both tunnel families at once', buf: Uint8Array.from([1, 0x61, ...new Array(22).fill(0)]), length: 24, error: 'bad-type' },
+    { description: '23 bytes for the 24-byte form', buf: new Uint8Array(23), length: 24, error: 'truncated' },
+  ])('$description -> $error', ({ buf, length, error }) => {
+    expect(VirtioNetHdr.parse(buf, 0, length)).toEqual({ ok: false, error });
   });
 
   it.each([
