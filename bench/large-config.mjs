@@ -190,6 +190,8 @@ async function measure(ns, services) {
     const changeS = seconds(t0);
     const changeCpu = cpuS(d.child.pid) - c0;
     const peakRss = rssMiB(d.child.pid, 'VmHWM');
+    // Printed now: a listing that times out below must not lose them.
+    console.log(JSON.stringify({ services, startS, startCpu, reloadS, reloadCpu, changeS, changeCpu, rss, peakRss }));
     const list = vstunadm(d, ['-L', '-n']);
     const save = vstunadm(d, ['-S', '-n']);
     const json = vstunadm(d, ['-L', '-n', '--json']);

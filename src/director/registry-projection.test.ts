@@ -6,19 +6,22 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { FakeDevice } from '../device/fake-device.js';
 import { fixtureDirector } from '../../test/fixtures/director/fixture-director.js';
+import { parseIpv4 } from '../wire/ipv4-address.js';
 import type { Director } from './director.js';
 import { applyProjection, MainIds, ProjectionSender } from './registry-projection.js';
 
 const VIPS = ['10.77.0.100', '10.77.0.101', '10.77.0.102'];
 const RIPS = ['10.77.3.2', '10.77.3.3', '10.77.3.4', '10.77.3.5'];
 const SCHEDULERS = ['rr', 'wrr', 'wlc', 'mh'] as const;
+/** Outer sources a server may be given (as the registry keeps them: IPv4 as its number). */
+const DIPS = [parseIpv4('10.77.2.1')!, parseIpv4('10.77.2.9')!];
 
 const director = (): Director => fixtureDirector(new FakeDevice({ headroom: 128 }), { hashSeed: 1 });
 
 /** Everything a worker takes from a projection, as text (servers in order; services sorted, their order is the registry's slots). */
 function describeRegistry(d: Director): string[] {
   return d.registry.list().map((s) => {
-    const servers = s.servers.filter((r) => !r.removed).map((r) => `${r.addressText}=${r.weight}/${r.pathMtu}/${r.tunnelMtu}/${r.upperThreshold}`);
+    const servers = s.servers.filter((r) => !r.removed).map((r) => `${r.addressText}=${r.weight}/${r.pathMtu}/${r.tunnelMtu}/${r.upperThreshold}/${r.dip}`);
     return `${s.label} ${s.schedulerName} p${s.persistenceMs} mss${s.mssClamp} ${servers.join(',')}`;
   }).sort();
 }
@@ -31,6 +34,7 @@ type Op =
   | { t: 'deleteServer'; vip: number; port: number; rip: number }
   | { t: 'weight'; vip: number; port: number; rip: number; weight: number }
   | { t: 'pathMtu'; vip: number; port: number; rip: number; mtu: number }
+  | { t: 'dip'; vip: number; port: number; rip: number; dip: number }
   | { t: 'mss'; vip: number; port: number }
   | { t: 'timeouts'; tcp: number };
 
@@ -59,7 +63,8 @@ function apply(d: Director, op: Op): void {
     } else if (rs === undefined) return;
     else if (op.t === 'deleteServer') reg.deleteRealServer(svc, rip);
     else if (op.t === 'weight') reg.editRealServer(svc, rip, op.weight);
-    else rs.pathMtu = op.mtu;
+    else if (op.t === 'pathMtu') rs.pathMtu = op.mtu;
+    else rs.dip = DIPS[op.dip];
   }
 }
 
@@ -74,6 +79,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ t: fc.constant('deleteServer' as const), ...server }),
   fc.record({ t: fc.constant('weight' as const), ...server, weight: fc.integer({ min: 0, max: 5 }) }),
   fc.record({ t: fc.constant('pathMtu' as const), ...server, mtu: fc.constantFrom(0, 1400, 1480) }),
+  fc.record({ t: fc.constant('dip' as const), ...server, dip: fc.integer({ min: 0, max: DIPS.length - 1 }) }),
   fc.record({ t: fc.constant('mss' as const), ...key }),
   fc.record({ t: fc.constant('timeouts' as const), tcp: fc.integer({ min: 10, max: 900 }) }),
 );

@@ -9,7 +9,7 @@
 import { newFlowKey } from './schedulers/index.js';
 import { RoundRobinScheduler } from './schedulers/round-robin.js';
 import { WeightedRoundRobinScheduler } from './schedulers/weighted-round-robin.js';
-import { formatAddressId, parseAddressId } from './address-id.js';
+import { formatAddressId, IPV6_ID_BASE, parseAddressId } from './address-id.js';
 import type { Director, NodestPolicy } from './director.js';
 import type { ForwardCode } from './forward-method.js';
 import type { RealServer } from './real-server.js';
@@ -100,19 +100,37 @@ function projectService(svc: VirtualService, reg: Director['registry'], rrCursor
   };
 }
 
-/** Whether `p` (sent before) still describes `svc` exactly, shared rr position included. */
-function sameService(svc: VirtualService, p: ServiceProjection, reg: Director['registry'], rrCursor: SharedArrayBuffer | null): boolean {
+/** A projection as sent, with the numbers its text fields were made from (compared without formatting). */
+interface SentService {
+  p: ServiceProjection;
+  netmask: number;
+  /** Each server's outer source id, in the order of p.servers. */
+  dips: number[];
+}
+
+function sentService(svc: VirtualService, p: ServiceProjection): SentService {
+  return { p, netmask: svc.netmask, dips: svc.servers.filter((rs) => !rs.removed).map((rs) => rs.dip) };
+}
+
+/**
+ * Whether `sent` still describes `svc` exactly, shared rr position included. Allocates
+ * nothing: it runs over every service on each periodic check.
+ */
+function sameService(svc: VirtualService, sent: SentService, reg: Director['registry'], rrCursor: SharedArrayBuffer | null): boolean {
+  const p = sent.p;
   if (p.id !== svc.id || p.rrCursor !== rrCursor || p.scheduler !== svc.schedulerName || p.persistence !== svc.persistenceMs / 1000 || p.onePacket !== svc.onePacket) return false;
-  if (p.mssClamp !== svc.mssClamp || p.tunnelMtu !== svc.tunnelMtu || p.sloppy !== svc.sloppy || p.flags.length !== svc.flags.length) return false;
+  if (p.mssClamp !== svc.mssClamp || p.tunnelMtu !== svc.tunnelMtu || p.sloppy !== svc.sloppy || sent.netmask !== svc.netmask || p.flags.length !== svc.flags.length) return false;
   for (let i = 0; i < p.flags.length; i++) if (p.flags[i] !== svc.flags[i]) return false;
-  if (p.netmask !== svc.spec().netmask) return false;
   let k = 0;
   for (const rs of svc.servers) {
     if (rs.removed) continue;
-    const r = p.servers[k++];
+    const r = p.servers[k];
     if (r === undefined || r.id !== rs.id || r.address !== rs.addressText || r.weight !== rs.weight || r.forward !== rs.forward || r.natPort !== rs.natPort) return false;
     if (r.tunnel !== rs.tunnel || r.guePort !== rs.guePort || r.tunnelMtu !== rs.tunnelMtu || r.pathMtu !== rs.pathMtu) return false;
-    if (r.upperThreshold !== rs.upperThreshold || r.lowerThreshold !== rs.lowerThreshold || r.dip !== formatAddressId(rs.dip, reg.addresses)) return false;
+    if (r.upperThreshold !== rs.upperThreshold || r.lowerThreshold !== rs.lowerThreshold || sent.dips[k] !== rs.dip) return false;
+    // An IPv6 id could name another address after being freed and taken again: compare its text.
+    if (rs.dip >= IPV6_ID_BASE && r.dip !== formatAddressId(rs.dip, reg.addresses)) return false;
+    k++;
   }
   return k === p.servers.length;
 }
@@ -123,7 +141,7 @@ function sameService(svc: VirtualService, p: ServiceProjection, reg: Director['r
  * service that did not change) and the labels of those that went.
  */
 export class ProjectionSender {
-  private sent = new Map<string, ServiceProjection>();
+  private sent = new Map<string, SentService>();
   private lastGlobals = '';
   private lastProbeMemory: ProbePinMemory | null = null;
   private mustSendAll = true;
@@ -150,7 +168,7 @@ export class ProjectionSender {
       const before = this.sent.get(svc.label);
       if (!full && before !== undefined && sameService(svc, before, reg, cursor)) continue;
       const p = projectService(svc, reg, cursor);
-      this.sent.set(svc.label, p);
+      this.sent.set(svc.label, sentService(svc, p));
       services.push(p);
     }
     const removed: string[] = [];
