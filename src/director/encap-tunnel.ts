@@ -45,9 +45,7 @@ export class TunnelEncapsulator {
   /** @param addresses the director's IPv6 address table (servers' and DIPs' ids are its slots) */
   constructor(private readonly addresses: Ipv6AddressTable) {}
 
-  private readonly src6 = new Uint8Array(16);
-  private readonly dst6 = new Uint8Array(16);
-  private readonly v6: OuterIpv6Params = { src: this.src6, dst: this.dst6, nextHeader: 0, innerLength: 0, hopLimit: ENCAP_TTL, trafficClass: 0, flowLabel: 0 };
+  private readonly v6: OuterIpv6Params = { src: new Uint8Array(16), dst: new Uint8Array(16), nextHeader: 0, innerLength: 0, hopLimit: ENCAP_TTL, trafficClass: 0, flowLabel: 0 };
   private readonly udp = new UdpView();
   private readonly gue: OuterUdpGueParams = {
     src: 0,
@@ -88,9 +86,10 @@ export class TunnelEncapsulator {
         start = ip - writeOuterIpv4Fields(data, ip, rs.dip, rs.address, proto, innerLength, ENCAP_TTL, df, id, rec.tos);
       }
     } else {
-      this.addresses.copyTo(rs.dip, this.src6, 0);
-      this.addresses.copyTo(rs.address, this.dst6, 0);
+      // The server's own bytes: no address-table read per packet.
       const p = this.v6;
+      p.src = this.dipBytes(rs);
+      p.dst = rs.address6!;
       p.trafficClass = rec.tos;
       p.flowLabel = rec.flowHash & 0xfffff;
       if (rs.tunnel === TUNNEL_GUE) {
@@ -115,6 +114,16 @@ export class TunnelEncapsulator {
     data[e + 12] = et >>> 8;
     data[e + 13] = et & 0xff;
     return e;
+  }
+
+  /** An IPv6 server's DIP bytes, refreshed from the address table when its dip changed. */
+  private dipBytes(rs: RealServer): Uint8Array {
+    const bytes = rs.dip6!;
+    if (rs.dip6Of !== rs.dip) {
+      this.addresses.copyTo(rs.dip, bytes, 0);
+      rs.dip6Of = rs.dip;
+    }
+    return bytes;
   }
 
   /** The UDP/GUE part of the parameters toward `rs`. */
