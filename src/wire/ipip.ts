@@ -90,7 +90,8 @@ export function writeOuterIpv4Fields(
   // Nine 16-bit words sum below 2^20: two end-around folds reach 16 bits.
   sum = (sum & 0xffff) + (sum >>> 16);
   sum = (sum & 0xffff) + (sum >>> 16);
-  const c = ~sum & 0xffff;
+  // The complement's low 16 bits: each byte store keeps its own 8.
+  const c = ~sum;
   buf[o + 10] = c >>> 8;
   buf[o + 11] = c;
   return IPV4_HEADER_LENGTH;
