@@ -49,11 +49,22 @@ async function run(tree) {
   const dist = (p) => pathToFileURL(path.join(path.resolve(tree), 'dist', p)).href;
   const { Director } = await import(dist('director/director.js'));
   const { META_STRIDE, META_OFFSET, META_LENGTH } = await import(dist('device/packet-device.js'));
+  const { parseAddressId, IPV6_ID_BASE } = await import(dist('director/address-id.js'));
   const mac = Uint8Array.of(2, 0, 0, 0x77, 0, 2);
   const kernelMac = Uint8Array.of(2, 0, 0, 0x77, 0, 1);
   const v4 = (s) => s.split('.').reduce((a, x) => a * 256 + Number(x), 0);
-  const device = { name: 'null', headroom: 128, onBatch() {}, writeBatch: (_d, _m, n) => n, stats: () => ({}) };
-  const d = new Director({ device, mac, linkAddress: v4('169.254.77.2'), kernelAddress: v4('169.254.77.1'), kernelMac, dipFor: () => v4('10.77.2.1'), connTableCapacity: 1 << 16, timers: false, clock: () => 1000 });
+  // The first frame written is kept, to check its outer source before measuring.
+  let firstOut = null;
+  const writeBatch = (data, meta, n) => {
+    if (firstOut === null && n > 0) firstOut = data.slice(meta[META_OFFSET], meta[META_OFFSET] + meta[META_LENGTH]);
+    return n;
+  };
+  const device = { name: 'null', headroom: 128, onBatch() {}, writeBatch, stats: () => ({}) };
+  // Each server's outer source is of its own family, as TunnelSources gives it: an IPv6
+  // server gets an IPv6 DIP (an id of the director's table; the older tree's table is a
+  // module singleton and its parseAddressId takes one argument).
+  const dipFor = (rip) => (rip >= IPV6_ID_BASE ? parseAddressId('2001:db8:2::1', d.registry.addresses) : v4('10.77.2.1'));
+  const d = new Director({ device, mac, linkAddress: v4('169.254.77.2'), kernelAddress: v4('169.254.77.1'), kernelMac, dipFor, connTableCapacity: 1 << 16, timers: false, clock: () => 1000 });
   const six = MIX === 'v6';
   const vip = six ? '2001:db8::100' : '10.77.0.100';
   const svc = d.registry.addService({ protocol: 'udp', vip, port: 53, scheduler: 'rr' });
@@ -117,6 +128,10 @@ async function run(tree) {
   };
   // The first pass creates the entries.
   for (const b of batches) pass(b, 1000);
+  // IPIP 10.77.2.1 → server, or IPv6 (6in6) from 2001:db8:2::1: a wrong DIP fails here, not silently.
+  const src = six ? Array.from(firstOut.subarray(14 + 8, 14 + 24)).join('.') : Array.from(firstOut.subarray(14 + 12, 14 + 16)).join('.');
+  const want = six ? '32.1.13.184.0.2.0.0.0.0.0.0.0.0.0.1' : '10.77.2.1';
+  if (src !== want) throw new Error(`outer source ${src}, expected ${want}`);
   let packets = 0;
   let now = 1000;
   const cpu0 = process.cpuUsage();

@@ -47,6 +47,16 @@ describe('Ipv6AddressTable', () => {
     );
   });
 
+  test('copyTo of an id that is no slot (an IPv4 address, past the capacity) writes ::, not undefined bytes', () => {
+    const t = new Ipv6AddressTable(4);
+    const out = new Uint8Array(20).fill(0xee);
+    for (const id of [0x0a4d0201, IPV6_ID_BASE + 4, -1]) {
+      out.fill(0xee);
+      t.copyTo(id, out, 2);
+      expect(Array.from(out)).toEqual([0xee, 0xee, ...new Array(16).fill(0), 0xee, 0xee]);
+    }
+  });
+
   test('full: acquire returns -1, release makes room', () => {
     const t = new Ipv6AddressTable(4);
     const ids = [0, 1, 2, 3].map((n) => t.acquire(addr(n), 0));

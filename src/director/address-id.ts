@@ -107,8 +107,12 @@ export class Ipv6AddressTable {
     this.live--;
   }
 
-  /** Copies the 16 bytes of `id` to out[outOff..]. */
+  /** Copies the 16 bytes of `id` to out[outOff..]; an id that is no slot of this table (an IPv4 address) copies ::. */
   copyTo(id: number, out: Uint8Array, outOff: number): void {
+    if (!(id >= IPV6_ID_BASE && id < IPV6_ID_BASE + this.capacity)) {
+      out.fill(0, outOff, outOff + 16);
+      return;
+    }
     const s = (id - IPV6_ID_BASE) * 4;
     for (let k = 0; k < 4; k++) {
       const w = this.words[s + k];

@@ -4,14 +4,15 @@
 // entry, else the soonest-expiring non-established one, else the soonest-expiring
 // established one, found by a bounded scan from the sweep cursor.
 //
-// Entry layout (32 bytes per slot, slots = capacity / 0.75 → 43 bytes per entry):
-//   hash   u32  key hash (home slot = hash % slots; also short-circuits compares)
-//   caddr  u32  client address      vaddr u32  virtual address
-//   ports  u32  cport << 16 | vport rs    u32  real-server id   svc u16  service id
+// Entry layout: one 32-byte record per slot in a single buffer (slots = capacity / 0.75
+// → 43 bytes per entry), so that a lookup reads one cache line, not one per field:
+//   word 0  hash   u32  key hash (home slot = hash % slots; also short-circuits compares)
+//   word 1  caddr  u32  client address      word 2  vaddr u32  virtual address
+//   word 3  ports  u32  cport << 16 | vport word 4  rs    u32  real-server id
 //   (a u32 server id: 10 000 services x 10 servers is more than 65 535 servers)
-//   state  u8   TCP state or UDP_STATE
-//   kind   u8   0 = empty; KIND_* (protocol / template); bit 7 (KIND_V6) marks IPv6
-//   expires f64 milliseconds (monotonic clock)
+//   word 5  kind (bits 0-7: 0 = empty; KIND_* (protocol / template); bit 7, KIND_V6,
+//           marks IPv6), state (bits 8-15: TCP state or UDP_STATE), svc (bits 16-31: service id)
+//   words 6-7 expires f64 milliseconds (monotonic clock)
 // IPv6: callers pass address ids (address-id.ts); an IPv6 entry stores the slots of its
 // client and virtual address in the interned side table of 16-byte addresses (each entry
 // holds a reference on both, dropped when the entry goes) and sets KIND_V6, so IPv4
@@ -35,6 +36,27 @@ export const DEFAULT_CONN_TABLE_CAPACITY = 1 << 20;
 const LOAD = 0.75;
 const EVICT_SCAN = 256;
 
+/** u32 words per slot (32 bytes) and the word offset of each field. */
+const WORDS = 8;
+const W_HASH = 0;
+const W_CADDR = 1;
+const W_VADDR = 2;
+const W_PORTS = 3;
+const W_RS = 4;
+const W_META = 5;
+/** f64 elements per slot and the expiry's (words 6-7). */
+const F64_PER_SLOT = WORDS / 2;
+const F_EXPIRES = 3;
+const KIND_MASK = 0xff;
+const STATE_SHIFT = 8;
+const STATE_MASK = 0xff << STATE_SHIFT;
+const SVC_SHIFT = 16;
+
+/** The meta word of an entry: kind, state and service id (u16) packed. */
+function packMeta(kind: number, state: number, svcId: number): number {
+  return ((kind & KIND_MASK) | ((state & 0xff) << STATE_SHIFT) | ((svcId & 0xffff) << SVC_SHIFT)) >>> 0;
+}
+
 /** Told about every entry that leaves the table, so per-server counts stay right. */
 export interface ConnAccounting {
   released(rsId: number, kind: number, state: number): void;
@@ -53,15 +75,10 @@ export interface ConnTableStats {
 export class ConnTable {
   readonly capacity: number;
   readonly slots: number;
-  private readonly hash: Uint32Array;
-  private readonly caddr: Uint32Array;
-  private readonly vaddr: Uint32Array;
-  private readonly ports: Uint32Array;
-  private readonly rsId: Uint32Array;
-  private readonly svcId: Uint16Array;
-  private readonly stateArr: Uint8Array;
-  private readonly kind: Uint8Array;
-  private readonly expiresArr: Float64Array;
+  /** The slots' records, WORDS u32 words each (fields at the W_* offsets). */
+  private readonly words: Uint32Array;
+  /** The same buffer as f64: a slot's expiry is at slot * 4 + 3. */
+  private readonly f64: Float64Array;
   private count = 0;
   private cursor = 0;
   private expiredCount = 0;
@@ -85,16 +102,9 @@ export class ConnTable {
     }
     this.capacity = capacity;
     this.slots = Math.ceil(capacity / LOAD) + 1;
-    const n = this.slots;
-    this.hash = new Uint32Array(n);
-    this.caddr = new Uint32Array(n);
-    this.vaddr = new Uint32Array(n);
-    this.ports = new Uint32Array(n);
-    this.rsId = new Uint32Array(n);
-    this.svcId = new Uint16Array(n);
-    this.stateArr = new Uint8Array(n);
-    this.kind = new Uint8Array(n);
-    this.expiresArr = new Float64Array(n);
+    const buffer = new ArrayBuffer(this.slots * WORDS * 4);
+    this.words = new Uint32Array(buffer);
+    this.f64 = new Float64Array(buffer);
   }
 
   get size(): number {
@@ -103,17 +113,7 @@ export class ConnTable {
 
   /** Bytes held by all the table's arrays. */
   get byteLength(): number {
-    return (
-      this.hash.byteLength +
-      this.caddr.byteLength +
-      this.vaddr.byteLength +
-      this.ports.byteLength +
-      this.rsId.byteLength +
-      this.svcId.byteLength +
-      this.stateArr.byteLength +
-      this.kind.byteLength +
-      this.expiresArr.byteLength
-    );
+    return this.words.byteLength;
   }
 
   /** Slot of a live entry, or -1. An entry found expired is removed and reported as a miss. */
@@ -126,12 +126,14 @@ export class ConnTable {
     const ports = ((cport << 16) | vport) >>> 0;
     const h = hash4(this.seed, kind, caddr, ports, vaddr);
     const n = this.slots;
+    const w = this.words;
     let i = h % n;
     for (;;) {
-      const k = this.kind[i];
+      const b = i * WORDS;
+      const k = w[b + W_META] & KIND_MASK;
       if (k === 0) return -1;
-      if (this.hash[i] === h && k === kind && this.caddr[i] === caddr && this.ports[i] === ports && this.vaddr[i] === vaddr) {
-        if (this.expiresArr[i] <= now) {
+      if (w[b + W_HASH] === h && k === kind && w[b + W_CADDR] === caddr && w[b + W_PORTS] === ports && w[b + W_VADDR] === vaddr) {
+        if (this.f64[i * F64_PER_SLOT + F_EXPIRES] <= now) {
           this.expiredCount++;
           this.removeAt(i);
           return -1;
@@ -170,59 +172,62 @@ export class ConnTable {
     const ports = ((cport << 16) | vport) >>> 0;
     const h = hash4(this.seed, kind, caddr, ports, vaddr);
     const n = this.slots;
+    const w = this.words;
     let i = h % n;
-    while (this.kind[i] !== 0) i = i + 1 === n ? 0 : i + 1;
-    this.hash[i] = h;
-    this.kind[i] = kind;
-    this.caddr[i] = caddr;
-    this.vaddr[i] = vaddr;
-    this.ports[i] = ports;
-    this.svcId[i] = svcId;
-    this.rsId[i] = rsId;
-    this.stateArr[i] = state;
-    this.expiresArr[i] = expires;
+    while ((w[i * WORDS + W_META] & KIND_MASK) !== 0) i = i + 1 === n ? 0 : i + 1;
+    const b = i * WORDS;
+    w[b + W_HASH] = h;
+    w[b + W_CADDR] = caddr;
+    w[b + W_VADDR] = vaddr;
+    w[b + W_PORTS] = ports;
+    w[b + W_RS] = rsId;
+    w[b + W_META] = packMeta(kind, state, svcId);
+    this.f64[i * F64_PER_SLOT + F_EXPIRES] = expires;
     this.count++;
     return i;
   }
 
   /** KIND_* without the IPv6 bit. */
   kindAt(slot: number): number {
-    return this.kind[slot] & ~KIND_V6;
+    return this.kindByte(slot) & ~KIND_V6;
   }
   isV6At(slot: number): boolean {
-    return (this.kind[slot] & KIND_V6) !== 0;
+    return (this.kindByte(slot) & KIND_V6) !== 0;
   }
   rsAt(slot: number): number {
-    return this.rsId[slot];
+    return this.words[slot * WORDS + W_RS];
   }
   serviceAt(slot: number): number {
-    return this.svcId[slot];
+    return this.words[slot * WORDS + W_META] >>> SVC_SHIFT;
   }
   stateAt(slot: number): number {
-    return this.stateArr[slot];
+    return (this.words[slot * WORDS + W_META] >>> STATE_SHIFT) & 0xff;
   }
   setState(slot: number, state: number): void {
-    this.stateArr[slot] = state;
+    const m = slot * WORDS + W_META;
+    this.words[m] = (this.words[m] & ~STATE_MASK) | ((state & 0xff) << STATE_SHIFT);
   }
   expiresAt(slot: number): number {
-    return this.expiresArr[slot];
+    return this.f64[slot * F64_PER_SLOT + F_EXPIRES];
   }
   setExpires(slot: number, expires: number): void {
-    this.expiresArr[slot] = expires;
+    this.f64[slot * F64_PER_SLOT + F_EXPIRES] = expires;
   }
   /** The client's address id (IPv4 uint32, or an IPv6 id). */
   clientAt(slot: number): number {
-    return (this.kind[slot] & KIND_V6) !== 0 ? this.caddr[slot] + IPV6_ID_BASE : this.caddr[slot];
+    const a = this.words[slot * WORDS + W_CADDR];
+    return (this.kindByte(slot) & KIND_V6) !== 0 ? a + IPV6_ID_BASE : a;
   }
   clientPortAt(slot: number): number {
-    return this.ports[slot] >>> 16;
+    return this.words[slot * WORDS + W_PORTS] >>> 16;
   }
   /** The virtual address id (an IPv6 entry's client and VIP are both IPv6). */
   virtualAt(slot: number): number {
-    return (this.kind[slot] & KIND_V6) !== 0 ? this.vaddr[slot] + IPV6_ID_BASE : this.vaddr[slot];
+    const a = this.words[slot * WORDS + W_VADDR];
+    return (this.kindByte(slot) & KIND_V6) !== 0 ? a + IPV6_ID_BASE : a;
   }
   virtualPortAt(slot: number): number {
-    return this.ports[slot] & 0xffff;
+    return this.words[slot * WORDS + W_PORTS] & 0xffff;
   }
 
   /** Removes the entry in `slot` (reporting it to the accounting). */
@@ -236,8 +241,8 @@ export class ConnTable {
    * references) and the expiry stay. The caller accounts the entry to the new server.
    */
   rebind(slot: number, rsId: number): void {
-    this.accounting.released(this.rsId[slot], this.kind[slot] & ~KIND_V6, this.stateArr[slot]);
-    this.rsId[slot] = rsId;
+    this.report(slot);
+    this.words[slot * WORDS + W_RS] = rsId;
   }
 
   /**
@@ -249,7 +254,7 @@ export class ConnTable {
     let removed = 0;
     let i = this.cursor;
     for (let checked = 0; checked < maxSlots && this.count > 0; checked++) {
-      if (this.kind[i] !== 0 && this.expiresArr[i] <= now) {
+      if (this.kindByte(i) !== 0 && this.f64[i * F64_PER_SLOT + F_EXPIRES] <= now) {
         this.removeAt(i);
         this.expiredCount++;
         removed++;
@@ -264,16 +269,16 @@ export class ConnTable {
 
   /** Calls fn for every live entry (control plane: listings). Does not expire anything. */
   forEach(fn: (slot: number) => void): void {
-    for (let i = 0; i < this.slots; i++) if (this.kind[i] !== 0) fn(i);
+    for (let i = 0; i < this.slots; i++) if (this.kindByte(i) !== 0) fn(i);
   }
 
   /** Removes every entry (ipvsadm -C), reporting each. */
   clear(): void {
     for (let i = 0; i < this.slots; i++) {
-      if (this.kind[i] !== 0) {
-        this.accounting.released(this.rsId[i], this.kind[i] & ~KIND_V6, this.stateArr[i]);
+      if (this.kindByte(i) !== 0) {
+        this.report(i);
         this.releaseAddresses(i);
-        this.kind[i] = 0;
+        this.words[i * WORDS + W_META] = 0;
       }
     }
     this.count = 0;
@@ -297,18 +302,19 @@ export class ConnTable {
     let victimOther = -1;
     let victimEst = -1;
     for (let seen = 0, checked = 0; seen < EVICT_SCAN && checked < n; checked++) {
-      if (this.kind[i] !== 0) {
+      const kind = this.kindByte(i);
+      if (kind !== 0) {
         seen++;
-        const exp = this.expiresArr[i];
+        const exp = this.expiresAt(i);
         if (exp <= now) {
           this.expiredCount++;
           this.removeAt(i);
           return true;
         }
-        const established = this.stateArr[i] === TcpState.Established && (this.kind[i] & ~KIND_V6) === KIND_TCP;
+        const established = this.stateAt(i) === TcpState.Established && (kind & ~KIND_V6) === KIND_TCP;
         if (established) {
-          if (victimEst < 0 || exp < this.expiresArr[victimEst]) victimEst = i;
-        } else if (victimOther < 0 || exp < this.expiresArr[victimOther]) {
+          if (victimEst < 0 || exp < this.expiresAt(victimEst)) victimEst = i;
+        } else if (victimOther < 0 || exp < this.expiresAt(victimOther)) {
           victimOther = i;
         }
       }
@@ -330,36 +336,40 @@ export class ConnTable {
 
   /** Knuth's algorithm R: pull later entries of the probe run back so lookups stay correct. */
   private releaseAddresses(slot: number): void {
-    if ((this.kind[slot] & KIND_V6) === 0) return;
-    this.addresses.release(this.caddr[slot] + IPV6_ID_BASE);
-    this.addresses.release(this.vaddr[slot] + IPV6_ID_BASE);
+    if ((this.kindByte(slot) & KIND_V6) === 0) return;
+    this.addresses.release(this.words[slot * WORDS + W_CADDR] + IPV6_ID_BASE);
+    this.addresses.release(this.words[slot * WORDS + W_VADDR] + IPV6_ID_BASE);
+  }
+
+  /** The stored kind byte (KIND_V6 included); 0 for an empty slot. */
+  private kindByte(slot: number): number {
+    return this.words[slot * WORDS + W_META] & KIND_MASK;
+  }
+
+  /** Tells the accounting that the entry in `slot` leaves its server. */
+  private report(slot: number): void {
+    const meta = this.words[slot * WORDS + W_META];
+    this.accounting.released(this.words[slot * WORDS + W_RS], meta & KIND_MASK & ~KIND_V6, (meta >>> STATE_SHIFT) & 0xff);
   }
 
   private removeAt(slot: number): void {
-    this.accounting.released(this.rsId[slot], this.kind[slot] & ~KIND_V6, this.stateArr[slot]);
+    this.report(slot);
     this.releaseAddresses(slot);
     const n = this.slots;
+    const w = this.words;
     let hole = slot;
     let j = slot;
     for (;;) {
       j = j + 1 === n ? 0 : j + 1;
-      if (this.kind[j] === 0) break;
-      const home = this.hash[j] % n;
+      if (this.kindByte(j) === 0) break;
+      const home = w[j * WORDS + W_HASH] % n;
       // Move j into the hole unless its home lies cyclically in (hole, j].
       const stays = hole <= j ? hole < home && home <= j : hole < home || home <= j;
       if (stays) continue;
-      this.hash[hole] = this.hash[j];
-      this.kind[hole] = this.kind[j];
-      this.caddr[hole] = this.caddr[j];
-      this.vaddr[hole] = this.vaddr[j];
-      this.ports[hole] = this.ports[j];
-      this.svcId[hole] = this.svcId[j];
-      this.rsId[hole] = this.rsId[j];
-      this.stateArr[hole] = this.stateArr[j];
-      this.expiresArr[hole] = this.expiresArr[j];
+      w.copyWithin(hole * WORDS, j * WORDS, (j + 1) * WORDS);
       hole = j;
     }
-    this.kind[hole] = 0;
+    w[hole * WORDS + W_META] = 0;
     this.count--;
   }
 }

@@ -127,6 +127,18 @@ describe('tunnel outputs (exact bytes)', () => {
     expect(hex(out[0])).toBe(hex(toKernel(ipv6(syn6.subarray(14), { src: DIP6, dst: RS6, nh: 41, hop: 64, flow }), 0x86dd)));
   });
 
+  test('6in6 after the DIP changes at run time (a new outer source): the next packet carries the new DIP', () => {
+    const env = build([{ vip: VIP6, servers: [RS6] }]);
+    step(env, syn6);
+    const rs = env.d.registry.servers.find((r) => r !== undefined && r.addressText === RS6)!;
+    rs.dip = parseAddressId('fd77:2::9', env.d.registry.addresses)!;
+    const { changed, out } = step(env, v6frame(tcp6({ flags: SYN, sport: 40001 }), 6));
+    expect(changed).toEqual(['forward']);
+    // Outer IPv6 source (bytes 8..24 of the header after Ethernet), written by hand.
+    expect(hex(out[0].subarray(14 + 8, 14 + 24))).toBe('fd770002000000000000000000000009');
+    expect(hex(out[0].subarray(14 + 24, 14 + 40))).toBe('fd770003000000000000000000000002');
+  });
+
   test('6in4: IPv6 VIP → IPv4 RS, outer IPv4 protocol 41 with DF', () => {
     const env = build([{ vip: VIP6, servers: [RS4] }]);
     const { out } = step(env, syn6);

@@ -45,9 +45,7 @@ export class TunnelEncapsulator {
   /** @param addresses the director's IPv6 address table (servers' and DIPs' ids are its slots) */
   constructor(private readonly addresses: Ipv6AddressTable) {}
 
-  private readonly src6 = new Uint8Array(16);
-  private readonly dst6 = new Uint8Array(16);
-  private readonly v6: OuterIpv6Params = { src: this.src6, dst: this.dst6, nextHeader: 0, innerLength: 0, hopLimit: ENCAP_TTL, trafficClass: 0, flowLabel: 0 };
+  private readonly v6: OuterIpv6Params = { src: new Uint8Array(16), dst: new Uint8Array(16), nextHeader: 0, innerLength: 0, hopLimit: ENCAP_TTL, trafficClass: 0, flowLabel: 0 };
   private readonly udp = new UdpView();
   private readonly gue: OuterUdpGueParams = {
     src: 0,
@@ -88,25 +86,7 @@ export class TunnelEncapsulator {
         start = ip - writeOuterIpv4Fields(data, ip, rs.dip, rs.address, proto, innerLength, ENCAP_TTL, df, id, rec.tos);
       }
     } else {
-      this.addresses.copyTo(rs.dip, this.src6, 0);
-      this.addresses.copyTo(rs.address, this.dst6, 0);
-      const p = this.v6;
-      p.trafficClass = rec.tos;
-      p.flowLabel = rec.flowHash & 0xfffff;
-      if (rs.tunnel === TUNNEL_GUE) {
-        const udp = ip - writeUdpGue(data, ip, this.gueFor(rs, proto, innerLength, rec.flowHash));
-        const udpLen = ip + innerLength - udp;
-        p.nextHeader = IPPROTO_UDP;
-        p.innerLength = udpLen;
-        start = udp - writeOuterIpv6(data, udp, p);
-        // IPv6 requires the UDP checksum (RFC 8200 §8.1), over the pseudo-header and everything after.
-        this.udp.bind(data, udp, udpLen);
-        this.udp.fillChecksum(pseudoHeaderSumV6At(data, start + 8, start + 24, IPPROTO_UDP, udpLen));
-      } else {
-        p.nextHeader = proto;
-        p.innerLength = innerLength;
-        start = ip - writeOuterIpv6(data, ip, p);
-      }
+      start = this.outerIpv6(rec, rs, proto);
     }
     const e = start - 14;
     copyMac(link.kernelMac, 0, data, e);
@@ -115,6 +95,46 @@ export class TunnelEncapsulator {
     data[e + 12] = et >>> 8;
     data[e + 13] = et & 0xff;
     return e;
+  }
+
+  /**
+   * The outer IPv6 header (and UDP+GUE) in front of the inner packet; returns where it
+   * starts. A method of its own, so that the IPv4 path of encap stays small enough to inline.
+   */
+  private outerIpv6(rec: EncapSource, rs: RealServer, proto: number): number {
+    const data = rec.data;
+    const ip = rec.ipOffset;
+    const innerLength = rec.total;
+    // The server's own bytes: no address-table read per packet.
+    const p = this.v6;
+    p.src = this.dipBytes(rs);
+    p.dst = rs.address6!;
+    p.trafficClass = rec.tos;
+    p.flowLabel = rec.flowHash & 0xfffff;
+    if (rs.tunnel !== TUNNEL_GUE) {
+      p.nextHeader = proto;
+      p.innerLength = innerLength;
+      return ip - writeOuterIpv6(data, ip, p);
+    }
+    const udp = ip - writeUdpGue(data, ip, this.gueFor(rs, proto, innerLength, rec.flowHash));
+    const udpLen = ip + innerLength - udp;
+    p.nextHeader = IPPROTO_UDP;
+    p.innerLength = udpLen;
+    const start = udp - writeOuterIpv6(data, udp, p);
+    // IPv6 requires the UDP checksum (RFC 8200 §8.1), over the pseudo-header and everything after.
+    this.udp.bind(data, udp, udpLen);
+    this.udp.fillChecksum(pseudoHeaderSumV6At(data, start + 8, start + 24, IPPROTO_UDP, udpLen));
+    return start;
+  }
+
+  /** An IPv6 server's DIP bytes, refreshed from the address table when its dip changed. */
+  private dipBytes(rs: RealServer): Uint8Array {
+    const bytes = rs.dip6!;
+    if (rs.dip6Of !== rs.dip) {
+      this.addresses.copyTo(rs.dip, bytes, 0);
+      rs.dip6Of = rs.dip;
+    }
+    return bytes;
   }
 
   /** The UDP/GUE part of the parameters toward `rs`. */

@@ -54,10 +54,20 @@ export class RealServer {
   ) {
     this.addressText = addressText ?? formatIpv4(address);
     this.address6 = address >= IPV6_ID_BASE ? parseIpv6(this.addressText) : null;
+    this.dip6 = this.address6 !== null ? new Uint8Array(16) : null;
   }
 
   /** The 16 bytes of an IPv6 server (what consistent hashing keys on: ids differ between directors); null for IPv4. */
   readonly address6: Uint8Array | null;
+
+  /**
+   * An IPv6 server's DIP as 16 bytes, for the outer header (null for IPv4): filled by the
+   * encapsulator from the address table when dip6Of differs from dip, so that a packet
+   * copies bytes instead of reading the table (dip may change at run time).
+   */
+  readonly dip6: Uint8Array | null;
+  /** The dip id whose bytes dip6 holds; -1 before the first packet. */
+  dip6Of = -1;
 
   /** Canonical text of the address (dotted quad or RFC 5952). */
   readonly addressText: string;

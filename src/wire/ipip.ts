@@ -2,7 +2,6 @@
 // (protocol 41, RFC 4213), IPv4-in-IPv6 (next header 4) and IPv6-in-IPv6 (41, RFC 2473).
 // The director writes the outer header into headroom in front of the inner packet; the
 // agent checks outer and inner before handing the inner packet to its TUN.
-import { finalizeChecksum, sumBytes } from './checksum.js';
 import { E_NO_HEADROOM, type WireErrorCode } from './errors.js';
 import { IPPROTO_IPIP, IPPROTO_IPV6 } from './ip-protocol.js';
 import { writeIpv4 } from './ipv4-address.js';
@@ -76,7 +75,23 @@ export function writeOuterIpv4Fields(
   buf[o + 11] = 0;
   writeIpv4(buf, o + 12, src);
   writeIpv4(buf, o + 16, dst);
-  const c = finalizeChecksum(sumBytes(buf, o, IPV4_HEADER_LENGTH));
+  // The header checksum from the values just written, 16-bit word by word (RFC 1071),
+  // instead of reading the 20 bytes back: each value masked as its bytes store it.
+  let sum =
+    (0x4500 | (tos & 0xff)) +
+    total +
+    (id & 0xffff) +
+    (dontFragment ? 0x4000 : 0) +
+    (((ttl & 0xff) << 8) | (protocol & 0xff)) +
+    (src >>> 16) +
+    (src & 0xffff) +
+    (dst >>> 16) +
+    (dst & 0xffff);
+  // Nine 16-bit words sum below 2^20: two end-around folds reach 16 bits.
+  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  // The complement's low 16 bits: each byte store keeps its own 8.
+  const c = ~sum;
   buf[o + 10] = c >>> 8;
   buf[o + 11] = c;
   return IPV4_HEADER_LENGTH;

@@ -32,29 +32,14 @@ export class Classifier {
       return decide(rec, ACTION_LATER_FRAGMENT, Verdict.ForwardFragment);
     }
     if (rec.l4Offset < 0) return Verdict.DropBadL4Header;
-    const icmp = rec.icmpKind;
-    if (icmp !== ICMP_NONE) {
-      if (icmp === ICMP_SHORT) return Verdict.DropBadL4Header;
-      if (icmp === ICMP_ECHO_REQUEST) return decide(rec, ACTION_ECHO, Verdict.ReplyIcmpEcho);
-      if (icmp !== ICMP_ERROR) return Verdict.DropIcmpUnsupported;
-      const v = this.quoted.parse(rec);
-      if (v !== GO_ON) return v;
-      rec.flowHash = flowHash(rec);
-      return decide(rec, ACTION_ICMP_ERROR, Verdict.ForwardIcmpError);
-    }
+    if (rec.icmpKind !== ICMP_NONE) return this.icmp(rec);
     const protocol = rec.protocol;
     if (protocol !== IPPROTO_TCP && protocol !== IPPROTO_UDP) return Verdict.DropProtocol;
     if (!rec.l4Sane) return Verdict.DropBadL4Header;
     // Tunnel health probes go to their pinned RS, never through the table or the scheduler.
     // (The probe source is IPv4; an IPv6 client's caddr is -1 here.)
     const pins = this.probePins;
-    if (pins !== null && rec.caddr === pins.source && pins.isProbePort(rec.cport)) {
-      rec.flowHash = hash2(FLOW_HASH_SEED, rec.cport, rec.vport) | 0;
-      const pinned = pins.target(protocol, rec.cport, rec.vaddr, rec.vport);
-      if (pinned === undefined) return Verdict.DropProbeUnpinned;
-      rec.rs = pinned;
-      return decide(rec, ACTION_PROBE, Verdict.Forward);
-    }
+    if (pins !== null && rec.caddr === pins.source && pins.isProbePort(rec.cport)) return this.probe(rec, pins);
     const svc = this.registry.lookup(protocol, rec.vaddr, rec.vport);
     if (svc === undefined) return Verdict.DropNoService;
     rec.svc = svc;
@@ -62,6 +47,29 @@ export class Classifier {
     return decide(rec, ACTION_CONNECTION, Verdict.Forward);
   }
 
+  // The rarer cases are methods of their own: the common path stays small enough for the
+  // compiler to inline it into the batch loop (its inlining budget counts bytecode).
+
+  /** An ICMP message to a VIP: echo, or an error whose quoted flow replaces the packet's. */
+  private icmp(rec: PacketRecord): StageResult {
+    const icmp = rec.icmpKind;
+    if (icmp === ICMP_SHORT) return Verdict.DropBadL4Header;
+    if (icmp === ICMP_ECHO_REQUEST) return decide(rec, ACTION_ECHO, Verdict.ReplyIcmpEcho);
+    if (icmp !== ICMP_ERROR) return Verdict.DropIcmpUnsupported;
+    const v = this.quoted.parse(rec);
+    if (v !== GO_ON) return v;
+    rec.flowHash = flowHash(rec);
+    return decide(rec, ACTION_ICMP_ERROR, Verdict.ForwardIcmpError);
+  }
+
+  /** A tunnel health probe: to its pinned server. */
+  private probe(rec: PacketRecord, pins: ProbePinTable): StageResult {
+    rec.flowHash = hash2(FLOW_HASH_SEED, rec.cport, rec.vport) | 0;
+    const pinned = pins.target(rec.protocol, rec.cport, rec.vaddr, rec.vport);
+    if (pinned === undefined) return Verdict.DropProbeUnpinned;
+    rec.rs = pinned;
+    return decide(rec, ACTION_PROBE, Verdict.Forward);
+  }
 }
 
 function decide(rec: PacketRecord, action: number, verdict: Verdict): StageResult {

@@ -51,10 +51,7 @@ export class Emitter {
     if (method === FORWARD_DR) return this.methods.dr(rec);
     const svc = rec.svc;
     const outerV6 = rs.address >= IPV6_ID_BASE;
-    if (rec.action === ACTION_CONNECTION && rec.protocol === IPPROTO_TCP && (rec.tcpFlags & TCP_SYN) !== 0 && svc!.mssClamp) {
-      const headers = rec.family === FAMILY_V4 ? IPV4_TCP_HEADERS : IPV6_TCP_HEADERS;
-      this.mss.clamp(rec.data, rec.l4Offset, rec.l4Length, usableInnerMtu(rs, svc, this.defaultTunnelMtu, outerV6) - headers);
-    }
+    if (rec.action === ACTION_CONNECTION && rec.protocol === IPPROTO_TCP && (rec.tcpFlags & TCP_SYN) !== 0 && svc!.mssClamp) this.clampMss(rec, rs, svc, outerV6);
     if (rec.headroom < frameOverhead(rs)) return Verdict.DropNoHeadroom;
     if (!this.host.kernelMacKnown) return Verdict.DropNoKernelMac;
     const usable = usableInnerMtu(rs, svc, this.defaultTunnelMtu, outerV6);
@@ -63,6 +60,12 @@ export class Emitter {
       return this.tunnel(rec, svc, rs, false);
     }
     return this.tunnel(rec, svc, rs, rec.dontFragment);
+  }
+
+  /** A SYN's MSS option lowered to what fits the tunnel (a method apart: forward stays small enough to inline). */
+  private clampMss(rec: PacketRecord, rs: RealServer, svc: VirtualService | null, outerV6: boolean): void {
+    const headers = rec.family === FAMILY_V4 ? IPV4_TCP_HEADERS : IPV6_TCP_HEADERS;
+    this.mss.clamp(rec.data, rec.l4Offset, rec.l4Length, usableInnerMtu(rs, svc, this.defaultTunnelMtu, outerV6) - headers);
   }
 
   private tunnel(rec: PacketRecord, svc: VirtualService | null, rs: RealServer, outerDf: boolean): Verdict {

@@ -81,9 +81,7 @@ export class Tracker {
     const isTcp = rec.protocol === IPPROTO_TCP;
     const flags = rec.tcpFlags;
     const kind = isTcp ? KIND_TCP : KIND_UDP;
-
     let slot = table.lookup(kind, rec.caddr, rec.cport, rec.vaddr, rec.vport, now);
-    let rs: RealServer | undefined;
     if (slot >= 0 && isTcp && (flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN) {
       // A fresh SYN on a closing entry starts a new connection (IPVS conn_reuse_mode).
       const st = table.stateAt(slot);
@@ -93,7 +91,7 @@ export class Tracker {
       }
     }
     if (slot >= 0) {
-      rs = this.registry.servers[table.rsAt(slot)];
+      const rs = this.registry.servers[table.rsAt(slot)];
       if (rs === undefined) {
         table.remove(slot);
         return Verdict.DropNoRealServer;
@@ -112,34 +110,38 @@ export class Tracker {
       const expires = now + this.timeouts.forState(state);
       table.setExpires(slot, expires);
       if (nat) this.keepReplyKey(rec, kind, svc, rs, expires);
-    } else {
-      if (isTcp && (flags & (TCP_SYN | TCP_ACK | TCP_RST)) !== TCP_SYN) {
-        // Mid-flow packet with no entry: only mh can place it where another director
-        // (or our previous incarnation) did; sloppy_tcp takes it anyway.
-        if (!(svc.schedulerName === 'mh' || svc.sloppy || this.options.sloppyTcp) || (flags & TCP_RST) !== 0) return Verdict.DropTcpNotSyn;
+      rec.rs = rs;
+      return GO_ON;
+    }
+    return this.open(rec, svc, kind, isTcp, flags, now);
+  }
+
+  /** A flow without an entry: schedules it and creates the entry (its own method, so that connect stays inlinable). */
+  private open(rec: PacketRecord, svc: VirtualService, kind: number, isTcp: boolean, flags: number, now: number): StageResult {
+    if (isTcp && (flags & (TCP_SYN | TCP_ACK | TCP_RST)) !== TCP_SYN) {
+      // Mid-flow packet with no entry: only mh can place it where another director (or our previous incarnation) did; sloppy_tcp takes it anyway.
+      if (!(svc.schedulerName === 'mh' || svc.sloppy || this.options.sloppyTcp) || (flags & TCP_RST) !== 0) return Verdict.DropTcpNotSyn;
+    }
+    const flow = this.flow;
+    flow.protocol = rec.protocol;
+    flow.caddr = rec.clientKey;
+    flow.cport = rec.cport;
+    flow.vaddr = rec.vaddr;
+    flow.vport = rec.vport;
+    const rs = svc.persistenceMs > 0 ? this.schedulePersistent(svc, rec.caddr, now) : svc.scheduler.schedule(flow);
+    if (rs === null) return Verdict.DropNoRealServer;
+    svc.stats.conns++;
+    rs.stats.conns++;
+    if (!(svc.onePacket && !isTcp)) {
+      const state = isTcp ? nextTcpState(TcpState.None, flags) : UDP_STATE;
+      const slot = this.table.insert(kind, rec.caddr, rec.cport, rec.vaddr, rec.vport, svc.id, rs.id, isTcp ? TcpState.None : UDP_STATE, now + this.timeouts.forState(state), now);
+      if (slot < 0) return Verdict.DropTableFull;
+      this.registry.bound(rs, kind);
+      if (isTcp && state !== TcpState.None) {
+        this.table.setState(slot, state);
+        this.registry.transition(rs, TcpState.None, state);
       }
-      const flow = this.flow;
-      flow.protocol = rec.protocol;
-      flow.caddr = rec.clientKey;
-      flow.cport = rec.cport;
-      flow.vaddr = rec.vaddr;
-      flow.vport = rec.vport;
-      const picked = svc.persistenceMs > 0 ? this.schedulePersistent(svc, rec.caddr, now) : svc.scheduler.schedule(flow);
-      if (picked === null) return Verdict.DropNoRealServer;
-      rs = picked;
-      svc.stats.conns++;
-      rs.stats.conns++;
-      if (!(svc.onePacket && !isTcp)) {
-        const state = isTcp ? nextTcpState(TcpState.None, flags) : UDP_STATE;
-        slot = table.insert(kind, rec.caddr, rec.cport, rec.vaddr, rec.vport, svc.id, rs.id, isTcp ? TcpState.None : UDP_STATE, now + this.timeouts.forState(state), now);
-        if (slot < 0) return Verdict.DropTableFull;
-        this.registry.bound(rs, kind);
-        if (isTcp && state !== TcpState.None) {
-          table.setState(slot, state);
-          this.registry.transition(rs, TcpState.None, state);
-        }
-        if (rs.forward === FORWARD_NAT) this.keepReplyKey(rec, kind, svc, rs, now + this.timeouts.forState(state));
-      }
+      if (rs.forward === FORWARD_NAT) this.keepReplyKey(rec, kind, svc, rs, now + this.timeouts.forState(state));
     }
     rec.rs = rs;
     return GO_ON;
