@@ -42,11 +42,17 @@ async function moreRequests(client: ScaleoutClient, n: number): Promise<ClientSt
   return client.status()!;
 }
 
-/** The real server each director would pick for `count` client tuples (explain, changes nothing). */
+/**
+ * The real server each director would pick for `count` new client tuples (explain, changes
+ * nothing). The client address is one the lab's client never uses: explain reports an
+ * existing connection entry's server, and the client's own ports (its flows and the entries
+ * of requests answered before a server went down, lingering in FIN/TIME_WAIT) would collide
+ * with some of these tuples.
+ */
 async function choices(host: DirectorHost, count: number): Promise<string[]> {
   const out: string[] = [];
   for (let i = 0; i < count; i++) {
-    const r = await host.director!.control('explain', { args: ['explain', '-t', `10.70.100.10:${LAB_APP_HTTP_PORT}`, '--client', `10.70.0.2:${20000 + i * 97}`] });
+    const r = await host.director!.control('explain', { args: ['explain', '-t', `10.70.100.10:${LAB_APP_HTTP_PORT}`, '--client', `10.70.0.254:${20000 + i * 97}`] });
     out.push(String(r.explanation?.server));
   }
   return out;
