@@ -41,7 +41,11 @@ describe('counter rows', () => {
     const rs = w.d.registry.list()[0].servers[1];
     rs.stats.inPkts += 3;
     rs.activeConns = 2;
-    expect(tuples(w.rows.rows(w.d.registry, w.ids))).toEqual([[ROW_SERVER, svc.servers[1].id, 0, 3, 0, 2, 0, 0]]);
+    expect(tuples(w.rows.rows(w.d.registry, w.ids))).toEqual([[ROW_SERVER, svc.servers[1].id, 0, 3, 0, 0, 0, 2, 0, 0]]);
+    // VS/NAT replies (outPkts, outBytes) are counts of their own.
+    rs.stats.outPkts += 2;
+    rs.stats.outBytes += 120;
+    expect(tuples(w.rows.rows(w.d.registry, w.ids))).toEqual([[ROW_SERVER, svc.servers[1].id, 0, 3, 0, 2, 120, 2, 0, 0]]);
     w.rows.sendAllNext();
     expect(w.rows.willSendAll).toBe(true);
     expect(w.rows.rows(w.d.registry, w.ids).length).toBe(4 * ROW_WIDTH);
@@ -72,8 +76,13 @@ describe('counter rows', () => {
             const rs = t.workers[s.q].d.registry.list()[0].servers.find((r) => r.addressText === RIPS[s.rip] && !r.removed);
             if (rs === undefined) continue;
             rs.stats.inPkts += s.pkts;
+            rs.stats.outPkts += s.pkts >> 1;
+            rs.stats.outBytes += 60 * (s.pkts >> 1);
             rs.activeConns = s.active;
-            t.workers[s.q].d.registry.list()[0].stats.inPkts += s.pkts;
+            const ws = t.workers[s.q].d.registry.list()[0].stats;
+            ws.inPkts += s.pkts;
+            ws.outPkts += s.pkts >> 1;
+            ws.outBytes += 60 * (s.pkts >> 1);
           } else if (s.t === 'delete' || s.t === 'add') {
             const live = svc.servers.find((r) => r.addressText === RIPS[s.rip] && !r.removed);
             if (s.t === 'delete' && live !== undefined) t.main.registry.deleteRealServer(svc, RIPS[s.rip]);
@@ -90,10 +99,12 @@ describe('counter rows', () => {
           if (rs.removed) continue;
           const on = t.workers.map((w) => w.d.registry.list()[0].servers.find((r) => r.addressText === rs.addressText && !r.removed)!);
           expect(rs.stats.inPkts).toBe(on[0].stats.inPkts + on[1].stats.inPkts);
+          expect([rs.stats.outPkts, rs.stats.outBytes]).toEqual([on[0].stats.outPkts + on[1].stats.outPkts, on[0].stats.outBytes + on[1].stats.outBytes]);
           expect(rs.activeConns).toBe(on[0].activeConns + on[1].activeConns);
           expect(t.sums.serverOn(1, rs.id).inPkts).toBe(on[1].stats.inPkts);
         }
         expect(svc.stats.inPkts).toBe(t.workers.reduce((n, w) => n + w.d.registry.list()[0].stats.inPkts, 0));
+        expect(svc.stats.outBytes).toBe(t.workers.reduce((n, w) => n + w.d.registry.list()[0].stats.outBytes, 0));
       }),
       { numRuns: 200 },
     );

@@ -8,13 +8,25 @@
 import type { ServiceRegistry } from './service-registry.js';
 import type { RealServer } from './real-server.js';
 import type { VirtualService } from './virtual-service.js';
+import type { TrafficStats } from './rate-estimator.js';
 
-/** Numbers per row: kind, the main thread's id, conns, inPkts, inBytes, activeConns, inactConns, persistConns. */
-export const ROW_WIDTH = 8;
+/**
+ * Numbers per row: kind, the main thread's id, then the counts: conns, inPkts, inBytes,
+ * outPkts, outBytes (VS/NAT replies), activeConns, inactConns, persistConns.
+ */
+export const ROW_WIDTH = 10;
 export const ROW_SERVICE = 0;
 export const ROW_SERVER = 1;
-/** The counts of a row (columns 2..7), as the main thread keeps them per queue. */
-const COUNTS = 6;
+/** The counts of a row (columns 2..9), as the main thread keeps them per queue. */
+const COUNTS = 8;
+const C_CONNS = 0;
+const C_IN_PKTS = 1;
+const C_IN_BYTES = 2;
+const C_OUT_PKTS = 3;
+const C_OUT_BYTES = 4;
+const C_ACTIVE = 5;
+const C_INACT = 6;
+const C_PERSIST = 7;
 
 /** The main thread's ids of a worker's services and servers (undefined: not from a projection). */
 export interface MainIdsOf {
@@ -42,6 +54,8 @@ export class CounterRowWriter {
   private out: Float64Array<ArrayBuffer> = new Float64Array(0);
   private n = 0;
   private all = true;
+  /** The counts of the row being written. */
+  private readonly counts = new Float64Array(COUNTS);
 
   /** The next rows() gives every row (after a -Z, or when the main thread may have lost some). */
   sendAllNext(): void {
@@ -63,35 +77,49 @@ export class CounterRowWriter {
       const main = ids.serviceOf(svc);
       if (main !== undefined) {
         this.services = grow(this.services, (svc.id + 1) * ROW_WIDTH);
-        this.put(this.services, svc.id, all, ROW_SERVICE, main, svc.stats.conns, svc.stats.inPkts, svc.stats.inBytes, 0, 0, 0);
+        this.counts.fill(0);
+        this.statsInto(svc.stats);
+        this.put(this.services, svc.id, all, ROW_SERVICE, main);
       }
       for (const rs of svc.servers) {
         if (rs.removed) continue;
         const mainRs = ids.serverOf(rs);
         if (mainRs === undefined) continue;
         this.servers = grow(this.servers, (rs.id + 1) * ROW_WIDTH);
-        this.put(this.servers, rs.id, all, ROW_SERVER, mainRs, rs.stats.conns, rs.stats.inPkts, rs.stats.inBytes, rs.activeConns, rs.inactConns, rs.persistConns);
+        this.statsInto(rs.stats);
+        this.counts[C_ACTIVE] = rs.activeConns;
+        this.counts[C_INACT] = rs.inactConns;
+        this.counts[C_PERSIST] = rs.persistConns;
+        this.put(this.servers, rs.id, all, ROW_SERVER, mainRs);
       }
     }
     return this.out.slice(0, this.n * ROW_WIDTH);
   }
 
-  private put(last: Float64Array, local: number, all: boolean, kind: number, main: number, a: number, b: number, c: number, d: number, e: number, f: number): void {
+  private statsInto(stats: TrafficStats): void {
+    const c = this.counts;
+    c[C_CONNS] = stats.conns;
+    c[C_IN_PKTS] = stats.inPkts;
+    c[C_IN_BYTES] = stats.inBytes;
+    c[C_OUT_PKTS] = stats.outPkts;
+    c[C_OUT_BYTES] = stats.outBytes;
+  }
+
+  /** Writes `this.counts` as the row of `local` unless it equals the row last sent (and `all` is false). */
+  private put(last: Float64Array, local: number, all: boolean, kind: number, main: number): void {
     const o = local * ROW_WIDTH;
-    if (!all && last[o] === 1 && last[o + 1] === main && last[o + 2] === a && last[o + 3] === b && last[o + 4] === c && last[o + 5] === d && last[o + 6] === e && last[o + 7] === f) return;
+    const c = this.counts;
+    let same = !all && last[o] === 1 && last[o + 1] === main;
+    for (let k = 0; same && k < COUNTS; k++) same = last[o + 2 + k] === c[k];
+    if (same) return;
     last[o] = 1;
     last[o + 1] = main;
-    last[o + 2] = a;
-    last[o + 3] = b;
-    last[o + 4] = c;
-    last[o + 5] = d;
-    last[o + 6] = e;
-    last[o + 7] = f;
+    last.set(c, o + 2);
     this.out = grow(this.out, (this.n + 1) * ROW_WIDTH);
     const w = this.n++ * ROW_WIDTH;
     this.out[w] = kind;
     this.out[w + 1] = main;
-    this.out.set(last.subarray(o + 2, o + ROW_WIDTH), w + 2);
+    this.out.set(c, w + 2);
   }
 }
 
@@ -157,7 +185,7 @@ export class CounterRowSums {
   serverOn(q: number, id: number): { conns: number; inPkts: number } {
     const s = this.servers[q];
     const o = id * COUNTS;
-    return o + COUNTS <= s.length ? { conns: s[o], inPkts: s[o + 1] } : { conns: 0, inPkts: 0 };
+    return o + COUNTS <= s.length ? { conns: s[o + C_CONNS], inPkts: s[o + C_IN_PKTS] } : { conns: 0, inPkts: 0 };
   }
 
   private sum(stores: Float64Array[], id: number, col: number): number {
@@ -168,17 +196,23 @@ export class CounterRowSums {
   }
 
   private writeService(svc: VirtualService): void {
-    svc.stats.conns = this.sum(this.services, svc.id, 0);
-    svc.stats.inPkts = this.sum(this.services, svc.id, 1);
-    svc.stats.inBytes = this.sum(this.services, svc.id, 2);
+    const st = svc.stats;
+    st.conns = this.sum(this.services, svc.id, C_CONNS);
+    st.inPkts = this.sum(this.services, svc.id, C_IN_PKTS);
+    st.inBytes = this.sum(this.services, svc.id, C_IN_BYTES);
+    st.outPkts = this.sum(this.services, svc.id, C_OUT_PKTS);
+    st.outBytes = this.sum(this.services, svc.id, C_OUT_BYTES);
   }
 
   private writeServer(rs: RealServer): void {
-    rs.stats.conns = this.sum(this.servers, rs.id, 0);
-    rs.stats.inPkts = this.sum(this.servers, rs.id, 1);
-    rs.stats.inBytes = this.sum(this.servers, rs.id, 2);
-    rs.activeConns = this.sum(this.servers, rs.id, 3);
-    rs.inactConns = this.sum(this.servers, rs.id, 4);
-    rs.persistConns = this.sum(this.servers, rs.id, 5);
+    const st = rs.stats;
+    st.conns = this.sum(this.servers, rs.id, C_CONNS);
+    st.inPkts = this.sum(this.servers, rs.id, C_IN_PKTS);
+    st.inBytes = this.sum(this.servers, rs.id, C_IN_BYTES);
+    st.outPkts = this.sum(this.servers, rs.id, C_OUT_PKTS);
+    st.outBytes = this.sum(this.servers, rs.id, C_OUT_BYTES);
+    rs.activeConns = this.sum(this.servers, rs.id, C_ACTIVE);
+    rs.inactConns = this.sum(this.servers, rs.id, C_INACT);
+    rs.persistConns = this.sum(this.servers, rs.id, C_PERSIST);
   }
 }
