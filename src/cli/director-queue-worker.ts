@@ -7,6 +7,7 @@ import type { ServiceKey } from '../control/admin-model.js';
 import { explainFlow } from '../control/flow-explainer.js';
 import { TunTapDevice } from '../device/native-tap-device.js';
 import { Director } from '../director/director.js';
+import { NeighborMemory } from '../director/neighbor-resolver.js';
 import { QueueWorkerCore, type CorePort } from '../director/queue-worker-core.js';
 import type { QueueWorkerData } from '../director/queue-threads.js';
 import { publishLoopDelay } from '../metrics/event-loop-delay.js';
@@ -33,6 +34,8 @@ function main(): void {
     mhTableSize: data.mhTableSize,
     icmpEcho: data.icmpEcho,
     sloppyTcp: data.sloppyTcp,
+    // An ARP answer lands on one queue; what it teaches serves every queue.
+    neighborMemory: NeighborMemory.attach(data.neighbors),
   });
   new QueueWorkerCore({
     director,

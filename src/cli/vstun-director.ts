@@ -24,6 +24,7 @@ import { singleQueueReason } from '../control/queue-checks.js';
 import { probeSteering, QueueSteering, steeringLimitReason } from '../director/queue-steering.js';
 import { startQueueThreads, tableShare, type QueueThreads } from '../director/queue-threads.js';
 import { Director } from '../director/director.js';
+import { DEFAULT_NEIGHBOR_OPTIONS, NeighborMemory } from '../director/neighbor-resolver.js';
 import { registerHealthOp, startDirectorHealth, type HealthBinding } from '../health/health-binding.js';
 import { canonicalIpText, Ipv6AddressTable } from '../director/address-id.js';
 import { HostVipRoutes, kernelLinkDevice, NatReplyRules, setupDirectorHost } from '../director/host-setup.js';
@@ -147,7 +148,7 @@ async function main(): Promise<void> {
     if (flags.metrics !== undefined) parseListenAddress(flags.metrics);
     if (flags.queues !== undefined && !/^([1-9]|[1-5][0-9]|6[0-4])$/.test(flags.queues)) throw new ConfigError('CONFIG_INVALID', `--queues: "${flags.queues}" is not a number of queues 1..64`);
     const askedQueues = flags.queues !== undefined ? Number(flags.queues) : config.director.queues;
-    const oneQueue = singleQueueReason(config.services, config.director.dr !== undefined, steeringProbe() === null ? { check: steeringLimitReason } : null);
+    const oneQueue = singleQueueReason(config.services, steeringProbe() === null ? { check: steeringLimitReason } : null);
     if (askedQueues !== undefined && askedQueues > 1 && oneQueue !== null) throw new ConfigError('CONFIG_INVALID', `queues ${askedQueues}: ${oneQueue}; use --queues 1`);
     if (flags.logLevel !== undefined && !LOG_LEVELS.includes(flags.logLevel)) throw new ConfigError('CONFIG_INVALID', `--log-level: "${flags.logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
   } catch (err) {
@@ -264,9 +265,9 @@ async function main(): Promise<void> {
     }
     const addon = loadAddon();
     const offload = flags.offload ?? d.offload;
-    // Default: one queue per CPU, or one when the table needs it (VS/DR; VS/NAT without queue steering; see singleQueueReason).
+    // Default: one queue per CPU, or one when the table needs it (VS/NAT without queue steering; see singleQueueReason).
     const steerable = steeringProbe() === null ? { check: steeringLimitReason } : null;
-    const queues = flags.queues !== undefined ? Number(flags.queues) : (d.queues ?? (singleQueueReason(config.services, d.dr !== undefined, steerable) !== null ? 1 : Math.min(64, os.availableParallelism())));
+    const queues = flags.queues !== undefined ? Number(flags.queues) : (d.queues ?? (singleQueueReason(config.services, steerable) !== null ? 1 : Math.min(64, os.availableParallelism())));
     // One queue: the data path on this thread, as always. More: the fds go to worker threads
     // and this thread keeps a writer on queue 0 for its probes (ARP, path MTU).
     const tunnelGso = offload && (flags.tunnelGso ?? d.tunnelGso);
@@ -290,7 +291,7 @@ async function main(): Promise<void> {
           log.warn({ tap, err: (err as Error).message }, 'TAP queue steering failed; the kernel picks queues by flow hash (VS/NAT needs --queues 1, persistence templates are per queue)');
         }
       } else log.warn({ tap, err: why }, 'no eBPF queue steering here; the kernel picks queues by flow hash (VS/NAT needs --queues 1, persistence templates are per queue)');
-      const oneQueue = singleQueueReason(config.services, d.dr !== undefined, steering);
+      const oneQueue = singleQueueReason(config.services, steering);
       if (oneQueue !== null) throw new Error(`queues ${queues}: ${oneQueue}; use --queues 1`);
     }
     if (!offload) log.info({ tap }, 'offloads off (--no-offload or director.offload: false)');
@@ -317,7 +318,10 @@ async function main(): Promise<void> {
     // IPv4 servers: --dip, else the route's source; IPv6 servers: the IPv6 route's source (looked up asynchronously per change).
     const addresses = new Ipv6AddressTable();
     const sources = new TunnelSources(dip, addresses);
+    // VS/DR: one neighbour table for this thread's requests and every queue's answers (neighbor-resolver.ts).
+    const neighborMemory = queues > 1 ? NeighborMemory.create(DEFAULT_NEIGHBOR_OPTIONS.capacity) : undefined;
     director = new Director({
+      neighborMemory,
       device,
       mac: parseMac(d.mac)!,
       linkAddress: parseIpv4(d.linkAddress)!,
@@ -359,6 +363,7 @@ async function main(): Promise<void> {
           mhTableSize: d.mhTableSize,
           icmpEcho: d.icmpEcho,
           sloppyTcp: d.sloppyTcp,
+          neighbors: neighborMemory!.buffer as SharedArrayBuffer,
         })),
         (queue, reason) => {
           log.error({ queue, reason }, 'a queue worker failed; its queue is no longer read, stopping');

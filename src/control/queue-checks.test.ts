@@ -12,21 +12,21 @@ const table = (realServers: Array<{ address: string; forward?: 'masq' | 'route' 
 describe('singleQueueReason', () => {
   it('VS/NAT needs one queue only without steering', () => {
     const nat = table([{ address: '10.0.0.7', forward: 'masq' }]);
-    expect(singleQueueReason(nat, false)).toMatch(/VS\/NAT.*cannot be steered/);
-    expect(singleQueueReason(nat, false, steering)).toBeNull();
+    expect(singleQueueReason(nat)).toMatch(/VS\/NAT.*cannot be steered/);
+    expect(singleQueueReason(nat, steering)).toBeNull();
   });
 
-  it('VS/DR needs one queue, steered or not', () => {
+  it('VS/DR does not need one queue, steered or not (its neighbour table is shared by the queues)', () => {
     const dr = table([{ address: '10.0.0.27', forward: 'route' }]);
-    expect(singleQueueReason(dr, false, steering)).toMatch(/VS\/DR.*ARP\/NDP/);
-    expect(singleQueueReason([], true, steering)).toMatch(/VS\/DR/);
+    expect(singleQueueReason(dr, steering)).toBeNull();
+    expect(singleQueueReason(dr)).toBeNull();
   });
 
   it('VS/NAT over the steering cap needs one queue, and says the cap; persistence alone over it does not', () => {
     const many = Array.from({ length: MAX_STEERED_ADDRESSES }, (_, i) => ({ address: `10.2.${i >> 8}.${i & 255}`, forward: 'masq' as const }));
-    expect(singleQueueReason(table(many), false, steering)).toMatch(/at most 256 .* has 257, so VS\/NAT needs one queue/);
-    expect(singleQueueReason(table(many.slice(1)), false, steering)).toBeNull();
-    expect(singleQueueReason(table([{ address: '10.0.0.7' }], 300), false, steering)).toBeNull();
-    expect(singleQueueReason(table([{ address: '10.0.0.7' }], 300), false)).toBeNull();
+    expect(singleQueueReason(table(many), steering)).toMatch(/at most 256 .* has 257, so VS\/NAT needs one queue/);
+    expect(singleQueueReason(table(many.slice(1)), steering)).toBeNull();
+    expect(singleQueueReason(table([{ address: '10.0.0.7' }], 300), steering)).toBeNull();
+    expect(singleQueueReason(table([{ address: '10.0.0.7' }], 300))).toBeNull();
   });
 });

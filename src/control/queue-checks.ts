@@ -1,6 +1,6 @@
 // What a multi-queue director (src/director/queue-pool.ts) cannot serve, in the control
-// plane's terms. VS/DR's neighbour resolution (ARP/NDP answers from the real servers) is per
-// queue and its answers land on one queue only, so VS/DR needs one queue. VS/NAT replies
+// plane's terms. VS/DR is not among it: the real servers' ARP answers land on one queue, but
+// the neighbour table they fill is shared by every queue (neighbor-resolver.ts). VS/NAT replies
 // (RIP:rport → client) hash to another queue than their requests unless the TAP's queues
 // are steered by client (src/director/queue-steering.ts); without steering, or with more
 // addresses than one steering program holds, VS/NAT needs one queue too. Checked at start
@@ -18,12 +18,10 @@ export interface SteeringCheck {
  * Why a table needs a single queue, or null. `steering`: the TAP's queue steering when it
  * works (null: unavailable, the kernel's flow hash picks the queues).
  */
-export function singleQueueReason(services: readonly ServiceConfig[], drBridge: boolean, steering: SteeringCheck | null = null): string | null {
-  if (drBridge) return 'director.dr (VS/DR) needs one queue';
+export function singleQueueReason(services: readonly ServiceConfig[], steering: SteeringCheck | null = null): string | null {
   for (const s of services) {
-    const rs = s.realServers.find((r) => r.forward === 'route' || (r.forward === 'masq' && steering === null));
+    const rs = steering === null ? s.realServers.find((r) => r.forward === 'masq') : undefined;
     if (rs === undefined) continue;
-    if (rs.forward === 'route') return `${s.protocol}:${s.vip}:${s.port} server ${rs.address} is forward: route (VS/DR), which needs one queue: its ARP/NDP answers land on one queue only`;
     return `${s.protocol}:${s.vip}:${s.port} server ${rs.address} is forward: masq (VS/NAT), which needs one queue when the TAP's queues cannot be steered by client (bpf() or TUNSETSTEERINGEBPF unavailable): its replies do not stay on the queue of their flow`;
   }
   if (steering === null) return null;
@@ -34,6 +32,6 @@ export function singleQueueReason(services: readonly ServiceConfig[], drBridge: 
 /** Throws ERR_UNSUPPORTED when `director` runs queue workers and `desired` needs one queue. */
 export function checkQueuesCanServe(director: Director, desired: readonly ServiceConfig[]): void {
   if (director.queues === null) return;
-  const why = singleQueueReason(desired, false, director.queues.steering ?? null);
+  const why = singleQueueReason(desired, director.queues.steering ?? null);
   if (why !== null) throw new VstunadmError('ERR_UNSUPPORTED', `${why}; this director runs ${director.queues.count} queues (restart it with --queues 1); nothing was changed`);
 }

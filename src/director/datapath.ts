@@ -32,7 +32,7 @@ import { FtpControl } from './pipeline/ftp-control.js';
 import { FtpData } from './pipeline/ftp-data.js';
 import { FtpExpectations } from './ftp-helper.js';
 import { NatReplyTable } from './nat-conn.js';
-import { NeighborResolver } from './neighbor-resolver.js';
+import { DEFAULT_NEIGHBOR_OPTIONS, NeighborResolver, type NeighborMemory } from './neighbor-resolver.js';
 import type { ProbePinTable } from './probe-pins.js';
 import type { ServiceRegistry } from './service-registry.js';
 import type { Timeouts } from './timeouts.js';
@@ -46,6 +46,8 @@ export interface DatapathOptions {
   sloppyTcp: boolean;
   /** Slots checked for expiry per batch. */
   sweepPerBatch: number;
+  /** VS/DR's neighbour table shared with the other queues (neighbor-resolver.ts); absent: a private one. */
+  neighborMemory?: NeighborMemory;
 }
 
 export class Datapath {
@@ -89,7 +91,7 @@ export class Datapath {
     this.parser = new Parser(host, addresses);
     this.classifier = new Classifier(registry, new QuotedFlowParser(addresses));
     this.natTable = new NatReplyTable(table.capacity, addresses);
-    this.neighbors = new NeighborResolver();
+    this.neighbors = new NeighborResolver(DEFAULT_NEIGHBOR_OPTIONS, options.neighborMemory);
     const ftpExpected = new FtpExpectations();
     this.ftpControl = new FtpControl(ftpExpected, timeouts);
     this.methods = new MethodEmitter(host, addresses, this.neighbors, this.ftpControl);

@@ -8,6 +8,7 @@ import type { SteeringCheck } from '../control/queue-checks.js';
 import { IPV6_ID_BASE, type Ipv6AddressTable } from './address-id.js';
 import { ConnTable, DEFAULT_CONN_TABLE_CAPACITY, type ConnTableStats, KIND_TCP, KIND_TCP_TEMPLATE, KIND_UDP, KIND_UDP_TEMPLATE } from './conn-table.js';
 import { Datapath } from './datapath.js';
+import type { NeighborMemory } from './neighbor-resolver.js';
 import { FORWARD_DR, FORWARD_LISTING_NAMES } from './forward-method.js';
 import { formatIpv4 } from './ipv4-text.js';
 import type { TrafficSnapshot } from './rate-estimator.js';
@@ -54,6 +55,8 @@ export interface DirectorOptions {
   prepareSources?: (rips: readonly string[]) => Promise<void>;
   /** The host's VIP routes, kept in step with the service table (absent with --no-setup). */
   vipRoutes?: VipRoutes;
+  /** VS/DR's neighbour table, shared by the main thread and every queue worker (absent: this director's own). */
+  neighborMemory?: NeighborMemory;
 }
 
 /** What a change needs from the host's VIP routes (HostVipRoutes in host-setup.ts; fakes in tests). */
@@ -212,6 +215,7 @@ export class Director {
       icmpEcho: opts.icmpEcho ?? true,
       sloppyTcp: opts.sloppyTcp ?? false,
       sweepPerBatch: 256,
+      neighborMemory: opts.neighborMemory,
     });
   }
 

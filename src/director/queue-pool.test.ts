@@ -6,7 +6,10 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { afterEach, describe, expect, test } from 'vitest';
 import { FakeDevice } from '../device/fake-device.js';
 import { parseIpv4 } from '../wire/ipv4-address.js';
-import { ACK, CLIENT, DIP, SYN, tcpFrame, VIP } from '../../test/fixtures/director/frames.js';
+import { ACK, arpFrame, CLIENT, DIP, DIRECTOR_MAC, ethernet, hex, SYN, tcpFrame, VIP } from '../../test/fixtures/director/frames.js';
+import { parseMac } from '../wire/ethernet.js';
+import { NeighborMemory } from './neighbor-resolver.js';
+import { Verdict } from './verdicts.js';
 import { fixtureDirector } from '../../test/fixtures/director/fixture-director.js';
 import { reconcile } from '../control/service-reconciler.js';
 import { validateDirectorConfig } from '../control/config-loader.js';
@@ -38,8 +41,14 @@ afterEach(() => {
   for (const p of open.splice(0)) p.close();
 });
 
-function build(scheduler: 'rr' | 'wrr' | 'wlc' | 'mh' = 'rr', syncIntervalMs = 0) {
-  const main = fixtureDirector(new FakeDevice({ headroom: 128 }), { hashSeed: 1 });
+/**
+ * `shareNeighbors`: the main Director and the workers attach one VS/DR neighbour table, as
+ * vstun-director sets them up; false: each its own (what a queue had before it was shared).
+ */
+function build(scheduler: 'rr' | 'wrr' | 'wlc' | 'mh' = 'rr', syncIntervalMs = 0, shareNeighbors = true) {
+  const memory = NeighborMemory.create(64);
+  const neighborMemory = () => (shareNeighbors ? NeighborMemory.attach(memory.buffer) : undefined);
+  const main = fixtureDirector(new FakeDevice({ headroom: 128 }), { hashSeed: 1, neighborMemory: neighborMemory() });
   const svc = main.registry.addService({ protocol: 'tcp', vip: VIP, port: 80, scheduler });
   main.registry.addRealServer(svc, { address: RS1, weight: 1 });
   main.registry.addRealServer(svc, { address: RS2, weight: 1 });
@@ -49,7 +58,7 @@ function build(scheduler: 'rr' | 'wrr' | 'wlc' | 'mh' = 'rr', syncIntervalMs = 0
     const { port1, port2 } = new MessageChannel();
     open.push(port1, port2);
     const device = new FakeDevice({ headroom: 128 });
-    const director = fixtureDirector(device, { hashSeed: 10 + q, dipFor: () => 0 });
+    const director = fixtureDirector(device, { hashSeed: 10 + q, dipFor: () => 0, neighborMemory: neighborMemory() });
     const core = new QueueWorkerCore({ director, port: port2 as unknown as CorePort, queue: q, queues: QUEUES, device, onFirstApply: () => director.start(), explain: (d, x) => ({ ...explainFlow(d, x.service as ServiceKey, x.client) }) });
     ports.push(port1 as unknown as PoolPort);
     workers.push({ director, device, core });
@@ -125,7 +134,7 @@ describe('QueuePool: the control plane reaches every queue', () => {
     await t.pool.stop();
   });
 
-  test('a table with a VS/NAT or VS/DR server is refused while queues run, whole, with a clear error', async () => {
+  test('without queue steering, a table with a VS/NAT server is refused while queues run, whole, with a clear error', async () => {
     const t = build();
     await t.pool.start();
     const config = validateDirectorConfig({
@@ -133,9 +142,51 @@ describe('QueuePool: the control plane reaches every queue', () => {
     });
     await expect(reconcile(t.main, config.services, 'keep')).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED', message: expect.stringContaining('--queues 1') });
     expect(t.servers({ director: t.main } as never)).toEqual([`tcp:${VIP}:80 rr ${RS1}=1,${RS2}=1`]);
-    expect(singleQueueReason(config.services, false)).toContain('VS/NAT');
-    expect(singleQueueReason([], true)).toContain('VS/DR');
-    expect(singleQueueReason(validateDirectorConfig({ services: [{ protocol: 'tcp', vip: VIP, port: 80, realServers: [{ address: RS1 }] }] }).services, false)).toBeNull();
+    expect(singleQueueReason(config.services)).toContain('VS/NAT');
+    expect(singleQueueReason(validateDirectorConfig({ services: [{ protocol: 'tcp', vip: VIP, port: 80, realServers: [{ address: RS1 }] }] }).services)).toBeNull();
+  });
+
+  const DR = '10.77.3.27';
+  const DR_MAC = '02:00:00:00:03:1b';
+  const drTable = () => validateDirectorConfig({ director: { dr: { bridge: 'brx' } }, services: [{ protocol: 'tcp', vip: VIP, port: 80, scheduler: 'rr', realServers: [{ address: DR, forward: 'route' }] }] }).services;
+  /** Queue 1 forwards a SYN to the DR server and asks for its MAC; the answer reaches queue 0; then queue 1 forwards again. */
+  const drAcrossQueues = async (shareNeighbors: boolean) => {
+    const t = build('rr', 0, shareNeighbors);
+    await t.pool.start();
+    // Accepted while queues run (no --queues 1 any more).
+    await reconcile(t.main, drTable(), 'keep');
+    await t.pool.flushSoon();
+    const [w0, w1] = t.workers;
+    const syn = tcpFrame({ sport: 40000, flags: SYN });
+    w1.device.inject([syn]);
+    const asked = w1.device.takeWritten().map((f) => hex(f.bytes));
+    const request = arpFrame({ op: 1, senderMac: DIRECTOR_MAC, senderIp: '0.0.0.0', targetIp: DR });
+    request.set(parseMac(DIRECTOR_MAC)!, 6);
+    expect(asked).toEqual([hex(request)]);
+    w0.device.inject([arpFrame({ op: 2, senderMac: DR_MAC, senderIp: DR, targetMac: DIRECTOR_MAC, targetIp: '0.0.0.0', dst: DIRECTOR_MAC })]);
+    w0.device.takeWritten();
+    w1.device.inject([syn]);
+    const forwarded = w1.device.takeWritten().map((f) => hex(f.bytes));
+    return { t, w0, w1, syn, forwarded };
+  };
+
+  test('VS/DR on several queues: the server MAC learned on the queue the ARP answer reached serves the queue that asked', async () => {
+    const { w0, w1, syn, forwarded } = await drAcrossQueues(true);
+    expect(w0.director.datapath.verdicts[Verdict.ArpLearned]).toBe(1);
+    expect(forwarded).toEqual([hex(ethernet(syn.subarray(14), { dst: DR_MAC, src: DIRECTOR_MAC }))]);
+    // Counted while unresolved, as on one queue.
+    expect(w1.director.datapath.verdicts[Verdict.DropNoServerMac]).toBe(1);
+    // Queue 0 (which never asked) forwards with it too.
+    w0.device.inject([tcpFrame({ sport: 40001, flags: SYN })]);
+    expect(w0.device.takeWritten().map((f) => hex(f.bytes.subarray(0, 6)))).toEqual([hex(parseMac(DR_MAC)!)]);
+  });
+
+  test('negative control: with a neighbour table per queue, that answer is unsolicited on queue 0 and queue 1 never forwards', async () => {
+    const { w0, w1, forwarded } = await drAcrossQueues(false);
+    expect(w0.director.datapath.verdicts[Verdict.ArpLearned]).toBe(0);
+    expect(w0.director.datapath.neighbors.stats.unsolicited).toBe(1);
+    expect(forwarded.filter((f) => !f.startsWith('ffffffffffff'))).toEqual([]);
+    expect(w1.director.datapath.verdicts[Verdict.DropNoServerMac]).toBe(2);
   });
 
   test('rr goes round once for the whole director: flows alternate servers whichever queue they arrive on', async () => {

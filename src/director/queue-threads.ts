@@ -24,6 +24,8 @@ export interface QueueWorkerData {
   mhTableSize?: number;
   icmpEcho?: boolean;
   sloppyTcp?: boolean;
+  /** VS/DR's neighbour table, shared by every queue and the main thread (NeighborMemory.buffer). */
+  neighbors: SharedArrayBuffer;
   /** Where the worker publishes its event-loop delay read-out (metrics/event-loop-delay.ts). */
   loopDelay?: SharedArrayBuffer;
 }

@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { MAX_STEERED_ADDRESSES } from '../../src/director/steering-program.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { curlMany } from '../../src/lab/curl-many.js';
 import { REPO_ROOT, type Daemon } from '../../src/lab/lab-daemons.js';
@@ -78,13 +79,15 @@ describe.skipIf(!canRunNetnsTests())('vstun-director with two TAP queues', () =>
     expect(Object.keys(countByServer(curlMany(lab.client, vipUrl(vip), 24))).sort()).toEqual(['rs1', 'rs2']);
   });
 
-  it('refuses --queues above 1 for a table with a VS/DR server, at start and before touching the host', () => {
-    const cfg = path.join(lab.workDir, 'dr.yaml');
-    writeFileSync(cfg, `director:\n  dr: { bridge: brnever0 }\nservices:\n  - { protocol: tcp, vip: ${vip}, port: 80, scheduler: rr, realServers: [{ address: ${rips[0]}, forward: route }] }\n`);
+  it('refuses --queues above 1 for a table one steering program cannot hold (VS/NAT over its cap), at start and before touching the host', () => {
+    const cfg = path.join(lab.workDir, 'nat-over-cap.yaml');
+    // One more VS/NAT server than the steering program holds addresses (VIP included).
+    const servers = Array.from({ length: MAX_STEERED_ADDRESSES }, (_, i) => `{ address: 10.2.${i >> 7}.${(i & 127) + 1}, forward: masq }`).join(', ');
+    writeFileSync(cfg, `services:\n  - { protocol: tcp, vip: ${vip}, port: 80, scheduler: rr, realServers: [${servers}] }\n`);
     const bad = (args: string[]) => spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist/cli/vstun-director.js'), '--config', cfg, '--control', path.join(lab.workDir, 'never.sock'), '--no-setup', ...args], { encoding: 'utf8', timeout: 30_000 });
     const r = bad(['--queues', '2']);
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain('VS/DR');
+    expect(r.stderr).toContain('VS/NAT');
     expect(r.stderr).toContain('--queues 1');
     for (const q of ['0', '65', 'two']) expect(bad(['--queues', q]).status).toBe(2);
   });

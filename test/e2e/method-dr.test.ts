@@ -4,23 +4,42 @@
 // IP packet unchanged (to the VIP, from the client) in a frame addressed to the server's MAC
 // from the director's MAC; the replies leave the server for the router's MAC, never for the
 // director; -L -n shows Route; SIGTERM takes the TAP out of the bridge again.
+// The director runs with its default queue count (one per core, at least two here), as an
+// operator following an LVS-DR walkthrough would start it, and is driven with vstunadm from
+// an empty table: the servers' ARP answers land on queue 0 (the steering program's choice),
+// and the MACs learned there serve every queue (one shared neighbour table).
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, spawnDaemon, type Daemon } from '../../src/lab/lab-daemons.js';
 import { buildMethodLab, type MethodLab } from '../../src/lab/method-lab.js';
 import { canRunNetnsTests, waitFor } from '../support/netns.js';
 import { admOk, countByServer, curlOnce, startOperatorDirector, startVipApp, tearDown, vipUrl, type OperatorDirector } from '../support/operator.js';
+import { curlMany } from '../../src/lab/curl-many.js';
+import { controlRequest } from '../../src/lab/lab-control.js';
 import { startCapture, tsharkLines } from '../support/methods.js';
 
 const DIRECTOR_MAC = '02:56:53:54:00:02';
+/** Client addresses: their flows spread over both queues (the steering hashes addresses and ports). */
+const CLIENTS = ['10.200.1.2', '10.200.1.3', '10.200.1.4', '10.200.1.5', '10.200.1.6', '10.200.1.7'];
+const PER_CLIENT = 20;
+
+interface QueueSummary {
+  queue: number;
+  framesIn: number;
+  forwarded: number;
+}
 
 describe.skipIf(!canRunNetnsTests())('VS/DR: the TAP on the real servers\' LAN, -g servers', () => {
   let lab: MethodLab;
   let director: OperatorDirector | undefined;
   const daemons: Daemon[] = [];
+  const queues = async (): Promise<QueueSummary[]> => (await controlRequest(director!.control, { v: 1, op: 'queues' })).queues;
+  const verdicts = async () => (await controlRequest(director!.control, { v: 1, op: 'status' })).verdicts as Record<string, number>;
 
   beforeAll(async () => {
     lab = buildMethodLab({ prefix: 'dr', nat: 0, dr: 2, tun: 0 });
+    for (const c of CLIENTS.slice(1)) lab.topo.exec(lab.client, 'ip', ['addr', 'add', `${c}/24`, 'dev', 'eth0']);
     for (const rs of lab.servers) {
       const agent = spawnDaemon(lab, rs.ns, [path.join(REPO_ROOT, 'dist/cli/vstun-agent.js'), '--mode', 'dr', '--vip', lab.vip, '--listen', 'none', '--state-file', path.join(lab.workDir, `agent-rs${rs.index}.state.json`)]);
       daemons.push(agent);
@@ -30,7 +49,8 @@ describe.skipIf(!canRunNetnsTests())('VS/DR: the TAP on the real servers\' LAN, 
       }, 20_000, `the VIP on lo of rs${rs.index}`, 100);
       daemons.push(await startVipApp(lab, rs, [lab.vip]));
     }
-    director = await startOperatorDirector(lab, { config: `director:\n  dr:\n    bridge: ${lab.lanBridge}\n`, extraArgs: ['--queues', '1'] });
+    // The default queue count (one per core); a one-core machine gets two, which is what is tested.
+    director = await startOperatorDirector(lab, { config: `director:\n  dr:\n    bridge: ${lab.lanBridge}\n`, extraArgs: os.availableParallelism() >= 2 ? [] : ['--queues', '2'] });
     admOk(director, ['-A', '-t', `${lab.vip}:80`, '-s', 'rr']);
     for (const rs of lab.servers) admOk(director, ['-a', '-t', `${lab.vip}:80`, '-r', rs.rip, '-g']);
   }, 150_000);
@@ -78,6 +98,24 @@ describe.skipIf(!canRunNetnsTests())('VS/DR: the TAP on the real servers\' LAN, 
     expect(conns).toBeGreaterThanOrEqual(10);
     expect(inPkts).toBeGreaterThan(0);
     expect(outPkts).toBe(0);
+  });
+
+  it(`${CLIENTS.length * PER_CLIENT} curls from ${CLIENTS.length} client addresses on several queues: both queues forward to both servers, none waits for a MAC`, async () => {
+    const before = await queues();
+    expect(before.length).toBeGreaterThanOrEqual(2);
+    const v0 = await verdicts();
+    const answers: string[] = [];
+    for (const c of CLIENTS) answers.push(...curlMany(lab.client, vipUrl(lab.vip), PER_CLIENT, 5, c));
+    expect(answers).toHaveLength(CLIENTS.length * PER_CLIENT);
+    // rr's position is shared by the queues: an even split.
+    expect(countByServer(answers)).toEqual({ rs1: CLIENTS.length * PER_CLIENT / 2, rs2: CLIENTS.length * PER_CLIENT / 2 });
+    const after = await queues();
+    for (let i = 0; i < 2; i++) expect(after[i].forwarded - before[i].forwarded, `queue ${i}: ${JSON.stringify(after)}`).toBeGreaterThan(0);
+    // Both servers' MACs were known on every queue: nothing was dropped waiting for one.
+    const v1 = await verdicts();
+    expect(v1['drop-no-server-mac'] ?? 0, JSON.stringify(v1)).toBe(v0['drop-no-server-mac'] ?? 0);
+    // The answers reached one queue (ARP goes to queue 0) and were learned there, once per request.
+    expect(v1['arp-learned'] ?? 0, JSON.stringify(v1)).toBeGreaterThanOrEqual(2);
   });
 
   it('SIGTERM takes the TAP out of the bridge (the bridge, the operator\'s, stays)', async () => {
