@@ -2,7 +2,10 @@
 // a NAT server (10.0.0.7, port-mapped to 8080, weight 1), a DR server (10.0.0.27, weight 2)
 // and a tunnel server (10.0.0.47, vstun-agent, weight 3) behind `-s wrr`. 600 curls from
 // the client: each server's share is within ±10% of its weight's; -L -n shows Masq, Route
-// and Tunnel; --stats counts replies (OutPkts) for the NAT server only.
+// and Tunnel; --stats counts replies (OutPkts) for the NAT server only. The director runs
+// its default queue count (one per core, at least two here): NAT replies stay on their
+// client's queue through the steering, and the DR server's MAC serves every queue.
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, spawnDaemon, startAgent, type Daemon } from '../../src/lab/lab-daemons.js';
@@ -28,7 +31,7 @@ describe.skipIf(!canRunNetnsTests())('one service, three methods: -m, -g and -i 
     daemons.push(await startVipApp(lab, dr, [lab.vip]));
     daemons.push(await startAgent(lab, tun));
     daemons.push(await startVipApp(lab, tun, [lab.vip]));
-    director = await startOperatorDirector(lab, { config: `director:\n  dr:\n    bridge: ${lab.lanBridge}\n`, extraArgs: ['--queues', '1'] });
+    director = await startOperatorDirector(lab, { config: `director:\n  dr:\n    bridge: ${lab.lanBridge}\n`, extraArgs: os.availableParallelism() >= 2 ? [] : ['--queues', '2'] });
     admOk(director, ['-A', '-t', `${lab.vip}:80`, '-s', 'wrr']);
     admOk(director, ['-a', '-t', `${lab.vip}:80`, '-r', `${nat.rip}:8080`, '-m', '-w', '1']);
     admOk(director, ['-a', '-t', `${lab.vip}:80`, '-r', dr.rip, '-g', '-w', '2']);
