@@ -15,7 +15,7 @@ _vstunadm_services() {
 
 _vstunadm() {
   local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]} first=${COMP_WORDS[1]}
-  local commands='-A -E -D -a -e -d -L -l -C -Z -S -R --set -h --help explain counters reload announce drain undrain import-keepalived'
+  local commands='-A -E -D -a -e -d -L -l -C -Z -S -R --set --queues -h --help explain counters reload announce drain undrain import-keepalived'
   local schedulers='rr wrr lc wlc sed nq sh dh lblc lblcr fo ovf mh twos'
   local flags='sh-fallback sh-port mh-fallback mh-port'
   COMPREPLY=()
@@ -55,7 +55,7 @@ _vstunadm() {
     -S | --save) opts='-n --json' ;;
     -Z | --zero) opts='-t -u' ;;
     explain) opts='-t -u --client --json' ;;
-    counters | announce) opts='--json' ;;
+    counters | announce | --queues) opts='--json' ;;
     --control) COMPREPLY=($(compgen -W "$commands" -- "$cur")); return 0 ;;
     *) opts='' ;;
   esac

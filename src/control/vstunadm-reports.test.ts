@@ -121,6 +121,13 @@ describe('vstunadm health and pmtu', () => {
         icmpSeen: 2,
         fragNeededAccepted: 2,
         fragNeededIgnored: 0,
+      }))
+      // The shape vstun-director's queues op answers (counter-merge.ts summarizeQueue).
+      .register('queues', () => ({
+        queues: [
+          { queue: 0, framesIn: 1204, forwarded: 1150, connections: 12, servers: { [`tcp:${VIP}:80 10.77.3.2`]: { conns: 30, inPkts: 575 }, [`tcp:${VIP}:80 10.77.4.2`]: { conns: 31, inPkts: 575 } } },
+          { queue: 1, framesIn: 998, forwarded: 990, connections: 9, servers: { [`tcp:${VIP}:80 10.77.3.2`]: { conns: 25, inPkts: 500 }, [`tcp:${VIP}:80 10.77.4.2`]: { conns: 24, inPkts: 490 } } },
+        ],
       }));
     await server.listen();
     cleanups.push(async () => {
@@ -151,6 +158,32 @@ describe('vstunadm health and pmtu', () => {
     expect(r.code).toBe(0);
     expect(r.stdout.split('\n')[1]).toBe('10.77.3.2  1500        1400  1400       2           3       1400');
     expect(r.stdout).toContain('ICMP seen 2, frag-needed accepted 2, ignored 0');
+  });
+
+  test('--queues (or queues): each TAP queue, then each server\'s connections and packets per queue', async () => {
+    const sock = await fakeDirector();
+    const expected = [
+      'Queue  FramesIn  Forwarded  Conns',
+      '0      1204      1150       12',
+      '1      998       990        9',
+      '',
+      'Service             Server     Q0 Conns/InPkts  Q1 Conns/InPkts',
+      `tcp:${VIP}:80  10.77.3.2  30/575           25/500`,
+      `tcp:${VIP}:80  10.77.4.2  31/575           24/490`,
+      '',
+    ].join('\n');
+    for (const word of ['--queues', 'queues']) {
+      const r = await run(sock, [word]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(expected);
+    }
+    const j = JSON.parse((await run(sock, ['--queues', '--json'])).stdout);
+    expect(j.schema).toBe('vstun.queues/1');
+    expect(j.queues.map((q: { forwarded: number }) => q.forwarded)).toEqual([1150, 990]);
+    const bad = await run(sock, ['--queues', '-n']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe("vstunadm: queues takes only --json, not '-n' (see vstunadm -h)\n");
   });
 
   test('a director without the op is a clear error, exit 1', async () => {

@@ -1,4 +1,4 @@
-// vstunadm's own reports on the director's `status`, `health` and `pmtu` control ops, as
+// vstunadm's own reports on the director's `status`, `health`, `pmtu` and `queues` control ops, as
 // text tables (or the op's JSON with --json). The shapes are read defensively: a field a
 // director does not send prints as "-", never as a crash.
 
@@ -65,5 +65,29 @@ export function formatPmtu(res: Row): string {
   return `${head}ICMP seen ${text(res.icmpSeen)}, frag-needed accepted ${text(res.fragNeededAccepted)}, ignored ${text(res.fragNeededIgnored)}\n`;
 }
 
-/** The report subcommands: word → control op and formatter. */
-export const REPORTS: Record<string, (res: Row) => string> = { status: formatStatus, health: formatHealth, pmtu: formatPmtu };
+/**
+ * vstunadm --queues: per TAP queue the frames read, forwarded and connection entries, then
+ * each real server's connections and packets in per queue (whether the kernel spreads the load).
+ */
+export function formatQueues(res: Row): string {
+  const queues = (res.queues ?? []) as Row[];
+  if (queues.length === 0) return 'no queue reported\n';
+  const head = table(
+    ['Queue', 'FramesIn', 'Forwarded', 'Conns'],
+    queues.map((q) => [text(q.queue), text(q.framesIn), text(q.forwarded), text(q.connections)]),
+  );
+  const names = [...new Set(queues.flatMap((q) => Object.keys((q.servers ?? {}) as Row)))];
+  if (names.length === 0) return head;
+  const rows = names.map((name) => {
+    const cut = name.lastIndexOf(' ');
+    const counts = queues.map((q) => {
+      const c = ((q.servers ?? {}) as Record<string, Row | undefined>)[name];
+      return c === undefined ? '-' : `${text(c.conns)}/${text(c.inPkts)}`;
+    });
+    return [name.slice(0, cut), name.slice(cut + 1), ...counts];
+  });
+  return `${head}\n${table(['Service', 'Server', ...queues.map((q) => `Q${text(q.queue)} Conns/InPkts`)], rows)}`;
+}
+
+/** The report subcommands: word → control op and formatter (`--queues` is the `queues` report). */
+export const REPORTS: Record<string, (res: Row) => string> = { status: formatStatus, health: formatHealth, pmtu: formatPmtu, queues: formatQueues };

@@ -57,6 +57,7 @@ const HELP = `vstunadm — ipvsadm's commands against vstun-director (VS/TUN onl
                              nothing, when the file is invalid
   vstunadm status|health|pmtu [--json]
                              the director's state, its health checks, its tunnel MTUs
+  vstunadm --queues [--json] per TAP queue: frames read, forwarded, connections, each server's share
   vstunadm -L -c [-t|u VIP:PORT]  connections, optionally of one service only
   vstunadm announce [--json] the VIPs this director has BIRD announce (bgp: section), and why
   vstunadm drain | undrain   withdraw every VIP from BGP (forwarding goes on) | announce again by health
@@ -130,7 +131,9 @@ export async function runVstunadm(argv: readonly string[], io: VstunadmIo): Prom
     io.stderr(`vstunadm: ${err instanceof CommanderError ? err.message.replace(/^error: /, '') : String(err)}\n`);
     return 2;
   }
-  // vstun's reports (status, health, pmtu): one control op each, [--json].
+  // vstun's reports (status, health, pmtu, queues): one control op each, [--json]. `--queues`
+  // is spelled as ipvsadm spells its commands.
+  if (words[0] === '--queues') words[0] = 'queues';
   const report = REPORTS[words[0]];
   if (report !== undefined && Object.hasOwn(REPORTS, words[0])) {
     const rest = words.slice(1);

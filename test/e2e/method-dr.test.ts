@@ -111,6 +111,11 @@ describe.skipIf(!canRunNetnsTests())('VS/DR: the TAP on the real servers\' LAN, 
     expect(countByServer(answers)).toEqual({ rs1: CLIENTS.length * PER_CLIENT / 2, rs2: CLIENTS.length * PER_CLIENT / 2 });
     const after = await queues();
     for (let i = 0; i < 2; i++) expect(after[i].forwarded - before[i].forwarded, `queue ${i}: ${JSON.stringify(after)}`).toBeGreaterThan(0);
+    // What an operator reads: vstunadm --queues, a row per queue and per server.
+    const report = admOk(director!, ['--queues']).split('\n');
+    expect(report[0]).toBe('Queue  FramesIn  Forwarded  Conns');
+    for (let i = 0; i < after.length; i++) expect(report[1 + i]).toMatch(new RegExp(`^${i} +\\d+ +\\d+ +\\d+$`));
+    for (const rs of lab.servers) expect(report.some((l) => l.startsWith(`tcp:${lab.vip}:80`) && l.includes(` ${rs.rip} `)), report.join('\n')).toBe(true);
     // Both servers' MACs were known on every queue: nothing was dropped waiting for one.
     const v1 = await verdicts();
     expect(v1['drop-no-server-mac'] ?? 0, JSON.stringify(v1)).toBe(v0['drop-no-server-mac'] ?? 0);
