@@ -182,7 +182,7 @@ function serverAddresses(desired: readonly ServiceConfig[]): string[] {
  * services and servers are not touched. Call it inside director.exclusive().
  */
 export async function reconcile(director: Director, desired: readonly ServiceConfig[], defaultPolicy: NodestPolicy): Promise<ReconcileSummary> {
-  // Masquerading and direct routing need one TAP queue (queue-checks.ts), before anything is looked up.
+  // Masquerading needs one TAP queue without steering (queue-checks.ts), before anything is looked up.
   checkQueuesCanServe(director, desired);
   try {
     await director.prepareSources(serverAddresses(desired));

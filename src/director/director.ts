@@ -128,7 +128,7 @@ export interface DirectorQueues {
   connections(limit: number): Promise<DirectorConnectionSnapshot[]>;
   /** How many queues (workers). */
   readonly count: number;
-  /** `vstunadm explain` on the queue that holds the flow (see QueuePool.explain). */
+  /** `vstunadm explain` on the queue that holds the flow, else the one its packets are steered to (see QueuePool.explain). */
   explain(query: FlowQuery): Promise<FlowAnswer>;
   /** The TAP's queue steering by client (queue-steering.ts); null or absent: the kernel's flow hash. */
   readonly steering?: SteeringCheck | null;

@@ -16,6 +16,8 @@ import { validateDirectorConfig } from '../control/config-loader.js';
 import type { Director } from './director.js';
 import { ProbePinTable } from './probe-pins.js';
 import { QueuePool, type PoolPort } from './queue-pool.js';
+import { QueueSteering } from './queue-steering.js';
+import { definitionsOf } from '../control/service-definitions.js';
 import { singleQueueReason } from '../control/queue-checks.js';
 import { explainFlow } from '../control/flow-explainer.js';
 import type { ServiceKey } from '../control/admin-model.js';
@@ -279,6 +281,31 @@ describe('QueuePool: counters and connections come back summed', () => {
     expect(fresh.reason).toBe('scheduler');
     expect((await t.main.queues!.explain({ service: { protocol: 'tcp', vip: VIP, port: 81 }, client: { address: CLIENT, port: 1 } })).reason).toBe('no-service');
     await expect(t.main.queues!.explain({ service: { protocol: 'tcp', vip: 'fd00::1', port: 80 }, client: { address: 'fd00::2', port: 1 } })).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED' });
+  });
+
+  test('explain of a flow no queue holds asks the queue the steering program sends it to (queue 0 without steering)', async () => {
+    const t = build('wlc');
+    await t.pool.start();
+    // Queue 0 holds one connection: its wlc now picks the other server; queue 1, with none, the first.
+    const busy = t.send(0, tcpFrame({ sport: 48000, flags: SYN }));
+    expect(busy).toBe(RS1);
+    const ask = (port: number) => t.main.queues!.explain({ service: { protocol: 'tcp', vip: VIP, port: 80 }, client: { address: CLIENT, port } });
+    const own = async (q: number, port: number) => explainFlow(t.workers[q].director, { protocol: 'tcp', vip: VIP, port: 80 } as ServiceKey, { address: CLIENT, port }).server;
+    expect([await own(0, 1), await own(1, 1)]).toEqual([RS2, RS1]);
+    // No steering: queue 0's answer, whatever queue the kernel's hash would pick.
+    expect((await ask(1)).server).toBe(RS2);
+    // A real QueueSteering (its program built, the kernel's side faked): ports whose flow it sends to each queue.
+    const steering = new QueueSteering({ bpfLoadSteering: () => 7, tunSetSteering: () => undefined, closeFd: () => undefined }, 0, QUEUES);
+    steering.sync(definitionsOf(t.main));
+    t.pool.steering = steering;
+    const portTo = (q: number) => Array.from({ length: 64 }, (_, i) => 50000 + i).find((p) => steering.queueOf(CLIENT, p, VIP, 80) === q)!;
+    for (const q of [0, 1]) {
+      const e = await ask(portTo(q));
+      expect(e.reason, `queue ${q}`).toBe('scheduler');
+      expect(e.server, `queue ${q}`).toBe(q === 0 ? RS2 : RS1);
+    }
+    // A flow some queue holds is still answered by that queue.
+    expect(await ask(48000)).toMatchObject({ reason: 'connection', server: RS1 });
   });
 
   test('-Z zeroes every queue, and a report sent before the -Z does not bring the counts back', async () => {

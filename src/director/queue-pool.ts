@@ -231,19 +231,23 @@ export class QueuePool implements DirectorQueues {
 
   /**
    * `vstunadm explain` over every queue: the queue that holds the flow's entry (or template)
-   * answers; with none, queue 0 says what its scheduler would pick now (each queue keeps
-   * its own rr position). Throws the workers' error (e.g. no such service).
+   * answers; with none, the queue the steering program would send the flow to says what its
+   * scheduler would pick now (each queue keeps its own counts); without steering (the
+   * kernel's flow hash, which the director cannot compute), queue 0. Throws the workers'
+   * error (e.g. no such service).
    */
   async explain(query: FlowQuery): Promise<FlowAnswer> {
     const replies = await this.ask((seq) => ({ t: 'explain', seq, query }));
-    const answers: FlowAnswer[] = [];
+    const answers = new Map<number, FlowAnswer>();
     for (let q = 0; q < this.ports.length; q++) {
       const r = replies.get(q);
       if (r?.t !== 'explain') continue;
       if (r.error !== null) throw Object.assign(new Error(r.error.message), { code: r.error.code });
-      if (r.explanation !== null) answers.push(r.explanation);
+      if (r.explanation !== null) answers.set(q, r.explanation);
     }
-    const found = answers.find((a) => a.reason === 'connection') ?? answers.find((a) => a.reason === 'template') ?? answers[0];
+    const all = [...answers.values()];
+    const steered = this.steering?.queueOf(query.client.address, query.client.port, query.service.vip, query.service.port) ?? null;
+    const found = all.find((a) => a.reason === 'connection') ?? all.find((a) => a.reason === 'template') ?? (steered !== null ? answers.get(steered) : undefined) ?? all[0];
     if (found === undefined) throw Object.assign(new Error('no queue worker answered; try again'), { code: 'ERR_BUSY' });
     return found;
   }

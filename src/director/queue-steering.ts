@@ -9,7 +9,7 @@ import { parseNetmaskText } from '../wire/address-text.js';
 import { parseIpv6 } from '../wire/ipv6-address.js';
 import type { NativeAddon } from '../native/addon.js';
 import { parseIpv4 } from './ipv4-text.js';
-import { buildSteeringProgram, MAX_STEERED_ADDRESSES, steeredAddressCount, type SteeringSets } from './steering-program.js';
+import { buildSteeringProgram, MAX_STEERED_ADDRESSES, steeredAddressCount, steeredQueue, type SteeringSets } from './steering-program.js';
 
 export type SteeringAddon = Pick<NativeAddon, 'bpfLoadSteering' | 'tunSetSteering' | 'closeFd'>;
 
@@ -86,6 +86,8 @@ export class QueueSteering {
   private prepared: { key: string; fd: number } | null = null;
   /** False when the attached program left persistent VIPs to the flow hash (over the cap). */
   persistenceSteered = true;
+  /** What the attached program was built from (null: none attached). */
+  private attachedSets: SteeringSets | null = null;
 
   /**
    * @param addon    bpf() and the TAP ioctl
@@ -146,7 +148,23 @@ export class QueueSteering {
     if (this.attachedFd >= 0) this.addon.closeFd(this.attachedFd);
     this.attachedFd = fd;
     this.attachedKey = key;
+    this.attachedSets = sets;
     return true;
+  }
+
+  /**
+   * The queue the attached program sends a TCP/UDP packet from client:clientPort to
+   * vip:vipPort (address texts), or null: no program attached, or addresses it cannot parse
+   * or of two families.
+   */
+  queueOf(client: string, clientPort: number, vip: string, vipPort: number): number | null {
+    if (this.attachedSets === null) return null;
+    const c4 = parseIpv4(client);
+    const v4 = parseIpv4(vip);
+    if (c4 !== null && v4 !== null) return steeredQueue(this.attachedSets, this.queues, c4, clientPort, v4, vipPort);
+    const c6 = parseIpv6(client);
+    const v6 = parseIpv6(vip);
+    return c6 !== null && v6 !== null ? steeredQueue(this.attachedSets, this.queues, c6, clientPort, v6, vipPort) : null;
   }
 
   /** True once a program is attached. */

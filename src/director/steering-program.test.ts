@@ -3,7 +3,7 @@
 // program run by the kernel over real frames (BPF_PROG_TEST_RUN), as the TAP would run it.
 import { describe, expect, it } from 'vitest';
 import { loadAddon } from '../native/addon.js';
-import { buildSteeringProgram, MAX_STEERED_ADDRESSES, type SteeringSets } from './steering-program.js';
+import { buildSteeringProgram, MAX_STEERED_ADDRESSES, steeredQueue, type SteeringSets } from './steering-program.js';
 import { fittingSets, probeSteering, QueueSteering, steeringLimitReason, steeringSetsOf } from './queue-steering.js';
 import { validateDirectorConfig } from '../control/config-loader.js';
 
@@ -326,6 +326,28 @@ describe.skipIf(!canLoad)('the loaded program, run by the kernel (BPF_PROG_TEST_
     arp[12] = 0x08;
     arp[13] = 0x06;
     expect(run(4, [arp, new Uint8Array(20).fill(0x08, 12, 13)])).toEqual([0, 0]);
+  });
+
+  it('steeredQueue (what explain asks) gives the queue the kernel-run program gives, client-keyed or by flow, IPv4 and IPv6', () => {
+    const vip6 = v6([0x20010db8, 0, 0, 1]);
+    const plain6 = v6([0x20010db8, 0, 0, 2]);
+    const cs6 = Array.from({ length: 24 }, (_, i) => v6([0x20010db8, 0xff, i * 7919, i + 1]));
+    // A persistence netmask: the IPv4 client key is the client's /24.
+    const grouped = { ...sets, clientPrefix4: 24 };
+    for (const s of [sets, grouped]) {
+      for (const queues of [2, 3, 7]) {
+        for (const vip of [VIP, PVIP, OTHER]) {
+          const flows = clients.map((c, i) => ({ c, sport: 1024 + i * 977, dport: 80 + i }));
+          const kernel = run(queues, flows.map((f) => frame4(f.c, vip, 6, f.sport, f.dport)), s);
+          expect(flows.map((f) => steeredQueue(s, queues, ip4(f.c), f.sport, ip4(vip), f.dport)), `${vip} on ${queues}`).toEqual(kernel);
+        }
+        for (const vip of [vip6, plain6]) {
+          const kernel = run(queues, cs6.map((c, i) => frame6(c, vip, 17, 5000 + i * 31, 53)), s);
+          expect(cs6.map((c, i) => steeredQueue(s, queues, c, 5000 + i * 31, vip, 53))).toEqual(kernel);
+        }
+      }
+    }
+    expect(() => steeredQueue(sets, 2, ip4(VIP), 1, vip6, 2)).toThrow(TypeError);
   });
 });
 

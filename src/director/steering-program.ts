@@ -314,3 +314,24 @@ function xorWords6(a: Assembler, offset: number): void {
     a.xorReg(9, 0);
   }
 }
+
+/**
+ * The queue the program built from `sets` for `queues` queues gives a client's TCP or UDP
+ * packet (no fragment, no IPv6 extension header) to a VIP: the generated code's key and mix,
+ * for the control plane (`vstunadm explain` asks the queue a new flow would land on).
+ * Addresses are uint32 (IPv4) or 16 bytes (IPv6), client and VIP of one family; ports 0..65535.
+ */
+export function steeredQueue(sets: SteeringSets, queues: number, client: number | Uint8Array, clientPort: number, vip: number | Uint8Array, vipPort: number): number {
+  const ports = ((clientPort << 16) | vipPort) | 0;
+  let key: number;
+  if (typeof client === 'number' && typeof vip === 'number') {
+    const byClient = sets.clientVips4.some((v) => (v | 0) === (vip | 0));
+    key = byClient ? client & mask4(sets.clientPrefix4) : client ^ vip ^ ports;
+  } else if (typeof client !== 'number' && typeof vip !== 'number') {
+    const byClient = sets.clientVips6.some((v) => v.every((b, i) => b === vip[i]));
+    const fold = (a: Uint8Array) => words6(a).reduce((x, w) => x ^ w, 0);
+    key = byClient ? fold(client) : fold(client) ^ fold(vip) ^ ports;
+  } else throw new TypeError('steeredQueue: the client and the VIP must be of one family');
+  key ^= key >>> 16;
+  return (Math.imul(key, MIX) >>> 16) % queues;
+}
