@@ -104,6 +104,11 @@ export class NeighborMemory {
 
 export class NeighborResolver {
   readonly memory: NeighborMemory;
+  /**
+   * memory.versions, read per packet without Atomics (an aligned Int32 never tears) as a hint
+   * that a slot moved; refresh() then reads it under the seqlock.
+   */
+  private readonly versions: Int32Array;
   /** This thread's address → slot (only addresses present in the shared table). */
   private readonly index = new Map<number, number>();
   /** The slots in `index`, in the order this thread met them. */
@@ -131,6 +136,7 @@ export class NeighborResolver {
     memory?: NeighborMemory,
   ) {
     this.memory = memory ?? NeighborMemory.create(options.capacity, false);
+    this.versions = this.memory.versions;
     const s = this.memory.slots;
     this.order = new Int32Array(this.memory.capacity);
     this.macs = new Uint8Array(s * MAC_LENGTH);
@@ -147,11 +153,13 @@ export class NeighborResolver {
    * known and fresh; else notes that it is wanted (a request goes out) and returns false.
    */
   macOf(ip: number, out: Uint8Array, off: number, now: number): boolean {
-    const i = this.slotOf(ip, false);
+    // This thread's index first (the per-packet case), then the shared table.
+    const i = this.index.get(ip) ?? this.slotOf(ip, false);
     if (i >= 0) {
-      this.refresh(i, now);
+      if (this.versions[i] !== this.seen[i]) this.refresh(i, now);
       if (now - this.learnedAt[i] < this.options.ttlMs) {
-        this.copyOut(i, out, off);
+        const b = i * MAC_LENGTH;
+        for (let k = 0; k < MAC_LENGTH; k++) out[off + k] = this.macs[b + k];
         return true;
       }
     }
