@@ -4,7 +4,7 @@
 // from the RFCs), with the text and sequence numbers the rewrite should produce, never with
 // the FTP helper's code.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ACK, CLIENT, DIRECTOR_MAC, KERNEL_MAC, PSH, SYN, ethernet, hex, ipv4, tcp, VIP } from '../../test/fixtures/director/frames.js';
+import { ACK, CLIENT, DIRECTOR_MAC, KERNEL_MAC, PSH, RST, SYN, ethernet, hex, ipv4, tcp, VIP } from '../../test/fixtures/director/frames.js';
 import { startTestDirector, type TestDirector } from '../../test/fixtures/control/test-director.js';
 import { FtpExpectations } from './ftp-helper.js';
 import { FtpControl } from './pipeline/ftp-control.js';
@@ -226,6 +226,36 @@ describe('FTP through VS/NAT: data connections', () => {
     send(t, inFrame({ ...C, flags: PSH | ACK, seq: 124, ack: 7000, text: 'EPRT |1|10.77.1.2|40002|\r\n' }));
     const s = { src: RS, dst: CLIENT, sport: 20, dport: 40002 };
     expect(send(t, inFrame({ ...s, flags: SYN, seq: 1 }))).toEqual([outFrame({ ...s, src: VIP, flags: SYN, seq: 1 })]);
+  });
+});
+
+describe('FTP data connections after -C: ids reused by a new service', () => {
+  it('an open active data connection whose service was cleared does not pass to (or count for) the new service that got its ids', async () => {
+    const t = await ftpDirector();
+    handshake(t);
+    send(t, inFrame({ ...C, flags: PSH | ACK, seq: 100, ack: 7000, text: 'PORT 10,77,1,2,156,65\r\n' }));
+    const s = { src: RS, dst: CLIENT, sport: 20, dport: 40001 };
+    const c = { src: CLIENT, dst: VIP, sport: 40001, dport: 20 };
+    expect(send(t, inFrame({ ...s, flags: SYN, seq: 900 }))).toEqual([outFrame({ ...s, src: VIP, flags: SYN, seq: 900 })]);
+    expect(send(t, inFrame({ ...c, flags: SYN | ACK, seq: 30, ack: 901 }))).toHaveLength(1);
+    expect(send(t, inFrame({ ...s, flags: ACK, seq: 901, ack: 31 }))).toHaveLength(1);
+    // The control connection ends (client RST) and expires; -C then frees the ids at once.
+    send(t, inFrame({ ...C, flags: RST | ACK, seq: 124, ack: 7000 }));
+    t.clock.now += 300_000;
+    t.director.table.sweep(t.clock.now, t.director.table.stats().slots);
+    expect(t.director.table.size).toBe(0);
+    expect((await t.vstunadm(['-C'])).code).toBe(0);
+    // A new service on another VIP, with the same server address: it gets ids 0 and 0 again.
+    expect((await t.vstunadm(['-A', '-t', '10.77.0.101:80', '-s', 'rr'])).code).toBe(0);
+    expect((await t.vstunadm(['-a', '-t', '10.77.0.101:80', '-r', RS, '-m'])).code).toBe(0);
+    const [svc] = t.director.registry.list();
+    const rs = t.director.registry.servers.find((r) => r !== undefined)!;
+    expect([svc.id, rs.id]).toEqual([0, 0]);
+    const before = verdict(t, Verdict.DropNatReplyNoFlow);
+    expect(send(t, inFrame({ ...s, flags: PSH | ACK, seq: 901, ack: 31, text: 'data' }))).toEqual([]);
+    expect(verdict(t, Verdict.DropNatReplyNoFlow)).toBe(before + 1);
+    expect(send(t, inFrame({ ...c, flags: ACK, seq: 31, ack: 905 }))).toEqual([]);
+    expect([rs.stats.inPkts, rs.stats.outPkts, svc.stats.inPkts, svc.stats.outPkts]).toEqual([0, 0, 0, 0]);
   });
 });
 

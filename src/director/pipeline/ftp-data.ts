@@ -59,7 +59,7 @@ export class FtpData {
       if (e < 0) return Verdict.DropNoService;
       const svc = this.registry.services[this.expectations.serviceOf(e)];
       const rs = this.registry.servers[this.expectations.serverOf(e)];
-      if (svc === undefined || rs === undefined || rs.forward !== FORWARD_NAT || svc.vip !== rec.vaddr) return Verdict.DropNoService;
+      if (svc === undefined || rs === undefined || rs.serviceId !== svc.id || rs.forward !== FORWARD_NAT || svc.vip !== rec.vaddr) return Verdict.DropNoService;
       const state = nextTcpStateNat(TcpState.None, flags, false);
       r = conns.add(rec.caddr, rec.cport, rec.vaddr, rec.vport, rs.address, rec.vport, svc.id, rs.id, state, now + this.timeouts.forState(state), now);
       if (r < 0) return Verdict.DropTableFull;
@@ -89,7 +89,7 @@ export class FtpData {
       if (e < 0) return Verdict.DropNotVip;
       const svc = this.registry.services[this.expectations.serviceOf(e)];
       const rs = this.registry.servers[this.expectations.serverOf(e)];
-      if (svc === undefined || rs === undefined || rs.address !== rip) return Verdict.DropNotVip;
+      if (svc === undefined || rs === undefined || rs.serviceId !== svc.id || rs.forward !== FORWARD_NAT || rs.address !== rip) return Verdict.DropNotVip;
       const state = nextTcpStateNat(TcpState.None, flags, true);
       r = conns.add(client, cport, svc.vip, svc.port - 1, rip, rport, svc.id, rs.id, state, now + this.timeouts.forState(state), now);
       if (r < 0) return Verdict.DropTableFull;
@@ -107,11 +107,18 @@ export class FtpData {
     conns.touch(r, state, now + this.timeouts.forState(state), now);
   }
 
-  /** rec.svc and rec.rs from record r (false when the service or server was deleted meanwhile). */
+  /**
+   * rec.svc and rec.rs from record r: false when the service or server was deleted meanwhile,
+   * or when its id now names another one (records and expectations hold ids without keeping
+   * them from reuse, as connection entries do: after -D or -C, an id can go to a new service
+   * or server, which must not inherit this connection or its counts).
+   */
   private bind(rec: PacketRecord, r: number): boolean {
-    const svc = this.registry.services[this.conns.serviceOf(r)];
-    const rs = this.registry.servers[this.conns.serverOf(r)];
+    const conns = this.conns;
+    const svc = this.registry.services[conns.serviceOf(r)];
+    const rs = this.registry.servers[conns.serverOf(r)];
     if (svc === undefined || rs === undefined) return false;
+    if (rs.serviceId !== svc.id || rs.address !== conns.ripOf(r) || svc.vip !== conns.vipOf(r)) return false;
     rec.action = ACTION_CONNECTION;
     rec.svc = svc;
     rec.rs = rs;
