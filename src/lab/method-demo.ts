@@ -53,7 +53,7 @@ export async function runMethodDemo(o: MethodDemoOptions): Promise<void> {
       `  - { protocol: tcp, vip: "${lab.vip}", port: 80, scheduler: rr, realServers: [${servers.join(', ')}] }`,
       '',
     ].join('\n');
-    const director = await startDirector(lab, { config, extraArgs: ['--queues', '1'] });
+    const director = await startDirector(lab, { config });
     daemons.push(director);
     say(
       nat
