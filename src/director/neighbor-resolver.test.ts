@@ -165,4 +165,40 @@ describe('NeighborResolver over one NeighborMemory (the queues of a multi-queue 
       { numRuns: 200 },
     );
   });
+
+  it('a MAC that another queue rewrites while this queue copies it is never used torn: the packet gets the last whole MAC, the next one the new MAC', () => {
+    const memory = NeighborMemory.create(4);
+    const opts = { capacity: 4, retryMs: 1000, failAfter: 3, ttlMs: 60_000 };
+    const writer = new NeighborResolver(opts, NeighborMemory.attach(memory.buffer));
+    const readerMemory = NeighborMemory.attach(memory.buffer);
+    const reader = new NeighborResolver(opts, readerMemory);
+    const A = Uint8Array.from([2, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa]);
+    const B = Uint8Array.from([2, 0xbb, 0xbb, 0xbb, 0xbb, 0xbb]);
+    const C = Uint8Array.from([2, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc]);
+    reader.want(RS, 0);
+    reader.takeRequests(0, () => {});
+    expect(writer.learn(RS, A, 0, 0)).toBe(true);
+    const out = new Uint8Array(6);
+    expect(reader.macOf(RS, out, 0, 1)).toBe(true);
+    expect([...out]).toEqual([...A]);
+    // The server's MAC changes twice; the second write lands while the reader is half-way
+    // through copying the first (another thread, interleaved here at that exact byte).
+    expect(writer.learn(RS, B, 0, 2)).toBe(true);
+    const macs = readerMemory.macs;
+    let reads = 0;
+    Object.defineProperty(readerMemory, 'macs', {
+      value: new Proxy(macs, {
+        get(target, key) {
+          if (typeof key === 'string' && /^[0-9]+$/.test(key) && ++reads === 4) writer.learn(RS, C, 0, 3);
+          return Reflect.get(target, key, target);
+        },
+      }),
+    });
+    expect(reader.macOf(RS, out, 0, 4)).toBe(true);
+    expect(reads).toBeGreaterThanOrEqual(4);
+    // Whole: A (the copy it had; B was overtaken mid-read), never three bytes of B and three of C.
+    expect([...out]).toEqual([...A]);
+    expect(reader.macOf(RS, out, 0, 5)).toBe(true);
+    expect([...out]).toEqual([...C]);
+  });
 });

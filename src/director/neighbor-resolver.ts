@@ -123,6 +123,8 @@ export class NeighborResolver {
   private readonly unanswered: Uint16Array;
   private readonly pending: Uint8Array;
   private pendingCount = 0;
+  /** refresh()'s read of a shared MAC, kept only once its version held. */
+  private readonly scratch = new Uint8Array(MAC_LENGTH);
   /** 32 - log2(slots): the hash's top bits pick the first slot. */
   private readonly shift: number;
   readonly stats: NeighborStats = { entries: 0, requests: 0, replies: 0, failures: 0, unsolicited: 0, full: 0 };
@@ -238,14 +240,20 @@ export class NeighborResolver {
     return i >= 0 && (this.seen[i] !== 0 || Atomics.load(this.memory.versions, i) !== 0);
   }
 
-  /** Takes another thread's newer MAC for slot i into this thread's copy (a torn read waits for the next packet). */
+  /**
+   * Takes another thread's newer MAC for slot i into this thread's copy. Read into a scratch
+   * first: a read that a writer overtook is thrown away whole (this packet keeps the last
+   * whole MAC, the next one retries), never half copied over the MAC this packet is sent to.
+   */
   private refresh(i: number, now: number): void {
     const m = this.memory;
     const v = Atomics.load(m.versions, i);
     if (v === this.seen[i] || (v & 1) === 1 || v === 0) return;
     const b = i * MAC_LENGTH;
-    for (let k = 0; k < MAC_LENGTH; k++) this.macs[b + k] = m.macs[b + k];
+    const t = this.scratch;
+    for (let k = 0; k < MAC_LENGTH; k++) t[k] = m.macs[b + k];
     if (Atomics.load(m.versions, i) !== v) return;
+    for (let k = 0; k < MAC_LENGTH; k++) this.macs[b + k] = t[k];
     this.seen[i] = v;
     this.learnedAt[i] = now;
     this.unanswered[i] = 0;
