@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { ConnTable, KIND_TCP, KIND_UDP } from './conn-table.js';
+import { ConnTable, homeSlot, KIND_TCP, KIND_UDP } from './conn-table.js';
 import { TcpState } from './tcp-state.js';
 
 function recorder() {
@@ -103,5 +103,24 @@ describe('ConnTable', () => {
     const perEntry = t.byteLength / t.capacity;
     console.log(`conn table: ${t.capacity} entries, ${t.slots} slots, ${t.byteLength} bytes, ${perEntry.toFixed(2)} bytes/entry`);
     expect(perEntry).toBeLessThanOrEqual(64);
+  });
+
+  test('homeSlot: every uint32 hash lands in 0..slots-1, in order, for table sizes up to the largest', () => {
+    // The largest capacity (64 Mi entries) needs ceil(2^26 / 0.75) + 1 slots.
+    for (const slots of [1, 2, 3, 7, 87382, 1398103, 89478487]) {
+      const scale = slots / 0x100000000;
+      expect(homeSlot(0, scale)).toBe(0);
+      expect(homeSlot(0xffffffff, scale)).toBe(slots - 1);
+      expect(homeSlot(0xfffffffe, scale)).toBeLessThan(slots);
+    }
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 89478487 }), fc.nat(0xffffffff), fc.nat(0xffffffff), (slots, a, b) => {
+        const scale = slots / 0x100000000;
+        const ha = homeSlot(a, scale);
+        expect(Number.isInteger(ha) && ha >= 0 && ha < slots).toBe(true);
+        // Monotonic in the hash: the top bits choose the slot, so a run of slots is a hash range.
+        if (a <= b) expect(ha).toBeLessThanOrEqual(homeSlot(b, scale));
+      }),
+    );
   });
 });

@@ -6,7 +6,7 @@
 //
 // Entry layout: one 32-byte record per slot in a single buffer (slots = capacity / 0.75
 // → 43 bytes per entry), so that a lookup reads one cache line, not one per field:
-//   word 0  hash   u32  key hash (home slot = hash % slots; also short-circuits compares)
+//   word 0  hash   u32  key hash (home slot = hash * slots / 2^32; also short-circuits compares)
 //   word 1  caddr  u32  client address      word 2  vaddr u32  virtual address
 //   word 3  ports  u32  cport << 16 | vport word 4  rs    u32  real-server id
 //   (a u32 server id: 10 000 services x 10 servers is more than 65 535 servers)
@@ -57,6 +57,16 @@ function packMeta(kind: number, state: number, svcId: number): number {
   return ((kind & KIND_MASK) | ((state & 0xff) << STATE_SHIFT) | ((svcId & 0xffff) << SVC_SHIFT)) >>> 0;
 }
 
+/**
+ * The home slot of a key hash (uint32) in a table of slots = scale * 2^32: hash * slots / 2^32,
+ * a multiply where `hash % slots` would be an integer division (about a third of a lookup's
+ * time). Always < slots: the product's relative rounding error (2^-53) is smaller than the
+ * gap 2^-32 between (2^32 - 1) / 2^32 and 1.
+ */
+export function homeSlot(hash: number, scale: number): number {
+  return Math.floor(hash * scale);
+}
+
 /** Told about every entry that leaves the table, so per-server counts stay right. */
 export interface ConnAccounting {
   released(rsId: number, kind: number, state: number): void;
@@ -75,6 +85,8 @@ export interface ConnTableStats {
 export class ConnTable {
   readonly capacity: number;
   readonly slots: number;
+  /** slots / 2^32: a key's home slot is floor(hash * homeScale) (see homeSlot). */
+  private readonly homeScale: number;
   /** The slots' records, WORDS u32 words each (fields at the W_* offsets). */
   private readonly words: Uint32Array;
   /** The same buffer as f64: a slot's expiry is at slot * 4 + 3. */
@@ -102,6 +114,7 @@ export class ConnTable {
     }
     this.capacity = capacity;
     this.slots = Math.ceil(capacity / LOAD) + 1;
+    this.homeScale = this.slots / 0x100000000;
     const buffer = new ArrayBuffer(this.slots * WORDS * 4);
     this.words = new Uint32Array(buffer);
     this.f64 = new Float64Array(buffer);
@@ -127,7 +140,7 @@ export class ConnTable {
     const h = hash4(this.seed, kind, caddr, ports, vaddr);
     const n = this.slots;
     const w = this.words;
-    let i = h % n;
+    let i = homeSlot(h, this.homeScale);
     for (;;) {
       const b = i * WORDS;
       const k = w[b + W_META] & KIND_MASK;
@@ -173,7 +186,7 @@ export class ConnTable {
     const h = hash4(this.seed, kind, caddr, ports, vaddr);
     const n = this.slots;
     const w = this.words;
-    let i = h % n;
+    let i = homeSlot(h, this.homeScale);
     while ((w[i * WORDS + W_META] & KIND_MASK) !== 0) i = i + 1 === n ? 0 : i + 1;
     const b = i * WORDS;
     w[b + W_HASH] = h;
@@ -362,7 +375,7 @@ export class ConnTable {
     for (;;) {
       j = j + 1 === n ? 0 : j + 1;
       if (this.kindByte(j) === 0) break;
-      const home = w[j * WORDS + W_HASH] % n;
+      const home = homeSlot(w[j * WORDS + W_HASH], this.homeScale);
       // Move j into the hole unless its home lies cyclically in (hole, j].
       const stays = hole <= j ? hole < home && home <= j : hole < home || home <= j;
       if (stays) continue;
