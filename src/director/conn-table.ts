@@ -67,6 +67,32 @@ export function homeSlot(hash: number, scale: number): number {
   return Math.floor(hash * scale);
 }
 
+/**
+ * A new entry for insert: its key, as lookup takes it (address ids), and what it holds. One
+ * object per caller, refilled for each insert: named fields where ten positional numbers
+ * were easy to pass in the wrong order.
+ */
+export interface ConnEntry {
+  /** KIND_* (the table adds the IPv6 bit). */
+  kind: number;
+  caddr: number;
+  cport: number;
+  vaddr: number;
+  vport: number;
+  /** Service id (u16). */
+  svcId: number;
+  /** Real-server id, or what the table's owner keeps there (a record number). */
+  rsId: number;
+  /** TCP state or UDP_STATE (u8). */
+  state: number;
+  /** Expiry, ms on the monotonic clock. */
+  expires: number;
+}
+
+export function newConnEntry(): ConnEntry {
+  return { kind: 0, caddr: 0, cport: 0, vaddr: 0, vport: 0, svcId: 0, rsId: 0, state: 0, expires: 0 };
+}
+
 /** Told about every entry that leaves the table, so per-server counts stay right. */
 export interface ConnAccounting {
   released(rsId: number, kind: number, state: number): void;
@@ -160,20 +186,13 @@ export class ConnTable {
   /**
    * Inserts a new entry (the caller has checked there is none with this key) and returns its
    * slot. At capacity, one entry is evicted first; returns -1 only if nothing can be evicted.
+   * `entry` is read, not kept: a caller refills one object per insert (newConnEntry).
    */
-  insert(
-    kind: number,
-    caddr: number,
-    cport: number,
-    vaddr: number,
-    vport: number,
-    svcId: number,
-    rsId: number,
-    state: number,
-    expires: number,
-    now: number,
-  ): number {
+  insert(entry: Readonly<ConnEntry>, now: number): number {
     if (this.count >= this.capacity && !this.evictOne(now)) return -1;
+    let kind = entry.kind;
+    let caddr = entry.caddr;
+    let vaddr = entry.vaddr;
     if (caddr >= IPV6_ID_BASE) {
       // The entry holds its addresses in the side table until it goes.
       this.addresses.retain(caddr);
@@ -182,7 +201,7 @@ export class ConnTable {
       this.addresses.retain(vaddr);
       vaddr -= IPV6_ID_BASE;
     }
-    const ports = ((cport << 16) | vport) >>> 0;
+    const ports = ((entry.cport << 16) | entry.vport) >>> 0;
     const h = hash4(this.seed, kind, caddr, ports, vaddr);
     const n = this.slots;
     const w = this.words;
@@ -193,9 +212,9 @@ export class ConnTable {
     w[b + W_CADDR] = caddr;
     w[b + W_VADDR] = vaddr;
     w[b + W_PORTS] = ports;
-    w[b + W_RS] = rsId;
-    w[b + W_META] = packMeta(kind, state, svcId);
-    this.f64[i * F64_PER_SLOT + F_EXPIRES] = expires;
+    w[b + W_RS] = entry.rsId;
+    w[b + W_META] = packMeta(kind, entry.state, entry.svcId);
+    this.f64[i * F64_PER_SLOT + F_EXPIRES] = entry.expires;
     this.count++;
     return i;
   }
