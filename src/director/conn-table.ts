@@ -5,7 +5,8 @@
 // established one, found by a bounded scan from the sweep cursor.
 //
 // Entry layout: one 32-byte record per slot in a single buffer (slots = capacity / 0.75
-// → 43 bytes per entry), so that a lookup reads one cache line, not one per field:
+// → 43 bytes per entry, 44 with the occupancy byte of each slot, see `live`), so that a
+// lookup reads one cache line, not one per field:
 //   word 0  hash   u32  key hash (home slot = hash * slots / 2^32; also short-circuits compares)
 //   word 1  caddr  u32  client address      word 2  vaddr u32  virtual address
 //   word 3  ports  u32  cport << 16 | vport word 4  rs    u32  real-server id
@@ -117,6 +118,13 @@ export class ConnTable {
   private readonly words: Uint32Array;
   /** The same buffer as f64: a slot's expiry is at slot * 4 + 3. */
   private readonly f64: Float64Array;
+  /**
+   * 1 per occupied slot. The sweep and the eviction scan walk these (64 slots per cache
+   * line) and read a record only for a live slot: walking the 32-byte records themselves
+   * (2 per line) made each per-batch sweep read 8 KB, mostly of empty slots, which with the
+   * TAP's small batches cost as much as forwarding them. Lookups read the record's own kind.
+   */
+  private readonly live: Uint8Array;
   private count = 0;
   private cursor = 0;
   private expiredCount = 0;
@@ -144,6 +152,7 @@ export class ConnTable {
     const buffer = new ArrayBuffer(this.slots * WORDS * 4);
     this.words = new Uint32Array(buffer);
     this.f64 = new Float64Array(buffer);
+    this.live = new Uint8Array(this.slots);
   }
 
   get size(): number {
@@ -152,7 +161,7 @@ export class ConnTable {
 
   /** Bytes held by all the table's arrays. */
   get byteLength(): number {
-    return this.words.byteLength;
+    return this.words.byteLength + this.live.byteLength;
   }
 
   /** Slot of a live entry, or -1. An entry found expired is removed and reported as a miss. */
@@ -215,6 +224,7 @@ export class ConnTable {
     w[b + W_RS] = entry.rsId;
     w[b + W_META] = packMeta(kind, entry.state, entry.svcId);
     this.f64[i * F64_PER_SLOT + F_EXPIRES] = entry.expires;
+    this.live[i] = 1;
     this.count++;
     return i;
   }
@@ -286,7 +296,7 @@ export class ConnTable {
     let removed = 0;
     let i = this.cursor;
     for (let checked = 0; checked < maxSlots && this.count > 0; checked++) {
-      if (this.kindByte(i) !== 0 && this.f64[i * F64_PER_SLOT + F_EXPIRES] <= now) {
+      if (this.live[i] !== 0 && this.f64[i * F64_PER_SLOT + F_EXPIRES] <= now) {
         this.removeAt(i);
         this.expiredCount++;
         removed++;
@@ -301,18 +311,19 @@ export class ConnTable {
 
   /** Calls fn for every live entry (control plane: listings). Does not expire anything. */
   forEach(fn: (slot: number) => void): void {
-    for (let i = 0; i < this.slots; i++) if (this.kindByte(i) !== 0) fn(i);
+    for (let i = 0; i < this.slots; i++) if (this.live[i] !== 0) fn(i);
   }
 
   /** Removes every entry (ipvsadm -C), reporting each. */
   clear(): void {
     for (let i = 0; i < this.slots; i++) {
-      if (this.kindByte(i) !== 0) {
+      if (this.live[i] !== 0) {
         this.report(i);
         this.releaseAddresses(i);
         this.words[i * WORDS + W_META] = 0;
       }
     }
+    this.live.fill(0);
     this.count = 0;
   }
 
@@ -334,8 +345,8 @@ export class ConnTable {
     let victimOther = -1;
     let victimEst = -1;
     for (let seen = 0, checked = 0; seen < EVICT_SCAN && checked < n; checked++) {
-      const kind = this.kindByte(i);
-      if (kind !== 0) {
+      if (this.live[i] !== 0) {
+        const kind = this.kindByte(i);
         seen++;
         const exp = this.expiresAt(i);
         if (exp <= now) {
@@ -393,7 +404,7 @@ export class ConnTable {
     let j = slot;
     for (;;) {
       j = j + 1 === n ? 0 : j + 1;
-      if (this.kindByte(j) === 0) break;
+      if (this.live[j] === 0) break;
       const home = homeSlot(w[j * WORDS + W_HASH], this.homeScale);
       // Move j into the hole unless its home lies cyclically in (hole, j].
       const stays = hole <= j ? hole < home && home <= j : hole < home || home <= j;
@@ -402,6 +413,7 @@ export class ConnTable {
       hole = j;
     }
     w[hole * WORDS + W_META] = 0;
+    this.live[hole] = 0;
     this.count--;
   }
 }
