@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { ConnTable, KIND_TCP, KIND_UDP } from './conn-table.js';
+import { ConnTable, homeSlot, KIND_TCP, KIND_UDP } from './conn-table.js';
 import { TcpState } from './tcp-state.js';
 
 function recorder() {
@@ -11,7 +11,7 @@ function recorder() {
 describe('ConnTable', () => {
   test('insert, lookup, remove; keys differ by every field', () => {
     const t = new ConnTable(16, undefined, 7);
-    const s = t.insert(KIND_TCP, 0x0a000001, 1234, 0x0a000064, 80, 3, 9, TcpState.SynRecv, 5000, 0);
+    const s = t.insert({ kind: KIND_TCP, caddr: 0x0a000001, cport: 1234, vaddr: 0x0a000064, vport: 80, svcId: 3, rsId: 9, state: TcpState.SynRecv, expires: 5000 }, 0);
     expect(s).toBeGreaterThanOrEqual(0);
     expect(t.lookup(KIND_TCP, 0x0a000001, 1234, 0x0a000064, 80, 1)).toBe(s);
     expect(t.rsAt(s)).toBe(9);
@@ -30,7 +30,7 @@ describe('ConnTable', () => {
   test('an expired entry is a miss on lookup and is reported once', () => {
     const r = recorder();
     const t = new ConnTable(16, r.accounting, 1);
-    t.insert(KIND_UDP, 1, 2, 3, 4, 0, 5, 12, 100, 0);
+    t.insert({ kind: KIND_UDP, caddr: 1, cport: 2, vaddr: 3, vport: 4, svcId: 0, rsId: 5, state: 12, expires: 100 }, 0);
     expect(t.lookup(KIND_UDP, 1, 2, 3, 4, 99)).toBeGreaterThanOrEqual(0);
     expect(t.lookup(KIND_UDP, 1, 2, 3, 4, 100)).toBe(-1);
     expect(r.released).toEqual([[5, KIND_UDP, 12]]);
@@ -39,7 +39,7 @@ describe('ConnTable', () => {
 
   test('sweep is bounded per call and eventually expires everything', () => {
     const t = new ConnTable(1000, undefined, 3);
-    for (let i = 0; i < 1000; i++) t.insert(KIND_TCP, i, 1, 2, 3, 0, 0, 1, 10, 0);
+    for (let i = 0; i < 1000; i++) t.insert({ kind: KIND_TCP, caddr: i, cport: 1, vaddr: 2, vport: 3, svcId: 0, rsId: 0, state: 1, expires: 10 }, 0);
     const removed = t.sweep(20, 100);
     expect(removed).toBeLessThanOrEqual(100);
     let calls = 0;
@@ -53,18 +53,18 @@ describe('ConnTable', () => {
   test('when full, evicts an expired entry, then non-established before established, and never grows', () => {
     const r = recorder();
     const t = new ConnTable(4, r.accounting, 11);
-    t.insert(KIND_TCP, 1, 1, 9, 80, 0, 1, TcpState.Established, 1000, 0);
-    t.insert(KIND_TCP, 2, 1, 9, 80, 0, 2, TcpState.Established, 1000, 0);
-    t.insert(KIND_TCP, 3, 1, 9, 80, 0, 3, TcpState.SynRecv, 2000, 0);
-    t.insert(KIND_TCP, 4, 1, 9, 80, 0, 4, TcpState.Established, 1000, 0);
-    expect(t.insert(KIND_TCP, 5, 1, 9, 80, 0, 5, TcpState.SynRecv, 1000, 10)).toBeGreaterThanOrEqual(0);
+    t.insert({ kind: KIND_TCP, caddr: 1, cport: 1, vaddr: 9, vport: 80, svcId: 0, rsId: 1, state: TcpState.Established, expires: 1000 }, 0);
+    t.insert({ kind: KIND_TCP, caddr: 2, cport: 1, vaddr: 9, vport: 80, svcId: 0, rsId: 2, state: TcpState.Established, expires: 1000 }, 0);
+    t.insert({ kind: KIND_TCP, caddr: 3, cport: 1, vaddr: 9, vport: 80, svcId: 0, rsId: 3, state: TcpState.SynRecv, expires: 2000 }, 0);
+    t.insert({ kind: KIND_TCP, caddr: 4, cport: 1, vaddr: 9, vport: 80, svcId: 0, rsId: 4, state: TcpState.Established, expires: 1000 }, 0);
+    expect(t.insert({ kind: KIND_TCP, caddr: 5, cport: 1, vaddr: 9, vport: 80, svcId: 0, rsId: 5, state: TcpState.SynRecv, expires: 1000 }, 10)).toBeGreaterThanOrEqual(0);
     expect(r.released).toEqual([[3, KIND_TCP, TcpState.SynRecv]]);
     expect(t.size).toBe(4);
     // Now only established + one SYN_RECV: the SYN_RECV goes first again.
-    t.insert(KIND_TCP, 6, 1, 9, 80, 0, 6, TcpState.Established, 1000, 10);
+    t.insert({ kind: KIND_TCP, caddr: 6, cport: 1, vaddr: 9, vport: 80, svcId: 0, rsId: 6, state: TcpState.Established, expires: 1000 }, 10);
     expect(r.released[1]).toEqual([5, KIND_TCP, TcpState.SynRecv]);
     // All established: the soonest to expire goes.
-    t.insert(KIND_TCP, 7, 1, 9, 80, 0, 7, TcpState.Established, 1000, 10);
+    t.insert({ kind: KIND_TCP, caddr: 7, cport: 1, vaddr: 9, vport: 80, svcId: 0, rsId: 7, state: TcpState.Established, expires: 1000 }, 10);
     expect(r.released[2][2]).toBe(TcpState.Established);
     expect(t.stats().evictedEstablished).toBe(1);
     expect(t.stats().evictedOther).toBe(2);
@@ -84,7 +84,7 @@ describe('ConnTable', () => {
             expect(slot >= 0).toBe(model.has(k));
             if (slot >= 0) expect(t.rsAt(slot)).toBe(model.get(k));
             if (op === 'ins' && slot < 0) {
-              t.insert(KIND_TCP, k, k & 7, 100, 80, 0, k * 3, 1, 1e12, 0);
+              t.insert({ kind: KIND_TCP, caddr: k, cport: k & 7, vaddr: 100, vport: 80, svcId: 0, rsId: k * 3, state: 1, expires: 1e12 }, 0);
               model.set(k, k * 3);
             } else if (op === 'del' && slot >= 0) {
               t.remove(slot);
@@ -103,5 +103,24 @@ describe('ConnTable', () => {
     const perEntry = t.byteLength / t.capacity;
     console.log(`conn table: ${t.capacity} entries, ${t.slots} slots, ${t.byteLength} bytes, ${perEntry.toFixed(2)} bytes/entry`);
     expect(perEntry).toBeLessThanOrEqual(64);
+  });
+
+  test('homeSlot: every uint32 hash lands in 0..slots-1, in order, for table sizes up to the largest', () => {
+    // The largest capacity (64 Mi entries) needs ceil(2^26 / 0.75) + 1 slots.
+    for (const slots of [1, 2, 3, 7, 87382, 1398103, 89478487]) {
+      const scale = slots / 0x100000000;
+      expect(homeSlot(0, scale)).toBe(0);
+      expect(homeSlot(0xffffffff, scale)).toBe(slots - 1);
+      expect(homeSlot(0xfffffffe, scale)).toBeLessThan(slots);
+    }
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 89478487 }), fc.nat(0xffffffff), fc.nat(0xffffffff), (slots, a, b) => {
+        const scale = slots / 0x100000000;
+        const ha = homeSlot(a, scale);
+        expect(Number.isInteger(ha) && ha >= 0 && ha < slots).toBe(true);
+        // Monotonic in the hash: the top bits choose the slot, so a run of slots is a hash range.
+        if (a <= b) expect(ha).toBeLessThanOrEqual(homeSlot(b, scale));
+      }),
+    );
   });
 });

@@ -5,8 +5,9 @@
 // established one, found by a bounded scan from the sweep cursor.
 //
 // Entry layout: one 32-byte record per slot in a single buffer (slots = capacity / 0.75
-// → 43 bytes per entry), so that a lookup reads one cache line, not one per field:
-//   word 0  hash   u32  key hash (home slot = hash % slots; also short-circuits compares)
+// → 43 bytes per entry, 44 with the occupancy byte of each slot, see `live`), so that a
+// lookup reads one cache line, not one per field:
+//   word 0  hash   u32  key hash (home slot = hash * slots / 2^32; also short-circuits compares)
 //   word 1  caddr  u32  client address      word 2  vaddr u32  virtual address
 //   word 3  ports  u32  cport << 16 | vport word 4  rs    u32  real-server id
 //   (a u32 server id: 10 000 services x 10 servers is more than 65 535 servers)
@@ -57,6 +58,42 @@ function packMeta(kind: number, state: number, svcId: number): number {
   return ((kind & KIND_MASK) | ((state & 0xff) << STATE_SHIFT) | ((svcId & 0xffff) << SVC_SHIFT)) >>> 0;
 }
 
+/**
+ * The home slot of a key hash (uint32) in a table of slots = scale * 2^32: hash * slots / 2^32,
+ * a multiply where `hash % slots` would be an integer division (about a third of a lookup's
+ * time). Always < slots: the product's relative rounding error (2^-53) is smaller than the
+ * gap 2^-32 between (2^32 - 1) / 2^32 and 1.
+ */
+export function homeSlot(hash: number, scale: number): number {
+  return Math.floor(hash * scale);
+}
+
+/**
+ * A new entry for insert: its key, as lookup takes it (address ids), and what it holds. One
+ * object per caller, refilled for each insert: named fields where ten positional numbers
+ * were easy to pass in the wrong order.
+ */
+export interface ConnEntry {
+  /** KIND_* (the table adds the IPv6 bit). */
+  kind: number;
+  caddr: number;
+  cport: number;
+  vaddr: number;
+  vport: number;
+  /** Service id (u16). */
+  svcId: number;
+  /** Real-server id, or what the table's owner keeps there (a record number). */
+  rsId: number;
+  /** TCP state or UDP_STATE (u8). */
+  state: number;
+  /** Expiry, ms on the monotonic clock. */
+  expires: number;
+}
+
+export function newConnEntry(): ConnEntry {
+  return { kind: 0, caddr: 0, cport: 0, vaddr: 0, vport: 0, svcId: 0, rsId: 0, state: 0, expires: 0 };
+}
+
 /** Told about every entry that leaves the table, so per-server counts stay right. */
 export interface ConnAccounting {
   released(rsId: number, kind: number, state: number): void;
@@ -75,10 +112,19 @@ export interface ConnTableStats {
 export class ConnTable {
   readonly capacity: number;
   readonly slots: number;
+  /** slots / 2^32: a key's home slot is floor(hash * homeScale) (see homeSlot). */
+  private readonly homeScale: number;
   /** The slots' records, WORDS u32 words each (fields at the W_* offsets). */
   private readonly words: Uint32Array;
   /** The same buffer as f64: a slot's expiry is at slot * 4 + 3. */
   private readonly f64: Float64Array;
+  /**
+   * 1 per occupied slot. The sweep and the eviction scan walk these (64 slots per cache
+   * line) and read a record only for a live slot: walking the 32-byte records themselves
+   * (2 per line) made each per-batch sweep read 8 KB, mostly of empty slots, which with the
+   * TAP's small batches cost as much as forwarding them. Lookups read the record's own kind.
+   */
+  private readonly live: Uint8Array;
   private count = 0;
   private cursor = 0;
   private expiredCount = 0;
@@ -102,9 +148,11 @@ export class ConnTable {
     }
     this.capacity = capacity;
     this.slots = Math.ceil(capacity / LOAD) + 1;
+    this.homeScale = this.slots / 0x100000000;
     const buffer = new ArrayBuffer(this.slots * WORDS * 4);
     this.words = new Uint32Array(buffer);
     this.f64 = new Float64Array(buffer);
+    this.live = new Uint8Array(this.slots);
   }
 
   get size(): number {
@@ -113,7 +161,7 @@ export class ConnTable {
 
   /** Bytes held by all the table's arrays. */
   get byteLength(): number {
-    return this.words.byteLength;
+    return this.words.byteLength + this.live.byteLength;
   }
 
   /** Slot of a live entry, or -1. An entry found expired is removed and reported as a miss. */
@@ -127,7 +175,7 @@ export class ConnTable {
     const h = hash4(this.seed, kind, caddr, ports, vaddr);
     const n = this.slots;
     const w = this.words;
-    let i = h % n;
+    let i = homeSlot(h, this.homeScale);
     for (;;) {
       const b = i * WORDS;
       const k = w[b + W_META] & KIND_MASK;
@@ -147,20 +195,13 @@ export class ConnTable {
   /**
    * Inserts a new entry (the caller has checked there is none with this key) and returns its
    * slot. At capacity, one entry is evicted first; returns -1 only if nothing can be evicted.
+   * `entry` is read, not kept: a caller refills one object per insert (newConnEntry).
    */
-  insert(
-    kind: number,
-    caddr: number,
-    cport: number,
-    vaddr: number,
-    vport: number,
-    svcId: number,
-    rsId: number,
-    state: number,
-    expires: number,
-    now: number,
-  ): number {
+  insert(entry: Readonly<ConnEntry>, now: number): number {
     if (this.count >= this.capacity && !this.evictOne(now)) return -1;
+    let kind = entry.kind;
+    let caddr = entry.caddr;
+    let vaddr = entry.vaddr;
     if (caddr >= IPV6_ID_BASE) {
       // The entry holds its addresses in the side table until it goes.
       this.addresses.retain(caddr);
@@ -169,20 +210,21 @@ export class ConnTable {
       this.addresses.retain(vaddr);
       vaddr -= IPV6_ID_BASE;
     }
-    const ports = ((cport << 16) | vport) >>> 0;
+    const ports = ((entry.cport << 16) | entry.vport) >>> 0;
     const h = hash4(this.seed, kind, caddr, ports, vaddr);
     const n = this.slots;
     const w = this.words;
-    let i = h % n;
+    let i = homeSlot(h, this.homeScale);
     while ((w[i * WORDS + W_META] & KIND_MASK) !== 0) i = i + 1 === n ? 0 : i + 1;
     const b = i * WORDS;
     w[b + W_HASH] = h;
     w[b + W_CADDR] = caddr;
     w[b + W_VADDR] = vaddr;
     w[b + W_PORTS] = ports;
-    w[b + W_RS] = rsId;
-    w[b + W_META] = packMeta(kind, state, svcId);
-    this.f64[i * F64_PER_SLOT + F_EXPIRES] = expires;
+    w[b + W_RS] = entry.rsId;
+    w[b + W_META] = packMeta(kind, entry.state, entry.svcId);
+    this.f64[i * F64_PER_SLOT + F_EXPIRES] = entry.expires;
+    this.live[i] = 1;
     this.count++;
     return i;
   }
@@ -254,7 +296,7 @@ export class ConnTable {
     let removed = 0;
     let i = this.cursor;
     for (let checked = 0; checked < maxSlots && this.count > 0; checked++) {
-      if (this.kindByte(i) !== 0 && this.f64[i * F64_PER_SLOT + F_EXPIRES] <= now) {
+      if (this.live[i] !== 0 && this.f64[i * F64_PER_SLOT + F_EXPIRES] <= now) {
         this.removeAt(i);
         this.expiredCount++;
         removed++;
@@ -269,18 +311,19 @@ export class ConnTable {
 
   /** Calls fn for every live entry (control plane: listings). Does not expire anything. */
   forEach(fn: (slot: number) => void): void {
-    for (let i = 0; i < this.slots; i++) if (this.kindByte(i) !== 0) fn(i);
+    for (let i = 0; i < this.slots; i++) if (this.live[i] !== 0) fn(i);
   }
 
   /** Removes every entry (ipvsadm -C), reporting each. */
   clear(): void {
     for (let i = 0; i < this.slots; i++) {
-      if (this.kindByte(i) !== 0) {
+      if (this.live[i] !== 0) {
         this.report(i);
         this.releaseAddresses(i);
         this.words[i * WORDS + W_META] = 0;
       }
     }
+    this.live.fill(0);
     this.count = 0;
   }
 
@@ -302,8 +345,8 @@ export class ConnTable {
     let victimOther = -1;
     let victimEst = -1;
     for (let seen = 0, checked = 0; seen < EVICT_SCAN && checked < n; checked++) {
-      const kind = this.kindByte(i);
-      if (kind !== 0) {
+      if (this.live[i] !== 0) {
+        const kind = this.kindByte(i);
         seen++;
         const exp = this.expiresAt(i);
         if (exp <= now) {
@@ -361,8 +404,8 @@ export class ConnTable {
     let j = slot;
     for (;;) {
       j = j + 1 === n ? 0 : j + 1;
-      if (this.kindByte(j) === 0) break;
-      const home = w[j * WORDS + W_HASH] % n;
+      if (this.live[j] === 0) break;
+      const home = homeSlot(w[j * WORDS + W_HASH], this.homeScale);
       // Move j into the hole unless its home lies cyclically in (hole, j].
       const stays = hole <= j ? hole < home && home <= j : hole < home || home <= j;
       if (stays) continue;
@@ -370,6 +413,7 @@ export class ConnTable {
       hole = j;
     }
     w[hole * WORDS + W_META] = 0;
+    this.live[hole] = 0;
     this.count--;
   }
 }

@@ -9,12 +9,14 @@
 // number. A record lives as long as its client-side entry: when that entry leaves (expiry,
 // eviction, clear), the record is freed and its server-side entry removed; a server-side
 // entry whose record was freed or reused is recognised by its key and dropped.
-import { ConnTable, KIND_TCP } from './conn-table.js';
+import { ConnTable, KIND_TCP, newConnEntry } from './conn-table.js';
 
 export class FtpDataConns {
   readonly capacity: number;
   private readonly byClient: ConnTable;
   private readonly byServer: ConnTable;
+  /** The entry being inserted (refilled each time). */
+  private readonly entry = newConnEntry();
   // Records, index = record number.
   private readonly client: Uint32Array;
   private readonly cport: Uint16Array;
@@ -78,11 +80,24 @@ export class FtpDataConns {
     this.svcIds[r] = svcId;
     this.rsIds[r] = rsId;
     this.states[r] = state;
-    if (this.byClient.insert(KIND_TCP, client, cport, vip, vport, 0, r, state, expires, now) < 0) {
+    // Both keys hold the record number; they differ only in the far side (VIP or server).
+    const e = this.entry;
+    e.kind = KIND_TCP;
+    e.caddr = client;
+    e.cport = cport;
+    e.vaddr = vip;
+    e.vport = vport;
+    e.svcId = 0;
+    e.rsId = r;
+    e.state = state;
+    e.expires = expires;
+    if (this.byClient.insert(e, now) < 0) {
       this.release(r);
       return -1;
     }
-    if (this.byServer.insert(KIND_TCP, client, cport, rip, rport, 0, r, state, expires, now) < 0) {
+    e.vaddr = rip;
+    e.vport = rport;
+    if (this.byServer.insert(e, now) < 0) {
       this.byClient.remove(this.byClient.lookup(KIND_TCP, client, cport, vip, vport, now));
       return -1;
     }

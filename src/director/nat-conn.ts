@@ -10,7 +10,7 @@
 // packet); one left behind by an eviction or -C is found stale at its next use (the main
 // entry is gone) and removed then.
 import { IPV6_ID_BASE, type Ipv6AddressTable } from './address-id.js';
-import { ConnTable, KIND_TCP, KIND_UDP } from './conn-table.js';
+import { ConnTable, KIND_TCP, KIND_UDP, newConnEntry } from './conn-table.js';
 
 /** Reply-entry kinds: the main entry's protocol. */
 export const NAT_KIND_TCP = KIND_TCP;
@@ -19,6 +19,8 @@ export const NAT_KIND_UDP = KIND_UDP;
 export class NatReplyTable {
   /** Allocated with the first NAT connection: a director without NAT servers pays nothing. */
   private table: ConnTable | null = null;
+  /** The entry being inserted (refilled each time). */
+  private readonly entry = newConnEntry();
 
   /**
    * @param capacity  most reply entries at once (the main table's capacity is right: one per NAT entry)
@@ -50,7 +52,17 @@ export class NatReplyTable {
     const table = (this.table ??= new ConnTable(this.capacity, { released() {} }, this.seed, this.addresses));
     const old = table.lookup(kind, client, cport, rip, rport, now);
     if (old >= 0) table.remove(old);
-    return table.insert(kind, client, cport, rip, rport, svcId, rsId, 0, expires, now);
+    const e = this.entry;
+    e.kind = kind;
+    e.caddr = client;
+    e.cport = cport;
+    e.vaddr = rip;
+    e.vport = rport;
+    e.svcId = svcId;
+    e.rsId = rsId;
+    e.state = 0;
+    e.expires = expires;
+    return table.insert(e, now);
   }
 
   /** Slot of the live reply entry for a packet rip:rport → client:cport, or -1. */

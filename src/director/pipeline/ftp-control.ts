@@ -11,7 +11,7 @@
 // A rewritten segment's TCP checksum is recomputed (its payload moved); a sequence or
 // acknowledgement change alone is an incremental update (RFC 1624). Connections whose text
 // never changed length hold no state here.
-import { ConnTable, KIND_TCP } from '../conn-table.js';
+import { ConnTable, KIND_TCP, newConnEntry } from '../conn-table.js';
 import { FTP_ACTIVE, FTP_PASSIVE, type FtpExpectations, FtpSeqShifts, newFtpAddress, PASV_TEXT_MAX, parseEprtCommand, parseEpsvReply, parsePasvReply, parsePortCommand, writePasvText } from '../ftp-helper.js';
 import type { RealServer } from '../real-server.js';
 import { TCP_ACK, TCP_SYN, TcpState } from '../tcp-state.js';
@@ -75,6 +75,8 @@ export class FtpControl {
    * The table and the records are allocated with the first length change.
    */
   private keys: ConnTable | null = null;
+  /** The entry being inserted (refilled each time). */
+  private readonly entry = newConnEntry();
   private shifts: FtpSeqShifts | null = null;
   private free: Int32Array | null = null;
   private freeTop = 0;
@@ -218,7 +220,17 @@ export class FtpControl {
     if (this.freeTop === 0) return -1;
     const r = free[--this.freeTop];
     this.shifts!.reset(r);
-    const slot = this.keys.insert(KIND_TCP, client, cport, svc.vip, svc.port, svc.id, r, TcpState.Established, now + this.timeouts.forState(TcpState.Established), now);
+    const e = this.entry;
+    e.kind = KIND_TCP;
+    e.caddr = client;
+    e.cport = cport;
+    e.vaddr = svc.vip;
+    e.vport = svc.port;
+    e.svcId = svc.id;
+    e.rsId = r;
+    e.state = TcpState.Established;
+    e.expires = now + this.timeouts.forState(TcpState.Established);
+    const slot = this.keys.insert(e, now);
     if (slot < 0) free[this.freeTop++] = r;
     return slot;
   }

@@ -3,7 +3,7 @@
 // its first fragment (or a hash of client and VIP); an ICMP error follows the flow it
 // quotes. Leaves the server in rec.rs and the service in rec.svc.
 import { IPV6_ID_BASE, type Ipv6AddressTable } from '../address-id.js';
-import { type ConnTable, KIND_TCP, KIND_TCP_TEMPLATE, KIND_UDP, KIND_UDP_TEMPLATE } from '../conn-table.js';
+import { type ConnTable, KIND_TCP, KIND_TCP_TEMPLATE, KIND_UDP, KIND_UDP_TEMPLATE, newConnEntry } from '../conn-table.js';
 import { hash2 } from '../flow-hash.js';
 import type { FragmentCache } from '../fragment-cache.js';
 import type { RealServer } from '../real-server.js';
@@ -18,6 +18,7 @@ import type { VirtualService } from '../virtual-service.js';
 import { IPPROTO_TCP } from '../../wire/ip-protocol.js';
 import { FRAGMENT_FIRST, type PacketRecord } from './packet-record.js';
 import { ACTION_CONNECTION, ACTION_ICMP_ERROR, ACTION_LATER_FRAGMENT, GO_ON, type StageResult } from './stage.js';
+import { pickByHash, serviceForFragment } from './track-fragment.js';
 
 /** Seed of the hash that spreads portless fragments without a cache entry. */
 const FRAGMENT_HASH_SEED = 0x3e77;
@@ -29,6 +30,8 @@ export interface TrackOptions {
 
 export class Tracker {
   private readonly flow = newFlowKey();
+  /** The entry being inserted (refilled each time). */
+  private readonly entry = newConnEntry();
 
   constructor(
     private readonly registry: ServiceRegistry,
@@ -134,7 +137,17 @@ export class Tracker {
     rs.stats.conns++;
     if (!(svc.onePacket && !isTcp)) {
       const state = isTcp ? nextTcpState(TcpState.None, flags) : UDP_STATE;
-      const slot = this.table.insert(kind, rec.caddr, rec.cport, rec.vaddr, rec.vport, svc.id, rs.id, isTcp ? TcpState.None : UDP_STATE, now + this.timeouts.forState(state), now);
+      const e = this.entry;
+      e.kind = kind;
+      e.caddr = rec.caddr;
+      e.cport = rec.cport;
+      e.vaddr = rec.vaddr;
+      e.vport = rec.vport;
+      e.svcId = svc.id;
+      e.rsId = rs.id;
+      e.state = isTcp ? TcpState.None : UDP_STATE;
+      e.expires = now + this.timeouts.forState(state);
+      const slot = this.table.insert(e, now);
       if (slot < 0) return Verdict.DropTableFull;
       this.registry.bound(rs, kind);
       if (isTcp && state !== TcpState.None) {
@@ -179,7 +192,17 @@ export class Tracker {
     }
     const rs = svc.scheduler.schedule(flow);
     if (rs === null) return null;
-    const slot = table.insert(tkind, cnet, 0, flow.vaddr, svc.port, svc.id, rs.id, 0, now + svc.persistenceMs, now);
+    const e = this.entry;
+    e.kind = tkind;
+    e.caddr = cnet;
+    e.cport = 0;
+    e.vaddr = flow.vaddr;
+    e.vport = svc.port;
+    e.svcId = svc.id;
+    e.rsId = rs.id;
+    e.state = 0;
+    e.expires = now + svc.persistenceMs;
+    const slot = table.insert(e, now);
     if (slot >= 0) this.registry.bound(rs, tkind);
     return rs;
   }
@@ -197,23 +220,11 @@ export class Tracker {
       const rs = this.registry.servers[this.fragments.realServerAt(slot)];
       if (svc !== undefined && rs !== undefined) return found(rec, svc, rs);
     }
-    const svc = this.serviceForFragment(protocol, rec.vaddr);
+    const svc = serviceForFragment(this.registry, protocol, rec.vaddr);
     if (svc === undefined) return Verdict.DropFragmentNoFlow;
     const rs = pickByHash(svc, hash2(FRAGMENT_HASH_SEED, rec.clientKey ^ protocol, rec.vaddr));
     if (rs === null) return Verdict.DropFragmentNoFlow;
     return found(rec, svc, rs);
-  }
-
-  /** The VIP's service for a portless fragment: the all-ports service, else the first one. */
-  private serviceForFragment(protocol: number, vip: number): VirtualService | undefined {
-    const any = this.registry.lookup(protocol, vip, 0);
-    if (any !== undefined) return any;
-    const list = this.registry.services;
-    for (let i = 0; i < list.length; i++) {
-      const s = list[i];
-      if (s !== undefined && s.vip === vip && s.protocol === protocol) return s;
-    }
-    return undefined;
   }
 
   /** An ICMP error goes to the server of the flow it quotes, if the table has it. */
@@ -231,19 +242,4 @@ function found(rec: PacketRecord, svc: VirtualService, rs: RealServer): StageRes
   rec.svc = svc;
   rec.rs = rs;
   return GO_ON;
-}
-
-/** The available server at position hash mod (available count); null when none is. */
-function pickByHash(svc: VirtualService, hash: number): RealServer | null {
-  const servers = svc.servers;
-  let n = 0;
-  for (let i = 0; i < servers.length; i++) if (servers[i].available) n++;
-  if (n === 0) return null;
-  let k = hash % n;
-  for (let i = 0; i < servers.length; i++) {
-    if (!servers[i].available) continue;
-    if (k === 0) return servers[i];
-    k--;
-  }
-  return null;
 }
