@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// node bench/tail.mjs [--seconds 6] [--load 40000] [--probe-rate 1000] [--cpu-prof DIR] [--root DIR] [--nice N] [--guard on|off]
+// node bench/tail.mjs [--seconds 6] [--load 40000] [--probe-rate 1000] [--cpu-prof DIR] [--root DIR] [--nice N] [--guard on|off] [--sched on|off]
 //
 // Where the director's latency tail comes from, on the lab topology (client, router,
 // director host, two real servers; network namespaces):
@@ -22,6 +22,10 @@
 // --guard on runs the director with its nftables guard as deployed by default (off by
 // default here: the figures stay comparable with earlier runs); its counters are polled
 // once a second, which is what a before/after of that poll needs.
+// --sched on traces the scheduler (bpftrace, bench/sched-trace.mjs) over each probe phase:
+// per thread of the director and of the agent, its run-queue waits (how many over 250 µs,
+// 1, 4 and 16 ms, and their total over 1 ms), its runs, and which task held the CPU before
+// a thread that had waited over 1 ms got it (one of ours, or another process by name).
 // Lost probes and the load actually sent are reported, never hidden. Bounded in time;
 // namespaces and children are removed on exit and on SIGINT. Prints one JSON object.
 import { execFileSync } from 'node:child_process';
@@ -31,6 +35,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exited, lastJson, lines } from './child-output.mjs';
 import { routeVipByKernel } from './lib/bench-setup.mjs';
+import { schedTraceUnavailable, threadsOf, traceSched } from './sched-trace.mjs';
 
 const HERE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name, dflt) => {
@@ -44,6 +49,7 @@ const PROBE_RATE = Number(arg('probe-rate', '1000'));
 const CPU_PROF = arg('cpu-prof', '');
 const NICE = arg('nice', '');
 const GUARD = arg('guard', 'off');
+const SCHED = arg('sched', 'off');
 const BIN = fs.mkdtempSync(path.join(os.tmpdir(), 'vstun-tail-bin-'));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const round2 = (x) => Math.round(x * 100) / 100;
@@ -117,6 +123,15 @@ async function main() {
     console.error('--guard is on or off');
     process.exit(2);
   }
+  if (SCHED !== 'on' && SCHED !== 'off') {
+    console.error('--sched is on or off');
+    process.exit(2);
+  }
+  const noSched = SCHED === 'on' ? schedTraceUnavailable() : null;
+  if (noSched !== null) {
+    console.error(`--sched on: ${noSched}`);
+    process.exit(2);
+  }
   if (!(SECONDS >= 2 && SECONDS <= 30) || !(LOAD >= 0 && LOAD <= 500000) || !(PROBE_RATE >= 10 && PROBE_RATE <= 10000)) {
     console.error('--seconds in [2, 30], --load in [0, 500000], --probe-rate in [10, 10000]');
     process.exit(2);
@@ -151,7 +166,7 @@ async function main() {
     return histogram(r.status === 0 ? r.stdout : '', queues ? 'vstun_queue_event_loop_delay_seconds' : 'vstun_event_loop_delay_seconds');
   };
 
-  const result = { date: new Date().toISOString(), root: ROOT, nice: NICE === '' ? null : Number(NICE), guard: GUARD === 'on', seconds: SECONDS, probeRate: PROBE_RATE, loadAsked: LOAD, loadAverage: { before: loadBefore } };
+  const result = { date: new Date().toISOString(), root: ROOT, nice: NICE === '' ? null : Number(NICE), guard: GUARD === 'on', sched: SCHED === 'on', seconds: SECONDS, probeRate: PROBE_RATE, loadAsked: LOAD, loadAverage: { before: loadBefore } };
   try {
     const [rs1, rs2] = lab.realServers;
     agent = await startAgent(lab, rs1);
@@ -185,6 +200,7 @@ async function main() {
       const loadOut = load ? lines(load) : [];
       await sleep(500);
       const probe = spawnIn(lab.client, path.join(BIN, 'udp_rtt'), ['probe', lab.vip, '7', String(PROBE_RATE), String(SECONDS)]);
+      const sched = watchDaemons && SCHED === 'on' ? traceSched(threadsOf([{ process: 'director', pid: director.child.pid }, { process: 'agent', pid: agent.child.pid }]), Math.max(1, Math.floor(SECONDS))) : null;
       const out = lines(probe);
       await exited(probe);
       if (load) await exited(load);
@@ -197,6 +213,7 @@ async function main() {
         r.directorLoopDelay = histogramDelta(d0, scrape(lab.director, 9469));
         r.directorQueuesLoopDelay = histogramDelta(q0, scrape(lab.director, 9469, true));
         r.agentLoopDelay = histogramDelta(a0, scrape(rs1.ns, 9470));
+        if (sched) r.sched = await sched;
       }
       return r;
     };

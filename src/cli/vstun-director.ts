@@ -334,6 +334,7 @@ async function main(): Promise<void> {
       vipRoutes,
       // With queue workers the entries live in their tables (each its share); this one stays empty.
       connTableCapacity: queues === 1 ? d.connTableSize : 1024,
+      sweep: queues === 1,
       mhTableSize: d.mhTableSize,
       icmpEcho: d.icmpEcho,
       sloppyTcp: d.sloppyTcp,

@@ -49,6 +49,12 @@ export interface DirectorOptions {
   hashSeed?: number;
   /** Run the sweep and estimator timers (default true; tests drive them by hand). */
   timers?: boolean;
+  /**
+   * Run the expiry sweep timer (default true). False where the table holds no entry: the
+   * main thread's Director when queue workers hold the connections, whose sweep would wake
+   * the thread every 32 ms for nothing, on the CPUs the workers need.
+   */
+  sweep?: boolean;
   /** This director's IPv6 address table (a fresh one by default; pass it when dipFor makes IPv6 ids). */
   addresses?: Ipv6AddressTable;
   /** Looks up the tunnel sources of servers a change adds, before it is applied (async). */
@@ -174,6 +180,7 @@ export class Director {
   readonly clock: () => number;
   private readonly device: PacketDevice;
   private timers: NodeJS.Timeout[] = [];
+  private readonly useSweep: boolean;
   private readonly probe = new Uint8Array(64);
   private readonly probeMeta = new Int32Array(4);
   private readonly useTimers: boolean;
@@ -204,6 +211,7 @@ export class Director {
     this.dipFor = opts.dipFor;
     this.mhTableSize = opts.mhTableSize;
     this.useTimers = opts.timers ?? true;
+    this.useSweep = opts.sweep ?? true;
     this.readKernelMac = opts.readKernelMac;
     this.vipRoutes = opts.vipRoutes;
     this.prepareSources = opts.prepareSources ?? (async () => {});
@@ -233,11 +241,13 @@ export class Director {
     this.wantDrNeighbors();
     if (!this.host.kernelMacKnown) this.probeKernel();
     if (!this.useTimers) return;
-    const sweep = setInterval(() => this.table.sweep(this.clock(), SWEEP_PER_TICK), SWEEP_TICK_MS);
     const est = setInterval(() => this.estimate(ESTIMATOR_INTERVAL_S), ESTIMATOR_INTERVAL_S * 1000);
-    sweep.unref();
     est.unref();
-    this.timers.push(sweep, est);
+    this.timers.push(est);
+    if (!this.useSweep) return;
+    const sweep = setInterval(() => this.table.sweep(this.clock(), SWEEP_PER_TICK), SWEEP_TICK_MS);
+    sweep.unref();
+    this.timers.push(sweep);
   }
 
   /** Stops timers and closes the device. Idempotent. */

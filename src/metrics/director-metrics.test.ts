@@ -105,6 +105,11 @@ describe('exposition reader rejects what Prometheus would', () => {
   test('accepts a well-formed family', () => {
     expect(parseExposition(ok)).toEqual([{ name: 'a_total', labels: { x: '1' }, value: 3 }]);
   });
+  test('reads NaN in any case, as Prometheus does (prom-client writes "Nan")', () => {
+    const gauge = (v: string) => `# HELP g A gauge.\n# TYPE g gauge\ng ${v}\n`;
+    for (const v of ['NaN', 'Nan', 'nan']) expect(parseExposition(gauge(v))[0]!.value).toBeNaN();
+    expect(() => parseExposition(gauge('Nanx'))).toThrow('bad value');
+  });
   test.each([
     ['a bad escape', ok.replace('x="1"', 'x="\\q"'), 'bad escape'],
     ['an unquoted label', ok.replace('x="1"', 'x=1'), 'quoted'],

@@ -5,9 +5,17 @@ import { collectDefaultMetrics, Gauge, type Registry } from 'prom-client';
 import { buildInfo } from './build-info.js';
 import { startEventLoopDelay, type EventLoopDelaySampler } from './event-loop-delay.js';
 
+/**
+ * prom-client's nodejs_eventloop_lag_* come from monitorEventLoopDelay, a libuv timer that
+ * wakes the loop every `eventLoopMonitoringPrecision` ms (10 by default: 100 wake-ups a second
+ * of the agent's data-path thread and of the director's main thread, for a series that
+ * vstun_event_loop_delay_seconds measures better). Once a second keeps the series, coarser.
+ */
+export const NODEJS_LAG_RESOLUTION_MS = 1000;
+
 /** Registers the runtime series on `registry`; stop the returned sampler on exit. */
 export function registerRuntimeMetrics(registry: Registry, daemon: 'vstun-director' | 'vstun-agent'): EventLoopDelaySampler {
-  collectDefaultMetrics({ register: registry });
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: NODEJS_LAG_RESOLUTION_MS });
   const b = buildInfo();
   const labels: Record<string, string> = { daemon, version: b.version, node: b.node };
   if (b.commit !== undefined) labels.commit = b.commit;
