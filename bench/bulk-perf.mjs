@@ -155,6 +155,8 @@ async function main() {
     console.log(`${TUNNEL} ${DIRECTION}load: ${bps ? (bps / 1e9).toFixed(2) : '?'} Gbit/s, ${end?.sum_sent?.retransmits ?? '?'} retransmits (iperf3 ${total} s, perf on the middle ${SECONDS} s); load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
     const tapStats = lab.topo.tryExec(lab.director, 'ip', ['-s', 'link', 'show', 'dev', director.tap], 5000).stdout.trim().split('\n').slice(2).join(' | ');
     console.log(`TAP ${director.tap}: ${tapStats.replace(/\s+/g, ' ')}`);
+    const offload = await director.control('offload').catch(() => null);
+    if (offload?.counters) console.log(`director offload counters: ${JSON.stringify(offload.counters)}`);
     for (const who of ['director', 'agent']) console.log(`${who} threads over the perf window: ${sched[who]}`);
     console.log(`perf data in ${OUT}`);
     for (const who of ['director', 'agent']) summarize(files[who], who);

@@ -6,7 +6,7 @@ import { registerOffloadMetrics } from './offload-metrics.js';
 
 describe('TAP offload metrics', () => {
   it('exposes every counter under one family, read at scrape time', async () => {
-    const stats: OffloadRxStats = { gsoPackets: 2, gsoSegments: 90, csumCompleted: 7, dropGsoUnsupported: 1, dropGsoMalformed: 0, dropGsoNoRoom: 3, dropBadVnetHeader: 0, tunnelGsoPackets: 4, tunnelGsoSegments: 170 };
+    const stats: OffloadRxStats = { gsoPackets: 2, gsoSegments: 90, csumCompleted: 7, dropGsoUnsupported: 1, dropGsoMalformed: 0, dropGsoNoRoom: 3, dropBadVnetHeader: 0, tunnelGsoPackets: 4, tunnelGsoSegments: 170, tunnelGsoOwnChecksums: 160 };
     const registry = new Registry();
     registerOffloadMetrics(registry, () => stats);
     stats.gsoSegments = 91;
