@@ -36,6 +36,8 @@ export interface GroStats {
   mergedSegments: number;
   /** Segments not merged because their TCP checksum was wrong (written as they came). */
   badChecksum: number;
+  /** Segments merged without summing their TCP checksum: the caller computed it (ownChecksum). */
+  ownChecksums: number;
   /**
    * Packets the kernel had already merged (GRO on this host's uplink) before the decap socket
    * read them: their TCP checksum field holds the pseudo-header sum (CHECKSUM_PARTIAL), so
@@ -88,7 +90,7 @@ export interface TunnelFraming {
 }
 
 export class TcpCoalescer {
-  readonly stats: GroStats = { superPackets: 0, mergedSegments: 0, badChecksum: 0, kernelSuperPackets: 0, partialSegments: 0 };
+  readonly stats: GroStats = { superPackets: 0, mergedSegments: 0, badChecksum: 0, ownChecksums: 0, kernelSuperPackets: 0, partialSegments: 0 };
   /** Output of the last coalesce(): packets (each behind a virtio-net header) and their meta. */
   buf = new Uint8Array(0);
   meta = new Int32Array(0);
@@ -121,6 +123,12 @@ export class TcpCoalescer {
     readonly vnetHdrLen: number,
     /** Tunnel frames around the segments (director); absent: bare IP packets (agent's TUN). */
     private readonly framing?: TunnelFraming,
+    /**
+     * True for an inner IP packet (at data[l3]) whose TCP checksum the caller computed itself
+     * over bytes it trusts (the director's software GSO: OffloadRx.ownChecksumAt): merged
+     * without summing it again. Absent: every segment's checksum is verified.
+     */
+    private readonly ownChecksum?: (data: Uint8Array, l3: number) => boolean,
   ) {}
 
   /**
@@ -289,18 +297,27 @@ export class TcpCoalescer {
     for (let k = 20; k < doff; k++) if (data[l4 + k] !== data[fl4 + k]) return false;
     // Both checksums must hold (or be left to the receiver, CHECKSUM_PARTIAL): the kernel will not see them once merged.
     if (this.itemChecked[j] === 0) {
-      if (this.partialCsum[first] === 0 && !tcpChecksumOk(data, fOff, meta[first * META_STRIDE + META_LENGTH] - (fOff - fFrame), fl4)) {
+      if (this.partialCsum[first] === 0 && !this.checksumHolds(data, fOff, meta[first * META_STRIDE + META_LENGTH] - (fOff - fFrame), fl4)) {
         this.stats.badChecksum++;
         this.itemOpen[j] = 0;
         return false;
       }
       this.itemChecked[j] = 1;
     }
-    if (this.partialCsum[i] === 0 && !tcpChecksumOk(data, off, len, l4)) {
+    if (this.partialCsum[i] === 0 && !this.checksumHolds(data, off, len, l4)) {
       this.stats.badChecksum++;
       return false;
     }
     return true;
+  }
+
+  /** The TCP checksum of the packet at data[off .. +len) (TCP at l4) holds: computed by the caller, or summed here. */
+  private checksumHolds(data: Uint8Array, off: number, len: number, l4: number): boolean {
+    if (this.ownChecksum?.(data, off) === true) {
+      this.stats.ownChecksums++;
+      return true;
+    }
+    return tcpChecksumOk(data, off, len, l4);
   }
 
   /** Second pass: every item into this.buf behind its header; returns the packet count. */

@@ -93,6 +93,47 @@ describe('GSO over a UDP tunnel: GUE frames joined after encapsulation (golden f
   });
 });
 
+describe('GSO over a UDP tunnel: checksums the director computed itself', () => {
+  // The TCP checksum field of each inner segment, wrong on purpose: only a sum would notice.
+  const spoil = (f: Uint8Array) => {
+    const g = f.slice();
+    g[14 + 20 + 8 + 4 + 20 + 16] ^= 0x5a;
+    return g;
+  };
+  const { frames, payload } = gueRun(flow, 3, 1400, 300);
+  const want = naiveGueFrame(naivePacket({ ...flow, flags: TCP_ACK | TCP_PSH, payload, csum: 'partial' }), outer);
+
+  it('segments the caller vouches for (ownChecksum) are joined without a sum: same super-packet, counted', () => {
+    const gro = new TcpCoalescer(VLEN, new GueTunnelFraming(), () => true);
+    const { data, meta } = batchOf(frames.map(spoil));
+    expect(gro.coalesce(data, meta, 3)).toBe(1);
+    expect(hex(gro.buf.subarray(0, VLEN))).toBe(tunnelHeader(4, 32, 1400));
+    expect(hex(gro.buf.subarray(VLEN, gro.meta[META_LENGTH]))).toBe(hex(want));
+    expect(gro.stats).toMatchObject({ superPackets: 1, mergedSegments: 3, ownChecksums: 3, badChecksum: 0 });
+  });
+
+  it('a segment it does not vouch for is summed: the spoiled one is refused, the rest still join', () => {
+    const { data, meta } = batchOf([frames[0], frames[1], spoil(frames[2])]);
+    const vouched = new Set([meta[0 * META_STRIDE + META_OFFSET], meta[1 * META_STRIDE + META_OFFSET]].map((f) => f + 14 + 20 + 8 + 4));
+    const asked: number[] = [];
+    const gro = new TcpCoalescer(VLEN, new GueTunnelFraming(), (d, l3) => {
+      asked.push(l3);
+      return d === data && vouched.has(l3);
+    });
+    expect(gro.coalesce(data, meta, 3)).toBe(2);
+    expect(gro.stats).toMatchObject({ superPackets: 1, mergedSegments: 2, ownChecksums: 2, badChecksum: 1 });
+    expect(asked).toHaveLength(3); // asked for the inner IP offset of each segment it would join
+  });
+
+  it('(the control: without ownChecksum the spoiled segments are not joined)', () => {
+    const gro = new TcpCoalescer(VLEN, new GueTunnelFraming());
+    const { data, meta } = batchOf(frames.map(spoil));
+    expect(gro.coalesce(data, meta, 3)).toBe(0);
+    expect(gro.stats.badChecksum).toBe(2); // the first ends its item when the second is tried; the second, opening another, when the third is
+    expect(gro.stats.ownChecksums).toBe(0);
+  });
+});
+
 describe('GSO over a UDP tunnel: frames that are not joined go as they came', () => {
   const { frames } = gueRun(flow, 2, 1000);
   const inner1 = naivePacket({ ...flow, id: 101, seq: 2000, flags: TCP_ACK | TCP_PSH, payload: payloadOf(1000, 11).slice(0) });

@@ -106,7 +106,11 @@ export class TunTapDevice extends NativeRingDevice {
   ) {
     super(addon, name, fd, 'read', 'write', ring, vnet);
     if (kind === 'tap' && vnet?.hdrLen === VIRTIO_NET_HDR_TUNNEL_LENGTH && (offloadFlags & TUN_F_UDP_TUNNEL_GSO) !== 0) {
-      this.tunnelGso = new TcpCoalescer(VIRTIO_NET_HDR_TUNNEL_LENGTH, new GueTunnelFraming());
+      // Segments the reader cut from the kernel's super-packets carry checksums just computed
+      // over bytes the kernel made or verified: joining them again needs no second sum.
+      const rx = this.offloadRx!;
+      rx.recordOwnChecksums();
+      this.tunnelGso = new TcpCoalescer(VIRTIO_NET_HDR_TUNNEL_LENGTH, new GueTunnelFraming(), (data, l3) => rx.ownChecksumAt(data, l3));
       this.tunnelGsoWriter = {
         writeBatch: (data, meta, count) => {
           this.tunnelGsoSent = this.writePlain(data, meta, count);
@@ -127,6 +131,7 @@ export class TunTapDevice extends NativeRingDevice {
     if (st !== null && this.tunnelGso !== null) {
       st.tunnelGsoPackets = this.tunnelGso.stats.superPackets;
       st.tunnelGsoSegments = this.tunnelGso.stats.mergedSegments;
+      st.tunnelGsoOwnChecksums = this.tunnelGso.stats.ownChecksums;
     }
     return st;
   }

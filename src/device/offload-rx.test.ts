@@ -47,6 +47,31 @@ describe('OffloadRx: a batch as the TAP delivers it', () => {
     expect(rx.stats).toMatchObject({ gsoPackets: 1, gsoSegments: 3, csumCompleted: 1, dropBadVnetHeader: 1 });
   });
 
+  it('records the segments it cut (and only those) for the writer: by exact IP offset, in this array, until the next batch', () => {
+    const tso = withHeader({ flags: 1, gsoType: VIRTIO_NET_HDR_GSO_TCPV4, hdrLen: 54, gsoSize: 1448, csumStart: 34, csumOffset: 16 }, naiveFrame(naivePacket(base), 4));
+    const partial = withHeader({ flags: 1, csumStart: 34, csumOffset: 16 }, naiveFrame(naivePacket({ ...base, payload: payloadOf(100) }), 4));
+    const plain = withHeader({}, naiveFrame(naivePacket({ ...base, payload: payloadOf(10), csum: 'full' }), 4));
+    const ipAt = (rx: OffloadRx, k: number) => rx.meta[k * META_STRIDE + META_OFFSET] + 14;
+    const { data, meta } = ring([tso, partial, plain]);
+    const off = new OffloadRx(VLEN, 14, HEADROOM, SLOT, 3);
+    expect(off.process(data.slice(), meta, 3)).toBe(5);
+    expect([0, 1, 2, 3, 4].map((k) => off.ownChecksumAt(data, ipAt(off, k)))).toEqual([false, false, false, false, false]); // not asked to record
+
+    const rx = new OffloadRx(VLEN, 14, HEADROOM, SLOT, 3);
+    rx.recordOwnChecksums();
+    expect(rx.process(data, meta, 3)).toBe(5);
+    // Three segments of the super-packet; the completed partial packet and the plain one are not ours to vouch for.
+    expect([0, 1, 2, 3, 4].map((k) => rx.ownChecksumAt(data, ipAt(rx, k)))).toEqual([true, true, true, false, false]);
+    expect(rx.ownChecksumAt(data, ipAt(rx, 1) + 1)).toBe(false);
+    expect(rx.ownChecksumAt(data.slice(), ipAt(rx, 1))).toBe(false);
+    const seg1 = ipAt(rx, 1);
+    const next = ring([plain, plain, plain]);
+    data.set(next.data.subarray(0, 3 * SLOT));
+    expect(rx.process(data, next.meta, 3)).toBe(3);
+    expect(rx.ownChecksumAt(data, seg1)).toBe(false);
+    expect([0, 1, 2].map((k) => rx.ownChecksumAt(data, ipAt(rx, k)))).toEqual([false, false, false]);
+  });
+
   it('random headers and bytes: never throws, every packet it passes on lies inside its own slot', () => {
     fc.assert(
       fc.property(

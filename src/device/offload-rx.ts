@@ -28,7 +28,12 @@ export interface OffloadRxStats {
   tunnelGsoPackets: number;
   /** The GUE segments they joined. */
   tunnelGsoSegments: number;
+  /** Of those, segments joined without summing their TCP checksum: this reader had just computed it (segments it cut). */
+  tunnelGsoOwnChecksums: number;
 }
+
+/** Bytes of ring data per entry of the own-checksum record: at most one packet is recorded per block (see ownChecksumAt). */
+const OWN_SUM_BLOCK_SHIFT = 7;
 
 export class OffloadRx {
   readonly stats: OffloadRxStats = {
@@ -41,10 +46,22 @@ export class OffloadRx {
     dropBadVnetHeader: 0,
     tunnelGsoPackets: 0,
     tunnelGsoSegments: 0,
+    tunnelGsoOwnChecksums: 0,
   };
   /** Output meta; grows (rarely) when segments outnumber it. */
   meta: Int32Array;
   private readonly hdr = new VirtioNetHdrView();
+  /**
+   * Set by recordOwnChecksums(): per 128-byte block of the ring's data, the batch stamp and
+   * the L3 offset of a segment this batch cut from a kernel super-packet, whose L4 checksum
+   * segmentGso computed over bytes the kernel made or verified (GRO): the writer's tunnel GSO
+   * need not sum them again before joining them.
+   */
+  private ownSumStamp: Int32Array | null = null;
+  private ownSumOffset: Int32Array | null = null;
+  private stamp = 0;
+  private ownData: Uint8Array | null = null;
+  private recording = false;
 
   constructor(
     /** Bytes of virtio-net header in front of each packet (10 or 12). */
@@ -59,11 +76,49 @@ export class OffloadRx {
     this.meta = new Int32Array(Math.max(slots, 64) * 2 * META_STRIDE);
   }
 
+  /** Starts recording the segments process() cuts, for ownChecksumAt (costs 8 bytes per 128 bytes of ring data, taken at the next batch). */
+  recordOwnChecksums(): void {
+    this.recording = true;
+  }
+
+  /**
+   * True when the IP packet at data[l3] is a segment of the latest batch process() returned,
+   * cut here from a super-packet with its L4 checksum computed (never true without recordOwnChecksums()).
+   * Any other array or offset, or a packet of an earlier batch, is false.
+   */
+  ownChecksumAt(data: Uint8Array, l3: number): boolean {
+    const stamps = this.ownSumStamp;
+    if (stamps === null || data !== this.ownData) return false;
+    const b = l3 >>> OWN_SUM_BLOCK_SHIFT;
+    return b < stamps.length && stamps[b] === this.stamp && this.ownSumOffset![b] === l3;
+  }
+
+  private markOwn(l3: number): void {
+    const b = l3 >>> OWN_SUM_BLOCK_SHIFT;
+    if (b >= this.ownSumStamp!.length) return;
+    this.ownSumStamp![b] = this.stamp;
+    this.ownSumOffset![b] = l3;
+  }
+
   /** Rewrites packets 0..count-1 of `inMeta` into this.meta; returns the new count. */
   process(data: Uint8Array, inMeta: Int32Array, count: number): number {
     const hdr = this.hdr;
     const vlen = this.vnetHdrLen;
     const st = this.stats;
+    const own = this.recording;
+    if (own) {
+      if (this.ownData !== data) {
+        // The reader's data array: once, at its first batch.
+        const blocks = (data.length >>> OWN_SUM_BLOCK_SHIFT) + 1;
+        this.ownSumStamp = new Int32Array(blocks);
+        this.ownSumOffset = new Int32Array(blocks);
+        this.ownData = data;
+      }
+      if (++this.stamp === 0x7fffffff) {
+        this.ownSumStamp!.fill(0);
+        this.stamp = 1;
+      }
+    }
     let n = 0;
     for (let i = 0; i < count; i++) {
       const m = i * META_STRIDE;
@@ -97,6 +152,7 @@ export class OffloadRx {
         for (let j = n; j < n + k; j++) {
           this.meta[j * META_STRIDE + META_FAMILY] = inMeta[m + META_FAMILY];
           this.meta[j * META_STRIDE + META_PORT] = inMeta[m + META_PORT];
+          if (own) this.markOwn(this.meta[j * META_STRIDE + META_OFFSET] + this.l3Offset);
         }
         n += k;
         st.gsoPackets++;

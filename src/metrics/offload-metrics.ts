@@ -25,6 +25,7 @@ export function registerOffloadMetrics(registry: Registry, stats: () => OffloadR
       this.inc({ what: 'drop-bad-vnet-header' }, s.dropBadVnetHeader);
       this.inc({ what: 'tunnel-gso-packets' }, s.tunnelGsoPackets);
       this.inc({ what: 'tunnel-gso-segments' }, s.tunnelGsoSegments);
+      this.inc({ what: 'tunnel-gso-own-checksums' }, s.tunnelGsoOwnChecksums);
     },
   });
 }
