@@ -161,6 +161,9 @@ async function main() {
     console.log(`perf data in ${OUT}`);
     for (const who of ['director', 'agent']) summarize(files[who], who);
   } finally {
+    // --perf-basic-prof also leaves V8 logs in the daemons' working directory (the repository).
+    const pids = new Set(daemons.map((d) => String(d.child.pid)));
+    for (const f of fs.readdirSync(ROOT)) if (/^isolate-.*-(\d+)-v8\.log$/.test(f) && pids.has(/-(\d+)-v8\.log$/.exec(f)[1])) fs.rmSync(path.join(ROOT, f), { force: true });
     await cleanup();
   }
 }
