@@ -26,7 +26,7 @@ const ICMP_ECHO = hex(`
 const ETH_ICMP = new Uint8Array([...hex('020000000002 020000000001 0800'), ...ICMP_ECHO]);
 
 function tcpdump(file: string): string {
-  return execFileSync('tcpdump', ['-r', file, '-nn', '-e', '-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync('tcpdump', ['-r', file, '-nn', '-e', '-v'], { timeout: 60_000, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 describe('PcapWriter', () => {

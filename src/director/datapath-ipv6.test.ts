@@ -289,7 +289,7 @@ describe('tshark decodes every output above with checksum validation on', () => 
   afterAll(() => { if (!process.env.KEEP_PCAP) rmSync(dir, { recursive: true, force: true }); });
   let hasTshark = true;
   try {
-    execFileSync('tshark', ['-v'], { stdio: 'ignore' });
+    execFileSync('tshark', ['-v'], { timeout: 60_000, stdio: 'ignore' });
   } catch {
     hasTshark = false;
   }
@@ -311,11 +311,11 @@ describe('tshark decodes every output above with checksum validation on', () => 
     writeFileSync(file, Buffer.concat([gh, ...recs]));
     // A TCP segment quoted (truncated) inside an ICMP error cannot verify: only ours count there.
     const opts = ['-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE'];
-    const all = execFileSync('tshark', ['-n', '-r', file, ...opts], { encoding: 'utf8' });
+    const all = execFileSync('tshark', ['-n', '-r', file, ...opts], { timeout: 60_000, encoding: 'utf8' });
     expect(all.trim().split('\n').length).toBe(collected.length);
-    const bad = execFileSync('tshark', ['-n', '-r', file, ...opts, '-Y', 'ip.checksum.status == "Bad" || (tcp.checksum.status == "Bad" && !icmpv6 && !icmp) || udp.checksum.status == "Bad" || icmpv6.checksum.status == "Bad" || icmp.checksum.status == "Bad" || _ws.malformed'], { encoding: 'utf8' });
+    const bad = execFileSync('tshark', ['-n', '-r', file, ...opts, '-Y', 'ip.checksum.status == "Bad" || (tcp.checksum.status == "Bad" && !icmpv6 && !icmp) || udp.checksum.status == "Bad" || icmpv6.checksum.status == "Bad" || icmp.checksum.status == "Bad" || _ws.malformed'], { timeout: 60_000, encoding: 'utf8' });
     expect(bad.trim()).toBe('');
-    const tunnels = execFileSync('tshark', ['-n', '-r', file, ...opts, '-Y', '(ip.proto == 4 || ip.proto == 41 || ipv6.nxt == 4 || ipv6.nxt == 41) && tcp && !icmpv6 && !icmp', '-T', 'fields', '-e', 'tcp.checksum.status'], { encoding: 'utf8' });
+    const tunnels = execFileSync('tshark', ['-n', '-r', file, ...opts, '-Y', '(ip.proto == 4 || ip.proto == 41 || ipv6.nxt == 4 || ipv6.nxt == 41) && tcp && !icmpv6 && !icmp', '-T', 'fields', '-e', 'tcp.checksum.status'], { timeout: 60_000, encoding: 'utf8' });
     const statuses = tunnels.trim().split('\n');
     expect(statuses.length).toBeGreaterThanOrEqual(4);
     for (const s of statuses) expect(s).toBe('1');

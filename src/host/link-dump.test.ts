@@ -100,9 +100,9 @@ describe('links and addresses through rtnetlink', () => {
   it('reads this namespace as `ip -j -d addr show` prints it (the real kernel)', async () => {
     // Two reads of each: a link that comes or goes between them (other processes share the host) retries once.
     for (let attempt = 0; ; attempt++) {
-      const ip = parseIpAddrJson(execFileSync('ip', ['-j', '-d', 'addr', 'show'], { encoding: 'utf8' }));
+      const ip = parseIpAddrJson(execFileSync('ip', ['-j', '-d', 'addr', 'show'], { timeout: 60_000, encoding: 'utf8' }));
       const ours = await readLinks();
-      const again = parseIpAddrJson(execFileSync('ip', ['-j', '-d', 'addr', 'show'], { encoding: 'utf8' }));
+      const again = parseIpAddrJson(execFileSync('ip', ['-j', '-d', 'addr', 'show'], { timeout: 60_000, encoding: 'utf8' }));
       if (JSON.stringify(ip) !== JSON.stringify(again) && attempt < 3) continue;
       expect(ours).toEqual(ip);
       expect(ours.find((l) => l.loopback)?.name).toBe('lo');

@@ -13,7 +13,7 @@ export function buildCTools(dir: string, names: readonly string[]): Record<strin
   const out: Record<string, string> = {};
   for (const n of names) {
     out[n] = path.join(bin, n);
-    execFileSync('gcc', ['-O2', '-Wall', '-o', out[n], path.join(REPO_ROOT, 'bench', 'c', `${n}.c`)], { stdio: 'pipe' });
+    execFileSync('gcc', ['-O2', '-Wall', '-o', out[n], path.join(REPO_ROOT, 'bench', 'c', `${n}.c`)], { timeout: 60_000, stdio: 'pipe' });
   }
   return out;
 }

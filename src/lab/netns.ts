@@ -12,7 +12,7 @@ export function isRoot(): boolean {
 export function canRunNetnsTests(): boolean {
   if (!isRoot()) return false;
   try {
-    execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' });
+    execFileSync('ip', ['netns', 'list'], { timeout: 60_000, stdio: 'ignore' });
     return true;
   } catch {
     return false;

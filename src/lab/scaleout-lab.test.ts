@@ -27,7 +27,7 @@ function fakeLab(timers: BgpTimers): ScaleoutLab {
 function birdParses(conf: string): void {
   const file = path.join(dir, `bird-${Math.random().toString(36).slice(2)}.conf`);
   writeFileSync(file, conf);
-  execFileSync('bird', ['-p', '-c', file], { stdio: 'pipe' });
+  execFileSync('bird', ['-p', '-c', file], { timeout: 60_000, stdio: 'pipe' });
 }
 
 describe('BIRD accepts what the lab and the director write', () => {

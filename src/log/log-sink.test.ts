@@ -32,7 +32,7 @@ function drain(fd: number): string {
 describe('log sink over a pipe whose reader stalls', () => {
   test('writes never block; the overflow is dropped whole and counted; the report comes once the reader is back; the shared description stays blocking', async () => {
     const fifo = path.join(dir, 'stdout.fifo');
-    execFileSync('mkfifo', [fifo]);
+    execFileSync('mkfifo', [fifo], { timeout: 10_000 });
     const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
     // Like an inherited stdout: a blocking description (shared with a parent in real life).
     const stdout = openSync(fifo, constants.O_WRONLY);
@@ -78,7 +78,7 @@ describe('log sink over a pipe whose reader stalls', () => {
 
   test('a pipe nobody reads any more (EPIPE): lines are dropped and counted, nothing throws', () => {
     const fifo = path.join(dir, 'gone.fifo');
-    execFileSync('mkfifo', [fifo]);
+    execFileSync('mkfifo', [fifo], { timeout: 10_000 });
     const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
     const stdout = openSync(fifo, constants.O_WRONLY);
     const sink = openLogSink(stdout);

@@ -149,7 +149,7 @@ describe.skipIf(!root)('tunOpen and link configuration (device not up: no traffi
     addon.linkSetTxQueueLen(name, 5000);
     const idx = addon.linkIndex(name);
     expect(idx).toBeGreaterThan(0);
-    const shown = execFileSync('ip', ['-o', 'link', 'show', name], { encoding: 'utf8' });
+    const shown = execFileSync('ip', ['-o', 'link', 'show', name], { timeout: 60_000, encoding: 'utf8' });
     expect(shown).toContain('qlen 5000');
     expect(shown.startsWith(`${idx}:`)).toBe(true);
   });
@@ -329,7 +329,7 @@ describe('writer backlog (FIFO that fills up)', () => {
   function fifo(): { rd: number; wr: number } {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vstun-fifo-'));
     const p = path.join(dir, 'f');
-    execFileSync('mkfifo', [p]);
+    execFileSync('mkfifo', [p], { timeout: 10_000 });
     const rd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     const wr = fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
     fs.rmSync(dir, { recursive: true });

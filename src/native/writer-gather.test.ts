@@ -26,7 +26,7 @@ describe('writer scatter write (TUN/TAP mode)', () => {
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vstun-gather-'));
     const fifo = path.join(dir, 'fifo');
-    execFileSync('mkfifo', [fifo]);
+    execFileSync('mkfifo', [fifo], { timeout: 10_000 });
     rfd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     wfd = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
     writer = loadAddon().createWriter({ fd: wfd, mode: 'write', vnetHdr: VLEN, backlog: 8 });

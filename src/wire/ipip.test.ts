@@ -125,7 +125,7 @@ describe('IP-in-IP writers (golden table)', () => {
 
   const hasTshark = (() => {
     try {
-      execFileSync('tshark', ['--version'], { stdio: 'ignore' });
+      execFileSync('tshark', ['--version'], { timeout: 60_000, stdio: 'ignore' });
       return true;
     } catch {
       return false;
@@ -153,7 +153,7 @@ describe('IP-in-IP writers (golden table)', () => {
       }
       const file = join(dir, 'ipip.pcap');
       writeFileSync(file, Buffer.concat(records));
-      const out = execFileSync('tshark', ['-r', file, '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-T', 'fields', '-E', 'separator=;', '-e', 'ip.checksum.status', '-e', 'tcp.checksum.status', '-e', 'tcp.options.mss_val'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      const out = execFileSync('tshark', ['-r', file, '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-T', 'fields', '-E', 'separator=;', '-e', 'ip.checksum.status', '-e', 'tcp.checksum.status', '-e', 'tcp.options.mss_val'], { timeout: 60_000, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
       // One line per packet: IPv4 checksum statuses (outer, inner where IPv4), then TCP status 1 = good.
       expect(out.trim().split('\n')).toEqual(['1,1;1;960', '1;1;1220', '1;1;960', ';1;1220']);
     } finally {

@@ -7,6 +7,7 @@ import path from 'node:path';
 export default function setup(): void {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
   execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
+    timeout: 300_000,
     cwd: root,
     stdio: 'inherit',
   });

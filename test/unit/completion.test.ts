@@ -44,7 +44,7 @@ describe('bash completion', () => {
 
 describe('zsh completion', () => {
   it('is valid zsh', () => {
-    const r = spawnSync('zsh', ['-n', join(ROOT, 'completion/_vstunadm')], { encoding: 'utf8' });
+    const r = spawnSync('zsh', ['-n', join(ROOT, 'completion/_vstunadm')], { encoding: 'utf8', timeout: 60_000 });
     expect(r.error).toBeUndefined();
     expect([r.status, r.stderr]).toEqual([0, '']);
   });

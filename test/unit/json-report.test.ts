@@ -31,7 +31,7 @@ it('records an unhandled error of a run whose tests all passed, and the summary 
   const report = JSON.parse(readFileSync(reportFile, 'utf8'));
   expect(report.numPassedTests).toBe(2);
   expect(report.unhandledErrors).toEqual([{ name: 'Error', message: 'thrown after the test' }]);
-  const summary = spawnSync(process.execPath, [path.join(ROOT, 'scripts/test-summary.mjs'), reportFile], { encoding: 'utf8' });
+  const summary = spawnSync(process.execPath, [path.join(ROOT, 'scripts/test-summary.mjs'), reportFile], { timeout: 60_000, encoding: 'utf8' });
   expect(summary.stdout).toBe('2 passed, 1 failed, 0 skipped\n');
   expect(summary.status).toBe(1);
 }, 90_000);

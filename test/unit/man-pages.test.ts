@@ -9,7 +9,7 @@ const ROOT = join(import.meta.dirname, '../..');
 
 describe('man pages', () => {
   it('the committed pages are what npm run build:man makes of man/*.md', () => {
-    const r = spawnSync(process.execPath, [join(ROOT, 'scripts/build-man.mjs'), '--check'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [join(ROOT, 'scripts/build-man.mjs'), '--check'], { timeout: 60_000, encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
   });

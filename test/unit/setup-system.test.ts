@@ -27,7 +27,7 @@ const HIDDEN = ['curl', 'ping', 'tshark'];
 function check(hidden: string[], ...args: string[]) {
   const bin = mkdtempSync(path.join(dir, 'bin-'));
   for (const command of [...TOOLS.keys(), 'apt-get']) if (!hidden.includes(command)) symlinkSync('/bin/true', path.join(bin, command));
-  const r = spawnSync(process.execPath, [SCRIPT, '--check', ...args], { encoding: 'utf8', env: { PATH: bin } });
+  const r = spawnSync(process.execPath, [SCRIPT, '--check', ...args], { timeout: 60_000, encoding: 'utf8', env: { PATH: bin } });
   const named = /missing system tools for [^:]*: (.*)/.exec(r.stderr)?.[1].split(' ') ?? [];
   return { ...r, named };
 }

@@ -35,7 +35,7 @@ let n = 0;
 function summarize(body: unknown, ...args: string[]) {
   const file = path.join(dir, `report-${n++}.json`);
   if (body !== undefined) writeFileSync(file, JSON.stringify(body));
-  const r = spawnSync(process.execPath, [SCRIPT, file, ...args], { encoding: 'utf8', cwd: dir });
+  const r = spawnSync(process.execPath, [SCRIPT, file, ...args], { timeout: 60_000, encoding: 'utf8', cwd: dir });
   return { line: r.stdout, stderr: r.stderr, status: r.status };
 }
 

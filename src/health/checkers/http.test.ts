@@ -103,7 +103,7 @@ describe('HttpChecker on loopback', () => {
 
 const haveOpenssl = (() => {
   try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    execFileSync('openssl', ['version'], { timeout: 60_000, stdio: 'ignore' });
     return true;
   } catch {
     return false;
@@ -116,7 +116,7 @@ describe.skipIf(!haveOpenssl)('HttpChecker over TLS on loopback', () => {
   let server: ReturnType<typeof createTlsServer>;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'vstun-health-tls-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=rs.example.test', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=rs.example.test', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { timeout: 60_000,
       stdio: 'ignore',
     });
     server = createTlsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_req, res) => res.end('tls OK'));
